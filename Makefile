@@ -1,0 +1,114 @@
+# ferry: one non-recursive GNU Makefile.
+#
+#   make            build every program into build/bin (-Wall -Wextra -Werror)
+#   make run        build, then start the suite in the foreground under ./run/
+#   make check      build, then run lint, unit tests (sanitized), system tests, bench smoke
+#   make install DESTDIR=D   install the FHS tree of SPEC.md under D
+#
+# Each program is every .c file of its folder linked with libferry.a (common/),
+# so adding a file never needs an edit here.
+
+CC	?= cc
+PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd
+CFLAGS	?= -O2 -g
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) -Icommon $(CFLAGS)
+SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+VERSION	:= 0.1.0
+DESTDIR	?=
+PREFIX	:= /opt/ferry
+
+# program folder -> binary name
+PROGRAMS := supervisor receiver forwarder sink ctl
+bin_name = $(if $(filter ctl,$(1)),ferryctl,ferry-$(1))
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+
+# $(1) = build dir, $(2) = extra cflags
+define variant
+$(1)/obj/%.o: %.c $$(wildcard common/*.h) | deps-check
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $(2) -DFERRY_VERSION='"$(VERSION)"' -c $$< -o $$@
+
+$(1)/libferry.a: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC))
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(foreach p,$(PROGRAMS),
+$(1)/bin/$(call bin_name,$(p)): $$(patsubst %.c,$(1)/obj/%.o,$$(sort $$(wildcard $(p)/*.c))) $(1)/libferry.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+)
+
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libferry.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ -lcmocka $$(PKG_LIBS) -lm
+endef
+
+# B: the build folder (override it to build in parallel from one tree).
+B	?= build
+$(eval $(call variant,$(B),))
+$(eval $(call variant,$(B)/asan,$(SAN)))
+
+BINS      := $(foreach p,$(PROGRAMS),$(B)/bin/$(call bin_name,$(p)))
+ASAN_BINS := $(foreach p,$(PROGRAMS),$(B)/asan/bin/$(call bin_name,$(p)))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
+
+.PHONY: all deps deps-check run check lint unit system bench-smoke install clean
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(BENCH_BINS)
+
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -o $@ $<
+
+# deps installs the Debian packages the build and the tests need when missing.
+deps:
+	@sh .ci/deps.sh
+
+# A cheap guard so a plain `make` on a machine without the headers says why.
+deps-check:
+	@pkg-config --exists $(PKGS) || sh .ci/deps.sh
+
+run: deps all
+	@FERRY_BIN=$(abspath $(B))/bin sh etc/run.sh
+
+check: deps all $(ASAN_BINS) $(UNIT_BINS)
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory system
+	@$(MAKE) --no-print-directory bench-smoke
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
+		common supervisor receiver forwarder sink ctl
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+system: $(ASAN_BINS) $(BINS)
+	FERRY_BIN=$(abspath $(B))/asan/bin /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/system
+
+bench-smoke: all
+	@FERRY_BIN=$(abspath $(B))/bin BENCH_BIN=$(abspath $(B))/bench sh bench/run.sh --smoke
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/collectors \
+		$(DESTDIR)/etc/opt/ferry/conf.d $(DESTDIR)/etc/opt/ferry/collectors.d \
+		$(DESTDIR)/var/opt/ferry/spool $(DESTDIR)/var/opt/ferry/drop \
+		$(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
+		$(DESTDIR)$(PREFIX)/man/man8
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	[ -e $(DESTDIR)/etc/opt/ferry/ferry.conf ] || \
+		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/opt/ferry/ferry.conf
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/man/man8/
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,767 @@
+/*
+ * conf: reads ferry.conf and conf.d/<name>.conf with libconfuse and hands out a
+ * typed struct ferry_conf. cfg_t never leaves this file.
+ *
+ * conf.d fragments are merged by parsing a generated list of include()
+ * lines, so libconfuse itself tracks which file and line each token came
+ * from and every error names them. Ranges are checked in the value parse
+ * callbacks for the same reason: that is the moment libconfuse still knows
+ * the line. FERRY_<KEY> and FERRY_<SECTION>_<KEY> environment variables are
+ * applied after the files, through the same callbacks, so they are checked
+ * by the same rules.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <confuse.h>
+
+#include "conf.h"
+#include "log.h"
+#include "path.h"
+
+struct num_range {
+	const char	*section;	/* NULL: top level */
+	const char	*name;
+	double		 min;
+	double		 max;
+};
+
+/* One row per numeric key: the bounds a value must fall within. */
+static const struct num_range ranges[] = {
+	{ "receiver", "tcp_port", 0, 65535 },
+	{ "receiver", "udp_port", 0, 65535 },
+	{ "receiver", "flush_interval", 0.01, 3600 },
+	{ "receiver", "max_line", 64, 1048576 },
+	{ "receiver", "idle_timeout", 0.1, 86400 },
+	{ "receiver", "max_connections", 1, 65536 },
+	{ "spool", "segment_size", 4096, 1ULL << 40 },
+	{ "spool", "max_size", 65536, 1ULL << 50 },
+	{ "spool", "memory_max_size", 0, 1ULL << 40 },
+	{ "forwarder", "batch_size", 1, 100000 },
+	{ "forwarder", "batch_timeout", 0.001, 3600 },
+	{ "forwarder", "retry_max", 0.1, 86400 },
+	{ "log", "max_line", 256, 16 << 20 },
+	{ "collectors", "interval", 0.1, 86400 },
+	{ "collectors", "timeout", 0.1, 86400 },
+	{ "collector", "interval", 0.1, 86400 },
+	{ "collector", "timeout", 0.1, 86400 },
+	{ "sample", "rate", 0, 1 },
+	{ "periodic", "heartbeat_interval", 1, 86400 },
+	{ "periodic", "config_interval", 0.1, 86400 },
+	{ "sink", "port", 1, 65535 },
+};
+
+static struct conf_errors	*cur_errs;
+static const char		*cur_env;	/* set while applying FERRY_* */
+static cfg_t			*cur_root;	/* knows the file being read */
+
+static void
+conf_error_add(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_error_add(const char *file, int line, const char *fmt, ...)
+{
+	struct conf_error	*e;
+	va_list			 ap;
+
+	if (cur_errs == NULL)
+		return;
+	if (cur_errs->n == CONF_ERRORS_MAX) {
+		cur_errs->dropped++;
+		return;
+	}
+	e = &cur_errs->e[cur_errs->n++];
+	snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
+	e->line = line;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}
+
+static void
+conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char	msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (cur_env != NULL)
+		conf_error_add(cur_env, 0, "%s", msg);
+	else if (cfg->filename == NULL && cur_root != NULL)
+		conf_error_add(cur_root->filename, cfg->line ? cfg->line :
+		    cur_root->line, "%s", msg);
+	else
+		conf_error_add(cfg->filename, cfg->line, "%s", msg);
+}
+
+static const struct num_range *
+range_find(const char *section, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		if (strcmp(ranges[i].name, name) != 0)
+			continue;
+		if ((ranges[i].section == NULL && section == NULL) ||
+		    (ranges[i].section != NULL && section != NULL &&
+		    strcmp(ranges[i].section, section) == 0))
+			return &ranges[i];
+	}
+	return NULL;
+}
+
+static const char *
+section_of(cfg_t *cfg)
+{
+	return strcmp(cfg->name, "root") == 0 ? NULL : cfg->name;
+}
+
+static int
+range_check(cfg_t *cfg, cfg_opt_t *opt, double v, const char *text)
+{
+	const struct num_range	*r = range_find(section_of(cfg), opt->name);
+
+	if (r == NULL || (v >= r->min && v <= r->max))
+		return 0;
+	cfg_error(cfg, "%s%s%s = %s is out of range (%g to %g)",
+	    section_of(cfg) ? section_of(cfg) : "", section_of(cfg) ? "." : "",
+	    opt->name, text, r->min, r->max);
+	return -1;
+}
+
+int
+conf_parse_size(const char *s, uint64_t *out)
+{
+	char		*end;
+	unsigned long long v;
+	uint64_t	 mult = 1;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		mult = 1ULL << 10;
+		end++;
+		break;
+	case 'M':
+		mult = 1ULL << 20;
+		end++;
+		break;
+	case 'G':
+		mult = 1ULL << 30;
+		end++;
+		break;
+	default:
+		return -1;
+	}
+	if (toupper((unsigned char)*end) == 'B')
+		end++;
+	if (*end != '\0' || v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int
+size_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	uint64_t	v;
+
+	if (conf_parse_size(value, &v) == -1 || v > LONG_MAX) {
+		cfg_error(cfg, "%s = %s: not a size (a number, optionally "
+		    "followed by K, M or G)", opt->name, value);
+		return -1;
+	}
+	if (range_check(cfg, opt, (double)v, value) == -1)
+		return -1;
+	*(long *)result = (long)v;
+	return 0;
+}
+
+static int
+int_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0') {
+		cfg_error(cfg, "%s = %s: not a whole number", opt->name, value);
+		return -1;
+	}
+	if (range_check(cfg, opt, (double)v, value) == -1)
+		return -1;
+	*(long *)result = v;
+	return 0;
+}
+
+static int
+float_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno != 0 || end == value || *end != '\0' || v != v) {
+		cfg_error(cfg, "%s = %s: not a number of seconds", opt->name,
+		    value);
+		return -1;
+	}
+	if (range_check(cfg, opt, v, value) == -1)
+		return -1;
+	*(double *)result = v;
+	return 0;
+}
+
+static cfg_opt_t receiver_opts[] = {
+	CFG_STR("bind", "127.0.0.1", CFGF_NONE),
+	CFG_INT_CB("tcp_port", 2003, CFGF_NONE, int_cb),
+	CFG_INT_CB("udp_port", 2003, CFGF_NONE, int_cb),
+	CFG_FLOAT_CB("flush_interval", 1.0, CFGF_NONE, float_cb),
+	CFG_INT_CB("max_line", 4096, CFGF_NONE, size_cb),
+	CFG_FLOAT_CB("idle_timeout", 60.0, CFGF_NONE, float_cb),
+	CFG_INT_CB("max_connections", 1024, CFGF_NONE, int_cb),
+	CFG_END()
+};
+
+static cfg_opt_t spool_opts[] = {
+	CFG_INT_CB("segment_size", 10L << 20, CFGF_NONE, size_cb),
+	CFG_INT_CB("max_size", 100L << 20, CFGF_NONE, size_cb),
+	CFG_BOOL("fsync", cfg_true, CFGF_NONE),
+	CFG_STR("memory_dir", NULL, CFGF_NONE),
+	CFG_INT_CB("memory_max_size", 64L << 20, CFGF_NONE, size_cb),
+	CFG_END()
+};
+
+static cfg_opt_t forwarder_opts[] = {
+	CFG_INT_CB("batch_size", 250, CFGF_NONE, int_cb),
+	CFG_FLOAT_CB("batch_timeout", 0.5, CFGF_NONE, float_cb),
+	CFG_FLOAT_CB("retry_max", 30.0, CFGF_NONE, float_cb),
+	CFG_END()
+};
+
+static cfg_opt_t output_opts[] = {
+	CFG_STR("uri", NULL, CFGF_NODEFAULT),
+	CFG_STR("api_key", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t redact_opts[] = {
+	CFG_STR("match", NULL, CFGF_NODEFAULT),
+	CFG_STR("replace", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t sample_opts[] = {
+	CFG_STR("match", NULL, CFGF_NODEFAULT),
+	CFG_FLOAT_CB("rate", 1.0, CFGF_NONE, float_cb),
+	CFG_END()
+};
+
+static cfg_opt_t log_opts[] = {
+	CFG_STR("path", NULL, CFGF_NODEFAULT),
+	CFG_STR("key", "", CFGF_NONE),
+	CFG_INT_CB("max_line", 64L << 10, CFGF_NONE, size_cb),
+	CFG_STR_LIST("attributes", "{}", CFGF_NONE),
+	CFG_SEC("redact", redact_opts, CFGF_MULTI),
+	CFG_SEC("sample", sample_opts, CFGF_MULTI),
+	CFG_END()
+};
+
+static cfg_opt_t collectors_opts[] = {
+	CFG_FLOAT_CB("interval", 10.0, CFGF_NONE, float_cb),
+	CFG_FLOAT_CB("timeout", 10.0, CFGF_NONE, float_cb),
+	CFG_STR("drop_dir", NULL, CFGF_NONE),
+	CFG_BOOL("archive", cfg_false, CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t collector_opts[] = {
+	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
+	CFG_FLOAT_CB("interval", 10.0, CFGF_NONE, float_cb),
+	CFG_FLOAT_CB("timeout", 10.0, CFGF_NONE, float_cb),
+	CFG_STR_LIST("args", "{}", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t periodic_opts[] = {
+	CFG_STR("heartbeat_url", "", CFGF_NONE),
+	CFG_FLOAT_CB("heartbeat_interval", 60.0, CFGF_NONE, float_cb),
+	CFG_FLOAT_CB("config_interval", 10.0, CFGF_NONE, float_cb),
+	CFG_END()
+};
+
+static cfg_opt_t sink_opts[] = {
+	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
+	CFG_STR("bind", "127.0.0.1", CFGF_NONE),
+	CFG_INT_CB("port", 8080, CFGF_NONE, int_cb),
+	CFG_STR("api_key", "", CFGF_NONE),
+	CFG_END()
+};
+
+static cfg_opt_t root_opts[] = {
+	CFG_STR("hostname", "", CFGF_NONE),
+	CFG_STR("prefix", "servers", CFGF_NONE),
+	CFG_STR("api_key", "", CFGF_NONE),
+	CFG_STR("user", "ferry", CFGF_NONE),
+	CFG_SEC("receiver", receiver_opts, CFGF_NONE),
+	CFG_SEC("spool", spool_opts, CFGF_NONE),
+	CFG_SEC("forwarder", forwarder_opts, CFGF_NONE),
+	CFG_SEC("output", output_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("log", log_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("collectors", collectors_opts, CFGF_NONE),
+	CFG_SEC("collector", collector_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("periodic", periodic_opts, CFGF_NONE),
+	CFG_SEC("sink", sink_opts, CFGF_NONE),
+	CFG_FUNC("include", cfg_include),
+	CFG_END()
+};
+
+const char *
+conf_default_path(void)
+{
+	static char	path[4096];
+
+	if (path_get(path, sizeof(path), PATH_CONF) == NULL)
+		return PATH_CONF;
+	return path;
+}
+
+const char *
+conf_error_str(const struct conf_error *e, char *buf, size_t size)
+{
+	if (e->line > 0)
+		snprintf(buf, size, "%s:%d: %s", e->file, e->line, e->msg);
+	else if (e->file[0] != '\0')
+		snprintf(buf, size, "%s: %s", e->file, e->msg);
+	else
+		snprintf(buf, size, "%s", e->msg);
+	return buf;
+}
+
+void
+conf_log_errors(const struct conf_errors *errs)
+{
+	char	buf[600];
+	int	i;
+
+	for (i = 0; i < errs->n; i++)
+		log_warnx("%s", conf_error_str(&errs->e[i], buf, sizeof(buf)));
+	if (errs->dropped > 0)
+		log_warnx("... and %d more configuration errors", errs->dropped);
+}
+
+/* Quote a path for include("..."): libconfuse strings take C escapes. */
+static int
+append_include(char **buf, size_t *len, const char *path)
+{
+	size_t	 need = strlen(path) * 2 + 16;
+	char	*nbuf, *p;
+
+	if ((nbuf = realloc(*buf, *len + need)) == NULL)
+		return -1;
+	*buf = nbuf;
+	p = nbuf + *len;
+	p += sprintf(p, "include(\"");
+	for (; *path; path++) {
+		if (*path == '"' || *path == '\\')
+			*p++ = '\\';
+		*p++ = *path;
+	}
+	p += sprintf(p, "\")\n");
+	*len = p - nbuf;
+	return 0;
+}
+
+static int
+is_fragment(const struct dirent *d)
+{
+	size_t	n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 &&
+	    strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+/* include() lines for path and, in name order, the conf.d beside it. */
+static char *
+include_list(const char *path)
+{
+	struct dirent	**ents = NULL;
+	char		 dir[4096], frag[4096], *buf = NULL, *slash;
+	size_t		 len = 0;
+	int		 n, i, rc = 0;
+
+	if (append_include(&buf, &len, path) == -1)
+		return NULL;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	strlcat(dir, "/conf.d", sizeof(dir));
+	n = scandir(dir, &ents, is_fragment, alphasort);
+	for (i = 0; i < n; i++) {
+		if (strlcpy(frag, dir, sizeof(frag)) >= sizeof(frag) ||
+		    strlcat(frag, "/", sizeof(frag)) >= sizeof(frag) ||
+		    strlcat(frag, ents[i]->d_name, sizeof(frag)) >= sizeof(frag))
+			rc = -1;
+		if (rc == 0 && append_include(&buf, &len, frag) == -1)
+			rc = -1;
+		free(ents[i]);
+	}
+	free(ents);
+	if (rc == -1) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static void
+env_name(char *buf, size_t size, const char *section, const char *key)
+{
+	char	*p;
+
+	if (section != NULL)
+		snprintf(buf, size, "FERRY_%s_%s", section, key);
+	else
+		snprintf(buf, size, "FERRY_%s", key);
+	for (p = buf; *p; p++)
+		*p = toupper((unsigned char)*p);
+}
+
+/* FERRY_<KEY> and FERRY_<SECTION>_<KEY> for the scalar keys of one section. */
+static int
+apply_env_section(cfg_t *cfg, const char *section)
+{
+	char		 name[128];
+	const char	*v;
+	cfg_opt_t	*opt;
+	int		 rc = 0;
+
+	for (opt = cfg->opts; opt->name != NULL; opt++) {
+		if (opt->type == CFGT_SEC || opt->type == CFGT_FUNC ||
+		    opt->flags & CFGF_LIST)
+			continue;
+		env_name(name, sizeof(name), section, opt->name);
+		if ((v = getenv(name)) == NULL)
+			continue;
+		cur_env = name;
+		if (cfg_setopt(cfg, opt, v) == NULL)
+			rc = -1;
+		cur_env = NULL;
+	}
+	return rc;
+}
+
+static int
+apply_env(cfg_t *cfg)
+{
+	static const char *sections[] = { "receiver", "spool", "forwarder",
+	    "collectors", "periodic", "sink" };
+	size_t	i;
+	int	rc = apply_env_section(cfg, NULL);
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (apply_env_section(cfg_getsec(cfg, sections[i]), sections[i]) == -1)
+			rc = -1;
+	return rc;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char	*p = strdup(s != NULL ? s : "");
+
+	if (p == NULL)
+		fatal("strdup");
+	return p;
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		fatal("calloc");
+	return p;
+}
+
+static char **
+strlist(cfg_t *cfg, const char *name, size_t *n)
+{
+	char	**v;
+	size_t	  i;
+
+	*n = cfg_size(cfg, name);
+	v = xcalloc(*n + 1, sizeof(char *));
+	for (i = 0; i < *n; i++)
+		v[i] = xstrdup(cfg_getnstr(cfg, name, i));
+	return v;
+}
+
+/* A default path under FERRY_ROOT, or the configured one as written. */
+static char *
+conf_path(cfg_t *sec, const char *key, const char *fhs)
+{
+	char		 buf[4096];
+	const char	*v = cfg_getstr(sec, key);
+
+	if (v != NULL && v[0] != '\0')
+		return xstrdup(v);
+	return xstrdup(path_get(buf, sizeof(buf), fhs));
+}
+
+static void
+fill_logs(cfg_t *cfg, struct ferry_conf *c)
+{
+	size_t	i, j;
+
+	c->nlogs = cfg_size(cfg, "log");
+	c->logs = xcalloc(c->nlogs, sizeof(*c->logs));
+	for (i = 0; i < c->nlogs; i++) {
+		cfg_t		*s = cfg_getnsec(cfg, "log", i);
+		struct log_conf	*l = &c->logs[i];
+
+		l->name = xstrdup(cfg_title(s));
+		l->path = xstrdup(cfg_getstr(s, "path"));
+		l->key = xstrdup(cfg_getstr(s, "key"));
+		l->max_line = cfg_getint(s, "max_line");
+		l->attributes = strlist(s, "attributes", &l->nattributes);
+		l->nredact = cfg_size(s, "redact");
+		l->redact = xcalloc(l->nredact, sizeof(*l->redact));
+		for (j = 0; j < l->nredact; j++) {
+			cfg_t *r = cfg_getnsec(s, "redact", j);
+			l->redact[j].match = xstrdup(cfg_getstr(r, "match"));
+			l->redact[j].replace = xstrdup(cfg_getstr(r, "replace"));
+		}
+		l->nsample = cfg_size(s, "sample");
+		l->sample = xcalloc(l->nsample, sizeof(*l->sample));
+		for (j = 0; j < l->nsample; j++) {
+			cfg_t *r = cfg_getnsec(s, "sample", j);
+			l->sample[j].match = xstrdup(cfg_getstr(r, "match"));
+			l->sample[j].rate = cfg_getfloat(r, "rate");
+		}
+	}
+}
+
+static void
+fill(cfg_t *cfg, struct ferry_conf *c)
+{
+	cfg_t	*s;
+	char	 host[256];
+	size_t	 i;
+
+	c->hostname = xstrdup(cfg_getstr(cfg, "hostname"));
+	if (c->hostname[0] == '\0' && gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		free(c->hostname);
+		c->hostname = xstrdup(host);
+	}
+	c->prefix = xstrdup(cfg_getstr(cfg, "prefix"));
+	c->api_key = xstrdup(cfg_getstr(cfg, "api_key"));
+	c->user = xstrdup(cfg_getstr(cfg, "user"));
+
+	s = cfg_getsec(cfg, "receiver");
+	c->receiver.bind = xstrdup(cfg_getstr(s, "bind"));
+	c->receiver.tcp_port = cfg_getint(s, "tcp_port");
+	c->receiver.udp_port = cfg_getint(s, "udp_port");
+	c->receiver.flush_interval = cfg_getfloat(s, "flush_interval");
+	c->receiver.max_line = cfg_getint(s, "max_line");
+	c->receiver.idle_timeout = cfg_getfloat(s, "idle_timeout");
+	c->receiver.max_connections = cfg_getint(s, "max_connections");
+
+	s = cfg_getsec(cfg, "spool");
+	c->spool.segment_size = cfg_getint(s, "segment_size");
+	c->spool.max_size = cfg_getint(s, "max_size");
+	c->spool.fsync = cfg_getbool(s, "fsync");
+	c->spool.memory_dir = conf_path(s, "memory_dir", PATH_MEMSPOOL);
+	c->spool.memory_max_size = cfg_getint(s, "memory_max_size");
+
+	s = cfg_getsec(cfg, "forwarder");
+	c->forwarder.batch_size = cfg_getint(s, "batch_size");
+	c->forwarder.batch_timeout = cfg_getfloat(s, "batch_timeout");
+	c->forwarder.retry_max = cfg_getfloat(s, "retry_max");
+
+	c->noutputs = cfg_size(cfg, "output");
+	c->outputs = xcalloc(c->noutputs, sizeof(*c->outputs));
+	for (i = 0; i < c->noutputs; i++) {
+		s = cfg_getnsec(cfg, "output", i);
+		c->outputs[i].name = xstrdup(cfg_title(s));
+		c->outputs[i].uri = xstrdup(cfg_getstr(s, "uri"));
+		c->outputs[i].api_key = xstrdup(cfg_getstr(s, "api_key"));
+	}
+	fill_logs(cfg, c);
+
+	s = cfg_getsec(cfg, "collectors");
+	c->collectors.interval = cfg_getfloat(s, "interval");
+	c->collectors.timeout = cfg_getfloat(s, "timeout");
+	c->collectors.drop_dir = conf_path(s, "drop_dir", PATH_DROP);
+	c->collectors.archive = cfg_getbool(s, "archive");
+	c->ncollector = cfg_size(cfg, "collector");
+	c->collector = xcalloc(c->ncollector, sizeof(*c->collector));
+	for (i = 0; i < c->ncollector; i++) {
+		s = cfg_getnsec(cfg, "collector", i);
+		c->collector[i].name = xstrdup(cfg_title(s));
+		c->collector[i].enabled = cfg_getbool(s, "enabled");
+		c->collector[i].interval = cfg_getfloat(s, "interval");
+		c->collector[i].timeout = cfg_getfloat(s, "timeout");
+		c->collector[i].args = strlist(s, "args", &c->collector[i].nargs);
+	}
+
+	s = cfg_getsec(cfg, "periodic");
+	c->periodic.heartbeat_url = xstrdup(cfg_getstr(s, "heartbeat_url"));
+	c->periodic.heartbeat_interval = cfg_getfloat(s, "heartbeat_interval");
+	c->periodic.config_interval = cfg_getfloat(s, "config_interval");
+
+	s = cfg_getsec(cfg, "sink");
+	c->sink.enabled = cfg_getbool(s, "enabled");
+	c->sink.bind = xstrdup(cfg_getstr(s, "bind"));
+	c->sink.port = cfg_getint(s, "port");
+	c->sink.api_key = xstrdup(cfg_getstr(s, "api_key"));
+}
+
+/* Checks that span keys, after everything is parsed. */
+static void
+validate(const struct ferry_conf *c, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < c->noutputs; i++)
+		if (c->outputs[i].uri[0] == '\0')
+			conf_error_add(path, 0, "output \"%s\": uri is empty",
+			    c->outputs[i].name);
+	if (c->spool.segment_size > c->spool.max_size)
+		conf_error_add(path, 0, "spool.segment_size (%llu) is larger "
+		    "than spool.max_size (%llu)",
+		    (unsigned long long)c->spool.segment_size,
+		    (unsigned long long)c->spool.max_size);
+	if (strchr(c->prefix, ' ') != NULL || c->prefix[0] == '.')
+		conf_error_add(path, 0, "prefix \"%s\" is not a metric name part",
+		    c->prefix);
+}
+
+struct ferry_conf *
+conf_load(const char *path, struct conf_errors *errs)
+{
+	struct ferry_conf	*c;
+	cfg_t			*cfg;
+	char			*includes;
+	int			 rc;
+
+	memset(errs, 0, sizeof(*errs));
+	cur_errs = errs;
+	if (path == NULL)
+		path = conf_default_path();
+	if (access(path, R_OK) == -1) {
+		conf_error_add(path, 0, "%s", strerror(errno));
+		cur_errs = NULL;
+		return NULL;
+	}
+	if ((includes = include_list(path)) == NULL)
+		fatal("include list");
+	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL)
+		fatal("cfg_init");
+	cfg_set_error_function(cfg, conf_errfunc);
+	cur_root = cfg;
+	rc = cfg_parse_buf(cfg, includes);
+	free(includes);
+	if (rc == CFG_SUCCESS)
+		rc = apply_env(cfg) == 0 ? CFG_SUCCESS : CFG_PARSE_ERROR;
+	if (rc != CFG_SUCCESS || errs->n > 0) {
+		if (errs->n == 0)
+			conf_error_add(path, 0, "cannot be parsed");
+		cfg_free(cfg);
+		cur_errs = NULL;
+		cur_root = NULL;
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	fill(cfg, c);
+	c->path = xstrdup(path);
+	cfg_free(cfg);
+	cur_root = NULL;
+	validate(c, path);
+	cur_errs = NULL;
+	if (errs->n > 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+strlist_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+conf_free(struct ferry_conf *c)
+{
+	size_t	i, j;
+
+	if (c == NULL)
+		return;
+	free(c->hostname);
+	free(c->prefix);
+	free(c->api_key);
+	free(c->user);
+	free(c->receiver.bind);
+	free(c->spool.memory_dir);
+	for (i = 0; i < c->noutputs; i++) {
+		free(c->outputs[i].name);
+		free(c->outputs[i].uri);
+		free(c->outputs[i].api_key);
+	}
+	free(c->outputs);
+	for (i = 0; i < c->nlogs; i++) {
+		struct log_conf *l = &c->logs[i];
+		free(l->name);
+		free(l->path);
+		free(l->key);
+		strlist_free(l->attributes, l->nattributes);
+		for (j = 0; j < l->nredact; j++) {
+			free(l->redact[j].match);
+			free(l->redact[j].replace);
+		}
+		free(l->redact);
+		for (j = 0; j < l->nsample; j++)
+			free(l->sample[j].match);
+		free(l->sample);
+	}
+	free(c->logs);
+	free(c->collectors.drop_dir);
+	for (i = 0; i < c->ncollector; i++) {
+		free(c->collector[i].name);
+		strlist_free(c->collector[i].args, c->collector[i].nargs);
+	}
+	free(c->collector);
+	free(c->periodic.heartbeat_url);
+	free(c->sink.bind);
+	free(c->sink.api_key);
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,144 @@
+/*
+ * conf: ferry.conf plus conf.d/<name>.conf (in name order), FERRY_* environment
+ * overrides, defaults and validation, turned into the typed struct below.
+ * libconfuse's cfg_t never leaves conf.c.
+ *
+ * Every key of SPEC.md has its default here. Errors are collected with the
+ * file and line they belong to, so ferryctl check-config and every program
+ * report the same messages.
+ */
+#ifndef FERRY_CONF_H
+#define FERRY_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_NAME_MAX	64
+#define CONF_ERRORS_MAX	32
+
+struct conf_error {
+	char	file[256];
+	int	line;		/* 0 when not tied to a line */
+	char	msg[256];
+};
+
+struct conf_errors {
+	struct conf_error	e[CONF_ERRORS_MAX];
+	int			n;
+	int			dropped;	/* errors past CONF_ERRORS_MAX */
+};
+
+struct output_conf {
+	char	*name;
+	char	*uri;
+	char	*api_key;	/* empty: use the top-level api_key */
+};
+
+struct redact_conf {
+	char	*match;
+	char	*replace;
+};
+
+struct sample_conf {
+	char	*match;
+	double	 rate;
+};
+
+struct log_conf {
+	char			*name;
+	char			*path;
+	char			*key;
+	uint64_t		 max_line;
+	char			**attributes;
+	size_t			 nattributes;
+	struct redact_conf	*redact;
+	size_t			 nredact;
+	struct sample_conf	*sample;
+	size_t			 nsample;
+};
+
+struct collector_conf {
+	char	*name;
+	int	 enabled;
+	double	 interval;
+	double	 timeout;
+	char	**args;
+	size_t	 nargs;
+};
+
+struct ferry_conf {
+	char	*hostname;	/* never empty after conf_load: the machine's */
+	char	*prefix;
+	char	*api_key;
+	char	*user;
+
+	struct receiver_conf {
+		char		*bind;
+		int		 tcp_port;	/* 0: disabled */
+		int		 udp_port;	/* 0: disabled */
+		double		 flush_interval;
+		uint64_t	 max_line;
+		double		 idle_timeout;
+		int		 max_connections;
+	} receiver;
+
+	struct spool_conf {
+		uint64_t	 segment_size;
+		uint64_t	 max_size;
+		int		 fsync;
+		char		*memory_dir;
+		uint64_t	 memory_max_size;
+	} spool;
+
+	struct forwarder_conf {
+		int		 batch_size;
+		double		 batch_timeout;
+		double		 retry_max;
+	} forwarder;
+
+	struct output_conf	*outputs;
+	size_t			 noutputs;
+	struct log_conf		*logs;
+	size_t			 nlogs;
+
+	struct collectors_conf {
+		double		 interval;
+		double		 timeout;
+		char		*drop_dir;
+		int		 archive;
+	} collectors;
+	struct collector_conf	*collector;
+	size_t			 ncollector;
+
+	struct periodic_conf {
+		char		*heartbeat_url;
+		double		 heartbeat_interval;
+		double		 config_interval;
+	} periodic;
+
+	struct sink_conf {
+		int		 enabled;
+		char		*bind;
+		int		 port;
+		char		*api_key;
+	} sink;
+
+	char	*path;		/* the main file this was loaded from */
+};
+
+/* The main configuration file: -c FILE, else $FERRY_ROOT/etc/opt/ferry/ferry.conf. */
+const char	*conf_default_path(void);
+/*
+ * Load path and the conf.d/ beside it. Returns a new configuration, or NULL
+ * with errs filled in. A missing main file is an error; a missing conf.d is not.
+ */
+struct ferry_conf *conf_load(const char *, struct conf_errors *);
+void		 conf_free(struct ferry_conf *);
+/* Log every error with file and line through log_warnx(). */
+void		 conf_log_errors(const struct conf_errors *);
+/* "file:line: msg" for one error, into buf. */
+const char	*conf_error_str(const struct conf_error *, char *, size_t);
+/* Parse "10M", "64K", "1G", "4096" into bytes; -1 on error. */
+int		 conf_parse_size(const char *, uint64_t *);
+
+#endif

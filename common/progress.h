@@ -1,0 +1,52 @@
+/*
+ * progress: the SQLite progress database shared by every process
+ * (/var/opt/ferry/ferry.db, WAL mode, busy timeout, prepared statements kept
+ * open). It holds each output's cursor in each spool stream, each process's
+ * state as the supervisor sees it, and counters that processes publish for
+ * ferryctl status. No other file touches SQLite (the sink has its own store).
+ */
+#ifndef FERRY_PROGRESS_H
+#define FERRY_PROGRESS_H
+
+#include <stdint.h>
+
+struct progress;
+
+struct proc_state {
+	char		name[32];
+	int		pid;
+	char		state[16];	/* starting running backoff fatal stopped */
+	int		restarts;
+	int64_t		started;	/* wall seconds */
+	int		last_exit;	/* wait status as text in last_exit_str */
+	char		last_exit_str[32];
+	int64_t		last_exit_at;
+};
+
+struct progress	*progress_open(const char *);
+void		 progress_close(struct progress *);
+int		 progress_begin(struct progress *);
+int		 progress_commit(struct progress *);
+int		 progress_rollback(struct progress *);
+
+/* Cursors: 1 found, 0 none yet, -1 error. */
+int		 progress_cursor_get(struct progress *, const char *, const char *,
+		    uint64_t *, uint64_t *);
+int		 progress_cursor_set(struct progress *, const char *, const char *,
+		    uint64_t, uint64_t);
+/* Lowest seq any of these outputs still needs in stream; 1 found, 0 none. */
+int		 progress_cursor_min(struct progress *, const char *,
+		    const char *const *, int, uint64_t *);
+
+int		 progress_proc_set(struct progress *, const struct proc_state *);
+/* Calls fn for each process row, in name order. */
+int		 progress_proc_each(struct progress *,
+		    void (*)(const struct proc_state *, void *), void *);
+
+/* Counters: (process, name) -> value, replaced on each publish. */
+int		 progress_counter_set(struct progress *, const char *, const char *,
+		    int64_t);
+int		 progress_counter_each(struct progress *,
+		    void (*)(const char *, const char *, int64_t, void *), void *);
+
+#endif

@@ -1,0 +1,619 @@
+/*
+ * spool: segment files of whole text lines, written by one process per
+ * stream and read by the forwarder without any lock between them.
+ *
+ * The rules that make that safe (see spool.h and ARCHITECTURE.md):
+ *  - a writer only appends whole lines, and a failed write(2) is cut back
+ *    with ftruncate() so a short write never leaves half a line behind;
+ *  - a writer never appends to a segment again once a later one of its
+ *    stream exists, so "a later segment exists" means "finished";
+ *  - a reader checks "finished" before it reads to the end, never after, or
+ *    it could miss what was appended between its last read and the check;
+ *  - at open a writer cuts the torn last line a crash may have left (power
+ *    loss between write and fsync) and counts it.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "spool.h"
+
+#define SPOOL_WBUF	(256 * 1024)	/* writer: coalesce into large writes */
+#define SPOOL_RBUF_MIN	(64 * 1024)
+#define SPOOL_RBUF_MAX	(4 * 1024 * 1024) /* a longer line is skipped, counted */
+#define SEQ_DIGITS	16
+
+struct spool {
+	char		 dir[4096];
+	char		 stream[SPOOL_STREAM_MAX];
+	uint64_t	 seq;
+	int		 fd;
+	uint64_t	 size;		/* bytes on disk in the open segment */
+	uint64_t	 segment_size;
+	int		 fsync;
+	int		 dirty;		/* written since the last fdatasync */
+	uint64_t	 torn;
+	size_t		 len;
+	char		 buf[SPOOL_WBUF];
+};
+
+struct spool_reader {
+	char		 dir[4096];
+	char		 stream[SPOOL_STREAM_MAX];
+	uint64_t	 seq;
+	uint64_t	 off;		/* file offset just past the last line */
+	int		 fd;
+	int		 finished;
+	uint64_t	 torn;
+	uint64_t	 bufoff;	/* file offset of buf[0] */
+	size_t		 start, end, cap;
+	char		*buf;
+};
+
+int
+spool_seg_path(char *buf, size_t size, const char *dir, const char *stream,
+    uint64_t seq)
+{
+	int	n = snprintf(buf, size, "%s/%s.%0*" PRIu64, dir, stream, SEQ_DIGITS, seq);
+
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+int
+spool_name_parse(const char *name, char *stream, size_t size, uint64_t *seq)
+{
+	const char	*dot = strrchr(name, '.');
+	size_t		 slen, i;
+	uint64_t	 v = 0;
+
+	if (dot == NULL || strlen(dot + 1) != SEQ_DIGITS)
+		return -1;
+	slen = dot - name;
+	if (slen == 0 || slen >= size || slen >= SPOOL_STREAM_MAX)
+		return -1;
+	for (i = 0; i < slen; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
+		    name[i] != '-')
+			return -1;
+	for (i = 1; i <= SEQ_DIGITS; i++) {
+		if (!isdigit((unsigned char)dot[i]))
+			return -1;
+		v = v * 10 + (dot[i] - '0');
+	}
+	memcpy(stream, name, slen);
+	stream[slen] = '\0';
+	*seq = v;
+	return 0;
+}
+
+static int
+seg_cmp(const void *a, const void *b)
+{
+	const struct spool_seg	*x = a, *y = b;
+	int			 c = strcmp(x->stream, y->stream);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int
+spool_list(const char *dir, struct spool_seg **out, size_t *nout)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct spool_seg *segs = NULL, *tmp;
+	struct stat	 st;
+	size_t		 n = 0, cap = 0, i;
+	char		 path[4096];
+
+	*out = NULL;
+	*nout = 0;
+	if ((d = opendir(dir)) == NULL) {
+		log_warn("opendir %s", dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct spool_seg s;
+
+		memset(&s, 0, sizeof(s));
+		if (spool_name_parse(de->d_name, s.stream, sizeof(s.stream), &s.seq) == -1)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
+		    stat(path, &st) == -1)
+			continue;	/* deleted since readdir: nothing to list */
+		s.size = st.st_size;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((tmp = reallocarray(segs, cap, sizeof(*segs))) == NULL) {
+				log_warn("reallocarray");
+				free(segs);
+				closedir(d);
+				return -1;
+			}
+			segs = tmp;
+		}
+		segs[n++] = s;
+	}
+	closedir(d);
+	qsort(segs, n, sizeof(*segs), seg_cmp);
+	for (i = 0; i + 1 < n; i++)
+		segs[i].finished = strcmp(segs[i].stream, segs[i + 1].stream) == 0;
+	*out = segs;
+	*nout = n;
+	return 0;
+}
+
+/* fsync a directory so a created or removed entry survives a power loss. */
+static void
+sync_dir(const char *dir)
+{
+	int	fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	if (fsync(fd) == -1)
+		log_warn("fsync %s", dir);
+	close(fd);
+}
+
+/*
+ * Cut everything after the last newline of path; returns the bytes cut, or
+ * -1. Reads backwards in blocks, so a large segment costs one block.
+ */
+static int64_t
+cut_torn_tail(const char *path, uint64_t *newsize)
+{
+	char		 blk[4096];
+	struct stat	 st;
+	int64_t		 cut = -1;
+	off_t		 pos;
+	ssize_t		 n, i;
+	int		 fd;
+
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1) {
+		log_warn("open %s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto done;
+	pos = st.st_size;
+	while (pos > 0) {
+		off_t from = pos > (off_t)sizeof(blk) ? pos - (off_t)sizeof(blk) : 0;
+
+		if ((n = pread(fd, blk, pos - from, from)) <= 0)
+			goto done;
+		for (i = n - 1; i >= 0 && blk[i] != '\n'; i--)
+			;
+		if (i >= 0) {
+			pos = from + i + 1;
+			break;
+		}
+		pos = from;
+	}
+	cut = st.st_size - pos;
+	*newsize = pos;
+	if (cut > 0 && (ftruncate(fd, pos) == -1 || fsync(fd) == -1)) {
+		log_warn("truncate %s", path);
+		cut = -1;
+	}
+done:
+	if (cut == -1 && errno != 0)
+		log_warn("%s", path);
+	close(fd);
+	return cut;
+}
+
+static int
+spool_create_segment(struct spool *s)
+{
+	char	path[4096];
+
+	if (spool_seg_path(path, sizeof(path), s->dir, s->stream, s->seq) == -1) {
+		log_warnx("spool path too long: %s", s->dir);
+		return -1;
+	}
+	s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (s->fd == -1) {
+		log_warn("open %s", path);
+		return -1;
+	}
+	s->size = lseek(s->fd, 0, SEEK_END);
+	sync_dir(s->dir);
+	return 0;
+}
+
+/* The last segment of our stream: repaired, and reused when empty. */
+static int
+spool_recover(struct spool *s, int *reuse)
+{
+	struct spool_seg	*segs;
+	size_t			 n, i;
+	uint64_t		 newsize = 0;
+	int64_t			 cut;
+	char			 path[4096];
+
+	*reuse = 0;
+	s->seq = 0;
+	if (spool_list(s->dir, &segs, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strcmp(segs[i].stream, s->stream) == 0 && segs[i].seq > s->seq)
+			s->seq = segs[i].seq;
+	free(segs);
+	if (s->seq == 0)
+		return 0;
+	if (spool_seg_path(path, sizeof(path), s->dir, s->stream, s->seq) == -1 ||
+	    (cut = cut_torn_tail(path, &newsize)) == -1)
+		return -1;
+	if (cut > 0) {
+		s->torn += cut;
+		log_warnx("%s: cut a torn last line of %" PRId64 " bytes left by "
+		    "a crash", path, cut);
+	}
+	*reuse = newsize == 0;
+	return 0;
+}
+
+struct spool *
+spool_open(const char *dir, const char *stream, const struct spool_conf *conf)
+{
+	struct spool	*s;
+	int		 reuse;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("calloc");
+		return NULL;
+	}
+	s->fd = -1;
+	strlcpy(s->dir, dir, sizeof(s->dir));
+	strlcpy(s->stream, stream, sizeof(s->stream));
+	s->segment_size = conf->segment_size;
+	s->fsync = conf->fsync;
+	if (spool_recover(s, &reuse) == -1) {
+		free(s);
+		return NULL;
+	}
+	/*
+	 * A fresh segment at every start makes the previous one finished, so
+	 * the forwarder may delete it once passed. An empty one is reused so a
+	 * crash loop does not pile up empty files.
+	 */
+	if (!reuse)
+		s->seq++;
+	if (spool_create_segment(s) == -1) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int
+spool_rotate(struct spool *s)
+{
+	if (s->fsync && fdatasync(s->fd) == -1)
+		log_warn("fdatasync %s/%s", s->dir, s->stream);
+	close(s->fd);
+	s->fd = -1;
+	s->dirty = 0;
+	s->seq++;
+	return spool_create_segment(s);
+}
+
+/* write(2) all of buf, or cut the segment back to its old size and fail. */
+static int
+spool_write(struct spool *s, const char *buf, size_t len)
+{
+	size_t	done = 0;
+	ssize_t	n;
+
+	if (s->fd == -1 && spool_create_segment(s) == -1)
+		return -1;
+	while (done < len) {
+		n = write(s->fd, buf + done, len - done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int saved = n == 0 ? ENOSPC : errno;
+
+			if (done > 0 && ftruncate(s->fd, s->size) == -1)
+				log_warn("ftruncate %s/%s", s->dir, s->stream);
+			errno = saved;
+			return -1;
+		}
+		done += n;
+	}
+	s->size += len;
+	s->dirty = 1;
+	if (s->size >= s->segment_size)
+		return spool_rotate(s);
+	return 0;
+}
+
+int
+spool_flush(struct spool *s)
+{
+	if (s->len == 0)
+		return 0;
+	if (spool_write(s, s->buf, s->len) == -1)
+		return -1;
+	s->len = 0;
+	return 0;
+}
+
+int
+spool_append(struct spool *s, const char *data, size_t len)
+{
+	if (len > sizeof(s->buf) - s->len && spool_flush(s) == -1)
+		return -1;
+	if (len > sizeof(s->buf))
+		return spool_write(s, data, len);
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	return 0;
+}
+
+size_t
+spool_room(const struct spool *s)
+{
+	return sizeof(s->buf) - s->len;
+}
+
+uint64_t
+spool_pending(const struct spool *s)
+{
+	return s->len;
+}
+
+uint64_t
+spool_torn_bytes(const struct spool *s)
+{
+	return s->torn;
+}
+
+int
+spool_sync(struct spool *s)
+{
+	if (spool_flush(s) == -1)
+		return -1;
+	if (s->fsync && s->dirty && s->fd != -1) {
+		if (fdatasync(s->fd) == -1) {
+			log_warn("fdatasync %s/%s", s->dir, s->stream);
+			return -1;
+		}
+		s->dirty = 0;
+	}
+	return 0;
+}
+
+void
+spool_close(struct spool *s)
+{
+	if (s == NULL)
+		return;
+	if (spool_sync(s) == -1)
+		log_warnx("spool %s: %zu bytes could not be written at close",
+		    s->stream, s->len);
+	if (s->fd != -1)
+		close(s->fd);
+	free(s);
+}
+
+/* Reader. */
+
+struct spool_reader *
+spool_reader_open(const char *dir, const char *stream, uint64_t seq, uint64_t off)
+{
+	struct spool_reader	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->buf = malloc(SPOOL_RBUF_MIN)) == NULL) {
+		log_warn("calloc");
+		free(r);
+		return NULL;
+	}
+	r->cap = SPOOL_RBUF_MIN;
+	r->fd = -1;
+	strlcpy(r->dir, dir, sizeof(r->dir));
+	strlcpy(r->stream, stream, sizeof(r->stream));
+	r->seq = seq;
+	r->off = r->bufoff = off;
+	return r;
+}
+
+void
+spool_reader_close(struct spool_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd != -1)
+		close(r->fd);
+	free(r->buf);
+	free(r);
+}
+
+void
+spool_reader_tell(const struct spool_reader *r, uint64_t *seq, uint64_t *off)
+{
+	*seq = r->seq;
+	*off = r->off;
+}
+
+int
+spool_reader_seek(struct spool_reader *r, uint64_t seq, uint64_t off)
+{
+	if (seq != r->seq && r->fd != -1) {
+		close(r->fd);
+		r->fd = -1;
+		r->finished = 0;
+	}
+	r->seq = seq;
+	r->off = r->bufoff = off;
+	r->start = r->end = 0;
+	return 0;
+}
+
+uint64_t
+spool_reader_torn(const struct spool_reader *r)
+{
+	return r->torn;
+}
+
+static int
+seg_exists(const struct spool_reader *r, uint64_t seq)
+{
+	char	path[4096];
+
+	return spool_seg_path(path, sizeof(path), r->dir, r->stream, seq) == 0 &&
+	    access(path, F_OK) == 0;
+}
+
+/*
+ * The segment after ours: seq + 1 normally; after the cap deleted some, the
+ * lowest existing one above ours. 0 when there is none yet.
+ */
+static uint64_t
+next_seq(const struct spool_reader *r)
+{
+	struct spool_seg	*segs;
+	size_t			 n, i;
+	uint64_t		 next = 0;
+
+	if (seg_exists(r, r->seq + 1))
+		return r->seq + 1;
+	if (seg_exists(r, r->seq) || spool_list(r->dir, &segs, &n) == -1)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(segs[i].stream, r->stream) == 0 && segs[i].seq > r->seq) {
+			next = segs[i].seq;
+			break;
+		}
+	free(segs);
+	return next;
+}
+
+static int
+reader_open_fd(struct spool_reader *r)
+{
+	char	path[4096];
+
+	if (spool_seg_path(path, sizeof(path), r->dir, r->stream, r->seq) == -1)
+		return -1;
+	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_warn("open %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read more bytes after what is buffered: >0 read, 0 at end, -1 error. */
+static ssize_t
+reader_fill(struct spool_reader *r)
+{
+	ssize_t	n;
+
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->bufoff += r->start;
+		r->end -= r->start;
+		r->start = 0;
+	}
+	if (r->end == r->cap) {
+		char *nbuf;
+
+		if (r->cap >= SPOOL_RBUF_MAX) {
+			/* No writer writes such a line; skip it rather than stall. */
+			log_warnx("spool %s.%" PRIu64 ": a line longer than %d "
+			    "bytes at offset %" PRIu64 " skipped", r->stream,
+			    r->seq, SPOOL_RBUF_MAX, r->bufoff);
+			r->torn += r->end;
+			r->bufoff += r->end;
+			r->end = 0;
+		} else if ((nbuf = realloc(r->buf, r->cap * 2)) == NULL) {
+			log_warn("realloc");
+			return -1;
+		} else {
+			r->buf = nbuf;
+			r->cap *= 2;
+		}
+	}
+	do {
+		n = pread(r->fd, r->buf + r->end, r->cap - r->end, r->bufoff + r->end);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		log_warn("read spool %s.%" PRIu64, r->stream, r->seq);
+		return -1;
+	}
+	r->end += n;
+	return n;
+}
+
+/* Move on to the next segment; what is left unterminated is a torn tail. */
+static void
+reader_advance(struct spool_reader *r, uint64_t next)
+{
+	if (r->end > r->start) {
+		r->torn += r->end - r->start;
+		log_warnx("spool %s.%" PRIu64 ": skipped a torn last line of %zu "
+		    "bytes", r->stream, r->seq, r->end - r->start);
+	}
+	close(r->fd);
+	r->fd = -1;
+	r->finished = 0;
+	r->seq = next;
+	r->off = r->bufoff = 0;
+	r->start = r->end = 0;
+}
+
+int
+spool_reader_next(struct spool_reader *r, const char **line, size_t *len)
+{
+	char		*nl;
+	uint64_t	 next;
+	ssize_t		 n;
+
+	for (;;) {
+		nl = memchr(r->buf + r->start, '\n', r->end - r->start);
+		if (nl != NULL) {
+			*line = r->buf + r->start;
+			*len = nl - *line;
+			r->start = nl + 1 - r->buf;
+			r->off = r->bufoff + r->start;
+			return 1;
+		}
+		if (r->fd == -1 && reader_open_fd(r) == -1) {
+			/* Gone (deleted by the cap) or not there yet. */
+			if ((next = next_seq(r)) == 0)
+				return 0;
+			r->seq = next;
+			r->off = r->bufoff = 0;
+			r->start = r->end = 0;
+			continue;
+		}
+		if ((n = reader_fill(r)) == -1)
+			return -1;
+		if (n > 0)
+			continue;
+		/* At the end: finished? Check, then read once more to be sure. */
+		if (!r->finished) {
+			if ((next = next_seq(r)) == 0)
+				return 0;
+			r->finished = 1;
+			continue;
+		}
+		if ((next = next_seq(r)) == 0)
+			return 0;
+		reader_advance(r, next);
+	}
+}
