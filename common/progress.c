@@ -118,6 +118,12 @@ progress_close(struct progress *p)
 	free(p);
 }
 
+void
+progress_busy_timeout(struct progress *p, int ms)
+{
+	sqlite3_busy_timeout(p->db, ms);
+}
+
 /* Run a statement that returns no rows; bindings already made. */
 static int
 progress_step_done(struct progress *p, sqlite3_stmt *st)

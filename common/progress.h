@@ -25,6 +25,8 @@ struct proc_state {
 
 struct progress	*progress_open(const char *);
 void		 progress_close(struct progress *);
+/* How long a write waits for another process's lock (default 5000 ms). */
+void		 progress_busy_timeout(struct progress *, int);
 int		 progress_begin(struct progress *);
 int		 progress_commit(struct progress *);
 int		 progress_rollback(struct progress *);

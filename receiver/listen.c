@@ -1,0 +1,366 @@
+/*
+ * listen: the receiver's sockets. One TCP listener, one UDP socket and the
+ * accepted connections, all in the caller's epoll set.
+ *
+ * Memory stays flat whatever the clients do: one shared read buffer, and per
+ * connection only the unfinished last line, at most max_line bytes, kept
+ * until its newline arrives. A line longer than max_line is refused and its
+ * connection closed, as carbon does; a silent connection is closed after
+ * idle_timeout; connections past max_connections are refused at accept.
+ */
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "log.h"
+#include "receiver.h"
+
+#define RBUF_SIZE	(256 * 1024)
+#define READS_PER_EVENT	8	/* then let other sockets have a turn */
+#define UDP_PER_EVENT	256
+#define UDP_RCVBUF	(8 * 1024 * 1024)
+
+enum sock_kind { SOCK_TCP_LISTEN, SOCK_UDP, SOCK_CONN };
+
+struct sock {
+	enum sock_kind		 kind;
+	int			 fd;
+	uint64_t		 last_ms;	/* last byte received */
+	size_t			 plen;		/* bytes of the unfinished line */
+	char			*partial;
+	LIST_ENTRY(sock)	 entry;
+};
+
+static LIST_HEAD(, sock)	 conns = LIST_HEAD_INITIALIZER(conns);
+static struct sock		 tcp_listener = { .kind = SOCK_TCP_LISTEN, .fd = -1 };
+static struct sock		 udp_sock = { .kind = SOCK_UDP, .fd = -1 };
+static int			 epfd = -1;
+static int			 nconns;
+static int			 max_conns;
+static size_t			 max_line;
+static uint64_t			 idle_ms;
+static char			 rbuf[RBUF_SIZE];
+
+static int
+epoll_add(struct sock *s)
+{
+	struct epoll_event	ev = { .events = EPOLLIN, .data.ptr = s };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev) == -1) {
+		log_warn("epoll_ctl");
+		return -1;
+	}
+	return 0;
+}
+
+/* A bound socket of type for bind:port; -1 (logged) on failure. */
+static int
+bind_socket(const char *bind_addr, int port, int type)
+{
+	struct addrinfo	 hints, *res;
+	char		 service[16];
+	int		 fd, on = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = type;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(service, sizeof(service), "%d", port);
+	if ((rc = getaddrinfo(bind_addr, service, &hints, &res)) != 0) {
+		log_warnx("receiver.bind %s: %s", bind_addr, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		freeaddrinfo(res);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		log_warn("bind %s:%d/%s", bind_addr, port,
+		    type == SOCK_STREAM ? "tcp" : "udp");
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int
+open_tcp(const struct ferry_conf *conf)
+{
+	if ((tcp_listener.fd = bind_socket(conf->receiver.bind,
+	    conf->receiver.tcp_port, SOCK_STREAM)) == -1)
+		return -1;
+	if (listen(tcp_listener.fd, 512) == -1) {
+		log_warn("listen");
+		return -1;
+	}
+	return epoll_add(&tcp_listener);
+}
+
+static int
+open_udp(const struct ferry_conf *conf)
+{
+	int	size = UDP_RCVBUF;
+
+	if ((udp_sock.fd = bind_socket(conf->receiver.bind,
+	    conf->receiver.udp_port, SOCK_DGRAM)) == -1)
+		return -1;
+	/* A burst must wait in the kernel, not be dropped by it. */
+	if (setsockopt(udp_sock.fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
+	    sizeof(size)) == -1)
+		setsockopt(udp_sock.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return epoll_add(&udp_sock);
+}
+
+int
+listen_init(const struct ferry_conf *conf, int fd)
+{
+	epfd = fd;
+	max_conns = conf->receiver.max_connections;
+	max_line = conf->receiver.max_line;
+	idle_ms = (uint64_t)(conf->receiver.idle_timeout * 1000);
+	if (conf->receiver.tcp_port != 0 && open_tcp(conf) == -1)
+		return -1;
+	if (conf->receiver.udp_port != 0 && open_udp(conf) == -1)
+		return -1;
+	log_info("listening on %s tcp:%d udp:%d", conf->receiver.bind,
+	    conf->receiver.tcp_port, conf->receiver.udp_port);
+	return 0;
+}
+
+static void
+conn_close(struct sock *c)
+{
+	LIST_REMOVE(c, entry);
+	close(c->fd);	/* also leaves the epoll set */
+	free(c->partial);
+	free(c);
+	nconns--;
+}
+
+static void
+accept_conns(uint64_t now_ms)
+{
+	struct sock	*c;
+	int		 fd, i;
+	static uint64_t	 refused_logged;
+
+	for (i = 0; i < 64; i++) {
+		fd = accept4(tcp_listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (nconns >= max_conns) {
+			ingest_stats()->refused++;
+			if (now_ms - refused_logged > 60000) {
+				log_warnx("connection refused: %d connections "
+				    "open (receiver.max_connections)", nconns);
+				refused_logged = now_ms;
+			}
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			log_warn("calloc");
+			close(fd);
+			return;
+		}
+		c->kind = SOCK_CONN;
+		c->fd = fd;
+		c->last_ms = now_ms;
+		if (epoll_add(c) == -1) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		LIST_INSERT_HEAD(&conns, c, entry);
+		nconns++;
+		ingest_stats()->connections++;
+	}
+}
+
+/* Keep the unfinished tail of a read; -1 when it is already too long. */
+static int
+keep_partial(struct sock *c, const char *p, size_t n)
+{
+	if (c->plen + n > max_line) {
+		ingest_reject(METRIC_TOO_LONG, c->plen ? c->partial : p,
+		    c->plen ? c->plen : n);
+		return -1;
+	}
+	if (c->partial == NULL && (c->partial = malloc(max_line + 1)) == NULL) {
+		log_warn("malloc");
+		return -1;
+	}
+	memcpy(c->partial + c->plen, p, n);
+	c->plen += n;
+	return 0;
+}
+
+/* The lines of one read; -1 when the connection must close. */
+static int
+conn_lines(struct sock *c, const char *buf, size_t n, int64_t now)
+{
+	const char	*p = buf, *end = buf + n, *nl;
+
+	if (c->plen > 0) {
+		if ((nl = memchr(p, '\n', n)) == NULL)
+			return keep_partial(c, p, n);
+		if (keep_partial(c, p, nl - p) == -1)
+			return -1;
+		if (ingest_line(c->partial, c->plen, now) == METRIC_TOO_LONG)
+			return -1;
+		c->plen = 0;
+		p = nl + 1;
+	}
+	while (p < end && (nl = memchr(p, '\n', end - p)) != NULL) {
+		if (ingest_line(p, nl - p, now) == METRIC_TOO_LONG)
+			return -1;
+		p = nl + 1;
+	}
+	if (p < end)
+		return keep_partial(c, p, end - p);
+	return 0;
+}
+
+static void
+conn_read(struct sock *c, uint64_t now_ms)
+{
+	int64_t	now = clock_wall();
+	ssize_t	n;
+	int	i;
+
+	c->last_ms = now_ms;
+	for (i = 0; i < READS_PER_EVENT; i++) {
+		n = read(c->fd, rbuf, sizeof(rbuf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* The client is done: its last line may lack a newline. */
+			if (n == 0 && c->plen > 0)
+				ingest_line(c->partial, c->plen, now);
+			conn_close(c);
+			return;
+		}
+		if (conn_lines(c, rbuf, n, now) == -1) {
+			conn_close(c);
+			return;
+		}
+		if ((size_t)n < sizeof(rbuf))
+			return;
+	}
+}
+
+static void
+udp_read(void)
+{
+	int64_t	now = clock_wall();
+	ssize_t	n;
+	int	i;
+
+	for (i = 0; i < UDP_PER_EVENT; i++) {
+		n = recv(udp_sock.fd, rbuf, sizeof(rbuf), MSG_TRUNC);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("recv udp");
+			return;
+		}
+		if ((size_t)n > sizeof(rbuf)) {
+			ingest_reject(METRIC_TOO_LONG, rbuf, sizeof(rbuf));
+			continue;
+		}
+		ingest_lines(rbuf, n, now);
+	}
+}
+
+/* One epoll event; ptr is the event's data.ptr, one of our socks. */
+void
+listen_dispatch(void *ptr, uint64_t now_ms)
+{
+	struct sock	*s = ptr;
+
+	switch (s->kind) {
+	case SOCK_TCP_LISTEN:
+		accept_conns(now_ms);
+		break;
+	case SOCK_UDP:
+		udp_read();
+		break;
+	case SOCK_CONN:
+		conn_read(s, now_ms);
+		break;
+	}
+}
+
+void
+listen_expire(uint64_t now_ms)
+{
+	struct sock	*c, *next;
+
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (now_ms - c->last_ms >= idle_ms) {
+			log_debug("closing a connection idle for %llu ms",
+			    (unsigned long long)(now_ms - c->last_ms));
+			conn_close(c);
+		}
+	}
+}
+
+int
+listen_nconns(void)
+{
+	return nconns;
+}
+
+/*
+ * At shutdown: take what the kernel already holds for us (the clients
+ * count it as sent), then close. An unfinished line is dropped: it may be
+ * cut mid-value, and the client sees its connection reset.
+ */
+void
+listen_close(void)
+{
+	struct sock	*c;
+	int64_t		 now = clock_wall();
+	ssize_t		 n;
+	int		 i;
+
+	if (tcp_listener.fd != -1)
+		close(tcp_listener.fd);
+	if (udp_sock.fd != -1) {
+		udp_read();
+		close(udp_sock.fd);
+	}
+	while ((c = LIST_FIRST(&conns)) != NULL) {
+		for (i = 0; i < 64; i++) {
+			if ((n = read(c->fd, rbuf, sizeof(rbuf))) <= 0 ||
+			    conn_lines(c, rbuf, n, now) == -1)
+				break;
+		}
+		if (n == 0 && c->plen > 0)
+			ingest_line(c->partial, c->plen, now);
+		conn_close(c);
+	}
+}

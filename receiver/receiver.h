@@ -1,0 +1,40 @@
+/*
+ * ferry-receiver: Graphite plaintext on TCP and UDP into the spool.
+ */
+#ifndef FERRY_RECEIVER_H
+#define FERRY_RECEIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metric.h"
+
+struct ferry_conf;
+struct spool;
+
+struct ingest_stats {
+	uint64_t	accepted;
+	uint64_t	rejected[METRIC_NSTATUS];
+	uint64_t	dropped;	/* accepted, then lost to a spool error */
+	uint64_t	connections;
+	uint64_t	refused;	/* connections over max_connections */
+};
+
+/* ingest.c */
+void	ingest_init(const struct ferry_conf *, struct spool *);
+/* Validate one line (no newline) and append it to the spool buffer. */
+int	ingest_line(const char *, size_t, int64_t);
+/* Lines of a buffer; the last one may lack its newline (a UDP datagram). */
+void	ingest_lines(const char *, size_t, int64_t);
+void	ingest_reject(int, const char *, size_t);
+struct ingest_stats *ingest_stats(void);
+void	ingest_log_summary(uint64_t);
+
+/* listen.c */
+int	listen_init(const struct ferry_conf *, int);
+void	listen_close(void);
+void	listen_dispatch(void *, uint64_t);
+void	listen_expire(uint64_t);
+int	listen_nconns(void);
+
+#endif
