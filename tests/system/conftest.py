@@ -1,0 +1,457 @@
+"""
+The harness of ferry's system tests: a temporary FERRY_ROOT, a config with
+free ports, a real ferry-supervisor (and through it the receiver, the
+forwarder and the sink) started from $FERRY_BIN, and helpers to feed it and
+read back what arrived.
+
+Every wait polls a condition under a deadline; nothing sleeps for a fixed
+time where a readiness check is possible. Only processes this harness started
+are signalled, always by pid.
+
+On teardown the supervisor gets SIGTERM and must exit 0 with no child left
+behind; any log holding a sanitizer report ("AddressSanitizer", "runtime
+error:") fails the test and is printed.
+"""
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROGRAMS = ("ferry-supervisor", "ferry-receiver", "ferry-forwarder",
+            "ferry-sink", "ferryctl")
+CHILDREN = ("receiver", "forwarder", "sink")
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+START_TIMEOUT = 20.0    # ASan binaries on two shared cores
+STOP_TIMEOUT = 20.0     # the supervisor itself SIGKILLs after 10 s
+
+
+def ferry_bin():
+    d = os.environ.get("FERRY_BIN")
+    if d:
+        return Path(d)
+    return REPO / "build" / "asan" / "bin"
+
+
+def require_programs(*names):
+    """Skip the test when a program has not been built (yet)."""
+    d = ferry_bin()
+    missing = [n for n in (names or PROGRAMS) if not os.access(d / n, os.X_OK)]
+    if missing:
+        pytest.skip("not built in %s: %s" % (d, " ".join(missing)))
+
+
+def sanitizer_env(env=None):
+    env = dict(os.environ if env is None else env)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    return env
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, interval=0.05, what=None):
+    """
+    Poll pred() until it returns something true; return that value. Raise
+    AssertionError naming `what` (and pred's last value) past the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s (last: %r)"
+                                 % (timeout, what or getattr(pred, "__name__", "?"),
+                                    last))
+        time.sleep(interval)
+
+
+def proc_ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The comm field may hold spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[1])
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[0]
+
+
+def pid_alive(pid):
+    st = proc_state(pid)
+    return st is not None and st not in ("Z", "X")
+
+
+def proc_exe_name(pid):
+    try:
+        return os.path.basename(os.readlink("/proc/%d/exe" % pid))
+    except OSError:
+        return None
+
+
+def children_of(ppid):
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit() and proc_ppid(int(e)) == ppid:
+            out.append(int(e))
+    return out
+
+
+def tail(text, n=80):
+    lines = text.splitlines()
+    return "\n".join(lines[-n:])
+
+
+CONFIG_TEMPLATE = """\
+# written by tests/system/conftest.py
+user = ""
+hostname = "systest"
+receiver {{ bind = "127.0.0.1" tcp_port = {tcp_port} udp_port = {udp_port} }}
+forwarder {{ batch_timeout = 0.1 }}
+sink {{ enabled = true bind = "127.0.0.1" port = {sink_port} }}
+output "sink" {{ uri = "http://127.0.0.1:{sink_port}/api/v1/sink" }}
+{extra}"""
+
+
+class Ferry:
+    """One ferry suite under a temporary FERRY_ROOT."""
+
+    def __init__(self, root, extra_conf=""):
+        self.root = Path(root)
+        self.bin = ferry_bin()
+        self.tcp_port = free_port(socket.SOCK_STREAM)
+        self.udp_port = free_port(socket.SOCK_DGRAM)
+        self.sink_port = free_port(socket.SOCK_STREAM)
+        while self.sink_port == self.tcp_port:
+            self.sink_port = free_port(socket.SOCK_STREAM)
+        self.etc = self.root / "etc/opt/ferry"
+        self.conf = self.etc / "ferry.conf"
+        self.var = self.root / "var/opt/ferry"
+        self.spool = self.var / "spool"
+        self.db_path = self.var / "ferry.db"
+        self.sink_db_path = self.var / "sink.db"
+        self.logdir = self.root / "var/log/ferry"
+        self.pidfile = self.var / "run/ferry-supervisor.pid"
+        self.out_path = self.root / "supervisor.out"
+        self.proc = None
+        self.known_children = set()
+        self.etc.mkdir(parents=True, exist_ok=True)
+        (self.etc / "conf.d").mkdir(exist_ok=True)
+        self.write_config(extra_conf)
+        self.env = sanitizer_env()
+        self.env["FERRY_ROOT"] = str(self.root)
+
+    # -- setup ------------------------------------------------------------
+
+    def write_config(self, extra=""):
+        self.conf.write_text(CONFIG_TEMPLATE.format(
+            tcp_port=self.tcp_port, udp_port=self.udp_port,
+            sink_port=self.sink_port, extra=extra))
+
+    def run(self, program, *args, timeout=30):
+        """Run one of the programs to completion; a CompletedProcess."""
+        return subprocess.run([str(self.bin / program), *args], env=self.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=timeout)
+
+    def start(self):
+        self.out = open(self.out_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(self.bin / "ferry-supervisor"), "-f", "-c", str(self.conf)],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=self.out,
+            stderr=subprocess.STDOUT)
+        try:
+            self.wait_ready()
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, self.diagnostics())) from None
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("ferry-supervisor exited %s during start"
+                                     % self.proc.returncode)
+            return self.receiver_up() and self.sink_ok()
+        wait_for(ready, timeout, what="receiver port and sink /ruok")
+        for name in CHILDREN:
+            self.child_pid(name, timeout=timeout)
+
+    def receiver_up(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.tcp_port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def sink_ok(self):
+        try:
+            return self.http_get("/ruok", timeout=1).strip() == "imok"
+        except (OSError, urllib.error.URLError):
+            return False
+
+    # -- feeding ----------------------------------------------------------
+
+    def send_tcp(self, lines, chunk=64 << 10):
+        """Send lines (without newlines) over one TCP connection, then close."""
+        data = "".join(l + "\n" for l in lines).encode()
+        with socket.create_connection(("127.0.0.1", self.tcp_port), timeout=10) as s:
+            for i in range(0, len(data), chunk):
+                s.sendall(data[i:i + chunk])
+            s.shutdown(socket.SHUT_WR)
+            # Wait for the receiver to close its side, so everything was read.
+            s.settimeout(10)
+            try:
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+
+    def send_udp(self, lines, per_datagram=20, pause=0.004):
+        """
+        Send lines over UDP, per_datagram lines per datagram, pausing between
+        datagrams so the receiver's socket buffer is never overrun.
+        """
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(0, len(lines), per_datagram):
+                data = "".join(l + "\n" for l in lines[i:i + per_datagram])
+                s.sendto(data.encode(), ("127.0.0.1", self.udp_port))
+                time.sleep(pause)
+
+    def udp_drops(self):
+        """The kernel's drop count on the receiver's UDP socket(s)."""
+        total = 0
+        for path in ("/proc/net/udp", "/proc/net/udp6"):
+            try:
+                rows = Path(path).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                f = row.split()
+                if int(f[1].split(":")[1], 16) == self.udp_port:
+                    total += int(f[-1])
+        return total
+
+    # -- reading back -----------------------------------------------------
+
+    def http_get(self, path, timeout=5):
+        url = "http://127.0.0.1:%d%s" % (self.sink_port, path)
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read().decode()
+
+    def _sink_query(self, sql, args=()):
+        if not self.sink_db_path.exists():
+            return None
+        try:
+            db = sqlite3.connect("file:%s?mode=ro" % self.sink_db_path, uri=True,
+                                 timeout=5)
+        except sqlite3.Error:
+            return None
+        try:
+            return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:
+            return None     # not created yet, or busy
+        finally:
+            db.close()
+
+    def sink_count(self, prefix=""):
+        rows = self._sink_query(
+            "SELECT count(*) FROM points WHERE substr(name, 1, ?) = ?",
+            (len(prefix), prefix))
+        return rows[0][0] if rows else 0
+
+    def sink_points(self, prefix=""):
+        """{name: [(ts, value), ...]} for every stored name with prefix."""
+        rows = self._sink_query(
+            "SELECT name, ts, value FROM points WHERE substr(name, 1, ?) = ?"
+            " ORDER BY name, ts", (len(prefix), prefix)) or []
+        out = {}
+        for name, ts, value in rows:
+            out.setdefault(name, []).append((ts, value))
+        return out
+
+    def wait_sink_count(self, prefix, n, timeout=30):
+        """Wait until at least n points under prefix are stored; the count."""
+        return wait_for(lambda: self.sink_count(prefix) >= n and self.sink_count(prefix),
+                        timeout, interval=0.1,
+                        what="%d points under %r in the sink (have %d)"
+                        % (n, prefix, self.sink_count(prefix)))
+
+    def _db_query(self, sql, args=()):
+        if not self.db_path.exists():
+            return None
+        try:
+            db = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True,
+                                 timeout=5)
+        except sqlite3.Error:
+            return None
+        try:
+            return db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:
+            return None
+        finally:
+            db.close()
+
+    def processes(self):
+        """{name: {pid, state, restarts, ...}} from the process table."""
+        rows = self._db_query(
+            "SELECT name, pid, state, restarts, last_exit_str FROM process") or []
+        return {r[0]: {"pid": r[1], "state": r[2], "restarts": r[3],
+                       "last_exit_str": r[4]} for r in rows}
+
+    def counters(self, proc=None):
+        """{(proc, name): value}, or {name: value} for one proc."""
+        rows = self._db_query("SELECT proc, name, value FROM counter") or []
+        if proc is None:
+            return {(p, n): v for p, n, v in rows}
+        return {n: v for p, n, v in rows if p == proc}
+
+    def child_pid(self, name, timeout=START_TIMEOUT, not_pid=None):
+        """
+        The pid of the running child ferry-<name> of the supervisor, found in
+        /proc (the ground truth) by its executable; waits for it to exist
+        (and to differ from not_pid).
+        """
+        exe = "ferry-" + name
+
+        def find():
+            for pid in children_of(self.proc.pid):
+                if pid != not_pid and pid_alive(pid) and proc_exe_name(pid) == exe:
+                    return pid
+            return None
+        pid = wait_for(find, timeout, what="a running %s child" % exe)
+        self.known_children.add(pid)
+        return pid
+
+    def log_text(self, name):
+        p = self.logdir / ("%s.log" % name)
+        try:
+            return p.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def all_logs(self):
+        """[(label, text)] for every log file and the supervisor's own output."""
+        out = []
+        if self.logdir.is_dir():
+            for p in sorted(self.logdir.glob("*.log")):
+                out.append((str(p), p.read_text(errors="replace")))
+        if self.out_path.exists():
+            out.append((str(self.out_path), self.out_path.read_text(errors="replace")))
+        return out
+
+    def diagnostics(self, n=60):
+        return "\n".join("---- %s (last %d lines)\n%s" % (label, n, tail(text, n))
+                         for label, text in self.all_logs())
+
+    # -- teardown ---------------------------------------------------------
+
+    def stop(self):
+        """SIGTERM the supervisor; return its exit status (None if killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        for name in CHILDREN:
+            try:
+                self.child_pid(name, timeout=0)
+            except AssertionError:
+                pass
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            return None
+
+    def leftover_children(self):
+        return sorted(p for p in self.known_children if pid_alive(p))
+
+    def kill_leftovers(self):
+        for pid in self.leftover_children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def sanitizer_reports(self):
+        return [(label, text) for label, text in self.all_logs()
+                if any(m in text for m in SANITIZER_MARKS)]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a test fails, attach the tail of every log of its suites."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        for f in getattr(item, "ferry_suites", ()):
+            rep.sections.append(("ferry logs (%s)" % f.root, f.diagnostics()))
+
+
+@pytest.fixture
+def start_ferry(tmp_path, request):
+    """
+    A factory: start_ferry(extra_conf="", start=True) -> Ferry. Teardown
+    stops each one and checks the exit status, leftovers and sanitizers.
+    """
+    require_programs()
+    made = []
+    request.node.ferry_suites = made
+
+    def make(extra_conf="", start=True):
+        root = tmp_path / ("root%d" % len(made))
+        f = Ferry(root, extra_conf)
+        made.append(f)
+        if start:
+            f.start()
+        return f
+
+    yield make
+
+    problems = []
+    for f in made:
+        started = f.proc is not None
+        status = f.stop()
+        if started and status != 0:
+            problems.append("ferry-supervisor (%s) exited %r on SIGTERM, expected 0"
+                            % (f.root, status))
+        if started:
+            try:
+                wait_for(lambda: not f.leftover_children(), 5, what="children to exit")
+            except AssertionError:
+                problems.append("children still running after the supervisor "
+                                "exited: %r" % f.leftover_children())
+                f.kill_leftovers()
+        for label, text in f.sanitizer_reports():
+            problems.append("sanitizer report in %s:\n%s" % (label, text))
+        if problems:
+            problems.append(f.diagnostics())
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def ferry(start_ferry):
+    """A running suite with the default test configuration."""
+    return start_ferry()
