@@ -1,0 +1,281 @@
+/*
+ * ferry-forwarder: reads the spool streams and delivers their records to
+ * every configured output, moving each output's cursor in the progress
+ * database only after that output acknowledged.
+ *
+ * One loop does everything: libcurl's multi interface runs every output's
+ * request, and the same poll waits on the signal pipe and on an inotify
+ * watch of the spool directory, so new records are picked up as soon as a
+ * writer appends them instead of on a rescan timer.
+ */
+#include <sys/inotify.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "forwarder.h"
+#include "log.h"
+#include "path.h"
+#include "progress.h"
+#include "sig.h"
+
+#define RESCAN_MS	1000	/* new streams; inotify makes it a fallback */
+#define PUBLISH_MS	1000
+#define STOP_GRACE_MS	5000	/* SIGTERM: time to finish a request in flight */
+
+extern char **environ;
+
+const struct ferry_conf	*fconf;
+static struct ferry_conf *conf;
+static struct progress	*db;
+static struct output	*outputs;
+static size_t		 noutputs;
+static int		 quit;
+static int		 inotify_fd = -1;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ferry-forwarder [-d] [-c config]\n");
+	exit(1);
+}
+
+static void
+load_config(const char *path)
+{
+	struct conf_errors	errs;
+	size_t			i;
+
+	if ((conf = conf_load(path, &errs)) == NULL) {
+		conf_log_errors(&errs);
+		fatalx_config("configuration not valid, not starting");
+	}
+	for (i = 0; i < conf->noutputs; i++)
+		if (strncmp(conf->outputs[i].uri, "http://", 7) != 0 &&
+		    strncmp(conf->outputs[i].uri, "https://", 8) != 0)
+			fatalx_config("output \"%s\": %s: only http and https "
+			    "outputs are supported by this version",
+			    conf->outputs[i].name, conf->outputs[i].uri);
+	fconf = conf;
+}
+
+static void
+open_db(void)
+{
+	char	path[4096];
+
+	if (path_get(path, sizeof(path), PATH_DB) == NULL ||
+	    path_mkdirs(PATH_VAR, 0750) == -1 ||
+	    (db = progress_open(path)) == NULL)
+		fatalx("cannot open the progress database");
+}
+
+/* Watch the spool so appends wake us; a failure only costs latency. */
+static void
+watch_spool(const char *dir)
+{
+	if ((inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
+	    inotify_add_watch(inotify_fd, dir, IN_MODIFY | IN_CREATE |
+	    IN_MOVED_TO | IN_DELETE) == -1) {
+		log_warn("inotify on %s: polling every %d ms instead", dir,
+		    RESCAN_MS);
+		if (inotify_fd != -1)
+			close(inotify_fd);
+		inotify_fd = -1;
+	}
+}
+
+/* Drain inotify; 1 when a segment was created (rescan for streams). */
+static int
+drain_inotify(void)
+{
+	char			 buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t			 n;
+	char			*p;
+	int			 created = 0;
+
+	if (inotify_fd == -1)
+		return 0;
+	while ((n = read(inotify_fd, buf, sizeof(buf))) > 0) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
+				created = 1;
+		}
+	}
+	return created;
+}
+
+static void
+open_outputs(const char *spool)
+{
+	size_t	i;
+
+	if (http_init() == -1 || source_init(spool, db) == -1)
+		fatalx("cannot start the outputs");
+	noutputs = conf->noutputs;
+	if ((outputs = calloc(noutputs ? noutputs : 1, sizeof(*outputs))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < noutputs; i++) {
+		if (output_init(&outputs[i], &conf->outputs[i], conf) == -1)
+			fatalx("output %s: cannot start", conf->outputs[i].name);
+		source_rescan(&outputs[i], 0);
+	}
+	if (noutputs == 0)
+		log_warnx("no output configured: records stay in the spool, "
+		    "within spool.max_size");
+	/* Segments passed before a crash between commit and unlink. */
+	source_cleanup(outputs, noutputs);
+}
+
+static void
+publish_counters(void)
+{
+	char	name[160];
+	size_t	i;
+
+	if (progress_begin(db) == -1)
+		return;
+	for (i = 0; i < noutputs; i++) {
+		struct output *o = &outputs[i];
+
+		snprintf(name, sizeof(name), "output.%s.sent", o->name);
+		progress_counter_set(db, "forwarder", name, o->sent);
+		snprintf(name, sizeof(name), "output.%s.retries", o->name);
+		progress_counter_set(db, "forwarder", name, o->retries);
+		snprintf(name, sizeof(name), "output.%s.deadlettered", o->name);
+		progress_counter_set(db, "forwarder", name, o->deadlettered);
+		snprintf(name, sizeof(name), "output.%s.failing", o->name);
+		progress_counter_set(db, "forwarder", name, o->failures);
+	}
+	if (progress_commit(db) == -1)
+		progress_rollback(db);
+}
+
+static void
+handle_signals(uint64_t now, uint64_t *stop_by)
+{
+	int	signo;
+
+	while ((signo = sig_next()) != 0) {
+		if ((signo == SIGTERM || signo == SIGINT) && !quit) {
+			quit = 1;
+			*stop_by = now + STOP_GRACE_MS;
+		}
+	}
+}
+
+static int
+any_sending(void)
+{
+	size_t	i;
+
+	for (i = 0; i < noutputs; i++)
+		if (outputs[i].state == OUT_SENDING)
+			return 1;
+	return 0;
+}
+
+static int
+poll_timeout(uint64_t now, uint64_t rescan_due)
+{
+	uint64_t	due = rescan_due, d;
+	size_t		i;
+
+	for (i = 0; i < noutputs; i++)
+		if ((d = output_next_due(&outputs[i], now)) < due)
+			due = d;
+	return due > now ? (int)(due - now) : 0;
+}
+
+static void
+event_loop(void)
+{
+	int		 fds[2] = { sig_fd(), inotify_fd };
+	uint64_t	 now = clock_mono_ms(), rescan_due = now, publish_due = now;
+	uint64_t	 stop_by = 0;
+	size_t		 i;
+
+	for (;;) {
+		http_poll(fds, inotify_fd == -1 ? 1 : 2,
+		    poll_timeout(now, rescan_due));
+		now = clock_mono_ms();
+		handle_signals(now, &stop_by);
+		if (drain_inotify())
+			rescan_due = now;
+		http_perform(now);
+		if (now >= rescan_due) {
+			for (i = 0; i < noutputs; i++)
+				source_rescan(&outputs[i], 0);
+			rescan_due = now + RESCAN_MS;
+		}
+		for (i = 0; i < noutputs; i++)
+			output_tick(&outputs[i], now, quit);
+		if (cleanup_wanted) {
+			cleanup_wanted = 0;
+			source_cleanup(outputs, noutputs);
+		}
+		if (now >= publish_due) {
+			publish_counters();
+			publish_due = now + PUBLISH_MS;
+		}
+		if (quit && (!any_sending() || now >= stop_by))
+			break;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	const char	*config = NULL;
+	char		 spool[4096];
+	size_t		 i;
+	int		 ch, debug = 0;
+
+	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	log_init("forwarder", debug ? LOG_DEBUG : 0);
+	load_config(config);
+	setproctitle_init(argc, argv, environ);
+	setproctitle("forwarder");
+	if (sig_init(sigs, 4) == -1)
+		fatalx("signals");
+	if (path_get(spool, sizeof(spool), PATH_SPOOL) == NULL ||
+	    path_mkdirs(PATH_SPOOL, 0750) == -1)
+		fatalx("cannot make the spool directory");
+	open_db();
+	watch_spool(spool);
+	open_outputs(spool);
+
+	event_loop();
+
+	/* A request still in flight is abandoned: its cursor did not move. */
+	publish_counters();
+	for (i = 0; i < noutputs; i++)
+		output_free(&outputs[i]);
+	free(outputs);
+	http_cleanup();
+	progress_close(db);
+	conf_free(conf);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * ferry-forwarder: spool streams -> batches -> outputs, cursors in SQLite.
+ */
+#ifndef FERRY_FORWARDER_H
+#define FERRY_FORWARDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spool.h"
+
+struct ferry_conf;
+struct output_conf;
+struct progress;
+
+/* Where one output stands in one spool stream. */
+struct stream_pos {
+	char			 stream[SPOOL_STREAM_MAX];
+	struct spool_reader	*reader;	/* read position: batch end */
+	uint64_t		 seq, off;	/* committed: acknowledged */
+};
+
+/* Records read for an output, sent as one request. */
+struct batch {
+	char		*body;
+	size_t		 len, cap;
+	int		 n;		/* records */
+	uint64_t	 first_ms;	/* when the first record was read */
+};
+
+enum output_state { OUT_IDLE, OUT_SENDING, OUT_BACKOFF };
+
+struct output {
+	char			*name;
+	char			*uri;
+	char			*api_key;
+	enum output_state	 state;
+	struct stream_pos	*pos;
+	size_t			 npos;
+	struct batch		 batch;
+	int			 failures;	/* consecutive */
+	uint64_t		 retry_at;	/* monotonic ms */
+	void			*transport;	/* output_http.c's handle */
+	/* counters, published for ferryctl status */
+	uint64_t		 sent, batches, retries, deadlettered;
+	char			 last_error[256];
+};
+
+/* batch.c */
+int	batch_add(struct batch *, const char *, size_t, size_t);
+void	batch_clear(struct batch *);
+void	batch_free(struct batch *);
+
+/* source.c: the spool side */
+int	source_init(const char *, struct progress *);
+int	source_rescan(struct output *, size_t);
+int	source_fill(struct output *, int, size_t);
+int	source_moved(const struct output *);
+int	source_commit(struct output *);
+void	source_cleanup(struct output *, size_t);
+void	source_close(struct output *);
+
+/* output.c: each output's state machine */
+extern int	cleanup_wanted;	/* a cursor crossed a segment: try deleting */
+int	output_init(struct output *, const struct output_conf *,
+	    const struct ferry_conf *);
+void	output_tick(struct output *, uint64_t, int);
+uint64_t output_next_due(const struct output *, uint64_t);
+void	output_done(struct output *, int, long, long, const char *, uint64_t);
+void	output_free(struct output *);
+
+/* output_http.c: the libcurl transport */
+int	http_init(void);
+int	http_open(struct output *);
+int	http_start(struct output *);
+/* Run transfers; for each finished one calls output_done(). */
+void	http_poll(const int *, int, int);
+void	http_perform(uint64_t);
+void	http_close(struct output *);
+void	http_cleanup(void);
+
+/* forwarder.c */
+extern const struct ferry_conf	*fconf;
+
+#endif

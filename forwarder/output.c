@@ -1,0 +1,219 @@
+/*
+ * output: one destination's state machine: idle (building a batch),
+ * sending (one request in flight), backoff (waiting to resend the same
+ * batch). Each output has its own batch, cursors and retry state, and the
+ * transports never block, so a dead destination only ever delays itself.
+ *
+ * Retries use capped exponential backoff with full jitter (a random delay
+ * up to min(retry_max, 0.5 s * 2^failures)) so that many agents recovering
+ * from the same outage do not hit the collector in lockstep; a Retry-After
+ * from the peer is a floor. A batch the peer refuses for good (a 4xx other
+ * than 401, 403, 407, 408 and 429) is written to the output's dead-letter
+ * file and counted, so it never blocks what comes after it. Auth failures
+ * are retried instead: they are a key to fix, not data to set aside.
+ */
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "forwarder.h"
+#include "log.h"
+#include "path.h"
+
+#define BACKOFF_BASE_MS	500
+#define RETRY_AFTER_MAX	3600	/* seconds: a peer cannot park us longer */
+
+int	cleanup_wanted;
+
+int
+output_init(struct output *o, const struct output_conf *oc,
+    const struct ferry_conf *conf)
+{
+	memset(o, 0, sizeof(*o));
+	o->name = oc->name;
+	o->uri = oc->uri;
+	o->api_key = oc->api_key[0] != '\0' ? oc->api_key : conf->api_key;
+	o->state = OUT_IDLE;
+	return http_open(o);
+}
+
+static size_t
+batch_cap(void)
+{
+	return (size_t)fconf->forwarder.batch_size * (fconf->receiver.max_line + 1);
+}
+
+void
+output_tick(struct output *o, uint64_t now, int quitting)
+{
+	uint64_t	timeout = (uint64_t)(fconf->forwarder.batch_timeout * 1000);
+	int		want = fconf->forwarder.batch_size;
+
+	if (o->state == OUT_SENDING)
+		return;
+	if (o->state == OUT_BACKOFF) {
+		if (now < o->retry_at || quitting)
+			return;
+		o->retries++;
+		o->state = http_start(o) == 0 ? OUT_SENDING : OUT_BACKOFF;
+		return;
+	}
+	if (quitting)
+		return;
+	if (o->batch.n < want &&
+	    source_fill(o, want - o->batch.n, batch_cap()) > 0 &&
+	    o->batch.first_ms == 0)
+		o->batch.first_ms = now;
+	if (o->batch.n == 0) {
+		/* Passed an empty finished segment: let cleanup have it. */
+		if (source_moved(o) && source_commit(o) == 1)
+			cleanup_wanted = 1;
+		return;
+	}
+	if (o->batch.n >= want || now - o->batch.first_ms >= timeout ||
+	    o->batch.len >= batch_cap() - fconf->receiver.max_line) {
+		if (http_start(o) == 0)
+			o->state = OUT_SENDING;
+	}
+}
+
+uint64_t
+output_next_due(const struct output *o, uint64_t now)
+{
+	uint64_t	timeout = (uint64_t)(fconf->forwarder.batch_timeout * 1000);
+
+	(void)now;
+	if (o->state == OUT_BACKOFF)
+		return o->retry_at;
+	if (o->state == OUT_IDLE && o->batch.n > 0)
+		return o->batch.first_ms + timeout;
+	return UINT64_MAX;
+}
+
+static uint64_t
+backoff_ms(int failures)
+{
+	uint64_t	cap = (uint64_t)(fconf->forwarder.retry_max * 1000);
+	uint64_t	ceil = BACKOFF_BASE_MS;
+	int		i;
+
+	for (i = 1; i < failures && ceil < cap; i++)
+		ceil *= 2;
+	if (ceil > cap)
+		ceil = cap;
+	/* Full jitter, with a small floor so a failure never spins. */
+	return 50 + (uint64_t)arc4random_uniform((uint32_t)ceil);
+}
+
+static int
+permanent_refusal(long code)
+{
+	return code >= 400 && code < 500 && code != 401 && code != 403 &&
+	    code != 407 && code != 408 && code != 429;
+}
+
+/* Append the refused batch to deadletter/<output>.log, with why. */
+static int
+deadletter(struct output *o, long code)
+{
+	char	dir[4096], path[4096], ts[40];
+	int	fd, n;
+
+	if (path_get(dir, sizeof(dir), PATH_DEADLETTER) == NULL ||
+	    path_mkdirs(PATH_DEADLETTER, 0750) == -1)
+		return -1;
+	n = snprintf(path, sizeof(path), "%s/%s.log", dir, o->name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) == -1) {
+		log_warn("open %s", path);
+		return -1;
+	}
+	log_timestamp(ts, sizeof(ts));
+	dprintf(fd, "# %s output=%s status=%ld records=%d\n", ts, o->name, code,
+	    o->batch.n);
+	if (write(fd, o->batch.body, o->batch.len) != (ssize_t)o->batch.len ||
+	    fsync(fd) == -1) {
+		log_warn("write %s", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	log_warnx("output %s: a batch of %d records refused with HTTP %ld was "
+	    "set aside in %s", o->name, o->batch.n, code, path);
+	return 0;
+}
+
+/* The batch is done with: delivered, or set aside. Move the cursor. */
+static void
+batch_settled(struct output *o)
+{
+	int	rc = source_commit(o);
+
+	if (rc == -1) {
+		/* Not committed: resend; the receiver drops the duplicate. */
+		o->state = OUT_BACKOFF;
+		o->retry_at = clock_mono_ms() + 1000;
+		return;
+	}
+	if (rc == 1)
+		cleanup_wanted = 1;
+	batch_clear(&o->batch);
+	o->state = OUT_IDLE;
+}
+
+void
+output_done(struct output *o, int transport_ok, long code, long retry_after,
+    const char *err, uint64_t now)
+{
+	uint64_t	delay;
+
+	if (transport_ok && code >= 200 && code < 300) {
+		if (o->failures > 0)
+			log_info("output %s: delivering again after %d failed "
+			    "attempts", o->name, o->failures);
+		o->failures = 0;
+		o->sent += o->batch.n;
+		o->batches++;
+		batch_settled(o);
+		return;
+	}
+	if (transport_ok && permanent_refusal(code) && deadletter(o, code) == 0) {
+		o->deadlettered += o->batch.n;
+		snprintf(o->last_error, sizeof(o->last_error), "HTTP %ld", code);
+		batch_settled(o);
+		return;
+	}
+	if (transport_ok)
+		snprintf(o->last_error, sizeof(o->last_error), "HTTP %ld", code);
+	else
+		snprintf(o->last_error, sizeof(o->last_error), "%s", err);
+	/* Logged when failing starts, not on every retry. */
+	if (o->failures++ == 0)
+		log_warnx("output %s: %s; retrying with backoff", o->name,
+		    o->last_error);
+	delay = backoff_ms(o->failures);
+	if (retry_after > 0) {
+		if (retry_after > RETRY_AFTER_MAX)
+			retry_after = RETRY_AFTER_MAX;
+		if ((uint64_t)retry_after * 1000 > delay)
+			delay = (uint64_t)retry_after * 1000;
+	}
+	o->retry_at = now + delay;
+	o->state = OUT_BACKOFF;
+}
+
+void
+output_free(struct output *o)
+{
+	http_close(o);
+	source_close(o);
+	batch_free(&o->batch);
+}

@@ -1,0 +1,232 @@
+/*
+ * source: the spool side of the forwarder. Each output has its own reader
+ * in each spool stream, so a slow output never holds back a fast one; they
+ * only share the page cache.
+ *
+ * Two positions per (output, stream): the reader's, which runs ahead to the
+ * end of the batch being built or sent, and the committed one, the cursor in
+ * the database, which moves only after the output acknowledged the batch.
+ * After a crash the reader restarts from the committed position: at most
+ * the one batch that was in flight is sent twice (at-least-once).
+ *
+ * A segment is deleted only when it is finished and every output's
+ * committed cursor has moved past it, and only after that cursor is in the
+ * database; a crash in between leaves a segment that the next start deletes.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forwarder.h"
+#include "log.h"
+#include "progress.h"
+
+static char		 spool_dir[4096];
+static struct progress	*db;
+
+int
+source_init(const char *dir, struct progress *p)
+{
+	strlcpy(spool_dir, dir, sizeof(spool_dir));
+	db = p;
+	return 0;
+}
+
+static struct stream_pos *
+pos_find(struct output *o, const char *stream)
+{
+	size_t	i;
+
+	for (i = 0; i < o->npos; i++)
+		if (strcmp(o->pos[i].stream, stream) == 0)
+			return &o->pos[i];
+	return NULL;
+}
+
+/* Start reading stream for o: from its cursor, or from the oldest segment. */
+static int
+pos_add(struct output *o, const char *stream, uint64_t oldest)
+{
+	struct stream_pos	*np, *p;
+	uint64_t		 seq = oldest, off = 0;
+
+	if (progress_cursor_get(db, o->name, stream, &seq, &off) == -1)
+		return -1;
+	if ((np = reallocarray(o->pos, o->npos + 1, sizeof(*np))) == NULL) {
+		log_warn("reallocarray");
+		return -1;
+	}
+	o->pos = np;
+	p = &o->pos[o->npos];
+	memset(p, 0, sizeof(*p));
+	strlcpy(p->stream, stream, sizeof(p->stream));
+	p->seq = seq;
+	p->off = off;
+	if ((p->reader = spool_reader_open(spool_dir, stream, seq, off)) == NULL)
+		return -1;
+	o->npos++;
+	log_debug("output %s: reading %s from %" PRIu64 ":%" PRIu64, o->name,
+	    stream, seq, off);
+	return 0;
+}
+
+/* Pick up streams that appeared since the last scan. */
+int
+source_rescan(struct output *o, size_t unused)
+{
+	struct spool_seg	*segs;
+	size_t			 n, i;
+	int			 rc = 0;
+
+	(void)unused;
+	if (spool_list(spool_dir, &segs, &n) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(segs[i].stream, segs[i - 1].stream) == 0)
+			continue;	/* segs[i] is the oldest of its stream */
+		if (pos_find(o, segs[i].stream) == NULL &&
+		    pos_add(o, segs[i].stream, segs[i].seq) == -1)
+			rc = -1;
+	}
+	free(segs);
+	return rc;
+}
+
+/*
+ * Read up to max records into the batch, taking the streams in turn from a
+ * rotating start so a busy stream cannot starve a quiet one. Returns the
+ * number added.
+ */
+int
+source_fill(struct output *o, int max, size_t cap)
+{
+	static size_t	 turn;
+	const char	*line;
+	size_t		 len, i, k;
+	uint64_t	 seq, off;
+	int		 added = 0, rc, progress = 1;
+
+	while (added < max && progress) {
+		progress = 0;
+		for (k = 0; k < o->npos && added < max; k++) {
+			struct spool_reader *r = o->pos[(turn + k) % o->npos].reader;
+
+			for (i = 0; i < 64 && added < max; i++) {
+				spool_reader_tell(r, &seq, &off);
+				if ((rc = spool_reader_next(r, &line, &len)) != 1)
+					break;
+				if (batch_add(&o->batch, line, len, cap) == -1) {
+					/* Full by bytes: this line starts the next batch. */
+					spool_reader_seek(r, seq, off);
+					return added;
+				}
+				added++;
+				progress = 1;
+			}
+		}
+	}
+	turn++;
+	return added;
+}
+
+int
+source_moved(const struct output *o)
+{
+	uint64_t	seq, off;
+	size_t		i;
+
+	for (i = 0; i < o->npos; i++) {
+		spool_reader_tell(o->pos[i].reader, &seq, &off);
+		if (seq != o->pos[i].seq || off != o->pos[i].off)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Make the readers' positions the committed cursors, in one transaction.
+ * Returns 1 when a stream moved to a later segment (a cleanup may free
+ * one), 0 otherwise, -1 on error (nothing committed).
+ */
+int
+source_commit(struct output *o)
+{
+	uint64_t	seq, off;
+	size_t		i;
+	int		crossed = 0;
+
+	if (progress_begin(db) == -1)
+		return -1;
+	for (i = 0; i < o->npos; i++) {
+		spool_reader_tell(o->pos[i].reader, &seq, &off);
+		if (seq == o->pos[i].seq && off == o->pos[i].off)
+			continue;
+		if (progress_cursor_set(db, o->name, o->pos[i].stream, seq, off) == -1) {
+			progress_rollback(db);
+			return -1;
+		}
+	}
+	if (progress_commit(db) == -1) {
+		progress_rollback(db);
+		return -1;
+	}
+	for (i = 0; i < o->npos; i++) {
+		spool_reader_tell(o->pos[i].reader, &seq, &off);
+		if (seq != o->pos[i].seq)
+			crossed = 1;
+		o->pos[i].seq = seq;
+		o->pos[i].off = off;
+	}
+	return crossed;
+}
+
+/* Has every output committed a cursor past this finished segment? */
+static int
+segment_passed(const struct spool_seg *s, struct output *outs, size_t nouts)
+{
+	struct stream_pos	*p;
+	size_t			 i;
+
+	if (!s->finished || nouts == 0)
+		return 0;
+	for (i = 0; i < nouts; i++)
+		if ((p = pos_find(&outs[i], s->stream)) == NULL || p->seq <= s->seq)
+			return 0;
+	return 1;
+}
+
+void
+source_cleanup(struct output *outs, size_t nouts)
+{
+	struct spool_seg	*segs;
+	size_t			 n, i;
+	char			 path[4096];
+
+	if (spool_list(spool_dir, &segs, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (!segment_passed(&segs[i], outs, nouts))
+			continue;
+		if (spool_seg_path(path, sizeof(path), spool_dir, segs[i].stream,
+		    segs[i].seq) == 0 && unlink(path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", path);
+		else
+			log_debug("deleted %s: every output passed it", path);
+	}
+	free(segs);
+}
+
+void
+source_close(struct output *o)
+{
+	size_t	i;
+
+	for (i = 0; i < o->npos; i++)
+		spool_reader_close(o->pos[i].reader);
+	free(o->pos);
+	o->pos = NULL;
+	o->npos = 0;
+}
