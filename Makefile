@@ -41,7 +41,7 @@ $(1)/libferry.a: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC))
 $(foreach p,$(PROGRAMS),
 $(1)/bin/$(call bin_name,$(p)): $$(patsubst %.c,$(1)/obj/%.o,$$(sort $$(wildcard $(p)/*.c))) $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(2) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
 )
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libferry.a

@@ -28,7 +28,7 @@
 #include "log.h"
 #include "spool.h"
 
-#define SPOOL_WBUF	(256 * 1024)	/* writer: coalesce into large writes */
+#define SPOOL_WBUF	(128 * 1024)	/* writer: coalesce into large writes */
 #define SPOOL_RBUF_MIN	(64 * 1024)
 #define SPOOL_RBUF_MAX	(4 * 1024 * 1024) /* a longer line is skipped, counted */
 #define SEQ_DIGITS	16

@@ -28,7 +28,7 @@
 #include "log.h"
 #include "receiver.h"
 
-#define RBUF_SIZE	(256 * 1024)
+#define RBUF_SIZE	(64 * 1024)
 #define READS_PER_EVENT	8	/* then let other sockets have a turn */
 #define UDP_PER_EVENT	256
 #define UDP_RCVBUF	(8 * 1024 * 1024)
