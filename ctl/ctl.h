@@ -1,0 +1,40 @@
+/*
+ * ferryctl: the operator's command. One file per command that has more to
+ * it than a few lines; ferryctl.c holds main(), the command table and what
+ * the commands share (the configuration, the supervisor's pid, JSON).
+ *
+ * Exit codes: 0 success, 1 failure (or "degraded" for status), 2 "down"
+ * for status, 64 a usage error.
+ */
+#ifndef FERRY_CTL_H
+#define FERRY_CTL_H
+
+#include <sys/types.h>
+
+#include <stdio.h>
+
+#define CTL_EX_USAGE	64
+
+struct conf_errors;
+struct ferry_conf;
+
+/* What every command gets: the global options, and its own on top. */
+struct ctl {
+	const char	*confpath;	/* -c FILE; NULL: the default */
+	int		 json;		/* --json */
+};
+
+/* ferryctl.c */
+void		 ctl_usage(void) __attribute__((noreturn));
+struct ferry_conf *ctl_conf_load(const struct ctl *, struct conf_errors *);
+void		 ctl_conf_errors(const struct ctl *, const struct conf_errors *);
+int		 ctl_supervisor_pid(pid_t *);
+void		 ctl_json_str(FILE *, const char *);
+
+/* status.c */
+int		 cmd_status(struct ctl *, int, char **);
+
+/* send.c */
+int		 cmd_send(struct ctl *, int, char **);
+
+#endif
