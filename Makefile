@@ -44,6 +44,10 @@ $(1)/bin/$(call bin_name,$(p)): $$(patsubst %.c,$(1)/obj/%.o,$$(sort $$(wildcard
 	$$(CC) $(2) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
 )
 
+$(1)/fuzz/%: $(1)/obj/tests/fuzz/fuzz_%.o $(1)/obj/tests/fuzz/driver.o $(1)/libferry.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ -lcmocka $$(PKG_LIBS) -lm
@@ -57,9 +61,10 @@ $(eval $(call variant,$(B)/asan,$(SAN)))
 BINS      := $(foreach p,$(PROGRAMS),$(B)/bin/$(call bin_name,$(p)))
 ASAN_BINS := $(foreach p,$(PROGRAMS),$(B)/asan/bin/$(call bin_name,$(p)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/asan/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 
-.PHONY: all deps deps-check run check lint unit system bench-smoke install clean
+.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz system bench-smoke install clean
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(BENCH_BINS)
@@ -79,9 +84,10 @@ deps-check:
 run: deps all
 	@FERRY_BIN=$(abspath $(B))/bin sh etc/run.sh
 
-check: deps all $(ASAN_BINS) $(UNIT_BINS)
+check: deps all $(ASAN_BINS) $(UNIT_BINS) $(FUZZ_BINS)
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory system
 	@$(MAKE) --no-print-directory bench-smoke
 
@@ -92,6 +98,19 @@ lint:
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# Each fuzz target, replayed over its corpus plus a seeded mutation run (seconds).
+fuzz-smoke: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do $$f -n 300000 tests/fuzz/corpus/$$(basename $$f); done
+
+# Real coverage-guided fuzzing with libFuzzer (needs clang): make fuzz FUZZ_SECONDS=600
+FUZZ_SECONDS ?= 60
+fuzz:
+	@set -e; for t in $(sort $(wildcard tests/fuzz/fuzz_*.c)); do \
+		n=$$(basename $$t .c | sed 's/^fuzz_//'); mkdir -p $(B)/libfuzzer; \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Icommon -D_GNU_SOURCE \
+			-o $(B)/libfuzzer/$$n $$t $(COMMON_SRC) $(PKG_LIBS) -lm; \
+		$(B)/libfuzzer/$$n -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n; done
 
 system: $(ASAN_BINS) $(BINS)
 	FERRY_BIN=$(abspath $(B))/asan/bin /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/system
