@@ -91,9 +91,12 @@ check: deps all $(ASAN_BINS) $(UNIT_BINS) $(FUZZ_BINS)
 	@$(MAKE) --no-print-directory system
 	@$(MAKE) --no-print-directory bench-smoke
 
+# cppcheck skips system headers, so it is shown the sys/queue.h macros we use.
+QUEUE_H = $(firstword $(wildcard /usr/include/*/sys/queue.h /usr/include/sys/queue.h))
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
+		--include=$(QUEUE_H) \
 		common supervisor receiver forwarder sink ctl
 
 unit: $(UNIT_BINS)
