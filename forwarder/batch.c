@@ -43,6 +43,7 @@ batch_clear(struct batch *b)
 {
 	b->len = 0;
 	b->n = 0;
+	b->nself = 0;
 	b->first_ms = 0;
 }
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "path.h"
 #include "progress.h"
+#include "selfmetrics.h"
 #include "sig.h"
 
 #define RESCAN_MS	1000	/* new streams; inotify makes it a fallback */
@@ -34,6 +35,7 @@ extern char **environ;
 const struct ferry_conf	*fconf;
 static struct ferry_conf *conf;
 static struct progress	*db;
+static struct selfmetrics *self;
 static struct output	*outputs;
 static size_t		 noutputs;
 static int		 quit;
@@ -136,28 +138,36 @@ open_outputs(const char *spool)
 	source_cleanup(outputs, noutputs);
 }
 
+/* Our counters as metrics in the spool, when they changed (and each minute). */
 static void
-publish_counters(void)
+publish_counters(uint64_t now_ms, int force)
 {
-	char	name[160];
-	size_t	i;
+	static uint64_t	last_sum, last_ms;
+	uint64_t	sum = 0;
+	char		name[160];
+	size_t		i;
 
-	if (progress_begin(db) == -1)
+	for (i = 0; i < noutputs; i++)
+		sum += outputs[i].sent + outputs[i].retries +
+		    outputs[i].deadlettered + outputs[i].failures;
+	if (!force && sum == last_sum && now_ms - last_ms < 60000)
 		return;
+	last_sum = sum;
+	last_ms = now_ms;
 	for (i = 0; i < noutputs; i++) {
 		struct output *o = &outputs[i];
 
 		snprintf(name, sizeof(name), "output.%s.sent", o->name);
-		progress_counter_set(db, "forwarder", name, o->sent);
+		selfmetrics_add(self, name, o->sent);
 		snprintf(name, sizeof(name), "output.%s.retries", o->name);
-		progress_counter_set(db, "forwarder", name, o->retries);
+		selfmetrics_add(self, name, o->retries);
 		snprintf(name, sizeof(name), "output.%s.deadlettered", o->name);
-		progress_counter_set(db, "forwarder", name, o->deadlettered);
+		selfmetrics_add(self, name, o->deadlettered);
 		snprintf(name, sizeof(name), "output.%s.failing", o->name);
-		progress_counter_set(db, "forwarder", name, o->failures);
+		selfmetrics_add(self, name, o->failures);
 	}
-	if (progress_commit(db) == -1)
-		progress_rollback(db);
+	if (selfmetrics_write(self, clock_wall()) == -1)
+		log_warn("self-metrics write");
 }
 
 static void
@@ -224,7 +234,7 @@ event_loop(void)
 			source_cleanup(outputs, noutputs);
 		}
 		if (now >= publish_due) {
-			publish_counters();
+			publish_counters(now, 0);
 			publish_due = now + PUBLISH_MS;
 		}
 		if (quit && (!any_sending() || now >= stop_by))
@@ -263,13 +273,16 @@ main(int argc, char *argv[])
 	    path_mkdirs(PATH_SPOOL, 0750) == -1)
 		fatalx("cannot make the spool directory");
 	open_db();
+	if ((self = selfmetrics_open(conf, spool, "forwarder")) == NULL)
+		fatalx("cannot open the self-metrics stream");
 	watch_spool(spool);
 	open_outputs(spool);
 
 	event_loop();
 
 	/* A request still in flight is abandoned: its cursor did not move. */
-	publish_counters();
+	publish_counters(clock_mono_ms(), 1);
+	selfmetrics_close(self);
 	for (i = 0; i < noutputs; i++)
 		output_free(&outputs[i]);
 	free(outputs);

@@ -25,6 +25,7 @@ struct batch {
 	char		*body;
 	size_t		 len, cap;
 	int		 n;		/* records */
+	int		 nself;		/* of which ferry's own self-metrics */
 	uint64_t	 first_ms;	/* when the first record was read */
 };
 
@@ -41,7 +42,8 @@ struct output {
 	int			 failures;	/* consecutive */
 	uint64_t		 retry_at;	/* monotonic ms */
 	void			*transport;	/* output_http.c's handle */
-	/* counters, published for ferryctl status */
+	/* counters, published for ferryctl status; "sent" leaves out our own
+	 * self-metrics, or sending them would change it and never let it rest */
 	uint64_t		 sent, batches, retries, deadlettered;
 	char			 last_error[256];
 };

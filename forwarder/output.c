@@ -180,7 +180,7 @@ output_done(struct output *o, int transport_ok, long code, long retry_after,
 			log_info("output %s: delivering again after %d failed "
 			    "attempts", o->name, o->failures);
 		o->failures = 0;
-		o->sent += o->batch.n;
+		o->sent += o->batch.n - o->batch.nself;
 		o->batches++;
 		batch_settled(o);
 		return;

@@ -112,7 +112,9 @@ source_fill(struct output *o, int max, size_t cap)
 	while (added < max && progress) {
 		progress = 0;
 		for (k = 0; k < o->npos && added < max; k++) {
-			struct spool_reader *r = o->pos[(turn + k) % o->npos].reader;
+			struct stream_pos *p = &o->pos[(turn + k) % o->npos];
+			struct spool_reader *r = p->reader;
+			int self = strncmp(p->stream, "self-", 5) == 0;
 
 			for (i = 0; i < 64 && added < max; i++) {
 				spool_reader_tell(r, &seq, &off);
@@ -124,6 +126,7 @@ source_fill(struct output *o, int max, size_t cap)
 					return added;
 				}
 				added++;
+				o->batch.nself += self;
 				progress = 1;
 			}
 		}

@@ -23,8 +23,8 @@ extern char **environ;
 #include "conf.h"
 #include "log.h"
 #include "path.h"
-#include "progress.h"
 #include "receiver.h"
+#include "selfmetrics.h"
 #include "sig.h"
 #include "spool.h"
 
@@ -34,7 +34,7 @@ extern char **environ;
 
 static struct ferry_conf	*conf;
 static struct spool		*spool;
-static struct progress		*db;
+static struct selfmetrics	*self;
 static int			 quit;
 
 static void
@@ -65,42 +65,42 @@ open_spool(void)
 		fatalx("cannot make the spool directory");
 	if ((spool = spool_open(dir, "receiver", &conf->spool)) == NULL)
 		fatalx("cannot open the spool in %s", dir);
+	if ((self = selfmetrics_open(conf, dir, "receiver")) == NULL)
+		fatalx("cannot open the self-metrics stream in %s", dir);
 }
 
-/* Counters go to the database for ferryctl status; never wait for it. */
+/*
+ * Our counters, as metrics in the spool: they reach the outputs and
+ * ferryctl status reads them back. Written when they changed, and once a
+ * minute anyway so a quiet receiver still shows it is alive.
+ */
 static void
-publish_counters(void)
+publish_counters(uint64_t now_ms, int force)
 {
+	static uint64_t		 last_sum, last_ms;
 	struct ingest_stats	*st = ingest_stats();
+	uint64_t		 sum;
 	char			 name[64];
 	int			 i;
 
-	if (db == NULL || progress_begin(db) == -1)
+	sum = st->accepted + st->dropped + st->connections + st->refused;
+	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++)
+		sum += st->rejected[i];
+	if (!force && sum == last_sum && now_ms - last_ms < 60000)
 		return;
-	progress_counter_set(db, "receiver", "accepted", st->accepted);
-	progress_counter_set(db, "receiver", "dropped", st->dropped);
-	progress_counter_set(db, "receiver", "connections", st->connections);
-	progress_counter_set(db, "receiver", "refused", st->refused);
-	progress_counter_set(db, "receiver", "torn_bytes", spool_torn_bytes(spool));
+	last_sum = sum;
+	last_ms = now_ms;
+	selfmetrics_add(self, "accepted", st->accepted);
+	selfmetrics_add(self, "dropped", st->dropped);
+	selfmetrics_add(self, "connections", st->connections);
+	selfmetrics_add(self, "refused", st->refused);
+	selfmetrics_add(self, "torn_bytes", spool_torn_bytes(spool));
 	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
 		snprintf(name, sizeof(name), "rejected.%s", metric_status_name(i));
-		progress_counter_set(db, "receiver", name, st->rejected[i]);
+		selfmetrics_add(self, name, st->rejected[i]);
 	}
-	if (progress_commit(db) == -1)
-		progress_rollback(db);
-}
-
-static void
-open_db(void)
-{
-	char	path[4096];
-
-	if (path_get(path, sizeof(path), PATH_DB) == NULL ||
-	    (db = progress_open(path)) == NULL) {
-		log_warnx("progress database unavailable: counters not published");
-		return;
-	}
-	progress_busy_timeout(db, 50);
+	if (selfmetrics_write(self, clock_wall()) == -1)
+		log_warn("self-metrics write");
 }
 
 static void
@@ -140,12 +140,12 @@ run_timers(struct timers *t, uint64_t now)
 	if (now >= t->sync_due) {
 		if (spool_sync(spool) == -1)
 			log_warn("spool sync");
+		publish_counters(now, 0);
 		t->sync_due = now + (uint64_t)(conf->receiver.flush_interval * 1000);
 	}
 	if (now >= t->housekeep_due) {
 		listen_expire(now);
 		ingest_log_summary(now);
-		publish_counters();
 		t->housekeep_due = now + HOUSEKEEP_MS;
 	}
 }
@@ -228,7 +228,6 @@ main(int argc, char *argv[])
 	setproctitle("receiver");
 	epfd = setup_events();
 	open_spool();
-	open_db();
 	ingest_init(conf, spool);
 	if (listen_init(conf, epfd) == -1)
 		fatalx("cannot listen");
@@ -238,9 +237,9 @@ main(int argc, char *argv[])
 	listen_close();
 	if (spool_sync(spool) == -1)
 		log_warnx("lines still buffered at exit could not be written");
-	publish_counters();
+	publish_counters(clock_mono_ms(), 1);
 	spool_close(spool);
-	progress_close(db);
+	selfmetrics_close(self);
 	log_info("stopped: %llu lines accepted",
 	    (unsigned long long)ingest_stats()->accepted);
 	conf_free(conf);
