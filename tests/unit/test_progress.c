@@ -1,0 +1,470 @@
+/*
+ * test_progress: the progress database of common/progress.c (cursors,
+ * process rows, counters, transactions).
+ *
+ * Each test gets its own database in a temporary directory (mkdtemp under
+ * /tmp, removed afterwards). The schema test opens the file with SQLite
+ * directly, read-only, to see what progress_open() left on disk; every
+ * other test goes through the API only.
+ */
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "progress.h"
+
+struct fixture {
+	char	dir[64];
+	char	db[128];
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	strcpy(f->dir, "/tmp/ferry-test-progress-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->db, sizeof(f->db), "%s/ferry.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+	int		 rc;
+
+	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return rc;
+}
+
+static struct progress *
+open_db(const struct fixture *f)
+{
+	struct progress	*p = progress_open(f->db);
+
+	assert_non_null(p);
+	return p;
+}
+
+static void
+assert_cursor(struct progress *p, const char *output, const char *stream,
+    uint64_t want_seq, uint64_t want_off)
+{
+	uint64_t	seq = 0, off = 0;
+
+	assert_int_equal(progress_cursor_get(p, output, stream, &seq, &off), 1);
+	assert_int_equal(seq, want_seq);
+	assert_int_equal(off, want_off);
+}
+
+static void
+assert_no_cursor(struct progress *p, const char *output, const char *stream)
+{
+	uint64_t	seq = 77, off = 77;
+
+	assert_int_equal(progress_cursor_get(p, output, stream, &seq, &off), 0);
+}
+
+/* One string column of a query on a read-only connection to the file. */
+static void
+query_text(const char *db, const char *sql, char *out, size_t size)
+{
+	sqlite3		*h;
+	sqlite3_stmt	*st;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+	out[0] = '\0';
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (out[0] != '\0')
+			strlcat(out, ",", size);
+		strlcat(out, (const char *)sqlite3_column_text(st, 0), size);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+static void
+test_open_creates_schema(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p;
+	char		 buf[256];
+
+	assert_int_equal(access(f->db, F_OK), -1);
+	p = open_db(f);
+	assert_int_equal(access(f->db, F_OK), 0);
+	query_text(f->db, "SELECT name FROM sqlite_master WHERE type = 'table' "
+	    "ORDER BY name", buf, sizeof(buf));
+	assert_string_equal(buf, "counter,cursor,process");
+	query_text(f->db, "PRAGMA journal_mode", buf, sizeof(buf));
+	assert_string_equal(buf, "wal");
+	progress_close(p);
+
+	/* Opening an existing database keeps it as it is. */
+	p = open_db(f);
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 1, 2), 0);
+	progress_close(p);
+	p = open_db(f);
+	assert_cursor(p, "hg", "receiver", 1, 2);
+	progress_close(p);
+}
+
+static void
+test_open_fails_without_directory(void **state)
+{
+	struct fixture	*f = *state;
+	char		 path[192];
+
+	snprintf(path, sizeof(path), "%s/missing/ferry.db", f->dir);
+	assert_null(progress_open(path));
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+static void
+test_cursor_get_set(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p = open_db(f);
+
+	assert_no_cursor(p, "hg", "receiver");
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 3, 4096), 0);
+	assert_cursor(p, "hg", "receiver", 3, 4096);
+	/* Set again: replaced, not added. */
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 4, 17), 0);
+	assert_cursor(p, "hg", "receiver", 4, 17);
+	/* Each (output, stream) has its own cursor. */
+	assert_no_cursor(p, "hg", "collectors");
+	assert_no_cursor(p, "carbon", "receiver");
+	assert_int_equal(progress_cursor_set(p, "carbon", "receiver", 1, 0), 0);
+	assert_int_equal(progress_cursor_set(p, "hg", "collectors", 9, 99), 0);
+	assert_cursor(p, "hg", "receiver", 4, 17);
+	assert_cursor(p, "carbon", "receiver", 1, 0);
+	assert_cursor(p, "hg", "collectors", 9, 99);
+	progress_close(p);
+}
+
+static void
+test_cursor_large_values(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p = open_db(f);
+	uint64_t	 seq = 9999999999999999ULL, off = (1ULL << 40) + 12345;
+
+	/* The largest seq a segment name holds, and an offset past 4 GiB. */
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", seq, off), 0);
+	assert_cursor(p, "hg", "receiver", seq, off);
+	progress_close(p);
+}
+
+static void
+test_cursor_survives_reopen(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p = open_db(f);
+
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 12, 345), 0);
+	assert_int_equal(progress_cursor_set(p, "hg", "collectors", 6, 78), 0);
+	progress_close(p);
+	p = open_db(f);
+	assert_cursor(p, "hg", "receiver", 12, 345);
+	assert_cursor(p, "hg", "collectors", 6, 78);
+	assert_no_cursor(p, "carbon", "receiver");
+	progress_close(p);
+}
+
+static void
+test_cursor_seen_by_other_handle(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*a = open_db(f), *b = open_db(f);
+
+	/* Another process (ferryctl, the supervisor) sees a committed cursor. */
+	assert_no_cursor(b, "hg", "receiver");
+	assert_int_equal(progress_cursor_set(a, "hg", "receiver", 2, 50), 0);
+	assert_cursor(b, "hg", "receiver", 2, 50);
+	progress_close(a);
+	progress_close(b);
+}
+
+static void
+test_cursor_min(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f);
+	const char *const	 three[] = { "a", "b", "c" };
+	const char *const	 with_new[] = { "a", "b", "new" };
+	const char *const	 new_first[] = { "new", "a" };
+	uint64_t		 min;
+
+	assert_int_equal(progress_cursor_set(p, "a", "receiver", 7, 100), 0);
+	assert_int_equal(progress_cursor_set(p, "b", "receiver", 5, 999), 0);
+	assert_int_equal(progress_cursor_set(p, "c", "receiver", 9, 0), 0);
+	/* A lower cursor in another stream does not count. */
+	assert_int_equal(progress_cursor_set(p, "a", "collectors", 1, 0), 0);
+
+	min = 0;
+	assert_int_equal(progress_cursor_min(p, "receiver", three, 3, &min), 1);
+	assert_int_equal(min, 5);
+	min = 0;
+	assert_int_equal(progress_cursor_min(p, "receiver", three, 1, &min), 1);
+	assert_int_equal(min, 7);
+	min = 0;
+	assert_int_equal(progress_cursor_min(p, "receiver", three + 2, 1, &min), 1);
+	assert_int_equal(min, 9);
+
+	/* An output without a cursor still needs everything: none found. */
+	assert_int_equal(progress_cursor_min(p, "receiver", with_new, 3, &min), 0);
+	assert_int_equal(progress_cursor_min(p, "receiver", new_first, 2, &min), 0);
+	assert_int_equal(progress_cursor_min(p, "other", three, 3, &min), 0);
+	/* No outputs at all: none found either. */
+	assert_int_equal(progress_cursor_min(p, "receiver", three, 0, &min), 0);
+
+	/* Once the new output has a cursor, it counts like the rest. */
+	assert_int_equal(progress_cursor_set(p, "new", "receiver", 2, 0), 0);
+	assert_int_equal(progress_cursor_min(p, "receiver", with_new, 3, &min), 1);
+	assert_int_equal(min, 2);
+	progress_close(p);
+}
+
+struct procs {
+	struct proc_state	ps[8];
+	int			n;
+};
+
+static void
+collect_proc(const struct proc_state *ps, void *arg)
+{
+	struct procs	*c = arg;
+
+	assert_true(c->n < 8);
+	c->ps[c->n++] = *ps;
+}
+
+static struct proc_state
+proc(const char *name, int pid, const char *st, int restarts)
+{
+	struct proc_state	ps;
+
+	memset(&ps, 0, sizeof(ps));
+	strlcpy(ps.name, name, sizeof(ps.name));
+	ps.pid = pid;
+	strlcpy(ps.state, st, sizeof(ps.state));
+	ps.restarts = restarts;
+	ps.started = 1700000000 + pid;
+	ps.last_exit = restarts ? 256 : 0;
+	snprintf(ps.last_exit_str, sizeof(ps.last_exit_str), "%s",
+	    restarts ? "exit 1" : "");
+	ps.last_exit_at = restarts ? 1700000100 : 0;
+	return ps;
+}
+
+static void
+assert_proc(const struct proc_state *got, const struct proc_state *want)
+{
+	assert_string_equal(got->name, want->name);
+	assert_int_equal(got->pid, want->pid);
+	assert_string_equal(got->state, want->state);
+	assert_int_equal(got->restarts, want->restarts);
+	assert_int_equal(got->started, want->started);
+	assert_int_equal(got->last_exit, want->last_exit);
+	assert_string_equal(got->last_exit_str, want->last_exit_str);
+	assert_int_equal(got->last_exit_at, want->last_exit_at);
+}
+
+static void
+test_proc_set_each(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f);
+	struct proc_state	 r = proc("receiver", 101, "running", 0);
+	struct proc_state	 fw = proc("forwarder", 102, "backoff", 3);
+	struct proc_state	 c = proc("collectors", 103, "starting", 0);
+	struct procs		 got;
+
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_proc_each(p, collect_proc, &got), 0);
+	assert_int_equal(got.n, 0);
+
+	assert_int_equal(progress_proc_set(p, &r), 0);
+	assert_int_equal(progress_proc_set(p, &fw), 0);
+	assert_int_equal(progress_proc_set(p, &c), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_proc_each(p, collect_proc, &got), 0);
+	assert_int_equal(got.n, 3);
+	/* In name order, whatever the order they were set in. */
+	assert_proc(&got.ps[0], &c);
+	assert_proc(&got.ps[1], &fw);
+	assert_proc(&got.ps[2], &r);
+
+	/* Setting a process again replaces its row. */
+	r = proc("receiver", 201, "fatal", 7);
+	assert_int_equal(progress_proc_set(p, &r), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_proc_each(p, collect_proc, &got), 0);
+	assert_int_equal(got.n, 3);
+	assert_proc(&got.ps[2], &r);
+
+	/* And the rows are there for the next process that opens the file. */
+	progress_close(p);
+	p = open_db(f);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_proc_each(p, collect_proc, &got), 0);
+	assert_int_equal(got.n, 3);
+	assert_proc(&got.ps[0], &c);
+	assert_proc(&got.ps[2], &r);
+	progress_close(p);
+}
+
+struct counters {
+	char	text[512];
+	int	n;
+};
+
+static void
+collect_counter(const char *proc_name, const char *name, int64_t value,
+    void *arg)
+{
+	struct counters	*c = arg;
+	char		 buf[128];
+
+	snprintf(buf, sizeof(buf), "%s/%s=%lld;", proc_name, name,
+	    (long long)value);
+	strlcat(c->text, buf, sizeof(c->text));
+	c->n++;
+}
+
+static void
+test_counter_set_each(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p = open_db(f);
+	struct counters	 got;
+
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_counter_each(p, collect_counter, &got), 0);
+	assert_int_equal(got.n, 0);
+
+	assert_int_equal(progress_counter_set(p, "receiver", "lines", 10), 0);
+	assert_int_equal(progress_counter_set(p, "forwarder", "sent", 5), 0);
+	assert_int_equal(progress_counter_set(p, "receiver", "bad_name", 2), 0);
+	assert_int_equal(progress_counter_set(p, "receiver", "lines", 12), 0);
+	assert_int_equal(progress_counter_set(p, "forwarder", "lag",
+	    -9000000000LL), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_counter_each(p, collect_counter, &got), 0);
+	assert_int_equal(got.n, 4);
+	assert_string_equal(got.text, "forwarder/lag=-9000000000;"
+	    "forwarder/sent=5;receiver/bad_name=2;receiver/lines=12;");
+	progress_close(p);
+}
+
+static void
+test_rollback_hides_cursor(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p = open_db(f);
+
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 1, 10), 0);
+	assert_int_equal(progress_begin(p), 0);
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 2, 20), 0);
+	assert_int_equal(progress_cursor_set(p, "carbon", "receiver", 3, 30), 0);
+	assert_cursor(p, "hg", "receiver", 2, 20);
+	assert_int_equal(progress_rollback(p), 0);
+	assert_cursor(p, "hg", "receiver", 1, 10);
+	assert_no_cursor(p, "carbon", "receiver");
+	progress_close(p);
+	p = open_db(f);
+	assert_cursor(p, "hg", "receiver", 1, 10);
+	assert_no_cursor(p, "carbon", "receiver");
+	progress_close(p);
+}
+
+static void
+test_commit_publishes_cursor(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p = open_db(f), *other = open_db(f);
+
+	assert_int_equal(progress_begin(p), 0);
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 2, 20), 0);
+	assert_int_equal(progress_counter_set(p, "forwarder", "sent", 250), 0);
+	/* Not visible to another connection until committed. */
+	assert_no_cursor(other, "hg", "receiver");
+	assert_int_equal(progress_commit(p), 0);
+	assert_cursor(other, "hg", "receiver", 2, 20);
+	assert_cursor(p, "hg", "receiver", 2, 20);
+	progress_close(other);
+	progress_close(p);
+	p = open_db(f);
+	assert_cursor(p, "hg", "receiver", 2, 20);
+	progress_close(p);
+}
+
+static void
+test_commit_without_begin_fails(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p = open_db(f);
+
+	/* A COMMIT or ROLLBACK with no transaction open is an error... */
+	assert_int_equal(progress_commit(p), -1);
+	assert_int_equal(progress_rollback(p), -1);
+	/* ... and leaves the handle usable. */
+	assert_int_equal(progress_begin(p), 0);
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 5, 6), 0);
+	assert_int_equal(progress_commit(p), 0);
+	assert_cursor(p, "hg", "receiver", 5, 6);
+	progress_close(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_fails_without_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_get_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_large_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_survives_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_seen_by_other_handle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_min, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proc_set_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counter_set_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_hides_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_publishes_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
