@@ -1,0 +1,289 @@
+/*
+ * ferry-sink: main. Reads the configuration, refuses to listen beyond
+ * loopback without an API key (exit 78: restarting will not help), opens the
+ * store, starts the HTTP daemon on its own listening socket and then waits
+ * for signals: SIGTERM or SIGINT stop it cleanly (exit 0), SIGUSR1 reopens
+ * the log file, SIGHUP is noted and ignored (the supervisor restarts the sink
+ * when its section of the configuration changes).
+ *
+ * The socket is made here rather than by libmicrohttpd so that the bind
+ * address may be IPv4, IPv6 or a name, and so that the loopback check looks
+ * at the very addresses the sink listens on.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "log.h"
+#include "path.h"
+#include "sig.h"
+#include "sink.h"
+
+#ifndef FERRY_VERSION
+#define FERRY_VERSION	"unknown"
+#endif
+
+#define LISTEN_BACKLOG	128
+#define MERGE_MS	1000	/* points reach the points table this soon */
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: ferry-sink [-dnV] [-c config]\n");
+	exit(EX_CONFIG_ERROR);
+}
+
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	const uint8_t			*a;
+
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+	if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+		return 1;
+	a = sin6->sin6_addr.s6_addr;
+	return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && a[12] == 127;
+}
+
+/*
+ * The addresses of bind:port; an empty bind means every address. Exits 78
+ * when they cannot be resolved, or reach beyond loopback and no API key
+ * guards them (SPEC.md, Security).
+ */
+static struct addrinfo *
+sink_resolve(const char *baddr, int port, int have_key)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 serv[16];
+	int		 rc;
+
+	if (port < 1 || port > 65535)
+		fatalx_config("sink.port %d: not a TCP port", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(serv, sizeof(serv), "%d", port);
+	if ((rc = getaddrinfo(*baddr != '\0' ? baddr : NULL, serv, &hints,
+	    &res)) != 0)
+		fatalx_config("sink.bind \"%s\": %s", baddr, gai_strerror(rc));
+	for (ai = res; ai != NULL && !have_key; ai = ai->ai_next)
+		if (!is_loopback(ai->ai_addr))
+			fatalx_config("sink.bind \"%s\" listens beyond loopback: "
+			    "set sink.api_key, or bind to 127.0.0.1", baddr);
+	return res;
+}
+
+static int
+sink_socket(const struct addrinfo *ai)
+{
+	int	fd, on = 1;
+
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, ai->ai_protocol)) == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Listen on the first address that works; exit 1 (retry later) if none does. */
+static int
+sink_listen(const char *baddr, int port, struct addrinfo *res)
+{
+	struct addrinfo	*ai;
+	int		 fd = -1, saved = 0;
+
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+		if ((fd = sink_socket(ai)) == -1)
+			saved = errno;
+	freeaddrinfo(res);
+	if (fd == -1) {
+		errno = saved;
+		fatal("cannot listen on %s:%d", baddr, port);
+	}
+	return fd;
+}
+
+/* Handle one signal; 1 when the sink should stop. */
+static int
+sink_signal(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+		log_info("SIGTERM: stopping");
+		return 1;
+	case SIGINT:
+		log_info("SIGINT: stopping");
+		return 1;
+	case SIGUSR1:
+		if (log_reopen() == -1)
+			log_warnx("cannot reopen the log file");
+		return 0;
+	case SIGHUP:
+		log_info("SIGHUP: the configuration is read at start; "
+		    "restart the sink to apply it");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Wait for signals, and once a second merge the points received (see
+ * store.c). The wakeup costs a read of one counter when nothing arrived;
+ * it spares the HTTP thread a way to wake this one.
+ */
+static void
+sink_loop(struct store *store)
+{
+	struct pollfd	pfd;
+	uint64_t	now, due;
+	int		sig, quit = 0, failing = 0;
+
+	due = clock_mono_ms() + MERGE_MS;
+	while (!quit) {
+		now = clock_mono_ms();
+		pfd.fd = sig_fd();
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, due > now ? (int)(due - now) : 0) == -1 &&
+		    errno != EINTR)
+			fatal("poll");
+		while ((sig = sig_next()) != 0)
+			quit |= sink_signal(sig);
+		if (clock_mono_ms() < due)
+			continue;
+		due = clock_mono_ms() + MERGE_MS;
+		if (store_pending(store) == 0)
+			continue;
+		/* store.c has logged the cause; say once that it goes on. */
+		if (store_merge(store) == -1) {
+			if (!failing)
+				log_warnx("points stay unmerged; retrying "
+				    "every %d ms", MERGE_MS);
+			failing = 1;
+		} else if (failing) {
+			log_info("points merged again");
+			failing = 0;
+		}
+	}
+}
+
+static struct ferry_conf *
+sink_conf(const char *path)
+{
+	struct conf_errors	 errs;
+	struct ferry_conf	*conf;
+
+	memset(&errs, 0, sizeof(errs));
+	if ((conf = conf_load(path, &errs)) == NULL) {
+		conf_log_errors(&errs);
+		fatalx_config("%s: invalid configuration", path);
+	}
+	return conf;
+}
+
+static void
+sink_ignore_sigpipe(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		fatal("sigaction");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct ferry_conf	*conf;
+	struct addrinfo		*addrs;
+	struct store		*store;
+	struct http		*http;
+	const char		*path = NULL, *key, *baddr;
+	char			 db[1024];
+	int			 ch, debug = 0, check = 0, fd;
+
+	while ((ch = getopt(argc, argv, "c:dnV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'V':
+			printf("ferry-sink %s\n", FERRY_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("ferry-sink", debug ? LOG_DEBUG : 0);
+
+	conf = sink_conf(path != NULL ? path : conf_default_path());
+	key = conf->sink.api_key != NULL ? conf->sink.api_key : "";
+	baddr = conf->sink.bind != NULL ? conf->sink.bind : "";
+	addrs = sink_resolve(baddr, conf->sink.port, *key != '\0');
+	if (check) {
+		freeaddrinfo(addrs);
+		conf_free(conf);
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	if (path_mkdirs(PATH_VAR, 0750) == -1 ||
+	    path_get(db, sizeof(db), PATH_SINK_DB) == NULL)
+		fatalx("cannot prepare %s", PATH_VAR);
+	if (sig_init(sigs, sizeof(sigs) / sizeof(sigs[0])) == -1)
+		fatalx("cannot catch signals");
+	sink_ignore_sigpipe();
+	fd = sink_listen(baddr, conf->sink.port, addrs);
+	if ((store = store_open(db)) == NULL)
+		fatalx("cannot open the store %s", db);
+	if ((http = http_start(fd, store, key)) == NULL)
+		fatalx("cannot start the HTTP server");
+	log_info("listening on %s:%d, store %s%s", baddr,
+	    conf->sink.port, db, *key != '\0' ? ", API key required" : "");
+
+	sink_loop(store);
+
+	http_stop(http);
+	store_close(store);
+	conf_free(conf);
+	log_info("stopped");
+	return 0;
+}

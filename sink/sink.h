@@ -1,0 +1,179 @@
+/*
+ * ferry-sink: the reference collector endpoint. An HTTP server (libmicrohttpd,
+ * one internal polling thread) in front of its own SQLite store, so ferry has
+ * a real peer to deliver to and the data can be read back with a small subset
+ * of Graphite's read API.
+ *
+ * Files: sink.c (main: options, config, listen socket, signal loop), http.c
+ * (the daemon, routing, request bodies, auth, responses), ingest.c (the write
+ * endpoints), query.c (render, find, the log and beat readers), glob.c (the
+ * Graphite path matcher and the tree walker), json.c (a minimal JSON reader
+ * and writer), buf.c (growable bounded buffers), store.c (SQLite).
+ *
+ * glob.c, json.c and buf.c use nothing from the rest of the sink but struct
+ * buf, so each can be read and tested alone.
+ */
+#ifndef FERRY_SINK_H
+#define FERRY_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SINK_BODY_MAX		(64UL << 20)	/* one request body: 413 beyond */
+#define SINK_INFLIGHT_MAX	(256UL << 20)	/* all bodies together: 503 beyond */
+#define SINK_CONN_MAX		256
+#define SINK_REPLY_MAX		(16UL << 20)	/* a reply built in memory */
+#define SINK_FIND_MAX		100000		/* nodes one find may list */
+#define SINK_SERIES_MAX		10000		/* series one render may return */
+#define SINK_TARGETS_MAX	64		/* target= arguments of one render */
+#define SINK_CHUNK		(64UL << 10)	/* a streamed reply is built by this much */
+
+/* buf.c: a byte buffer that grows up to max (0: no limit) and stays NUL-terminated. */
+struct buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 max;
+};
+
+void	buf_init(struct buf *, size_t);
+void	buf_free(struct buf *);
+/* Make room for n more bytes; -1 with errno EFBIG past max, ENOMEM. */
+int	buf_reserve(struct buf *, size_t);
+int	buf_add(struct buf *, const void *, size_t);
+int	buf_addstr(struct buf *, const char *);
+int	buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Hand the memory to the caller (who frees it); the buffer is empty after. */
+char	*buf_take(struct buf *, size_t *);
+
+/* json.c: a pull reader over one document in memory, and string escaping. */
+struct json {
+	const char	*p;
+	const char	*end;
+	int		 depth;		/* open containers, at most 64 */
+	uint64_t	 first;		/* bit depth-1: no member read yet */
+};
+
+void	json_init(struct json *, const char *, size_t);
+int	json_object_begin(struct json *);
+/* 1: a member, its key decoded into key and the reader at its value; 0: '}'; -1: error. */
+int	json_object_next(struct json *, struct buf *);
+int	json_array_begin(struct json *);
+/* 1: an element follows; 0: ']'; -1: error. */
+int	json_array_next(struct json *);
+/* Decode a string value into out (replacing its content); -1 when not a string. */
+int	json_string(struct json *, struct buf *);
+/* A number, or a string holding an integer (some senders quote line numbers). */
+int	json_int64(struct json *, int64_t *);
+int	json_skip(struct json *);
+/* 0 when only white space is left. */
+int	json_end(struct json *);
+/* Append s as a quoted JSON string. */
+int	json_add_string(struct buf *, const char *, size_t);
+/* Append a finite double as a JSON number, else null. */
+int	json_add_double(struct buf *, double);
+
+/* glob.c: Graphite paths; '*', '?', '[...]' and '{a,b}' match within one component. */
+int	glob_has_magic(const char *);
+int	glob_match(const char *, size_t, const char *, size_t);
+/*
+ * Find the next stored name: the first >= key (inclusive) or > key, into out.
+ * Returns 1 found, 0 none, -1 error.
+ */
+typedef int	(*glob_next_fn)(void *, const char *, int, struct buf *);
+/* A matching node: its path, and whether a name ends there (leaf) or goes on. */
+typedef int	(*glob_node_fn)(void *, const char *, size_t, int);
+/*
+ * Walk the sorted names that next() yields and report each node that matches
+ * pattern, component for component, skipping whole subtrees that cannot
+ * match. A node may be reported twice (as a leaf and as a branch). Returns 0,
+ * or -1 when next() or node() did.
+ */
+int	glob_walk(const char *, glob_next_fn, void *, glob_node_fn, void *);
+
+/* store.c: the sink's own SQLite database. Calls are serialised by a mutex. */
+struct store;
+
+struct store	*store_open(const char *);
+void		 store_close(struct store *);
+/* Move the points received into the table that reads see; 0 or -1. */
+int		 store_merge(struct store *);
+/* Points received and not merged yet; any thread may ask. */
+uint64_t	 store_pending(struct store *);
+/* A write transaction: the mutex is held from begin to commit or rollback. */
+int		 store_begin(struct store *);
+int		 store_commit(struct store *);
+void		 store_rollback(struct store *);
+int		 store_point(struct store *, const char *, size_t, int64_t, double);
+int		 store_log_line(struct store *, const char *, size_t,
+		    const char *, size_t, int64_t, const char *, size_t);
+/* Outside a transaction. */
+int		 store_beat(struct store *, const char *, const char *, size_t,
+		    int64_t);
+int		 store_next_name(struct store *, const char *, int, struct buf *);
+typedef int	(*store_point_fn)(void *, int64_t, double);
+/* Points of name with from <= ts <= until, at most limit; the count, or -1. */
+int		 store_points(struct store *, const char *, int64_t, int64_t,
+		    int, store_point_fn, void *);
+typedef int	(*store_line_fn)(void *, int64_t, const char *, size_t);
+/* Lines of host/file numbered >= first, at most limit; the count, or -1. */
+int		 store_log_lines(struct store *, const char *, const char *,
+		    int64_t, int, store_line_fn, void *);
+typedef int	(*store_beat_fn)(void *, const char *, int64_t, const char *,
+		    size_t);
+/* Every host's latest beat, or only host's when it is not NULL. */
+int		 store_beats(struct store *, const char *, store_beat_fn, void *);
+
+/* http.c */
+struct http;
+struct request;
+
+struct http	*http_start(int, struct store *, const char *);
+void		 http_stop(struct http *);
+struct store	*http_store(const struct request *);
+const char	*http_api_key(const struct request *);
+const char	*http_body(const struct request *, size_t *);
+/* The first query argument of that name, or NULL. */
+const char	*http_arg(const struct request *, const char *);
+/* Up to max values of a repeated query argument; their count. */
+int		 http_args(const struct request *, const char *, const char **,
+		    int);
+/*
+ * Replies. Each returns 0, or -1 when the reply could not be queued (the
+ * connection is then closed). http_reply_buf takes the buffer's memory.
+ */
+int		 http_reply(struct request *, int, const char *, const char *,
+		    size_t);
+int		 http_reply_buf(struct request *, int, const char *,
+		    struct buf *);
+int		 http_reply_text(struct request *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+/*
+ * A reply produced piece by piece: fill() appends about SINK_CHUNK bytes to
+ * out at each call and sets *done after its last piece; done() frees state.
+ * fill() is called once before the reply is queued, so a handler can still
+ * choose another reply when the first piece says so (see query.c).
+ */
+struct stream {
+	int	(*fill)(void *, struct buf *, int *);
+	void	(*done)(void *);
+	void	*state;
+};
+int		 http_reply_stream(struct request *, const char *,
+		    struct stream *, struct buf *, int);
+
+/* ingest.c */
+int	ingest_points(struct request *);
+int	ingest_beat(struct request *);
+int	ingest_batch(struct request *);
+
+/* query.c */
+int	query_render(struct request *);
+int	query_find(struct request *);
+int	query_log(struct request *);
+int	query_beats(struct request *);
+/* Graphite's time forms: epoch seconds, "now", "-1h", "now-10min"... */
+int	query_parse_time(const char *, int64_t, int64_t *);
+
+#endif
