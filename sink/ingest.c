@@ -36,37 +36,46 @@ struct counts {
 	int		first;		/* the first invalid line's metric status */
 };
 
+/* One per endpoint, so each says when its own bad input starts. */
+struct warn {
+	const char	*what;
+	uint64_t	 last_ms;
+	uint64_t	 pending;
+};
+
+static struct warn	warn_points = { "points", 0, 0 };
+static struct warn	warn_batch = { "batch", 0, 0 };
+
 /*
  * Invalid input is the sender's bug, not ours: say so when it starts, then
  * at most once a minute with the count since, rather than once a line. Only
  * the HTTP thread calls this.
  */
 static void
-ingest_warn(const char *what, uint64_t n, const char *why)
+ingest_warn(struct warn *w, uint64_t n, const char *why)
 {
-	static uint64_t	 last_ms, pending;
-	uint64_t	 now = clock_mono_ms();
+	uint64_t	now = clock_mono_ms();
 
-	pending += n;
-	if (last_ms != 0 && now - last_ms < INGEST_WARN_MS)
+	w->pending += n;
+	if (w->last_ms != 0 && now - w->last_ms < INGEST_WARN_MS)
 		return;
-	log_warnx("%s: rejected %llu invalid records (latest: %s)", what,
-	    (unsigned long long)pending, why);
-	pending = 0;
-	last_ms = now;
+	log_warnx("%s: rejected %llu invalid records (latest: %s)", w->what,
+	    (unsigned long long)w->pending, why);
+	w->pending = 0;
+	w->last_ms = now;
 }
 
 static int
-ingest_reply(struct request *req, const char *what, const struct counts *c,
+ingest_reply(struct request *req, struct warn *w, const struct counts *c,
     const char *why)
 {
 	struct buf	b;
 
 	if (c->invalid > 0)
-		ingest_warn(what, c->invalid, why);
+		ingest_warn(w, c->invalid, why);
 	if (c->stored == 0 && c->invalid > 0)
 		return http_reply_text(req, 400,
-		    "%s: no valid record; %llu invalid (first: %s)", what,
+		    "%s: no valid record; %llu invalid (first: %s)", w->what,
 		    (unsigned long long)c->invalid, why);
 	buf_init(&b, 0);
 	if (buf_printf(&b, "{\"stored\":%llu,\"invalid\":%llu}\n",
@@ -142,7 +151,7 @@ ingest_points(struct request *req)
 	}
 	if (len > 0 && store_commit(s) == -1)
 		return http_reply_text(req, 503, "store unavailable");
-	return ingest_reply(req, "points", &c, metric_status_name(c.first));
+	return ingest_reply(req, &warn_points, &c, metric_status_name(c.first));
 }
 
 /* The "hostname" member of the object, else its "host". */
@@ -327,6 +336,6 @@ ingest_batch(struct request *req)
 	if (r == 0)
 		return http_reply_text(req, 400,
 		    "batch: no \"batch\" array in the object");
-	return ingest_reply(req, "batch", &c,
+	return ingest_reply(req, &warn_batch, &c,
 	    "an item without host, file, line-num and content");
 }
