@@ -2,11 +2,14 @@
  * conf: reads ferry.conf and conf.d/<name>.conf with libconfuse and hands out a
  * typed struct ferry_conf. cfg_t never leaves this file.
  *
- * conf.d fragments are merged by parsing a generated list of include()
- * lines, so libconfuse itself tracks which file and line each token came
- * from and every error names them. Ranges are checked in the value parse
- * callbacks for the same reason: that is the moment libconfuse still knows
- * the line. FERRY_<KEY> and FERRY_<SECTION>_<KEY> environment variables are
+ * Each file (ferry.conf, then conf.d fragments in name order) is read into
+ * memory, stripped of its comments and parsed into the same cfg_t, so later
+ * files add to earlier ones. Comments are stripped here, with their newlines
+ * kept, because libconfuse 3.3 miscounts lines after a comment; and each
+ * file is parsed on its own rather than through include(), because a parse
+ * error inside an include leaks libconfuse's include stack for good. Ranges
+ * are checked in the value parse callbacks: that is the moment libconfuse
+ * still knows the line. FERRY_<KEY> and FERRY_<SECTION>_<KEY> environment variables are
  * applied after the files, through the same callbacks, so they are checked
  * by the same rules.
  */
@@ -61,7 +64,8 @@ static const struct num_range ranges[] = {
 
 static struct conf_errors	*cur_errs;
 static const char		*cur_env;	/* set while applying FERRY_* */
-static cfg_t			*cur_root;	/* knows the file being read */
+static cfg_t			*cur_root;	/* knows the line being read */
+static const char		*cur_file;	/* the file being parsed */
 
 static void
 conf_error_add(const char *file, int line, const char *fmt, ...)
@@ -95,11 +99,9 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cur_env != NULL)
 		conf_error_add(cur_env, 0, "%s", msg);
-	else if (cfg->filename == NULL && cur_root != NULL)
-		conf_error_add(cur_root->filename, cfg->line ? cfg->line :
-		    cur_root->line, "%s", msg);
 	else
-		conf_error_add(cfg->filename, cfg->line, "%s", msg);
+		conf_error_add(cur_file, cfg->line ? cfg->line :
+		    (cur_root ? cur_root->line : 0), "%s", msg);
 }
 
 static const struct num_range *
@@ -329,7 +331,6 @@ static cfg_opt_t root_opts[] = {
 	CFG_SEC("collector", collector_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_SEC("periodic", periodic_opts, CFGF_NONE),
 	CFG_SEC("sink", sink_opts, CFGF_NONE),
-	CFG_FUNC("include", cfg_include),
 	CFG_END()
 };
 
@@ -367,26 +368,115 @@ conf_log_errors(const struct conf_errors *errs)
 		log_warnx("... and %d more configuration errors", errs->dropped);
 }
 
-/* Quote a path for include("..."): libconfuse strings take C escapes. */
-static int
-append_include(char **buf, size_t *len, const char *path)
-{
-	size_t	 need = strlen(path) * 2 + 16;
-	char	*nbuf, *p;
+#define CONF_FILE_MAX	(4 * 1024 * 1024)
 
-	if ((nbuf = realloc(*buf, *len + need)) == NULL)
-		return -1;
-	*buf = nbuf;
-	p = nbuf + *len;
-	p += sprintf(p, "include(\"");
-	for (; *path; path++) {
-		if (*path == '"' || *path == '\\')
-			*p++ = '\\';
-		*p++ = *path;
+/* The whole file, NUL-terminated; NULL (error recorded) on failure. */
+static char *
+read_file(const char *path)
+{
+	FILE	*f;
+	char	*buf;
+	size_t	 n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		conf_error_add(path, 0, "%s", strerror(errno));
+		return NULL;
 	}
-	p += sprintf(p, "\")\n");
-	*len = p - nbuf;
+	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL)
+		fatal("malloc");
+	n = fread(buf, 1, CONF_FILE_MAX + 1, f);
+	fclose(f);
+	if (n > CONF_FILE_MAX) {
+		conf_error_add(path, 0, "larger than %d bytes", CONF_FILE_MAX);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * Blank out "#" and "//" comments to the end of the line and C comments,
+ * keeping every newline, and leaving quoted strings alone. Also check what
+ * libconfuse lets pass at the end of a file: a section never closed, a
+ * string never ended. 0, or -1 with the error recorded.
+ */
+static int
+strip_comments(char *p, const char *path)
+{
+	int	line = 1, quote_line = 0, open_line[16], depth = 0;
+	char	quote = 0;
+
+	for (; *p != '\0'; p++) {
+		if (*p == '\n')
+			line++;
+		if (quote) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == quote)
+				quote = 0;
+		} else if (*p == '"' || *p == '\'') {
+			quote = *p;
+			quote_line = line;
+		} else if (*p == '{') {
+			if (depth < 16)
+				open_line[depth] = line;
+			depth++;
+		} else if (*p == '}') {
+			if (depth > 0)
+				depth--;
+		} else if (*p == '#' || (*p == '/' && p[1] == '/')) {
+			while (*p != '\0' && *p != '\n')
+				*p++ = ' ';
+			if (*p == '\0')
+				break;
+		} else if (*p == '/' && p[1] == '*') {
+			while (*p != '\0' && !(*p == '*' && p[1] == '/')) {
+				if (*p == '\n')
+					line++;
+				else
+					*p = ' ';
+				p++;
+			}
+			if (*p == '\0')
+				break;
+			p[0] = p[1] = ' ';
+			p++;
+		}
+	}
+	if (quote) {
+		conf_error_add(path, quote_line, "a string that starts here is "
+		    "never closed");
+		return -1;
+	}
+	if (depth > 0) {
+		conf_error_add(path, open_line[depth > 16 ? 15 : depth - 1],
+		    "a section that starts here is never closed (missing '}')");
+		return -1;
+	}
 	return 0;
+}
+
+/* Parse one file into cfg; 0, or -1 with its errors recorded. */
+static int
+parse_file(cfg_t *cfg, const char *path)
+{
+	char	*text;
+	int	 rc, before = cur_errs->n;
+
+	if ((text = read_file(path)) == NULL)
+		return -1;
+	if (strip_comments(text, path) == -1) {
+		free(text);
+		return -1;
+	}
+	cur_file = path;
+	rc = cfg_parse_buf(cfg, text);
+	cur_file = NULL;
+	free(text);
+	if (rc != CFG_SUCCESS && cur_errs->n == before)
+		conf_error_add(path, 0, "cannot be parsed");
+	return rc == CFG_SUCCESS && cur_errs->n == before ? 0 : -1;
 }
 
 static int
@@ -398,17 +488,15 @@ is_fragment(const struct dirent *d)
 	    strcmp(d->d_name + n - 5, ".conf") == 0;
 }
 
-/* include() lines for path and, in name order, the conf.d beside it. */
-static char *
-include_list(const char *path)
+/* Parse path, then the conf.d beside it in name order; 0 or -1. */
+static int
+parse_all(cfg_t *cfg, const char *path)
 {
 	struct dirent	**ents = NULL;
-	char		 dir[4096], frag[4096], *buf = NULL, *slash;
-	size_t		 len = 0;
-	int		 n, i, rc = 0;
+	char		 dir[4096], frag[4096], *slash;
+	int		 n, i, rc;
 
-	if (append_include(&buf, &len, path) == -1)
-		return NULL;
+	rc = parse_file(cfg, path);
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
@@ -417,21 +505,19 @@ include_list(const char *path)
 	strlcat(dir, "/conf.d", sizeof(dir));
 	n = scandir(dir, &ents, is_fragment, alphasort);
 	for (i = 0; i < n; i++) {
-		if (strlcpy(frag, dir, sizeof(frag)) >= sizeof(frag) ||
+		if (rc == 0 && (strlcpy(frag, dir, sizeof(frag)) >= sizeof(frag) ||
 		    strlcat(frag, "/", sizeof(frag)) >= sizeof(frag) ||
-		    strlcat(frag, ents[i]->d_name, sizeof(frag)) >= sizeof(frag))
+		    strlcat(frag, ents[i]->d_name, sizeof(frag)) >= sizeof(frag))) {
+			conf_error_add(dir, 0, "%s: path too long", ents[i]->d_name);
 			rc = -1;
-		if (rc == 0 && append_include(&buf, &len, frag) == -1)
-			rc = -1;
+		}
+		/* Stop at the first broken file: later errors may be echoes. */
+		if (rc == 0)
+			rc = parse_file(cfg, frag);
 		free(ents[i]);
 	}
 	free(ents);
-	if (rc == -1) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
+	return rc;
 }
 
 static void
@@ -456,6 +542,8 @@ apply_env_section(cfg_t *cfg, const char *section)
 	cfg_opt_t	*opt;
 	int		 rc = 0;
 
+	/* A section absent from the files has no error function of its own. */
+	cfg_set_error_function(cfg, conf_errfunc);
 	for (opt = cfg->opts; opt->name != NULL; opt++) {
 		if (opt->type == CFGT_SEC || opt->type == CFGT_FUNC ||
 		    opt->flags & CFGF_LIST)
@@ -664,7 +752,6 @@ conf_load(const char *path, struct conf_errors *errs)
 {
 	struct ferry_conf	*c;
 	cfg_t			*cfg;
-	char			*includes;
 	int			 rc;
 
 	memset(errs, 0, sizeof(*errs));
@@ -676,17 +763,14 @@ conf_load(const char *path, struct conf_errors *errs)
 		cur_errs = NULL;
 		return NULL;
 	}
-	if ((includes = include_list(path)) == NULL)
-		fatal("include list");
 	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL)
 		fatal("cfg_init");
 	cfg_set_error_function(cfg, conf_errfunc);
 	cur_root = cfg;
-	rc = cfg_parse_buf(cfg, includes);
-	free(includes);
-	if (rc == CFG_SUCCESS)
-		rc = apply_env(cfg) == 0 ? CFG_SUCCESS : CFG_PARSE_ERROR;
-	if (rc != CFG_SUCCESS || errs->n > 0) {
+	rc = parse_all(cfg, path);
+	if (rc == 0)
+		rc = apply_env(cfg);
+	if (rc != 0 || errs->n > 0) {
 		if (errs->n == 0)
 			conf_error_add(path, 0, "cannot be parsed");
 		cfg_free(cfg);

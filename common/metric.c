@@ -13,6 +13,8 @@
  * The parser runs on every received byte, so it is a single pass with no
  * allocation and no strtod(): the value is checked, and copied as text.
  */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metric.h"
@@ -51,6 +53,19 @@ name_valid(const char *s, size_t n)
 	return 1;
 }
 
+/* 1e999 is valid syntax but infinite in every store: refuse it. Rare path. */
+static int
+exponent_finite(const char *s, size_t n)
+{
+	char	buf[64];
+
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return isfinite(strtod(buf, NULL));
+}
+
 static int
 value_valid(const char *s, size_t n)
 {
@@ -82,6 +97,8 @@ value_valid(const char *s, size_t n)
 		}
 		if (expdigits == 0 || expdigits > 3)
 			return 0;
+		if (i == n)
+			return exponent_finite(s, n);
 	}
 	return i == n;
 }

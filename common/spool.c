@@ -146,7 +146,8 @@ spool_list(const char *dir, struct spool_seg **out, size_t *nout)
 		segs[n++] = s;
 	}
 	closedir(d);
-	qsort(segs, n, sizeof(*segs), seg_cmp);
+	if (n > 1)
+		qsort(segs, n, sizeof(*segs), seg_cmp);
 	for (i = 0; i + 1 < n; i++)
 		segs[i].finished = strcmp(segs[i].stream, segs[i + 1].stream) == 0;
 	*out = segs;
@@ -261,7 +262,7 @@ spool_recover(struct spool *s, int *reuse)
 		log_warnx("%s: cut a torn last line of %" PRId64 " bytes left by "
 		    "a crash", path, cut);
 	}
-	*reuse = newsize == 0;
+	*reuse = newsize == 0 && cut == 0;
 	return 0;
 }
 
@@ -605,15 +606,23 @@ spool_reader_next(struct spool_reader *r, const char **line, size_t *len)
 			return -1;
 		if (n > 0)
 			continue;
-		/* At the end: finished? Check, then read once more to be sure. */
-		if (!r->finished) {
+		if (r->finished) {
+			/* Read to the end of a finished segment: move on. */
 			if ((next = next_seq(r)) == 0)
 				return 0;
-			r->finished = 1;
+			reader_advance(r, next);
 			continue;
 		}
+		/*
+		 * At the end of a segment that may still grow. Its unterminated
+		 * tail is not kept: the writer may yet cut it back and write
+		 * other bytes there, so it is read afresh next time. Finished?
+		 * Check first, then read to the end once more: bytes appended
+		 * between our last read and the check must not be skipped.
+		 */
+		r->end = r->start;
 		if ((next = next_seq(r)) == 0)
 			return 0;
-		reader_advance(r, next);
+		r->finished = 1;
 	}
 }

@@ -26,18 +26,6 @@
 #include "conf.h"
 #include "path.h"
 
-/*
- * A test of a known bug is skipped so `make unit` stays green. To run it
- * (and watch it fail until the fix lands): FERRY_TEST_BUGS=1 for all of
- * them, or FERRY_TEST_BUGS=<test function name> for one.
- */
-#define SKIP_BUG() do {						\
-	const char *only_ = getenv("FERRY_TEST_BUGS");			\
-	if (only_ == NULL || (strcmp(only_, "1") != 0 &&		\
-	    strcmp(only_, __func__) != 0))				\
-		skip();							\
-} while (0)
-
 extern char **environ;
 
 struct fixture {
@@ -56,7 +44,7 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
-/* Unset every FERRY_* variable but FERRY_TEST_BUGS. */
+/* Unset every FERRY_* variable, so the caller's environment cannot leak in. */
 static void
 clear_ferry_env(void)
 {
@@ -66,8 +54,7 @@ clear_ferry_env(void)
 	while (again) {
 		again = 0;
 		for (i = 0; environ[i] != NULL; i++) {
-			if (strncmp(environ[i], "FERRY_", 6) != 0 ||
-			    strncmp(environ[i], "FERRY_TEST_BUGS=", 16) == 0)
+			if (strncmp(environ[i], "FERRY_", 6) != 0)
 				continue;
 			snprintf(name, sizeof(name), "%s", environ[i]);
 			if ((eq = strchr(name, '=')) != NULL)
@@ -562,7 +549,7 @@ test_env_override_checked_without_section(void **state)
 	struct conf_errors	 errs;
 
 	/*
-	 * BUG: common/conf.c sets its error function on the root cfg_t only
+	 * Regression (fixed): common/conf.c sets its error function on the root cfg_t only
 	 * (cfg_set_error_function in conf_load). A section the file does not
 	 * write (here: no "receiver { }") is created from defaults without
 	 * it, so when apply_env_section() rejects FERRY_RECEIVER_TCP_PORT=70000
@@ -573,7 +560,6 @@ test_env_override_checked_without_section(void **state)
 	 * test_env_override_checked). Set the error function on each section
 	 * before cfg_setopt().
 	 */
-	SKIP_BUG();
 	write_main(f, "");
 	assert_int_equal(setenv("FERRY_RECEIVER_TCP_PORT", "70000", 1), 0);
 	load_fails(f, &errs);
@@ -842,7 +828,7 @@ test_unclosed_section_refused(void **state)
 	int			 i;
 
 	/*
-	 * BUG: a section left open at the end of a file is accepted: libconfuse
+	 * Regression (fixed): a section left open at the end of a file is accepted: libconfuse
 	 * 3.3 treats the end of the input as its closing brace, and conf.c
 	 * asks for nothing more. A fragment cut short (an editor's half-saved
 	 * file, "receiver {" without its "}") is merged without a word when it
@@ -853,7 +839,6 @@ test_unclosed_section_refused(void **state)
 	 * file". Expected: refused, with an error whose file is the broken
 	 * fragment. Actual: accepted / file "[buf]".
 	 */
-	SKIP_BUG();
 	write_main(f, "prefix = \"p\"\n");
 	write_frag(f, "10-x.conf", "receiver {\n  tcp_port = 1\n", frag,
 	    sizeof(frag));
@@ -900,7 +885,7 @@ test_error_line_after_comments(void **state)
 	char			 frag[256];
 
 	/*
-	 * BUG: with Debian's libconfuse 3.3 every comment shifts the line
+	 * Regression (fixed): with Debian's libconfuse 3.3 every comment shifts the line
 	 * numbers that follow it: a "#" or "//" line counts as three lines, a
 	 * one-line C comment as two (lexer.l: qend() adds a line on top of the
 	 * newline). A config commented the usual way gets every error on the
@@ -909,7 +894,6 @@ test_error_line_after_comments(void **state)
 	 * "file and line" is broken for any commented file. Expected lines 2
 	 * and 5; actual 4 and 9.
 	 */
-	SKIP_BUG();
 	write_main(f, "# ferry\nhostnme = \"web1\"\n");
 	load_fails(f, &errs);
 	assert_has_error(&errs, f->main, 2, "hostnme");
@@ -947,7 +931,7 @@ test_refused_loads_do_not_leak(void **state)
 	int			 i, fds;
 
 	/*
-	 * BUG: common/conf.c merges files through generated include() lines,
+	 * Regression (fixed): common/conf.c merges files through generated include() lines,
 	 * and libconfuse 3.3 unwinds its (global) include stack only at the
 	 * end of an included file. A parse error stops before that, so every
 	 * refused load leaks one include level and the included FILE; after
@@ -963,7 +947,6 @@ test_refused_loads_do_not_leak(void **state)
 	 * load_fails), so once enabled and failing it can poison the conf
 	 * tests after it: it is kept last.
 	 */
-	SKIP_BUG();
 	fds = count_fds();
 	for (i = 0; i < 12; i++) {
 		write_main(f, "bogus = 1\n");

@@ -26,31 +26,9 @@
 #include "conf.h"
 #include "spool.h"
 
-/*
- * A test of a known bug is skipped so `make unit` stays green. To run it
- * (and watch it fail until the fix lands): FERRY_TEST_BUGS=1 for all of
- * them, or FERRY_TEST_BUGS=<test function name> for one.
- */
-#define SKIP_BUG() do {						\
-	const char *only_ = getenv("FERRY_TEST_BUGS");			\
-	if (only_ == NULL || (strcmp(only_, "1") != 0 &&		\
-	    strcmp(only_, __func__) != 0))				\
-		skip();							\
-} while (0)
-
 struct fixture {
 	char	dir[64];
 };
-
-/*
- * BUG workaround: spool_list() calls qsort(NULL, 0, ...) when the directory
- * holds no segment, which UBSan aborts on (see test_list_no_segments). Until
- * that is fixed each test directory starts with one empty segment of a
- * stream no test uses, so spool_open() and the reader never list an empty
- * directory. Remove this (and PLACEHOLDER in test_list_sorts_streams) with
- * the fix.
- */
-#define PLACEHOLDER	"placeholder.0000000000000001"
 
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -74,15 +52,6 @@ setup(void **state)
 		return -1;
 	}
 	*state = f;
-	{
-		char	path[128];
-		int	fd;
-
-		snprintf(path, sizeof(path), "%s/" PLACEHOLDER, f->dir);
-		if ((fd = open(path, O_CREAT | O_WRONLY, 0640)) == -1)
-			return -1;
-		close(fd);
-	}
 	return 0;
 }
 
@@ -371,23 +340,21 @@ test_list_sorts_streams(void **state)
 	assert_true(close(open(path, O_CREAT | O_WRONLY, 0640)) == 0);
 
 	assert_int_equal(spool_list(f->dir, &segs, &n), 0);
-	assert_int_equal(n, 6);		/* with the PLACEHOLDER segment */
+	assert_int_equal(n, 5);
 	assert_string_equal(segs[0].stream, "collectors");
 	assert_string_equal(segs[1].stream, "collectors");
 	assert_string_equal(segs[2].stream, "notes");
-	assert_string_equal(segs[3].stream, "placeholder");
+	assert_string_equal(segs[3].stream, "receiver");
 	assert_string_equal(segs[4].stream, "receiver");
-	assert_string_equal(segs[5].stream, "receiver");
 	assert_true(segs[0].seq < segs[1].seq);
-	assert_true(segs[4].seq < segs[5].seq);
+	assert_true(segs[3].seq < segs[4].seq);
 	assert_true(segs[0].finished);
 	assert_false(segs[1].finished);
 	assert_false(segs[2].finished);
-	assert_false(segs[3].finished);
-	assert_true(segs[4].finished);
-	assert_false(segs[5].finished);
+	assert_true(segs[3].finished);
+	assert_false(segs[4].finished);
 	assert_int_equal(segs[0].size, 38);
-	assert_int_equal(segs[4].size, 38);
+	assert_int_equal(segs[3].size, 38);
 	for (i = 0; i < n; i++)
 		assert_true(segs[i].seq > 0);
 	free(segs);
@@ -401,11 +368,10 @@ test_list_no_segments(void **state)
 	struct fixture		*f = *state;
 	struct spool_seg	*segs = (void *)1;
 	struct spool		*s;
-	char			 path[256];
 	size_t			 n = 7;
 
 	/*
-	 * BUG: common/spool.c spool_list() ends with qsort(segs, n, ...) where
+	 * Regression (fixed): common/spool.c spool_list() ends with qsort(segs, n, ...) where
 	 * segs is NULL when the directory holds no segment (n == 0). qsort's
 	 * base is declared nonnull, so the sanitized build aborts with "null
 	 * pointer passed as argument 1" (spool.c:149): every spool_open() on a
@@ -414,9 +380,6 @@ test_list_no_segments(void **state)
 	 * a first segment created. Actual: abort (UBSan). Guard the qsort with
 	 * n > 1 and re-enable.
 	 */
-	SKIP_BUG();
-	snprintf(path, sizeof(path), "%s/" PLACEHOLDER, f->dir);
-	assert_int_equal(unlink(path), 0);
 	assert_int_equal(spool_list(f->dir, &segs, &n), 0);
 	assert_int_equal(n, 0);
 	free(segs);
@@ -506,18 +469,12 @@ test_reopen_torn_only_segment(void **state)
 	struct spool		*s;
 
 	/*
-	 * BUG: common/spool.c spool_recover()/spool_open() reuse the last
-	 * segment whenever it is empty *after* cut_torn_tail(), including when
-	 * it was not empty before: a segment holding only a torn first line is
-	 * truncated to 0 and then written again from offset 0. A reader that
-	 * had already read the torn bytes (it waits for their newline) keeps
-	 * them buffered and reads on from its old offset, so it returns the
-	 * torn bytes spliced onto a later line ("tornd 4") and never returns
-	 * the line written over them ("c 3"). Segments must only grow: reuse a
-	 * segment only when it was empty before the cut (cut == 0).
-	 * Expected: "c 3", "d 4". Actual: nothing, then "tornd 4".
+	 * Regression: a segment holding only a torn line used to be cut to 0
+	 * and rewritten from offset 0 under a reader that had buffered the
+	 * torn bytes ("tornd 4"). Now the writer moves to a new segment and
+	 * readers never keep an unterminated tail across reads. The torn
+	 * bytes are counted once, by the writer that cut them.
 	 */
-	SKIP_BUG();
 	raw_append(f->dir, "receiver", 1, "torn");
 	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
 	assert_no_next(r);
@@ -530,7 +487,7 @@ test_reopen_torn_only_segment(void **state)
 	assert_next(r, "c 3");
 	assert_next(r, "d 4");
 	assert_no_next(r);
-	assert_int_equal(spool_reader_torn(r), 4);
+	assert_int_equal(spool_reader_torn(r), 0);
 	spool_reader_close(r);
 	spool_close(s);
 }
