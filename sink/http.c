@@ -29,7 +29,7 @@
 #include "sink.h"
 
 #define HTTP_TIMEOUT	60		/* seconds a connection may stay idle */
-#define HTTP_CONN_MEM	(128 << 10)	/* per-connection header/read buffer */
+#define HTTP_CONN_MEM	(64 << 10)	/* per-connection header/read buffer */
 #define HTTP_REALM	"ferry-sink"
 
 struct http {
@@ -37,7 +37,7 @@ struct http {
 	struct store		*store;
 	char			*api_key;
 	size_t			 keylen;
-	size_t			 inflight;	/* body bytes held, all requests */
+	size_t			 inflight;	/* body memory held, all requests */
 };
 
 struct route {
@@ -53,6 +53,7 @@ struct request {
 	struct MHD_Connection	*conn;
 	const struct route	*route;
 	struct buf		 body;
+	size_t			 held;		/* body.cap, as counted in inflight */
 	int			 status;	/* set: answer this after the upload */
 	int			 replied;
 };
@@ -141,6 +142,8 @@ http_queue(struct request *req, int status, const char *ctype,
 	if (ctype != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 		    ctype);
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		r = MHD_queue_basic_auth_fail_response(req->conn, HTTP_REALM,
 		    resp);
@@ -354,6 +357,14 @@ http_not_allowed(struct request *req, const char *url)
 	    resp);
 }
 
+/* Count the body's memory in the total of all requests. */
+static void
+http_account(struct request *req)
+{
+	req->http->inflight = req->http->inflight - req->held + req->body.cap;
+	req->held = req->body.cap;
+}
+
 /* A declared length past the cap is refused before a byte is read. */
 static int
 http_too_long(struct request *req)
@@ -370,9 +381,10 @@ http_too_long(struct request *req)
 	n = strtoull(cl, &ep, 10);
 	if (errno != 0 || *ep != '\0' || n > SINK_BODY_MAX)
 		return 1;
-	/* Read the body into one allocation when its size is known. */
-	if (n > 0 && buf_reserve(&req->body, (size_t)n) == -1)
-		return 1;
+	/* Read the body into one allocation when its size is known and fits. */
+	if (n > 0 && req->http->inflight + n <= SINK_INFLIGHT_MAX &&
+	    buf_reserve(&req->body, (size_t)n) == 0)
+		http_account(req);
 	return 0;
 }
 
@@ -406,7 +418,10 @@ http_first(struct http *h, struct MHD_Connection *conn, const char *url,
 	return r == 0 ? MHD_YES : MHD_NO;
 }
 
-/* Keep a chunk of the body, or decide the answer is 413 or 503. */
+/*
+ * Keep a chunk of the body, or decide the answer is 413 or 503. The total
+ * may pass SINK_INFLIGHT_MAX by one buffer's growth, never more.
+ */
 static void
 http_upload(struct request *req, const char *data, size_t n)
 {
@@ -416,16 +431,17 @@ http_upload(struct request *req, const char *data, size_t n)
 		return;
 	if (req->body.len + n > SINK_BODY_MAX)
 		req->status = MHD_HTTP_CONTENT_TOO_LARGE;
-	else if (h->inflight + n > SINK_INFLIGHT_MAX)
+	else if (req->body.len + n > req->body.cap &&
+	    h->inflight + n > SINK_INFLIGHT_MAX)
 		req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	else if (buf_add(&req->body, data, n) == -1)
 		req->status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	else {
-		h->inflight += n;
+		http_account(req);
 		return;
 	}
-	h->inflight -= req->body.len;
 	buf_free(&req->body);
+	http_account(req);
 }
 
 static int
@@ -475,7 +491,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)code;
 	if (req == NULL)
 		return;
-	h->inflight -= req->body.len;
+	h->inflight -= req->held;
 	buf_free(&req->body);
 	free(req);
 	*con_cls = NULL;
