@@ -49,6 +49,7 @@ static int	snapshot_read(struct snapshot *);
 static void	snapshot_free(struct snapshot *);
 static void	add_proc(const struct proc_state *, void *);
 static void	add_counter(const char *, const char *, int64_t, void *);
+static void	supervisor_first(struct snapshot *);
 static int	health(const struct snapshot *, char *, size_t);
 static int	proc_running(const struct proc_state *);
 static const char *proc_state(const struct snapshot *,
@@ -110,7 +111,25 @@ snapshot_read(struct snapshot *snap)
 		return -1;
 	}
 	progress_close(db);
+	supervisor_first(snap);
 	return 0;
+}
+
+/* The rows come in name order; the supervisor reads best at the top. */
+static void
+supervisor_first(struct snapshot *snap)
+{
+	struct proc_state	sup;
+	size_t			i;
+
+	for (i = 0; i < snap->nprocs; i++)
+		if (strcmp(snap->procs[i].name, "supervisor") == 0)
+			break;
+	if (i == 0 || i == snap->nprocs)
+		return;
+	sup = snap->procs[i];
+	memmove(&snap->procs[1], &snap->procs[0], i * sizeof(sup));
+	snap->procs[0] = sup;
 }
 
 static void
@@ -249,8 +268,13 @@ print_json(const struct snapshot *snap, int h, const char *why)
 
 	printf("{\"status\":\"%s\",\"reason\":", health_names[h]);
 	ctl_json_str(stdout, why);
-	printf(",\"supervisor\":{\"running\":%s,\"pid\":%d},\"processes\":[",
-	    snap->sup_up ? "true" : "false", (int)snap->sup_pid);
+	printf(",\"supervisor\":{\"running\":%s,\"pid\":",
+	    snap->sup_up ? "true" : "false");
+	if (snap->sup_up)
+		printf("%d", (int)snap->sup_pid);
+	else
+		printf("null");
+	printf("},\"processes\":[");
 	for (i = 0; i < snap->nprocs; i++) {
 		ps = &snap->procs[i];
 		printf("%s{\"name\":", i ? "," : "");
