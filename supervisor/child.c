@@ -44,6 +44,7 @@ static struct child	children[] = {
 	{ .name = "sink",	.enabled = enabled_sink },
 };
 #define NCHILDREN	(sizeof(children) / sizeof(children[0]))
+_Static_assert(NCHILDREN <= SUP_CHILD_MAX, "the poll loop has room for each");
 
 static int	child_spawn(struct sup *, struct child *);
 static void	child_exec(const char *, const char *, const char *, int, int,
