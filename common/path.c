@@ -50,7 +50,8 @@ path_mkdirs(const char *fhs, int mode)
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (mkdir(path, mode) == -1 && errno != EEXIST) {
+		/* Parents must stay traversable by whoever the mode is for. */
+		if (mkdir(path, c == '\0' ? mode : 0755) == -1 && errno != EEXIST) {
 			log_warn("mkdir %s", path);
 			return -1;
 		}

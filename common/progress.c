@@ -21,8 +21,6 @@ enum stmt_id {
 	ST_CURSOR_SET,
 	ST_PROC_SET,
 	ST_PROC_EACH,
-	ST_COUNTER_SET,
-	ST_COUNTER_EACH,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -37,8 +35,6 @@ static const char *stmt_sql[ST_COUNT] = {
 	    "started, last_exit, last_exit_str, last_exit_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_PROC_EACH] = "SELECT name, pid, state, restarts, started, last_exit, "
 	    "last_exit_str, last_exit_at FROM process ORDER BY name",
-	[ST_COUNTER_SET] = "INSERT OR REPLACE INTO counter (proc, name, value) VALUES (?, ?, ?)",
-	[ST_COUNTER_EACH] = "SELECT proc, name, value FROM counter ORDER BY proc, name",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -49,9 +45,7 @@ static const char schema[] =
 	"  seq INTEGER NOT NULL, off INTEGER NOT NULL, PRIMARY KEY (output, stream)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS process (name TEXT PRIMARY KEY, pid INTEGER, state TEXT, "
 	"  restarts INTEGER, started INTEGER, last_exit INTEGER, last_exit_str TEXT, "
-	"  last_exit_at INTEGER);"
-	"CREATE TABLE IF NOT EXISTS counter (proc TEXT NOT NULL, name TEXT NOT NULL, "
-	"  value INTEGER NOT NULL, PRIMARY KEY (proc, name)) WITHOUT ROWID;";
+	"  last_exit_at INTEGER);";
 
 struct progress {
 	sqlite3		*db;
@@ -72,8 +66,8 @@ progress_exec(struct progress *p, const char *sql)
 	return 0;
 }
 
-struct progress *
-progress_open(const char *path)
+static struct progress *
+progress_open_flags(const char *path, int readonly)
 {
 	struct progress	*p;
 	int		 i;
@@ -83,14 +77,15 @@ progress_open(const char *path)
 		free(p);
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &p->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &p->db, (readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
 		log_warnx("%s: %s", path, sqlite3_errmsg(p->db));
 		goto fail;
 	}
 	sqlite3_busy_timeout(p->db, 5000);
-	if (progress_exec(p, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") == -1 ||
-	    progress_exec(p, schema) == -1)
+	if (!readonly && (progress_exec(p, "PRAGMA journal_mode=WAL; "
+	    "PRAGMA synchronous=NORMAL;") == -1 || progress_exec(p, schema) == -1))
 		goto fail;
 	for (i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v2(p->db, stmt_sql[i], -1, &p->st[i], NULL) != SQLITE_OK) {
@@ -102,6 +97,18 @@ progress_open(const char *path)
 fail:
 	progress_close(p);
 	return NULL;
+}
+
+struct progress *
+progress_open(const char *path)
+{
+	return progress_open_flags(path, 0);
+}
+
+struct progress *
+progress_open_ro(const char *path)
+{
+	return progress_open_flags(path, 1);
 }
 
 void
@@ -255,37 +262,6 @@ progress_proc_each(struct progress *p,
 		ps.last_exit_at = sqlite3_column_int64(st, 7);
 		fn(&ps, arg);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
-		return -1;
-	}
-	return 0;
-}
-
-int
-progress_counter_set(struct progress *p, const char *proc, const char *name,
-    int64_t value)
-{
-	sqlite3_stmt	*st = p->st[ST_COUNTER_SET];
-
-	sqlite3_bind_text(st, 1, proc, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, value);
-	return progress_step_done(p, st);
-}
-
-int
-progress_counter_each(struct progress *p,
-    void (*fn)(const char *, const char *, int64_t, void *), void *arg)
-{
-	sqlite3_stmt	*st = p->st[ST_COUNTER_EACH];
-	int		 rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn((const char *)sqlite3_column_text(st, 0),
-		    (const char *)sqlite3_column_text(st, 1),
-		    sqlite3_column_int64(st, 2), arg);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));

@@ -1,9 +1,10 @@
 /*
  * progress: the SQLite progress database shared by every process
  * (/var/opt/ferry/ferry.db, WAL mode, busy timeout, prepared statements kept
- * open). It holds each output's cursor in each spool stream, each process's
- * state as the supervisor sees it, and counters that processes publish for
- * ferryctl status. No other file touches SQLite (the sink has its own store).
+ * open). It holds each output's cursor in each spool stream and each
+ * process's state as the supervisor sees it (counters travel as
+ * self-metrics in the spool instead). No other file touches SQLite (the sink
+ * has its own store).
  */
 #ifndef FERRY_PROGRESS_H
 #define FERRY_PROGRESS_H
@@ -24,6 +25,8 @@ struct proc_state {
 };
 
 struct progress	*progress_open(const char *);
+/* For readers such as ferryctl: never creates or changes anything. */
+struct progress	*progress_open_ro(const char *);
 void		 progress_close(struct progress *);
 /* How long a write waits for another process's lock (default 5000 ms). */
 void		 progress_busy_timeout(struct progress *, int);
@@ -45,10 +48,5 @@ int		 progress_proc_set(struct progress *, const struct proc_state *);
 int		 progress_proc_each(struct progress *,
 		    void (*)(const struct proc_state *, void *), void *);
 
-/* Counters: (process, name) -> value, replaced on each publish. */
-int		 progress_counter_set(struct progress *, const char *, const char *,
-		    int64_t);
-int		 progress_counter_each(struct progress *,
-		    void (*)(const char *, const char *, int64_t, void *), void *);
 
 #endif

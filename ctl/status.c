@@ -1,10 +1,11 @@
 /*
- * status: what ferry is doing, read only from the progress database and the
- * pid file, so it answers the same whether the processes are up or down.
+ * status: what ferry is doing, read only from the progress database, the
+ * spool and the pid file, so it answers the same whether the processes are up or down.
  *
  * Each process row (written by the supervisor on every state change) shows
  * name, state, pid, uptime, restarts and the last exit; the counters that
- * processes publish (drops, rejects) follow. The exit status sums it up
+ * processes publish as self-metrics (accepted, rejects, sent, drops) follow,
+ * read back from the tail of each self-<proc> spool stream. The exit status sums it up
  * for scripts: 0 healthy, 1 degraded (a child not running), 2 down (no
  * supervisor).
  */
@@ -22,6 +23,8 @@
 #include "log.h"
 #include "path.h"
 #include "progress.h"
+#include "selfmetrics.h"
+#include "spool.h"
 #include "ctl.h"
 
 #define STATUS_HEALTHY	0
@@ -49,6 +52,7 @@ static int	snapshot_read(struct snapshot *);
 static void	snapshot_free(struct snapshot *);
 static void	add_proc(const struct proc_state *, void *);
 static void	add_counter(const char *, const char *, int64_t, void *);
+static void	read_self_metrics(struct snapshot *);
 static void	supervisor_first(struct snapshot *);
 static int	health(const struct snapshot *, char *, size_t);
 static int	proc_running(const struct proc_state *);
@@ -100,19 +104,53 @@ snapshot_read(struct snapshot *snap)
 		log_warnx("path too long: %s", PATH_DB);
 		return -1;
 	}
+	read_self_metrics(snap);
 	if (access(path, F_OK) == -1)
-		return 0;
-	if ((db = progress_open(path)) == NULL)
+		return snap->failed ? -1 : 0;
+	if ((db = progress_open_ro(path)) == NULL)
 		return -1;
-	if (progress_proc_each(db, add_proc, snap) == -1 ||
-	    progress_counter_each(db, add_counter, snap) == -1 ||
-	    snap->failed) {
+	if (progress_proc_each(db, add_proc, snap) == -1 || snap->failed) {
 		progress_close(db);
 		return -1;
 	}
 	progress_close(db);
 	supervisor_first(snap);
 	return 0;
+}
+
+struct self_ctx {
+	struct snapshot	*snap;
+	const char	*proc;
+};
+
+static void
+add_self(const char *name, uint64_t value, void *arg)
+{
+	struct self_ctx	*ctx = arg;
+
+	add_counter(ctx->proc, name, (int64_t)value, ctx->snap);
+}
+
+/* The latest self-metrics of every process that wrote some. */
+static void
+read_self_metrics(struct snapshot *snap)
+{
+	struct spool_seg	*segs;
+	struct self_ctx		 ctx = { snap, NULL };
+	char			 dir[4096];
+	size_t			 n, i;
+
+	if (path_get(dir, sizeof(dir), PATH_SPOOL) == NULL ||
+	    access(dir, F_OK) == -1 || spool_list(dir, &segs, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (strncmp(segs[i].stream, "self-", 5) != 0 ||
+		    (i + 1 < n && strcmp(segs[i].stream, segs[i + 1].stream) == 0))
+			continue;	/* once per stream, at its newest segment */
+		ctx.proc = segs[i].stream + 5;
+		selfmetrics_read(dir, ctx.proc, add_self, &ctx);
+	}
+	free(segs);
 }
 
 /* The rows come in name order; the supervisor reads best at the top. */
@@ -159,7 +197,16 @@ add_counter(const char *proc, const char *name, int64_t value, void *arg)
 {
 	struct snapshot		*snap = arg;
 	struct counter_row	*v;
+	size_t			 i;
 
+	/* Self-metric snapshots repeat names: the later value wins. */
+	for (i = 0; i < snap->ncounters; i++) {
+		if (strcmp(snap->counters[i].proc, proc) == 0 &&
+		    strcmp(snap->counters[i].name, name) == 0) {
+			snap->counters[i].value = value;
+			return;
+		}
+	}
 	if ((v = reallocarray(snap->counters, snap->ncounters + 1,
 	    sizeof(*v))) == NULL) {
 		snap->failed = 1;

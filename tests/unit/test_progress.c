@@ -1,6 +1,6 @@
 /*
  * test_progress: the progress database of common/progress.c (cursors,
- * process rows, counters, transactions).
+ * process rows, transactions).
  *
  * Each test gets its own database in a temporary directory (mkdtemp under
  * /tmp, removed afterwards). The schema test opens the file with SQLite
@@ -126,7 +126,7 @@ test_open_creates_schema(void **state)
 	assert_int_equal(access(f->db, F_OK), 0);
 	query_text(f->db, "SELECT name FROM sqlite_master WHERE type = 'table' "
 	    "ORDER BY name", buf, sizeof(buf));
-	assert_string_equal(buf, "counter,cursor,process");
+	assert_string_equal(buf, "cursor,process");
 	query_text(f->db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	progress_close(p);
@@ -346,46 +346,26 @@ test_proc_set_each(void **state)
 	progress_close(p);
 }
 
-struct counters {
-	char	text[512];
-	int	n;
-};
-
 static void
-collect_counter(const char *proc_name, const char *name, int64_t value,
-    void *arg)
-{
-	struct counters	*c = arg;
-	char		 buf[128];
-
-	snprintf(buf, sizeof(buf), "%s/%s=%lld;", proc_name, name,
-	    (long long)value);
-	strlcat(c->text, buf, sizeof(c->text));
-	c->n++;
-}
-
-static void
-test_counter_set_each(void **state)
+test_open_ro_reads_without_writing(void **state)
 {
 	struct fixture	*f = *state;
-	struct progress	*p = open_db(f);
-	struct counters	 got;
+	struct progress	*p, *ro;
+	uint64_t	 seq = 0, off = 0;
 
-	memset(&got, 0, sizeof(got));
-	assert_int_equal(progress_counter_each(p, collect_counter, &got), 0);
-	assert_int_equal(got.n, 0);
+	/* Nothing there: a reader must not create the database. */
+	assert_null(progress_open_ro(f->db));
+	assert_int_equal(access(f->db, F_OK), -1);
 
-	assert_int_equal(progress_counter_set(p, "receiver", "lines", 10), 0);
-	assert_int_equal(progress_counter_set(p, "forwarder", "sent", 5), 0);
-	assert_int_equal(progress_counter_set(p, "receiver", "bad_name", 2), 0);
-	assert_int_equal(progress_counter_set(p, "receiver", "lines", 12), 0);
-	assert_int_equal(progress_counter_set(p, "forwarder", "lag",
-	    -9000000000LL), 0);
-	memset(&got, 0, sizeof(got));
-	assert_int_equal(progress_counter_each(p, collect_counter, &got), 0);
-	assert_int_equal(got.n, 4);
-	assert_string_equal(got.text, "forwarder/lag=-9000000000;"
-	    "forwarder/sent=5;receiver/bad_name=2;receiver/lines=12;");
+	p = open_db(f);
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 3, 30), 0);
+	assert_non_null(ro = progress_open_ro(f->db));
+	assert_int_equal(progress_cursor_get(ro, "hg", "receiver", &seq, &off), 1);
+	assert_int_equal(seq, 3);
+	assert_int_equal(off, 30);
+	/* And it cannot write. */
+	assert_int_equal(progress_cursor_set(ro, "hg", "receiver", 4, 40), -1);
+	progress_close(ro);
 	progress_close(p);
 }
 
@@ -418,7 +398,6 @@ test_commit_publishes_cursor(void **state)
 
 	assert_int_equal(progress_begin(p), 0);
 	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 2, 20), 0);
-	assert_int_equal(progress_counter_set(p, "forwarder", "sent", 250), 0);
 	/* Not visible to another connection until committed. */
 	assert_no_cursor(other, "hg", "receiver");
 	assert_int_equal(progress_commit(p), 0);
@@ -460,7 +439,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cursor_seen_by_other_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_min, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proc_set_each, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_counter_set_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_ro_reads_without_writing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_hides_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_publishes_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
