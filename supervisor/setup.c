@@ -118,6 +118,10 @@ setup_bindir(char *buf, size_t size)
  * Whom the children run as. Only root can switch users; anyone else keeps
  * its own identity whatever the configuration says. Returns 0 (u->drop says
  * whether to switch) or -1 when the configured user does not exist.
+ *
+ * A tree relocated with FERRY_ROOT (a `make install DESTDIR=` tree, a test,
+ * `make run`) is nobody's production install: there a missing user is
+ * logged and the current one kept, so the installed tree runs as it is.
  */
 int
 setup_user(const char *name, struct sup_user *u)
@@ -129,12 +133,17 @@ setup_user(const char *name, struct sup_user *u)
 		return 0;
 	errno = 0;
 	if ((pw = getpwnam(name)) == NULL) {
-		if (errno != 0)
+		if (errno != 0) {
 			log_warn("getpwnam %s", name);
-		else
-			log_warnx("user \"%s\" does not exist: create it, or set "
-			    "user = \"\" in the configuration to run as root",
-			    name);
+			return -1;
+		}
+		if (path_root()[0] != '\0') {
+			log_warnx("user \"%s\" does not exist; FERRY_ROOT is "
+			    "set, so running as the current user", name);
+			return 0;
+		}
+		log_warnx("user \"%s\" does not exist: create it, or set "
+		    "user = \"\" in the configuration to run as root", name);
 		return -1;
 	}
 	u->drop = 1;
