@@ -12,6 +12,7 @@ On teardown the supervisor gets SIGTERM and must exit 0 with no child left
 behind; any log holding a sanitizer report ("AddressSanitizer", "runtime
 error:") fails the test and is printed.
 """
+import json
 import os
 import signal
 import socket
@@ -320,9 +321,23 @@ class Ferry:
         return {r[0]: {"pid": r[1], "state": r[2], "restarts": r[3],
                        "last_exit_str": r[4]} for r in rows}
 
+    def status(self):
+        """`ferryctl status --json`, parsed; None when it fails to answer."""
+        r = self.run("ferryctl", "status", "--json", timeout=30)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            return None
+
     def counters(self, proc=None):
-        """{(proc, name): value}, or {name: value} for one proc."""
-        rows = self._db_query("SELECT proc, name, value FROM counter") or []
+        """
+        The counters processes publish (self-metrics, read back by
+        `ferryctl status --json`): {(proc, name): value}, or {name: value}
+        for one proc.
+        """
+        st = self.status() or {}
+        rows = [(c.get("process"), c.get("name"), c.get("value"))
+                for c in st.get("counters", [])]
         if proc is None:
             return {(p, n): v for p, n, v in rows}
         return {n: v for p, n, v in rows if p == proc}
