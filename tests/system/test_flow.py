@@ -99,11 +99,10 @@ def test_malformed_lines_rejected_and_counted(ferry, proto):
         lines += [line, ok]
     lines += good_lines[len(bad) + 1:]
     if proto == "tcp":
-        # The TCP receiver ends a connection at a too-long line (what follows
-        # it is test_tcp_too_long_line_mid_stream's business), so it goes last.
+        # The TCP receiver ends a connection at a too-long line
+        # (test_tcp_too_long_line_closes_connection), so it goes last.
         bad.append(too_long)
         lines.append(too_long[0])
-    if proto == "tcp":
         ferry.send_tcp(lines)
     else:
         ferry.send_udp(lines, per_datagram=len(lines))
@@ -130,22 +129,34 @@ def test_malformed_lines_rejected_and_counted(ferry, proto):
                     % (want, {k: got.get(k) for k in want}))
 
 
-@pytest.mark.xfail(strict=False, reason="ferry-receiver closes a TCP connection at a "
-                   "too-long line (receiver/listen.c conn_lines), losing the valid "
-                   "lines the client sent after it; reported to the lead")
-def test_tcp_too_long_line_mid_stream(ferry):
-    """A too-long line is rejected and counted; the lines after it still arrive."""
+def test_tcp_too_long_line_closes_connection(ferry):
+    """
+    A line longer than receiver.max_line is refused, counted, and its TCP
+    connection closed, as carbon does (receiver/listen.c); what came before
+    it arrives, and the client can reconnect and go on.
+    """
     ts = int(time.time()) - 60
     pre = "sys.long."
-    good = {pre + "ok%d" % i: i for i in range(4)}
-    lines = ["%s %d %d" % (n, v, ts) for n, v in good.items()]
-    lines.insert(2, pre + "bad" + "x" * 5000 + " 1 %d" % ts)
-    ferry.send_tcp(lines)
+    before = {pre + "ok%d" % i: i for i in range(3)}
+    after = {pre + "again%d" % i: i for i in range(3)}
+    with socket.create_connection(("127.0.0.1", ferry.tcp_port), timeout=10) as s:
+        s.sendall("".join("%s %d %d\n" % (n, v, ts) for n, v in before.items())
+                  .encode())
+        s.sendall((pre + "bad" + "x" * 5000 + " 1 %d\n" % ts).encode())
+        # The receiver closes its end: EOF (or a reset) within the deadline.
+        s.settimeout(10)
+        try:
+            while s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+    ferry.send_tcp(["%s %d %d" % (n, v, ts) for n, v in after.items()])
+    want = dict(before, **after)
     try:
-        ferry.wait_sink_count(pre + "ok", len(good), timeout=10)
+        ferry.wait_sink_count(pre, len(want), timeout=ARRIVAL_TIMEOUT)
     except AssertionError:
         pass
-    assert check_stored(ferry.sink_points(pre), good, ts) == []
+    assert check_stored(ferry.sink_points(pre), want, ts) == []
     wait_for(lambda: ferry.counters("receiver").get("rejected.too_long") == 1, 10,
              interval=0.2, what="rejected.too_long == 1")
 
