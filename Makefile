@@ -22,7 +22,7 @@ DESTDIR	?=
 PREFIX	:= /opt/ferry
 
 # program folder -> binary name
-PROGRAMS := supervisor receiver forwarder sink ctl
+PROGRAMS := supervisor receiver forwarder sink ctl collectors periodic
 bin_name = $(if $(filter ctl,$(1)),ferryctl,ferry-$(1))
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
@@ -44,6 +44,10 @@ $(1)/bin/$(call bin_name,$(p)): $$(patsubst %.c,$(1)/obj/%.o,$$(sort $$(wildcard
 	$$(CC) $(2) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
 )
 
+$(1)/collectors/%: $(1)/obj/collectors/builtin/%.o $(1)/libferry.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
+
 $(1)/fuzz/%: $(1)/obj/tests/fuzz/fuzz_%.o $(1)/obj/tests/fuzz/driver.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
@@ -58,8 +62,14 @@ B	?= build
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN)))
 
-BINS      := $(foreach p,$(PROGRAMS),$(B)/bin/$(call bin_name,$(p)))
-ASAN_BINS := $(foreach p,$(PROGRAMS),$(B)/asan/bin/$(call bin_name,$(p)))
+# A program exists once its folder has a .c file (collectors and periodic
+# land in steps). Built-in collectors are one program per collectors/builtin/*.c.
+PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/*.c),$(p)))
+BINS      := $(foreach p,$(PRESENT),$(B)/bin/$(call bin_name,$(p)))
+ASAN_BINS := $(foreach p,$(PRESENT),$(B)/asan/bin/$(call bin_name,$(p)))
+BUILTINS  := $(patsubst collectors/builtin/%.c,%,$(sort $(wildcard collectors/builtin/*.c)))
+BUILTIN_BINS := $(foreach c,$(BUILTINS),$(B)/collectors/$(c))
+ASAN_BUILTIN_BINS := $(foreach c,$(BUILTINS),$(B)/asan/collectors/$(c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/asan/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
@@ -67,7 +77,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 .PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz system bench-smoke install clean
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(BENCH_BINS)
+all: $(BINS) $(BUILTIN_BINS) $(BENCH_BINS)
 
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
@@ -84,7 +94,7 @@ deps-check:
 run: deps all
 	@FERRY_BIN=$(abspath $(B))/bin sh etc/run.sh
 
-check: deps all $(ASAN_BINS) $(UNIT_BINS) $(FUZZ_BINS)
+check: deps all $(ASAN_BINS) $(ASAN_BUILTIN_BINS) $(UNIT_BINS) $(FUZZ_BINS)
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
@@ -97,7 +107,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 		--include=$(QUEUE_H) \
-		common supervisor receiver forwarder sink ctl
+		$(PRESENT) common
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -115,8 +125,9 @@ fuzz:
 			-o $(B)/libfuzzer/$$n $$t $(COMMON_SRC) $(PKG_LIBS) -lm; \
 		$(B)/libfuzzer/$$n -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n; done
 
-system: $(ASAN_BINS) $(BINS)
-	FERRY_BIN=$(abspath $(B))/asan/bin /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/system
+system: $(ASAN_BINS) $(ASAN_BUILTIN_BINS) $(BINS)
+	FERRY_BIN=$(abspath $(B))/asan/bin FERRY_COLLECTORS_BIN=$(abspath $(B))/asan/collectors \
+		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/system
 
 bench-smoke: all
 	@FERRY_BIN=$(abspath $(B))/bin BENCH_BIN=$(abspath $(B))/bench sh bench/run.sh --smoke
@@ -128,6 +139,7 @@ install: all
 		$(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
 		$(DESTDIR)$(PREFIX)/man/man8
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(BUILTIN_BINS),install -m 0755 $(BUILTIN_BINS) $(DESTDIR)$(PREFIX)/collectors/)
 	[ -e $(DESTDIR)/etc/opt/ferry/ferry.conf ] || \
 		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/opt/ferry/ferry.conf
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/man/man8/
