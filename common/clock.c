@@ -5,13 +5,22 @@
 
 #include "clock.h"
 
+static uint64_t	mono_offset_ms;
+
 uint64_t
 clock_mono_ms(void)
 {
 	struct timespec	ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+	    mono_offset_ms;
+}
+
+void
+clock_advance_ms(uint64_t ms)
+{
+	mono_offset_ms += ms;
 }
 
 int64_t

@@ -11,5 +11,7 @@
 uint64_t	clock_mono_ms(void);	/* monotonic milliseconds */
 int64_t		clock_wall(void);	/* seconds since the epoch, UTC */
 uint64_t	clock_wall_ms(void);
+/* Tests only: move the monotonic clock forward instead of sleeping. */
+void		clock_advance_ms(uint64_t);
 
 #endif

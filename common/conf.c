@@ -56,6 +56,11 @@ static const struct num_range ranges[] = {
 	{ "collectors", "timeout", 0.1, 86400 },
 	{ "collector", "interval", 0.1, 86400 },
 	{ "collector", "timeout", 0.1, 86400 },
+	{ "collectors", "max_lines", 1, 10000000 },
+	{ "collectors", "max_bytes_per_second", 1024, 1ULL << 30 },
+	{ "collectors", "scan_interval", 0.1, 3600 },
+	{ "collector", "max_lines", 1, 10000000 },
+	{ "collector", "max_bytes_per_second", 1024, 1ULL << 30 },
 	{ "sample", "rate", 0, 1 },
 	{ "periodic", "heartbeat_interval", 1, 86400 },
 	{ "periodic", "config_interval", 0.1, 86400 },
@@ -231,6 +236,29 @@ float_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
+/* "interval" or "daemon": the ways a collector can run. */
+static int
+mode_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (strcmp(value, "interval") != 0 && strcmp(value, "daemon") != 0) {
+		cfg_error(cfg, "%s = \"%s\": must be \"interval\" or \"daemon\"",
+		    opt->name, value);
+		return -1;
+	}
+	*(const char **)result = value;
+	return 0;
+}
+
+static int
+mode_value(const char *s)
+{
+	if (s != NULL && strcmp(s, "daemon") == 0)
+		return COLLECTOR_MODE_DAEMON;
+	if (s != NULL && strcmp(s, "interval") == 0)
+		return COLLECTOR_MODE_INTERVAL;
+	return COLLECTOR_MODE_DEFAULT;
+}
+
 static cfg_opt_t receiver_opts[] = {
 	CFG_STR("bind", "127.0.0.1", CFGF_NONE),
 	CFG_INT_CB("tcp_port", 2003, CFGF_NONE, int_cb),
@@ -291,6 +319,12 @@ static cfg_opt_t collectors_opts[] = {
 	CFG_FLOAT_CB("timeout", 10.0, CFGF_NONE, float_cb),
 	CFG_STR("drop_dir", NULL, CFGF_NONE),
 	CFG_BOOL("archive", cfg_false, CFGF_NONE),
+	CFG_STR_CB("builtin_mode", "interval", CFGF_NONE, mode_cb),
+	CFG_INT_CB("max_lines", 10000, CFGF_NONE, int_cb),
+	CFG_INT_CB("max_bytes_per_second", 128L << 10, CFGF_NONE, size_cb),
+	CFG_FLOAT_CB("scan_interval", 30.0, CFGF_NONE, float_cb),
+	CFG_STR("builtin_dir", NULL, CFGF_NONE),
+	CFG_STR("custom_dir", NULL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -299,6 +333,9 @@ static cfg_opt_t collector_opts[] = {
 	CFG_FLOAT_CB("interval", 10.0, CFGF_NONE, float_cb),
 	CFG_FLOAT_CB("timeout", 10.0, CFGF_NONE, float_cb),
 	CFG_STR_LIST("args", "{}", CFGF_NONE),
+	CFG_STR_CB("mode", NULL, CFGF_NONE, mode_cb),
+	CFG_INT_CB("max_lines", 10000, CFGF_NONE, int_cb),
+	CFG_INT_CB("max_bytes_per_second", 128L << 10, CFGF_NONE, size_cb),
 	CFG_END()
 };
 
@@ -651,6 +688,49 @@ fill_logs(cfg_t *cfg, struct ferry_conf *c)
 	}
 }
 
+/* Whether key was written in section s (or set from the environment). */
+static int
+is_set(cfg_t *s, const char *key)
+{
+	cfg_opt_t	*opt = cfg_getopt(s, key);
+
+	return opt != NULL && (opt->flags & CFGF_MODIFIED);
+}
+
+/*
+ * The collector "NAME" sections. What a section leaves out comes from the
+ * collectors section, so `collectors { interval = 1 }` speeds up every
+ * collector that does not say otherwise.
+ */
+static void
+fill_collectors(cfg_t *cfg, struct ferry_conf *c)
+{
+	const struct collectors_conf	*all = &c->collectors;
+	struct collector_conf		*cc;
+	cfg_t				*s;
+	size_t				 i;
+
+	c->ncollector = cfg_size(cfg, "collector");
+	c->collector = xcalloc(c->ncollector, sizeof(*c->collector));
+	for (i = 0; i < c->ncollector; i++) {
+		s = cfg_getnsec(cfg, "collector", i);
+		cc = &c->collector[i];
+		cc->name = xstrdup(cfg_title(s));
+		cc->enabled = cfg_getbool(s, "enabled");
+		cc->interval = is_set(s, "interval") ?
+		    cfg_getfloat(s, "interval") : all->interval;
+		cc->timeout = is_set(s, "timeout") ?
+		    cfg_getfloat(s, "timeout") : all->timeout;
+		cc->args = strlist(s, "args", &cc->nargs);
+		cc->mode = mode_value(cfg_getstr(s, "mode"));
+		cc->max_lines = is_set(s, "max_lines") ?
+		    (uint64_t)cfg_getint(s, "max_lines") : all->max_lines;
+		cc->max_bytes_per_second = is_set(s, "max_bytes_per_second") ?
+		    (uint64_t)cfg_getint(s, "max_bytes_per_second") :
+		    all->max_bytes_per_second;
+	}
+}
+
 static void
 fill(cfg_t *cfg, struct ferry_conf *c)
 {
@@ -704,16 +784,14 @@ fill(cfg_t *cfg, struct ferry_conf *c)
 	c->collectors.timeout = cfg_getfloat(s, "timeout");
 	c->collectors.drop_dir = conf_path(s, "drop_dir", PATH_DROP);
 	c->collectors.archive = cfg_getbool(s, "archive");
-	c->ncollector = cfg_size(cfg, "collector");
-	c->collector = xcalloc(c->ncollector, sizeof(*c->collector));
-	for (i = 0; i < c->ncollector; i++) {
-		s = cfg_getnsec(cfg, "collector", i);
-		c->collector[i].name = xstrdup(cfg_title(s));
-		c->collector[i].enabled = cfg_getbool(s, "enabled");
-		c->collector[i].interval = cfg_getfloat(s, "interval");
-		c->collector[i].timeout = cfg_getfloat(s, "timeout");
-		c->collector[i].args = strlist(s, "args", &c->collector[i].nargs);
-	}
+	c->collectors.builtin_mode = mode_value(cfg_getstr(s, "builtin_mode"));
+	c->collectors.max_lines = cfg_getint(s, "max_lines");
+	c->collectors.max_bytes_per_second = cfg_getint(s,
+	    "max_bytes_per_second");
+	c->collectors.scan_interval = cfg_getfloat(s, "scan_interval");
+	c->collectors.builtin_dir = conf_path(s, "builtin_dir", PATH_COLLECTORS);
+	c->collectors.custom_dir = conf_path(s, "custom_dir", PATH_COLLECTORS_D);
+	fill_collectors(cfg, c);
 
 	s = cfg_getsec(cfg, "periodic");
 	c->periodic.heartbeat_url = xstrdup(cfg_getstr(s, "heartbeat_url"));
@@ -838,6 +916,8 @@ conf_free(struct ferry_conf *c)
 	}
 	free(c->logs);
 	free(c->collectors.drop_dir);
+	free(c->collectors.builtin_dir);
+	free(c->collectors.custom_dir);
 	for (i = 0; i < c->ncollector; i++) {
 		free(c->collector[i].name);
 		strlist_free(c->collector[i].args, c->collector[i].nargs);

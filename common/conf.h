@@ -57,13 +57,32 @@ struct log_conf {
 	size_t			 nsample;
 };
 
+/*
+ * How a collector runs: started each interval and expected to exit, or
+ * started once and read for as long as it lives. DEFAULT in a collector
+ * section means "not set there": interval, or collectors.builtin_mode for a
+ * built-in.
+ */
+enum collector_mode {
+	COLLECTOR_MODE_DEFAULT = 0,
+	COLLECTOR_MODE_INTERVAL,
+	COLLECTOR_MODE_DAEMON
+};
+
+/*
+ * A collector "NAME" section. interval, timeout, max_lines and
+ * max_bytes_per_second not set in it are the collectors section's.
+ */
 struct collector_conf {
-	char	*name;
-	int	 enabled;
-	double	 interval;
-	double	 timeout;
-	char	**args;
-	size_t	 nargs;
+	char		*name;
+	int		 enabled;
+	double		 interval;
+	double		 timeout;
+	char		**args;
+	size_t		 nargs;
+	int		 mode;			/* enum collector_mode */
+	uint64_t	 max_lines;		/* per run; per interval for a daemon */
+	uint64_t	 max_bytes_per_second;
 };
 
 struct ferry_conf {
@@ -106,6 +125,12 @@ struct ferry_conf {
 		double		 timeout;
 		char		*drop_dir;
 		int		 archive;
+		int		 builtin_mode;	/* enum collector_mode, never DEFAULT */
+		uint64_t	 max_lines;
+		uint64_t	 max_bytes_per_second;
+		double		 scan_interval;
+		char		*builtin_dir;	/* resolved: PATH_COLLECTORS */
+		char		*custom_dir;	/* resolved: PATH_COLLECTORS_D */
 	} collectors;
 	struct collector_conf	*collector;
 	size_t			 ncollector;

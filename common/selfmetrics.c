@@ -54,7 +54,8 @@ selfmetrics_open(const struct ferry_conf *conf, const char *spool_dir,
 	name_part(host, sizeof(host), conf->hostname);
 	snprintf(sm->prefix, sizeof(sm->prefix), "%s.%s.ferry.%s.", conf->prefix,
 	    host, proc);
-	if ((sm->spool = spool_open(spool_dir, stream, &conf->spool)) == NULL) {
+	if ((sm->spool = spool_open(spool_dir, conf->spool.memory_dir, stream,
+	    &conf->spool)) == NULL) {
 		free(sm);
 		return NULL;
 	}
@@ -134,7 +135,7 @@ parse_tail(const char *buf, size_t len, int cut, void (*fn)(const char *,
 }
 
 int
-selfmetrics_read(const char *spool_dir, const char *proc,
+selfmetrics_read(const char *spool_dir, const char *memdir, const char *proc,
     void (*fn)(const char *, uint64_t, void *), void *arg)
 {
 	struct spool_seg	*segs;
@@ -144,14 +145,15 @@ selfmetrics_read(const char *spool_dir, const char *proc,
 	int			 fd, found = 0;
 
 	snprintf(stream, sizeof(stream), "self-%s", proc);
-	if (spool_list(spool_dir, &segs, &n) == -1)
+	if (spool_list(spool_dir, memdir, &segs, &n) == -1)
 		return 0;
 	/* Newest first; a segment just opened at a restart may be empty. */
 	for (i = n; i-- > 0 && !found;) {
 		if (strcmp(segs[i].stream, stream) != 0 || segs[i].size == 0)
 			continue;
-		if (spool_seg_path(path, sizeof(path), spool_dir, stream,
-		    segs[i].seq) == -1 || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		if (spool_seg_path(path, sizeof(path), segs[i].inmem ? memdir :
+		    spool_dir, stream, segs[i].seq) == -1 ||
+		    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 			continue;
 		got = pread(fd, buf, sizeof(buf), segs[i].size > sizeof(buf) ?
 		    (off_t)(segs[i].size - sizeof(buf)) : 0);

@@ -24,8 +24,9 @@ void		 selfmetrics_close(struct selfmetrics *);
 /*
  * The latest values a process wrote (its newest self segment's tail), as
  * (name without the prefix, value) pairs; 1 when some were found, 0 none.
+ * Arguments: spool dir, memory dir (or NULL), process name, callback, arg.
  */
-int		 selfmetrics_read(const char *, const char *,
+int		 selfmetrics_read(const char *, const char *, const char *,
 		    void (*)(const char *, uint64_t, void *), void *);
 
 #endif

@@ -10,7 +10,11 @@
  *  - a reader checks "finished" before it reads to the end, never after, or
  *    it could miss what was appended between its last read and the check;
  *  - at open a writer cuts the torn last line a crash may have left (power
- *    loss between write and fsync) and counts it.
+ *    loss between write and fsync) and counts it;
+ *  - on a full disk a writer moves on to the memory directory with the next
+ *    seq; it comes back by writing its pending lines to a hidden probe file
+ *    on disk and renaming that to the next seq only once the write
+ *    succeeded, so no reader ever sees a segment appear and vanish.
  */
 #include <sys/stat.h>
 
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "spool.h"
@@ -32,10 +37,15 @@
 #define SPOOL_RBUF_MIN	(64 * 1024)
 #define SPOOL_RBUF_MAX	(4 * 1024 * 1024) /* a longer line is skipped, counted */
 #define SEQ_DIGITS	16
+#define PROBE_MS	1000	/* in memory: how often to try the disk again */
 
 struct spool {
 	char		 dir[4096];
+	char		 memdir[4096];	/* "" when there is no memory fallback */
 	char		 stream[SPOOL_STREAM_MAX];
+	int		 inmem;		/* the open segment is in memdir */
+	uint64_t	 mem_segment_size;
+	uint64_t	 probe_due;	/* monotonic ms */
 	uint64_t	 seq;
 	int		 fd;
 	uint64_t	 size;		/* bytes on disk in the open segment */
@@ -49,6 +59,7 @@ struct spool {
 
 struct spool_reader {
 	char		 dir[4096];
+	char		 memdir[4096];
 	char		 stream[SPOOL_STREAM_MAX];
 	uint64_t	 seq;
 	uint64_t	 off;		/* file offset just past the last line */
@@ -107,19 +118,20 @@ seg_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int
-spool_list(const char *dir, struct spool_seg **out, size_t *nout)
+/* Append dir's segments to *segs; 0, or -1 (logged). A missing memdir is empty. */
+static int
+list_dir(const char *dir, int inmem, struct spool_seg **segs, size_t *n,
+    size_t *cap)
 {
 	DIR		*d;
 	struct dirent	*de;
-	struct spool_seg *segs = NULL, *tmp;
+	struct spool_seg *tmp;
 	struct stat	 st;
-	size_t		 n = 0, cap = 0, i;
 	char		 path[4096];
 
-	*out = NULL;
-	*nout = 0;
 	if ((d = opendir(dir)) == NULL) {
+		if (inmem && errno == ENOENT)
+			return 0;
 		log_warn("opendir %s", dir);
 		return -1;
 	}
@@ -133,19 +145,38 @@ spool_list(const char *dir, struct spool_seg **out, size_t *nout)
 		    stat(path, &st) == -1)
 			continue;	/* deleted since readdir: nothing to list */
 		s.size = st.st_size;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((tmp = reallocarray(segs, cap, sizeof(*segs))) == NULL) {
+		s.mtime = st.st_mtime;
+		s.inmem = inmem;
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			if ((tmp = reallocarray(*segs, *cap, sizeof(**segs))) == NULL) {
 				log_warn("reallocarray");
-				free(segs);
 				closedir(d);
 				return -1;
 			}
-			segs = tmp;
+			*segs = tmp;
 		}
-		segs[n++] = s;
+		(*segs)[(*n)++] = s;
 	}
 	closedir(d);
+	return 0;
+}
+
+int
+spool_list(const char *dir, const char *memdir, struct spool_seg **out,
+    size_t *nout)
+{
+	struct spool_seg *segs = NULL;
+	size_t		 n = 0, cap = 0, i;
+
+	*out = NULL;
+	*nout = 0;
+	if (list_dir(dir, 0, &segs, &n, &cap) == -1 ||
+	    (memdir != NULL && memdir[0] != '\0' &&
+	    list_dir(memdir, 1, &segs, &n, &cap) == -1)) {
+		free(segs);
+		return -1;
+	}
 	if (n > 1)
 		qsort(segs, n, sizeof(*segs), seg_cmp);
 	for (i = 0; i + 1 < n; i++)
@@ -215,13 +246,20 @@ done:
 	return cut;
 }
 
+static const char *
+spool_place(const struct spool *s)
+{
+	return s->inmem ? s->memdir : s->dir;
+}
+
 static int
 spool_create_segment(struct spool *s)
 {
 	char	path[4096];
 
-	if (spool_seg_path(path, sizeof(path), s->dir, s->stream, s->seq) == -1) {
-		log_warnx("spool path too long: %s", s->dir);
+	if (spool_seg_path(path, sizeof(path), spool_place(s), s->stream,
+	    s->seq) == -1) {
+		log_warnx("spool path too long: %s", spool_place(s));
 		return -1;
 	}
 	s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -230,7 +268,8 @@ spool_create_segment(struct spool *s)
 		return -1;
 	}
 	s->size = lseek(s->fd, 0, SEEK_END);
-	sync_dir(s->dir);
+	if (!s->inmem)
+		sync_dir(s->dir);
 	return 0;
 }
 
@@ -244,30 +283,37 @@ spool_recover(struct spool *s, int *reuse)
 	int64_t			 cut;
 	char			 path[4096];
 
+	int			 inmem = 0;
+
 	*reuse = 0;
 	s->seq = 0;
-	if (spool_list(s->dir, &segs, &n) == -1)
+	if (spool_list(s->dir, s->memdir, &segs, &n) == -1)
 		return -1;
-	for (i = 0; i < n; i++)
-		if (strcmp(segs[i].stream, s->stream) == 0 && segs[i].seq > s->seq)
+	for (i = 0; i < n; i++) {
+		if (strcmp(segs[i].stream, s->stream) == 0 && segs[i].seq > s->seq) {
 			s->seq = segs[i].seq;
+			inmem = segs[i].inmem;
+		}
+	}
 	free(segs);
 	if (s->seq == 0)
 		return 0;
-	if (spool_seg_path(path, sizeof(path), s->dir, s->stream, s->seq) == -1 ||
-	    (cut = cut_torn_tail(path, &newsize)) == -1)
+	if (spool_seg_path(path, sizeof(path), inmem ? s->memdir : s->dir,
+	    s->stream, s->seq) == -1 || (cut = cut_torn_tail(path, &newsize)) == -1)
 		return -1;
 	if (cut > 0) {
 		s->torn += cut;
 		log_warnx("%s: cut a torn last line of %" PRId64 " bytes left by "
 		    "a crash", path, cut);
 	}
-	*reuse = newsize == 0 && cut == 0;
+	/* Reuse only an empty disk segment: we always start on disk. */
+	*reuse = newsize == 0 && cut == 0 && !inmem;
 	return 0;
 }
 
 struct spool *
-spool_open(const char *dir, const char *stream, const struct spool_conf *conf)
+spool_open(const char *dir, const char *memdir, const char *stream,
+    const struct spool_conf *conf)
 {
 	struct spool	*s;
 	int		 reuse;
@@ -278,8 +324,13 @@ spool_open(const char *dir, const char *stream, const struct spool_conf *conf)
 	}
 	s->fd = -1;
 	strlcpy(s->dir, dir, sizeof(s->dir));
+	strlcpy(s->memdir, memdir ? memdir : "", sizeof(s->memdir));
 	strlcpy(s->stream, stream, sizeof(s->stream));
 	s->segment_size = conf->segment_size;
+	/* Small enough that the memory cap can let the oldest go. */
+	s->mem_segment_size = conf->memory_max_size / 4;
+	if (s->mem_segment_size > s->segment_size || s->mem_segment_size == 0)
+		s->mem_segment_size = s->segment_size;
 	s->fsync = conf->fsync;
 	if (spool_recover(s, &reuse) == -1) {
 		free(s);
@@ -302,7 +353,7 @@ spool_open(const char *dir, const char *stream, const struct spool_conf *conf)
 static int
 spool_rotate(struct spool *s)
 {
-	if (s->fsync && fdatasync(s->fd) == -1)
+	if (s->fsync && !s->inmem && fdatasync(s->fd) == -1)
 		log_warn("fdatasync %s/%s", s->dir, s->stream);
 	close(s->fd);
 	s->fd = -1;
@@ -313,30 +364,118 @@ spool_rotate(struct spool *s)
 
 /* write(2) all of buf, or cut the segment back to its old size and fail. */
 static int
-spool_write(struct spool *s, const char *buf, size_t len)
+write_whole(int fd, uint64_t oldsize, const char *buf, size_t len)
 {
 	size_t	done = 0;
 	ssize_t	n;
 
-	if (s->fd == -1 && spool_create_segment(s) == -1)
-		return -1;
 	while (done < len) {
-		n = write(s->fd, buf + done, len - done);
+		n = write(fd, buf + done, len - done);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			int saved = n == 0 ? ENOSPC : errno;
 
-			if (done > 0 && ftruncate(s->fd, s->size) == -1)
-				log_warn("ftruncate %s/%s", s->dir, s->stream);
+			if (done > 0 && ftruncate(fd, oldsize) == -1)
+				log_warn("ftruncate");
 			errno = saved;
 			return -1;
 		}
 		done += n;
 	}
+	return 0;
+}
+
+static int
+disk_full(int err)
+{
+	return err == ENOSPC || err == EDQUOT;
+}
+
+/* The disk is full: go on with the next seq in memdir. */
+static int
+spool_to_memory(struct spool *s)
+{
+	char	path[4096];
+	int	saved = errno;
+
+	if (s->memdir[0] == '\0' || s->inmem) {
+		errno = saved;
+		return -1;
+	}
+	if (snprintf(path, sizeof(path), "%s", s->memdir) >= (int)sizeof(path) ||
+	    (mkdir(path, 0750) == -1 && errno != EEXIST)) {
+		log_warn("mkdir %s", s->memdir);
+		errno = saved;
+		return -1;
+	}
+	log_warnx("spool %s: %s is full (%s): writing to %s until it has room",
+	    s->stream, s->dir, strerror(saved), s->memdir);
+	close(s->fd);
+	s->fd = -1;
+	s->dirty = 0;
+	s->inmem = 1;
+	s->seq++;
+	s->probe_due = clock_mono_ms() + PROBE_MS;
+	return spool_create_segment(s);
+}
+
+/*
+ * In memory: try the disk with the lines at hand. They go to a hidden probe
+ * file that becomes the next segment by rename only once written whole.
+ * 0 when the disk took them (we are back on disk), -1 otherwise.
+ */
+static int
+spool_try_disk(struct spool *s, const char *buf, size_t len)
+{
+	char	probe[4096], path[4096];
+	int	fd;
+
+	s->probe_due = clock_mono_ms() + PROBE_MS;
+	if (snprintf(probe, sizeof(probe), "%s/.probe-%s", s->dir, s->stream) >=
+	    (int)sizeof(probe) ||
+	    spool_seg_path(path, sizeof(path), s->dir, s->stream, s->seq + 1) == -1)
+		return -1;
+	if ((fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+	    0640)) == -1)
+		return -1;
+	if (write_whole(fd, 0, buf, len) == -1 || (s->fsync && fdatasync(fd) == -1) ||
+	    rename(probe, path) == -1) {
+		close(fd);
+		unlink(probe);
+		return -1;
+	}
+	sync_dir(s->dir);
+	close(s->fd);
+	s->fd = fd;
+	s->seq++;
+	s->size = len;
+	s->inmem = 0;
+	s->dirty = 0;
+	log_info("spool %s: %s has room again: back to writing there",
+	    s->stream, s->dir);
+	return 0;
+}
+
+static int
+spool_write(struct spool *s, const char *buf, size_t len)
+{
+	uint64_t	limit;
+
+	if (s->inmem && clock_mono_ms() >= s->probe_due &&
+	    spool_try_disk(s, buf, len) == 0)
+		return 0;
+	if (s->fd == -1 && spool_create_segment(s) == -1)
+		return -1;
+	if (write_whole(s->fd, s->size, buf, len) == -1) {
+		if (!disk_full(errno) || spool_to_memory(s) == -1 ||
+		    write_whole(s->fd, s->size, buf, len) == -1)
+			return -1;
+	}
 	s->size += len;
 	s->dirty = 1;
-	if (s->size >= s->segment_size)
+	limit = s->inmem ? s->mem_segment_size : s->segment_size;
+	if (s->size >= limit)
 		return spool_rotate(s);
 	return 0;
 }
@@ -376,6 +515,12 @@ spool_pending(const struct spool *s)
 	return s->len;
 }
 
+int
+spool_in_memory(const struct spool *s)
+{
+	return s->inmem;
+}
+
 uint64_t
 spool_torn_bytes(const struct spool *s)
 {
@@ -387,7 +532,7 @@ spool_sync(struct spool *s)
 {
 	if (spool_flush(s) == -1)
 		return -1;
-	if (s->fsync && s->dirty && s->fd != -1) {
+	if (s->fsync && s->dirty && s->fd != -1 && !s->inmem) {
 		if (fdatasync(s->fd) == -1) {
 			log_warn("fdatasync %s/%s", s->dir, s->stream);
 			return -1;
@@ -413,7 +558,8 @@ spool_close(struct spool *s)
 /* Reader. */
 
 struct spool_reader *
-spool_reader_open(const char *dir, const char *stream, uint64_t seq, uint64_t off)
+spool_reader_open(const char *dir, const char *memdir, const char *stream,
+    uint64_t seq, uint64_t off)
 {
 	struct spool_reader	*r;
 
@@ -426,6 +572,7 @@ spool_reader_open(const char *dir, const char *stream, uint64_t seq, uint64_t of
 	r->cap = SPOOL_RBUF_MIN;
 	r->fd = -1;
 	strlcpy(r->dir, dir, sizeof(r->dir));
+	strlcpy(r->memdir, memdir ? memdir : "", sizeof(r->memdir));
 	strlcpy(r->stream, stream, sizeof(r->stream));
 	r->seq = seq;
 	r->off = r->bufoff = off;
@@ -470,12 +617,33 @@ spool_reader_torn(const struct spool_reader *r)
 	return r->torn;
 }
 
+/* Open segment seq from the disk or the memory place; -1 with errno. */
+static int
+seg_open(const struct spool_reader *r, uint64_t seq)
+{
+	char	path[4096];
+	int	fd;
+
+	if (spool_seg_path(path, sizeof(path), r->dir, r->stream, seq) == -1)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1 || errno != ENOENT ||
+	    r->memdir[0] == '\0')
+		return fd;
+	if (spool_seg_path(path, sizeof(path), r->memdir, r->stream, seq) == -1)
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
 static int
 seg_exists(const struct spool_reader *r, uint64_t seq)
 {
 	char	path[4096];
 
-	return spool_seg_path(path, sizeof(path), r->dir, r->stream, seq) == 0 &&
+	if (spool_seg_path(path, sizeof(path), r->dir, r->stream, seq) == 0 &&
+	    access(path, F_OK) == 0)
+		return 1;
+	return r->memdir[0] != '\0' &&
+	    spool_seg_path(path, sizeof(path), r->memdir, r->stream, seq) == 0 &&
 	    access(path, F_OK) == 0;
 }
 
@@ -492,7 +660,7 @@ next_seq(const struct spool_reader *r)
 
 	if (seg_exists(r, r->seq + 1))
 		return r->seq + 1;
-	if (seg_exists(r, r->seq) || spool_list(r->dir, &segs, &n) == -1)
+	if (seg_exists(r, r->seq) || spool_list(r->dir, r->memdir, &segs, &n) == -1)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (strcmp(segs[i].stream, r->stream) == 0 && segs[i].seq > r->seq) {
@@ -506,13 +674,9 @@ next_seq(const struct spool_reader *r)
 static int
 reader_open_fd(struct spool_reader *r)
 {
-	char	path[4096];
-
-	if (spool_seg_path(path, sizeof(path), r->dir, r->stream, r->seq) == -1)
-		return -1;
-	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((r->fd = seg_open(r, r->seq)) == -1) {
 		if (errno != ENOENT)
-			log_warn("open %s", path);
+			log_warn("open spool %s.%" PRIu64, r->stream, r->seq);
 		return -1;
 	}
 	return 0;
@@ -573,6 +737,20 @@ reader_advance(struct spool_reader *r, uint64_t next)
 	r->fd = -1;
 	r->finished = 0;
 	r->seq = next;
+	r->off = r->bufoff = 0;
+	r->start = r->end = 0;
+}
+
+void
+spool_reader_skip(struct spool_reader *r, uint64_t seq)
+{
+	if (r->seq != seq)
+		return;
+	if (r->fd != -1)
+		close(r->fd);
+	r->fd = -1;
+	r->finished = 0;
+	r->seq = seq + 1;
 	r->off = r->bufoff = 0;
 	r->start = r->end = 0;
 }

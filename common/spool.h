@@ -10,6 +10,12 @@
  * its previous segment's torn last line (a crash mid-write) and counts it.
  *
  * The reader side never returns a line without its newline.
+ *
+ * A spool has two places: its directory on disk and a memory-backed one
+ * (memdir, "" or NULL for none). When the disk is full (ENOSPC, EDQUOT) a
+ * writer continues its stream in memdir with the next seq, and comes back
+ * to disk, again with the next seq, once a write there succeeds; so each
+ * stream stays one ordered sequence, wherever its segments lie.
  */
 #ifndef FERRY_SPOOL_H
 #define FERRY_SPOOL_H
@@ -27,11 +33,14 @@ struct spool_seg {
 	char		stream[SPOOL_STREAM_MAX];
 	uint64_t	seq;
 	uint64_t	size;
+	int64_t		mtime;		/* last write, seconds */
 	int		finished;	/* a later seq of the stream exists */
+	int		inmem;		/* in memdir, not on disk */
 };
 
-/* Writer. */
-struct spool	*spool_open(const char *, const char *, const struct spool_conf *);
+/* Writer: spool_open(dir, memdir, stream, conf). */
+struct spool	*spool_open(const char *, const char *, const char *,
+		    const struct spool_conf *);
 /* Append complete lines; buffered until spool_flush() or the buffer fills. */
 int		 spool_append(struct spool *, const char *, size_t);
 /* Room left in the write buffer before an append would write. */
@@ -41,14 +50,16 @@ int		 spool_sync(struct spool *);		/* flush, then fdatasync */
 void		 spool_close(struct spool *);		/* flush, sync, close */
 uint64_t	 spool_torn_bytes(const struct spool *);/* cut at open */
 uint64_t	 spool_pending(const struct spool *);	/* bytes buffered */
+int		 spool_in_memory(const struct spool *);	/* writing to memdir */
 
-/* Listing: every segment in dir, sorted by stream then seq. */
-int		 spool_list(const char *, struct spool_seg **, size_t *);
+/* Listing: every segment in dir and memdir, sorted by stream then seq. */
+int		 spool_list(const char *, const char *, struct spool_seg **, size_t *);
 int		 spool_seg_path(char *, size_t, const char *, const char *, uint64_t);
 int		 spool_name_parse(const char *, char *, size_t, uint64_t *);
 
-/* Reader of one stream from (seq, offset) on. */
-struct spool_reader *spool_reader_open(const char *, const char *, uint64_t, uint64_t);
+/* Reader of one stream from (seq, offset) on: (dir, memdir, stream, seq, off). */
+struct spool_reader *spool_reader_open(const char *, const char *, const char *,
+		    uint64_t, uint64_t);
 /*
  * Next whole line (without its newline): 1 and line/len set, 0 when nothing
  * more is there now, -1 on error. Crossing into the next segment happens
@@ -61,6 +72,8 @@ void		 spool_reader_tell(const struct spool_reader *, uint64_t *, uint64_t *);
 /* Go back to a position returned earlier by spool_reader_tell(). */
 int		 spool_reader_seek(struct spool_reader *, uint64_t, uint64_t);
 uint64_t	 spool_reader_torn(const struct spool_reader *);
+/* If the reader is in segment seq, give it up and move to the next one. */
+void		 spool_reader_skip(struct spool_reader *, uint64_t);
 void		 spool_reader_close(struct spool_reader *);
 
 #endif

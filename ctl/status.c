@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "conf.h"
 #include "log.h"
 #include "path.h"
 #include "progress.h"
@@ -48,11 +49,11 @@ struct snapshot {
 	int64_t			 now;
 };
 
-static int	snapshot_read(struct snapshot *);
+static int	snapshot_read(const struct ctl *, struct snapshot *);
 static void	snapshot_free(struct snapshot *);
 static void	add_proc(const struct proc_state *, void *);
 static void	add_counter(const char *, const char *, int64_t, void *);
-static void	read_self_metrics(struct snapshot *);
+static void	read_self_metrics(const struct ctl *, struct snapshot *);
 static void	supervisor_first(struct snapshot *);
 static int	health(const struct snapshot *, char *, size_t);
 static int	proc_running(const struct proc_state *);
@@ -74,7 +75,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	(void)argv;
 	if (argc != 0)
 		ctl_usage();
-	if (snapshot_read(&snap) == -1) {
+	if (snapshot_read(ctl, &snap) == -1) {
 		snapshot_free(&snap);
 		return STATUS_DOWN;
 	}
@@ -92,7 +93,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
  * created here: no rows is the truthful answer.
  */
 static int
-snapshot_read(struct snapshot *snap)
+snapshot_read(const struct ctl *ctl, struct snapshot *snap)
 {
 	struct progress	*db;
 	char		 path[PATH_MAX];
@@ -104,7 +105,7 @@ snapshot_read(struct snapshot *snap)
 		log_warnx("path too long: %s", PATH_DB);
 		return -1;
 	}
-	read_self_metrics(snap);
+	read_self_metrics(ctl, snap);
 	if (access(path, F_OK) == -1)
 		return snap->failed ? -1 : 0;
 	if ((db = progress_open_ro(path)) == NULL)
@@ -131,24 +132,35 @@ add_self(const char *name, uint64_t value, void *arg)
 	add_counter(ctx->proc, name, (int64_t)value, ctx->snap);
 }
 
-/* The latest self-metrics of every process that wrote some. */
+/*
+ * The latest self-metrics of every process that wrote some. The memory
+ * spool's place comes from the configuration; with a broken one, the
+ * default place is read.
+ */
 static void
-read_self_metrics(struct snapshot *snap)
+read_self_metrics(const struct ctl *ctl, struct snapshot *snap)
 {
 	struct spool_seg	*segs;
 	struct self_ctx		 ctx = { snap, NULL };
-	char			 dir[4096];
+	struct ferry_conf	*conf;
+	struct conf_errors	 errs;
+	char			 dir[4096], memdir[4096];
 	size_t			 n, i;
 
+	if ((conf = ctl_conf_load(ctl, &errs)) != NULL) {
+		strlcpy(memdir, conf->spool.memory_dir, sizeof(memdir));
+		conf_free(conf);
+	} else if (path_get(memdir, sizeof(memdir), PATH_MEMSPOOL) == NULL)
+		memdir[0] = '\0';
 	if (path_get(dir, sizeof(dir), PATH_SPOOL) == NULL ||
-	    access(dir, F_OK) == -1 || spool_list(dir, &segs, &n) == -1)
+	    access(dir, F_OK) == -1 || spool_list(dir, memdir, &segs, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
 		if (strncmp(segs[i].stream, "self-", 5) != 0 ||
 		    (i + 1 < n && strcmp(segs[i].stream, segs[i + 1].stream) == 0))
 			continue;	/* once per stream, at its newest segment */
 		ctx.proc = segs[i].stream + 5;
-		selfmetrics_read(dir, ctx.proc, add_self, &ctx);
+		selfmetrics_read(dir, memdir, ctx.proc, add_self, &ctx);
 	}
 	free(segs);
 }

@@ -28,6 +28,7 @@
 
 #define RESCAN_MS	1000	/* new streams; inotify makes it a fallback */
 #define PUBLISH_MS	1000
+#define CAP_MS		10	/* spool caps checked at most this often */
 #define STOP_GRACE_MS	5000	/* SIGTERM: time to finish a request in flight */
 
 extern char **environ;
@@ -93,7 +94,10 @@ watch_spool(const char *dir)
 	}
 }
 
-/* Drain inotify; 1 when a segment was created (rescan for streams). */
+/*
+ * Drain inotify: 0 nothing happened, 1 a writer wrote, 2 a segment was
+ * created (rescan for streams too).
+ */
 static int
 drain_inotify(void)
 {
@@ -102,7 +106,7 @@ drain_inotify(void)
 	const struct inotify_event *ev;
 	ssize_t			 n;
 	char			*p;
-	int			 created = 0;
+	int			 what = 0;
 
 	if (inotify_fd == -1)
 		return 0;
@@ -110,10 +114,12 @@ drain_inotify(void)
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
 			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
-				created = 1;
+				what = 2;
+			else if (what == 0)
+				what = 1;
 		}
 	}
-	return created;
+	return what;
 }
 
 static void
@@ -121,7 +127,8 @@ open_outputs(const char *spool)
 {
 	size_t	i;
 
-	if (http_init() == -1 || source_init(spool, db) == -1)
+	if (http_init() == -1 ||
+	    source_init(spool, conf->spool.memory_dir, db) == -1)
 		fatalx("cannot start the outputs");
 	noutputs = conf->noutputs;
 	if ((outputs = calloc(noutputs ? noutputs : 1, sizeof(*outputs))) == NULL)
@@ -136,6 +143,9 @@ open_outputs(const char *spool)
 		    "within spool.max_size");
 	/* Segments passed before a crash between commit and unlink. */
 	source_cleanup(outputs, noutputs);
+	/* The caps hold across restarts: count what is on disk now. */
+	cap_init(conf);
+	cap_enforce(outputs, noutputs, clock_mono_ms());
 }
 
 /* Our counters as metrics in the spool, when they changed (and each minute). */
@@ -149,7 +159,9 @@ publish_counters(uint64_t now_ms, int force)
 
 	for (i = 0; i < noutputs; i++)
 		sum += outputs[i].sent + outputs[i].retries +
-		    outputs[i].deadlettered + outputs[i].failures;
+		    outputs[i].deadlettered + outputs[i].failures +
+		    outputs[i].dropped;
+	sum += cap_totals()->dropped;
 	if (!force && sum == last_sum && now_ms - last_ms < 60000)
 		return;
 	last_sum = sum;
@@ -165,7 +177,12 @@ publish_counters(uint64_t now_ms, int force)
 		selfmetrics_add(self, name, o->deadlettered);
 		snprintf(name, sizeof(name), "output.%s.failing", o->name);
 		selfmetrics_add(self, name, o->failures);
+		snprintf(name, sizeof(name), "output.%s.dropped", o->name);
+		selfmetrics_add(self, name, o->dropped);
 	}
+	selfmetrics_add(self, "spool.dropped", cap_totals()->dropped);
+	selfmetrics_add(self, "spool.bytes", cap_totals()->disk_bytes);
+	selfmetrics_add(self, "spool.memory_bytes", cap_totals()->memory_bytes);
 	if (selfmetrics_write(self, clock_wall()) == -1)
 		log_warn("self-metrics write");
 }
@@ -211,21 +228,32 @@ event_loop(void)
 {
 	int		 fds[2] = { sig_fd(), inotify_fd };
 	uint64_t	 now = clock_mono_ms(), rescan_due = now, publish_due = now;
-	uint64_t	 stop_by = 0;
+	uint64_t	 stop_by = 0, cap_last = now;
 	size_t		 i;
+	int		 wrote;
 
 	for (;;) {
 		http_poll(fds, inotify_fd == -1 ? 1 : 2,
 		    poll_timeout(now, rescan_due));
 		now = clock_mono_ms();
 		handle_signals(now, &stop_by);
-		if (drain_inotify())
+		wrote = drain_inotify();
+		if (wrote == 2)
 			rescan_due = now;
 		http_perform(now);
 		if (now >= rescan_due) {
 			for (i = 0; i < noutputs; i++)
 				source_rescan(&outputs[i], 0);
 			rescan_due = now + RESCAN_MS;
+		}
+		/*
+		 * After rescan: a new stream's reader must exist to be counted.
+		 * At most every CAP_MS while writers write: a check lists the
+		 * spool, and a busy receiver writes a thousand times a second.
+		 */
+		if ((wrote && now >= cap_last + CAP_MS) || now >= cap_last + RESCAN_MS) {
+			cap_enforce(outputs, noutputs, now);
+			cap_last = now;
 		}
 		for (i = 0; i < noutputs; i++)
 			output_tick(&outputs[i], now, quit);
@@ -281,6 +309,8 @@ main(int argc, char *argv[])
 	event_loop();
 
 	/* A request still in flight is abandoned: its cursor did not move. */
+	for (i = 0; i < noutputs; i++)
+		output_orphans_lost(&outputs[i]);
 	publish_counters(clock_mono_ms(), 1);
 	selfmetrics_close(self);
 	for (i = 0; i < noutputs; i++)

@@ -45,6 +45,8 @@ struct output {
 	/* counters, published for ferryctl status; "sent" leaves out our own
 	 * self-metrics, or sending them would change it and never let it rest */
 	uint64_t		 sent, batches, retries, deadlettered;
+	uint64_t		 dropped;	/* deleted by the cap, never sent */
+	uint64_t		 orphans;	/* in the batch, their segment gone */
 	char			 last_error[256];
 };
 
@@ -54,13 +56,24 @@ void	batch_clear(struct batch *);
 void	batch_free(struct batch *);
 
 /* source.c: the spool side */
-int	source_init(const char *, struct progress *);
+int	source_init(const char *, const char *, struct progress *);
+const char *source_dir(int);
+struct stream_pos *source_pos(struct output *, const char *);
 int	source_rescan(struct output *, size_t);
 int	source_fill(struct output *, int, size_t);
 int	source_moved(const struct output *);
 int	source_commit(struct output *);
 void	source_cleanup(struct output *, size_t);
 void	source_close(struct output *);
+
+/* cap.c: the spool's size caps */
+void	cap_init(const struct ferry_conf *);
+void	cap_enforce(struct output *, size_t, uint64_t);
+struct cap_totals {
+	uint64_t	disk_bytes, memory_bytes;
+	uint64_t	dropped;	/* with no output configured */
+};
+const struct cap_totals *cap_totals(void);
 
 /* output.c: each output's state machine */
 extern int	cleanup_wanted;	/* a cursor crossed a segment: try deleting */
@@ -70,6 +83,7 @@ void	output_tick(struct output *, uint64_t, int);
 uint64_t output_next_due(const struct output *, uint64_t);
 void	output_done(struct output *, int, long, long, const char *, uint64_t);
 void	output_free(struct output *);
+void	output_orphans_lost(struct output *);
 
 /* output_http.c: the libcurl transport */
 int	http_init(void);

@@ -166,7 +166,24 @@ batch_settled(struct output *o)
 	if (rc == 1)
 		cleanup_wanted = 1;
 	batch_clear(&o->batch);
+	o->orphans = 0;
 	o->state = OUT_IDLE;
+}
+
+/*
+ * Stopping with a batch not acknowledged: it is re-read at the next start,
+ * except its records whose segment the cap deleted. Those are lost now.
+ */
+void
+output_orphans_lost(struct output *o)
+{
+	if (o->orphans == 0)
+		return;
+	log_warnx("output %s: %" PRIu64 " records of a batch not yet "
+	    "acknowledged came from segments the spool cap deleted: dropped",
+	    o->name, o->orphans);
+	o->dropped += o->orphans;
+	o->orphans = 0;
 }
 
 void

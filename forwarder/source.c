@@ -25,18 +25,26 @@
 #include "progress.h"
 
 static char		 spool_dir[4096];
+static char		 mem_dir[4096];
 static struct progress	*db;
 
 int
-source_init(const char *dir, struct progress *p)
+source_init(const char *dir, const char *memdir, struct progress *p)
 {
 	strlcpy(spool_dir, dir, sizeof(spool_dir));
+	strlcpy(mem_dir, memdir, sizeof(mem_dir));
 	db = p;
 	return 0;
 }
 
-static struct stream_pos *
-pos_find(struct output *o, const char *stream)
+const char *
+source_dir(int inmem)
+{
+	return inmem ? mem_dir : spool_dir;
+}
+
+struct stream_pos *
+source_pos(struct output *o, const char *stream)
 {
 	size_t	i;
 
@@ -65,7 +73,8 @@ pos_add(struct output *o, const char *stream, uint64_t oldest)
 	strlcpy(p->stream, stream, sizeof(p->stream));
 	p->seq = seq;
 	p->off = off;
-	if ((p->reader = spool_reader_open(spool_dir, stream, seq, off)) == NULL)
+	if ((p->reader = spool_reader_open(spool_dir, mem_dir, stream, seq,
+	    off)) == NULL)
 		return -1;
 	o->npos++;
 	log_debug("output %s: reading %s from %" PRIu64 ":%" PRIu64, o->name,
@@ -82,12 +91,12 @@ source_rescan(struct output *o, size_t unused)
 	int			 rc = 0;
 
 	(void)unused;
-	if (spool_list(spool_dir, &segs, &n) == -1)
+	if (spool_list(spool_dir, mem_dir, &segs, &n) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(segs[i].stream, segs[i - 1].stream) == 0)
 			continue;	/* segs[i] is the oldest of its stream */
-		if (pos_find(o, segs[i].stream) == NULL &&
+		if (source_pos(o, segs[i].stream) == NULL &&
 		    pos_add(o, segs[i].stream, segs[i].seq) == -1)
 			rc = -1;
 	}
@@ -196,7 +205,7 @@ segment_passed(const struct spool_seg *s, struct output *outs, size_t nouts)
 	if (!s->finished || nouts == 0)
 		return 0;
 	for (i = 0; i < nouts; i++)
-		if ((p = pos_find(&outs[i], s->stream)) == NULL || p->seq <= s->seq)
+		if ((p = source_pos(&outs[i], s->stream)) == NULL || p->seq <= s->seq)
 			return 0;
 	return 1;
 }
@@ -208,13 +217,14 @@ source_cleanup(struct output *outs, size_t nouts)
 	size_t			 n, i;
 	char			 path[4096];
 
-	if (spool_list(spool_dir, &segs, &n) == -1)
+	if (spool_list(spool_dir, mem_dir, &segs, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
 		if (!segment_passed(&segs[i], outs, nouts))
 			continue;
-		if (spool_seg_path(path, sizeof(path), spool_dir, segs[i].stream,
-		    segs[i].seq) == 0 && unlink(path) == -1 && errno != ENOENT)
+		if (spool_seg_path(path, sizeof(path), source_dir(segs[i].inmem),
+		    segs[i].stream, segs[i].seq) == 0 && unlink(path) == -1 &&
+		    errno != ENOENT)
 			log_warn("unlink %s", path);
 		else
 			log_debug("deleted %s: every output passed it", path);

@@ -63,7 +63,8 @@ open_spool(void)
 	if (path_get(dir, sizeof(dir), PATH_SPOOL) == NULL ||
 	    path_mkdirs(PATH_SPOOL, 0750) == -1)
 		fatalx("cannot make the spool directory");
-	if ((spool = spool_open(dir, "receiver", &conf->spool)) == NULL)
+	if ((spool = spool_open(dir, conf->spool.memory_dir, "receiver",
+	    &conf->spool)) == NULL)
 		fatalx("cannot open the spool in %s", dir);
 	if ((self = selfmetrics_open(conf, dir, "receiver")) == NULL)
 		fatalx("cannot open the self-metrics stream in %s", dir);
@@ -83,7 +84,8 @@ publish_counters(uint64_t now_ms, int force)
 	char			 name[64];
 	int			 i;
 
-	sum = st->accepted + st->dropped + st->connections + st->refused;
+	sum = st->accepted + st->dropped + st->connections + st->refused +
+	    spool_in_memory(spool);
 	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++)
 		sum += st->rejected[i];
 	if (!force && sum == last_sum && now_ms - last_ms < 60000)
@@ -95,6 +97,7 @@ publish_counters(uint64_t now_ms, int force)
 	selfmetrics_add(self, "connections", st->connections);
 	selfmetrics_add(self, "refused", st->refused);
 	selfmetrics_add(self, "torn_bytes", spool_torn_bytes(spool));
+	selfmetrics_add(self, "spool.memory", spool_in_memory(spool));
 	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
 		snprintf(name, sizeof(name), "rejected.%s", metric_status_name(i));
 		selfmetrics_add(self, name, st->rejected[i]);

@@ -89,7 +89,7 @@ test_lines_are_metrics_under_the_prefix(void **state)
 	assert_non_null(sm = selfmetrics_open(&f->conf, f->dir, "receiver"));
 	selfmetrics_add(sm, "accepted", 42);
 	assert_int_equal(selfmetrics_write(sm, 1700000000), 0);
-	assert_non_null(r = spool_reader_open(f->dir, "self-receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "self-receiver", 1, 0));
 	assert_int_equal(spool_reader_next(r, &line, &len), 1);
 	/* Dots of the hostname would split the Graphite path: they become _. */
 	assert_int_equal(len, strlen("servers.web1_example_com.ferry.receiver."
@@ -130,7 +130,7 @@ test_read_returns_latest_snapshot(void **state)
 	int			 i;
 
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(selfmetrics_read(f->dir, "receiver", collect, &seen), 0);
+	assert_int_equal(selfmetrics_read(f->dir, NULL, "receiver", collect, &seen), 0);
 	assert_non_null(sm = selfmetrics_open(&f->conf, f->dir, "receiver"));
 	/* Enough snapshots that the tail read starts mid-file, mid-line. */
 	for (i = 1; i <= 500; i++) {
@@ -140,7 +140,7 @@ test_read_returns_latest_snapshot(void **state)
 	}
 	selfmetrics_close(sm);
 	memset(&latest, 0, sizeof(latest));
-	assert_int_equal(selfmetrics_read(f->dir, "receiver", keep_latest,
+	assert_int_equal(selfmetrics_read(f->dir, NULL, "receiver", keep_latest,
 	    &latest), 1);
 	/* Later lines win, and the part line the tail starts in is skipped. */
 	assert_int_equal(latest.accepted, 500);
@@ -163,7 +163,7 @@ test_read_skips_empty_newest_segment(void **state)
 	/* A restart opens a fresh, empty segment before it writes anything. */
 	assert_non_null(sm = selfmetrics_open(&f->conf, f->dir, "forwarder"));
 	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(selfmetrics_read(f->dir, "forwarder", collect, &seen), 1);
+	assert_int_equal(selfmetrics_read(f->dir, NULL, "forwarder", collect, &seen), 1);
 	assert_string_equal(seen.text, "output.hg.sent=7;");
 	selfmetrics_close(sm);
 }
@@ -178,7 +178,7 @@ test_write_with_nothing_queued_writes_nothing(void **state)
 
 	assert_non_null(sm = selfmetrics_open(&f->conf, f->dir, "sink"));
 	assert_int_equal(selfmetrics_write(sm, 1700000000), 0);
-	assert_int_equal(spool_list(f->dir, &segs, &n), 0);
+	assert_int_equal(spool_list(f->dir, NULL, &segs, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(segs[0].size, 0);
 	free(segs);

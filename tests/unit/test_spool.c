@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "spool.h"
 
@@ -82,7 +83,7 @@ static struct spool *
 open_writer(const char *dir, const char *stream, uint64_t segment_size)
 {
 	struct spool_conf	 c = conf_with(segment_size);
-	struct spool		*s = spool_open(dir, stream, &c);
+	struct spool		*s = spool_open(dir, NULL, stream, &c);
 
 	assert_non_null(s);
 	return s;
@@ -153,7 +154,7 @@ list_stream(const char *dir, const char *stream, struct spool_seg *out,
 	struct spool_seg	*segs;
 	size_t			 n, i, k = 0;
 
-	assert_int_equal(spool_list(dir, &segs, &n), 0);
+	assert_int_equal(spool_list(dir, NULL, &segs, &n), 0);
 	for (i = 0; i < n; i++) {
 		if (strcmp(segs[i].stream, stream) != 0)
 			continue;
@@ -243,7 +244,7 @@ test_sync_and_close_write(void **state)
 	struct spool		*s;
 
 	c.fsync = 1;
-	assert_non_null(s = spool_open(f->dir, "receiver", &c));
+	assert_non_null(s = spool_open(f->dir, NULL, "receiver", &c));
 	append(s, "x 1\n");
 	assert_int_equal(spool_sync(s), 0);
 	assert_int_equal(spool_pending(s), 0);
@@ -339,7 +340,7 @@ test_list_sorts_streams(void **state)
 	snprintf(path, sizeof(path), "%s/receiver.12", f->dir);
 	assert_true(close(open(path, O_CREAT | O_WRONLY, 0640)) == 0);
 
-	assert_int_equal(spool_list(f->dir, &segs, &n), 0);
+	assert_int_equal(spool_list(f->dir, NULL, &segs, &n), 0);
 	assert_int_equal(n, 5);
 	assert_string_equal(segs[0].stream, "collectors");
 	assert_string_equal(segs[1].stream, "collectors");
@@ -380,13 +381,13 @@ test_list_no_segments(void **state)
 	 * a first segment created. Actual: abort (UBSan). Guard the qsort with
 	 * n > 1 and re-enable.
 	 */
-	assert_int_equal(spool_list(f->dir, &segs, &n), 0);
+	assert_int_equal(spool_list(f->dir, NULL, &segs, &n), 0);
 	assert_int_equal(n, 0);
 	free(segs);
 	s = open_writer(f->dir, "receiver", 1 << 20);
 	append(s, "a 1\n");
 	spool_close(s);
-	assert_int_equal(spool_list(f->dir, &segs, &n), 0);
+	assert_int_equal(spool_list(f->dir, NULL, &segs, &n), 0);
 	assert_int_equal(n, 1);
 	free(segs);
 }
@@ -400,7 +401,7 @@ test_list_missing_dir(void **state)
 	size_t			 n = 7;
 
 	snprintf(path, sizeof(path), "%s/nope", f->dir);
-	assert_int_equal(spool_list(path, &segs, &n), -1);
+	assert_int_equal(spool_list(path, NULL, &segs, &n), -1);
 	assert_null(segs);
 	assert_int_equal(n, 0);
 }
@@ -476,7 +477,7 @@ test_reopen_torn_only_segment(void **state)
 	 * bytes are counted once, by the writer that cut them.
 	 */
 	raw_append(f->dir, "receiver", 1, "torn");
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
 	assert_no_next(r);
 	s = open_writer(f->dir, "receiver", 1 << 20);
 	assert_int_equal(spool_torn_bytes(s), 4);
@@ -747,7 +748,7 @@ test_reader_in_order_across_segments(void **state)
 	n = list_stream(f->dir, "receiver", segs, 64);
 	assert_true(n >= 5);
 
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", segs[0].seq, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", segs[0].seq, 0));
 	for (i = 0; i < 30; i++) {
 		snprintf(line, sizeof(line), "m.%02d %d 1700000000", i, i);
 		assert_next(r, line);
@@ -772,7 +773,7 @@ test_reader_from_start(void **state)
 	struct spool		*s;
 
 	/* A reader with no cursor yet starts at (0, 0): before every segment. */
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 0, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 0, 0));
 	assert_no_next(r);
 	s = open_writer(f->dir, "receiver", 1 << 20);
 	append(s, "a 1\n");
@@ -799,7 +800,7 @@ test_reader_skips_deleted_segments(void **state)
 	assert_int_equal(unlink(path), 0);
 	seg_path(path, sizeof(path), f->dir, "receiver", 2);
 	assert_int_equal(unlink(path), 0);
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 2));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 2));
 	assert_next(r, "three");
 	assert_next(r, "four");
 	assert_no_next(r);
@@ -817,7 +818,7 @@ test_reader_ignores_other_streams(void **state)
 	raw_append(f->dir, "collectors", 2, "c2\n");
 	raw_append(f->dir, "receiver", 2, "r2\n");
 	raw_append(f->dir, "zzz", 3, "z3\n");
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
 	assert_next(r, "r1");
 	assert_next(r, "r2");
 	assert_no_next(r);
@@ -838,7 +839,7 @@ test_reader_waits_for_newline(void **state)
 	assert_int_equal(spool_flush(s), 0);
 	assert_int_equal(list_stream(f->dir, "receiver", segs, 4), 1);
 
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", segs[0].seq, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", segs[0].seq, 0));
 	assert_next(r, "a 1");
 	/* Half a line is on disk: the segment is not finished, so it waits. */
 	raw_append(f->dir, "receiver", segs[0].seq, "partial 2");
@@ -871,7 +872,7 @@ test_reader_skips_torn_tail_of_finished(void **state)
 
 	raw_append(f->dir, "receiver", 1, "a 1\nb 2\ntorn li");
 	raw_append(f->dir, "receiver", 2, "c 3\n");
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
 	assert_next(r, "a 1");
 	assert_next(r, "b 2");
 	assert_next(r, "c 3");
@@ -894,7 +895,7 @@ test_reader_torn_tail_seen_before_finish(void **state)
 	 * last one: it must wait, then skip it once a later segment appears.
 	 */
 	raw_append(f->dir, "receiver", 1, "a 1\ntorn");
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
 	assert_next(r, "a 1");
 	assert_no_next(r);
 	assert_int_equal(spool_reader_torn(r), 0);
@@ -916,7 +917,7 @@ test_reader_reads_tail_written_before_finish(void **state)
 	 * the half line before, and must still get the whole of it.
 	 */
 	raw_append(f->dir, "receiver", 1, "a 1\nhal");
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
 	assert_next(r, "a 1");
 	assert_no_next(r);
 	raw_append(f->dir, "receiver", 1, "f 2\n");
@@ -937,7 +938,7 @@ test_reader_tell_seek(void **state)
 
 	raw_append(f->dir, "receiver", 1, "l1\nl2\nl3\n");
 	raw_append(f->dir, "receiver", 2, "l4\nl5\n");
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
 	spool_reader_tell(r, &seq, &off);
 	assert_int_equal(seq, 1);
 	assert_int_equal(off, 0);
@@ -969,7 +970,7 @@ test_reader_tell_seek(void **state)
 
 	/* A fresh reader opened at a told position goes on from there. */
 	spool_reader_close(r);
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 6));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 6));
 	assert_next(r, "l3");
 	assert_next(r, "l4");
 	spool_reader_close(r);
@@ -994,7 +995,7 @@ test_reader_tell_seek_randomised(void **state)
 	}
 	spool_close(s);
 
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 0, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 0, 0));
 	for (i = 0; i < 200; i++) {
 		spool_reader_tell(r, &seqs[i], &offs[i]);
 		snprintf(line, sizeof(line), "metric.%03d %d", i, i * 7);
@@ -1036,7 +1037,7 @@ test_reader_long_lines(void **state)
 	append(s, "end 1\n");
 	assert_int_equal(spool_flush(s), 0);
 
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 0, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 0, 0));
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		assert_next(r, "short 1");
 		assert_int_equal(spool_reader_next(r, &line, &len), 1);
@@ -1068,7 +1069,7 @@ test_reader_long_partial_line(void **state)
 	big[biglen] = '\0';
 	raw_append(f->dir, "receiver", 1, "a 1\n");
 	raw_append(f->dir, "receiver", 1, big);
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
 	assert_next(r, "a 1");
 	assert_no_next(r);
 	raw_append(f->dir, "receiver", 1, big);
@@ -1090,13 +1091,180 @@ test_reader_empty_lines(void **state)
 	struct spool_reader	*r;
 
 	raw_append(f->dir, "receiver", 1, "\n\nx\n\n");
-	assert_non_null(r = spool_reader_open(f->dir, "receiver", 1, 0));
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
 	assert_next(r, "");
 	assert_next(r, "");
 	assert_next(r, "x");
 	assert_next(r, "");
 	assert_no_next(r);
 	spool_reader_close(r);
+}
+
+/*
+ * The full-disk fallback. /dev/full answers every write with ENOSPC, so a
+ * disk segment that is a link to it is a disk with no room, without a mount.
+ */
+static struct spool *
+open_full_disk_writer(struct fixture *f, char *memdir, size_t size)
+{
+	struct spool_conf	c;
+	char			path[256];
+
+	memset(&c, 0, sizeof(c));
+	c.segment_size = 1 << 20;
+	c.max_size = 1 << 24;
+	c.memory_max_size = 1 << 22;
+	snprintf(memdir, size, "%s/mem", f->dir);
+	snprintf(path, sizeof(path), "%s/receiver.0000000000000001", f->dir);
+	assert_int_equal(symlink("/dev/full", path), 0);
+	return spool_open(f->dir, memdir, "receiver", &c);
+}
+
+/*
+ * Once the writer left it, the full disk's segment is what a real one is:
+ * an empty file (the failed write was cut back). Readers would read
+ * /dev/full's endless zeros, so the link is swapped for that.
+ */
+static void
+settle_full_disk(struct fixture *f)
+{
+	char	path[256];
+	int	fd;
+
+	snprintf(path, sizeof(path), "%s/receiver.0000000000000001", f->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_true((fd = open(path, O_CREAT | O_WRONLY, 0640)) != -1);
+	close(fd);
+}
+
+static void
+test_full_disk_falls_back_to_memory(void **state)
+{
+	struct fixture		*f = *state;
+	struct spool_reader	*r;
+	struct spool		*s;
+	char			 memdir[128], path[256];
+
+	assert_non_null(s = open_full_disk_writer(f, memdir, sizeof(memdir)));
+	assert_int_equal(spool_in_memory(s), 0);
+	append(s, "a 1\n");
+	assert_int_equal(spool_flush(s), 0);
+	assert_int_equal(spool_in_memory(s), 1);
+	settle_full_disk(f);
+	/* The stream goes on in memory with the next seq. */
+	snprintf(path, sizeof(path), "%s/receiver.0000000000000002", memdir);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_non_null(r = spool_reader_open(f->dir, memdir, "receiver", 1, 0));
+	assert_next(r, "a 1");
+	assert_no_next(r);
+	spool_reader_close(r);
+	spool_close(s);
+}
+
+static void
+test_back_to_disk_when_it_has_room(void **state)
+{
+	struct fixture		*f = *state;
+	struct spool_reader	*r;
+	struct spool		*s;
+	char			 memdir[128], path[256];
+
+	assert_non_null(s = open_full_disk_writer(f, memdir, sizeof(memdir)));
+	append(s, "a 1\n");
+	assert_int_equal(spool_flush(s), 0);
+	assert_int_equal(spool_in_memory(s), 1);
+	settle_full_disk(f);
+	/* Within the probe interval it stays in memory. */
+	append(s, "b 2\n");
+	assert_int_equal(spool_flush(s), 0);
+	assert_int_equal(spool_in_memory(s), 1);
+	/* The disk (this directory, not /dev/full) has room for a new segment. */
+	clock_advance_ms(1001);
+	append(s, "c 3\n");
+	assert_int_equal(spool_flush(s), 0);
+	assert_int_equal(spool_in_memory(s), 0);
+	snprintf(path, sizeof(path), "%s/receiver.0000000000000003", f->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	/* No probe file left behind, and one ordered stream across places. */
+	snprintf(path, sizeof(path), "%s/.probe-receiver", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_non_null(r = spool_reader_open(f->dir, memdir, "receiver", 1, 0));
+	assert_next(r, "a 1");
+	assert_next(r, "b 2");
+	assert_next(r, "c 3");
+	assert_no_next(r);
+	append(s, "d 4\n");
+	assert_int_equal(spool_flush(s), 0);
+	assert_next(r, "d 4");
+	spool_reader_close(r);
+	spool_close(s);
+}
+
+static void
+test_full_disk_without_memory_fails(void **state)
+{
+	struct fixture		*f = *state;
+	struct spool_conf	 c;
+	struct spool		*s;
+	char			 path[256];
+
+	memset(&c, 0, sizeof(c));
+	c.segment_size = 1 << 20;
+	snprintf(path, sizeof(path), "%s/receiver.0000000000000001", f->dir);
+	assert_int_equal(symlink("/dev/full", path), 0);
+	assert_non_null(s = spool_open(f->dir, NULL, "receiver", &c));
+	append(s, "a 1\n");
+	assert_int_equal(spool_flush(s), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(spool_in_memory(s), 0);
+	spool_close(s);		/* logs what it could not write */
+}
+
+static void
+test_list_spans_both_places(void **state)
+{
+	struct fixture		*f = *state;
+	struct spool_seg	*segs;
+	struct spool		*s;
+	char			 memdir[128];
+	size_t			 n;
+
+	assert_non_null(s = open_full_disk_writer(f, memdir, sizeof(memdir)));
+	append(s, "a 1\n");
+	assert_int_equal(spool_flush(s), 0);
+	settle_full_disk(f);
+	assert_int_equal(spool_list(f->dir, memdir, &segs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(segs[0].seq, 1);
+	assert_false(segs[0].inmem);
+	assert_true(segs[0].finished);
+	assert_int_equal(segs[1].seq, 2);
+	assert_true(segs[1].inmem);
+	assert_false(segs[1].finished);
+	free(segs);
+	spool_close(s);
+}
+
+static void
+test_reader_skip_leaves_segment(void **state)
+{
+	struct fixture		*f = *state;
+	struct spool_reader	*r;
+	struct spool		*s;
+
+	s = open_writer(f->dir, "receiver", 8);
+	append(s, "a 1\nb 2\n");
+	assert_int_equal(spool_flush(s), 0);	/* rotates: seq 1 finished */
+	append(s, "c 3\n");
+	assert_int_equal(spool_flush(s), 0);
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 0));
+	assert_next(r, "a 1");
+	spool_reader_skip(r, 2);	/* not the one it is in: no effect */
+	spool_reader_skip(r, 1);
+	assert_next(r, "c 3");
+	assert_no_next(r);
+	spool_reader_close(r);
+	spool_close(s);
 }
 
 int
@@ -1119,6 +1287,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_empty_last_segment_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_streams_are_independent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_larger_than_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_falls_back_to_memory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_back_to_disk_when_it_has_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_without_memory_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_spans_both_places, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_skip_leaves_segment, setup, teardown),
 		cmocka_unit_test(test_seg_path),
 		cmocka_unit_test(test_name_parse),
 		cmocka_unit_test_setup_teardown(test_reader_in_order_across_segments, setup, teardown),
