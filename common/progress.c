@@ -7,9 +7,16 @@
  * is enough: in WAL mode it survives any process crash, and a power loss can
  * only roll a cursor back, which re-sends (at-least-once), never skips.
  * Statements are prepared once and kept for the life of the handle.
+ *
+ * A database that is not one (corrupt, truncated, overwritten) is moved
+ * aside and a new one made, loudly: with no cursors every output starts
+ * again from the oldest segment in the spool, which re-sends (duplicates,
+ * which receivers drop) rather than skips.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -47,6 +54,15 @@ static const char schema[] =
 	"  restarts INTEGER, started INTEGER, last_exit INTEGER, last_exit_str TEXT, "
 	"  last_exit_at INTEGER);";
 
+/* Set by a failed open when the file was not a usable database. */
+static int	progress_last_corrupt;
+
+static int
+is_corrupt(int rc)
+{
+	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
 struct progress {
 	sqlite3		*db;
 	sqlite3_stmt	*st[ST_COUNT];
@@ -57,13 +73,77 @@ static int
 progress_exec(struct progress *p, const char *sql)
 {
 	char	*err = NULL;
+	int	 rc;
 
-	if (sqlite3_exec(p->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+	if ((rc = sqlite3_exec(p->db, sql, NULL, NULL, &err)) != SQLITE_OK) {
+		progress_last_corrupt = is_corrupt(rc);
 		log_warnx("%s: %s", p->path, err ? err : "error");
 		sqlite3_free(err);
 		return -1;
 	}
 	return 0;
+}
+
+/* Move a corrupt database (and its WAL) aside so a new one can be made. */
+static int
+move_aside(const char *path)
+{
+	static const char	*suffix[] = { "", "-wal", "-shm" };
+	char			 from[4096], to[4096];
+	size_t			 i;
+	long			 now = (long)time(NULL);
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(from, sizeof(from), "%s%s", path, suffix[i]);
+		snprintf(to, sizeof(to), "%s.corrupt-%ld%s", path, now, suffix[i]);
+		if (rename(from, to) == -1 && i == 0) {
+			log_warn("rename %s", from);
+			return -1;
+		}
+	}
+	log_warnx("%s was corrupt: moved to %s.corrupt-%ld and started anew; "
+	    "every output re-sends the spool from its oldest segment", path,
+	    path, now);
+	return 0;
+}
+
+static int
+quick_check(struct progress *p)
+{
+	sqlite3_stmt		*st;
+	const unsigned char	*res;
+	int			 rc, ok;
+
+	if ((rc = sqlite3_prepare_v2(p->db, "PRAGMA quick_check", -1, &st,
+	    NULL)) != SQLITE_OK) {
+		progress_last_corrupt = is_corrupt(rc);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	res = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	ok = res != NULL && strcmp((const char *)res, "ok") == 0;
+	if (!ok) {
+		progress_last_corrupt = 1;
+		log_warnx("%s: quick_check: %s", p->path, res ? (const char *)res :
+		    sqlite3_errstr(rc));
+	}
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
+static struct progress *progress_open_flags(const char *, int);
+
+/* Open; a read-write open repairs a corrupt database by starting anew. */
+static struct progress *
+progress_open_repair(const char *path, int readonly)
+{
+	struct progress	*p;
+
+	if ((p = progress_open_flags(path, readonly)) != NULL || readonly)
+		return p;
+	if (!progress_last_corrupt || move_aside(path) == -1)
+		return NULL;
+	return progress_open_flags(path, 0);
 }
 
 static struct progress *
@@ -72,6 +152,7 @@ progress_open_flags(const char *path, int readonly)
 	struct progress	*p;
 	int		 i;
 
+	progress_last_corrupt = 0;
 	if ((p = calloc(1, sizeof(*p))) == NULL || (p->path = strdup(path)) == NULL) {
 		log_warn("calloc");
 		free(p);
@@ -84,11 +165,16 @@ progress_open_flags(const char *path, int readonly)
 		goto fail;
 	}
 	sqlite3_busy_timeout(p->db, 5000);
+	/* quick_check finds damage that opening alone does not. */
 	if (!readonly && (progress_exec(p, "PRAGMA journal_mode=WAL; "
-	    "PRAGMA synchronous=NORMAL;") == -1 || progress_exec(p, schema) == -1))
+	    "PRAGMA synchronous=NORMAL;") == -1 || progress_exec(p, schema) == -1 ||
+	    quick_check(p) == -1))
 		goto fail;
 	for (i = 0; i < ST_COUNT; i++) {
-		if (sqlite3_prepare_v2(p->db, stmt_sql[i], -1, &p->st[i], NULL) != SQLITE_OK) {
+		int rc = sqlite3_prepare_v2(p->db, stmt_sql[i], -1, &p->st[i], NULL);
+
+		if (rc != SQLITE_OK) {
+			progress_last_corrupt = is_corrupt(rc);
 			log_warnx("%s: prepare: %s", path, sqlite3_errmsg(p->db));
 			goto fail;
 		}
@@ -102,7 +188,7 @@ fail:
 struct progress *
 progress_open(const char *path)
 {
-	return progress_open_flags(path, 0);
+	return progress_open_repair(path, 0);
 }
 
 struct progress *

@@ -18,6 +18,7 @@ struct stream_pos {
 	char			 stream[SPOOL_STREAM_MAX];
 	struct spool_reader	*reader;	/* read position: batch end */
 	uint64_t		 seq, off;	/* committed: acknowledged */
+	int			 read_errors;	/* in a row, in the same segment */
 };
 
 /* Records read for an output, sent as one request. */

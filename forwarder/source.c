@@ -13,6 +13,8 @@
  * committed cursor has moved past it, and only after that cursor is in the
  * database; a crash in between leaves a segment that the next start deletes.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -104,6 +106,45 @@ source_rescan(struct output *o, size_t unused)
 	return rc;
 }
 
+#define READ_ERRORS_MAX	3	/* a segment failing this often is moved aside */
+
+/*
+ * A segment we cannot read (an I/O error, or something that is not a file)
+ * would stop this stream for good if retried forever: move it into
+ * spool/corrupt/ for the operator, say so, and go on with the next.
+ */
+static void
+quarantine(struct stream_pos *p)
+{
+	char		 from[4096], dir[4096], to[4096];
+	uint64_t	 seq, off;
+	int		 inmem, n;
+
+	if (++p->read_errors < READ_ERRORS_MAX)
+		return;
+	p->read_errors = 0;
+	spool_reader_tell(p->reader, &seq, &off);
+	for (inmem = 0; inmem <= 1; inmem++) {
+		if (spool_seg_path(from, sizeof(from), source_dir(inmem), p->stream,
+		    seq) == -1 || access(from, F_OK) == -1)
+			continue;
+		n = snprintf(dir, sizeof(dir), "%s/corrupt", spool_dir);
+		if (n < 0 || (size_t)n >= sizeof(dir) ||
+		    spool_seg_path(to, sizeof(to), dir, p->stream, seq) == -1)
+			return;
+		if ((mkdir(dir, 0750) == -1 && errno != EEXIST) ||
+		    rename(from, to) == -1) {
+			log_warn("cannot move unreadable %s aside", from);
+			return;
+		}
+		log_warnx("spool segment %s could not be read %d times: moved to "
+		    "%s; its records from offset %" PRIu64 " are not sent", from,
+		    READ_ERRORS_MAX, to, off);
+		break;
+	}
+	spool_reader_skip(p->reader, seq);
+}
+
 /*
  * Read up to max records into the batch, taking the streams in turn from a
  * rotating start so a busy stream cannot starve a quiet one. Returns the
@@ -127,8 +168,12 @@ source_fill(struct output *o, int max, size_t cap)
 
 			for (i = 0; i < 64 && added < max; i++) {
 				spool_reader_tell(r, &seq, &off);
-				if ((rc = spool_reader_next(r, &line, &len)) != 1)
+				if ((rc = spool_reader_next(r, &line, &len)) != 1) {
+					if (rc == -1)
+						quarantine(p);
 					break;
+				}
+				p->read_errors = 0;
 				if (batch_add(&o->batch, line, len, cap) == -1) {
 					/* Full by bytes: this line starts the next batch. */
 					spool_reader_seek(r, seq, off);

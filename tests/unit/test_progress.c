@@ -9,6 +9,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -427,6 +428,43 @@ test_commit_without_begin_fails(void **state)
 	progress_close(p);
 }
 
+static void
+test_corrupt_database_is_moved_aside(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p;
+	char		 path[256];
+	FILE		*fp;
+	DIR		*d;
+	struct dirent	*de;
+	int		 aside = 0;
+
+	p = open_db(f);
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 9, 90), 0);
+	progress_close(p);
+	/* Overwritten from the start: no longer a database. */
+	assert_non_null(fp = fopen(f->db, "r+"));
+	fputs("this is not an SQLite database, it is a text file now........", fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s-wal", f->db);
+	unlink(path);
+
+	assert_non_null(p = progress_open(f->db));
+	/* Started anew: no cursor, so outputs re-send from the oldest segment. */
+	assert_no_cursor(p, "hg", "receiver");
+	progress_close(p);
+	assert_non_null(d = opendir(f->dir));
+	while ((de = readdir(d)) != NULL)
+		aside += strstr(de->d_name, "ferry.db.corrupt-") == de->d_name;
+	closedir(d);
+	assert_true(aside >= 1);
+	/* A reader never repairs: it just fails. */
+	assert_non_null(fp = fopen(f->db, "w"));
+	fputs("garbage garbage garbage garbage garbage garbage garbage garbage", fp);
+	fclose(fp);
+	assert_null(progress_open_ro(f->db));
+}
+
 int
 main(void)
 {
@@ -440,6 +478,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cursor_min, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proc_set_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_ro_reads_without_writing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_database_is_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_hides_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_publishes_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
