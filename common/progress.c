@@ -28,6 +28,8 @@ enum stmt_id {
 	ST_CURSOR_SET,
 	ST_PROC_SET,
 	ST_PROC_EACH,
+	ST_OUTPUT_SET,
+	ST_OUTPUT_EACH,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -42,6 +44,12 @@ static const char *stmt_sql[ST_COUNT] = {
 	    "started, last_exit, last_exit_str, last_exit_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_PROC_EACH] = "SELECT name, pid, state, restarts, started, last_exit, "
 	    "last_exit_str, last_exit_at FROM process ORDER BY name",
+	[ST_OUTPUT_SET] = "INSERT OR REPLACE INTO output (name, state, since, "
+	    "last_success, last_error, last_error_at, sent, dropped, deadlettered, "
+	    "retries, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_OUTPUT_EACH] = "SELECT name, state, since, last_success, last_error, "
+	    "last_error_at, sent, dropped, deadlettered, retries, updated "
+	    "FROM output ORDER BY name",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -52,7 +60,11 @@ static const char schema[] =
 	"  seq INTEGER NOT NULL, off INTEGER NOT NULL, PRIMARY KEY (output, stream)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS process (name TEXT PRIMARY KEY, pid INTEGER, state TEXT, "
 	"  restarts INTEGER, started INTEGER, last_exit INTEGER, last_exit_str TEXT, "
-	"  last_exit_at INTEGER);";
+	"  last_exit_at INTEGER);"
+	"CREATE TABLE IF NOT EXISTS output (name TEXT PRIMARY KEY, state TEXT, "
+	"  since INTEGER, last_success INTEGER, last_error TEXT, last_error_at INTEGER, "
+	"  sent INTEGER, dropped INTEGER, deadlettered INTEGER, retries INTEGER, "
+	"  updated INTEGER);";
 
 /* Set by a failed open when the file was not a usable database. */
 static int	progress_last_corrupt;
@@ -310,6 +322,56 @@ copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 	const unsigned char	*t = sqlite3_column_text(st, col);
 
 	strlcpy(dst, t ? (const char *)t : "", size);
+}
+
+int
+progress_output_set(struct progress *p, const struct output_state *os)
+{
+	sqlite3_stmt	*st = p->st[ST_OUTPUT_SET];
+
+	sqlite3_bind_text(st, 1, os->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, os->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, os->since);
+	sqlite3_bind_int64(st, 4, os->last_success);
+	sqlite3_bind_text(st, 5, os->last_error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, os->last_error_at);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)os->sent);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)os->dropped);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)os->deadlettered);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)os->retries);
+	sqlite3_bind_int64(st, 11, os->updated);
+	return progress_step_done(p, st);
+}
+
+int
+progress_output_each(struct progress *p,
+    void (*fn)(const struct output_state *, void *), void *arg)
+{
+	sqlite3_stmt		*st = p->st[ST_OUTPUT_EACH];
+	struct output_state	 os;
+	int			 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&os, 0, sizeof(os));
+		copy_text(os.name, sizeof(os.name), st, 0);
+		copy_text(os.state, sizeof(os.state), st, 1);
+		os.since = sqlite3_column_int64(st, 2);
+		os.last_success = sqlite3_column_int64(st, 3);
+		copy_text(os.last_error, sizeof(os.last_error), st, 4);
+		os.last_error_at = sqlite3_column_int64(st, 5);
+		os.sent = (uint64_t)sqlite3_column_int64(st, 6);
+		os.dropped = (uint64_t)sqlite3_column_int64(st, 7);
+		os.deadlettered = (uint64_t)sqlite3_column_int64(st, 8);
+		os.retries = (uint64_t)sqlite3_column_int64(st, 9);
+		os.updated = sqlite3_column_int64(st, 10);
+		fn(&os, arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
+		return -1;
+	}
+	return 0;
 }
 
 int

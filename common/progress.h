@@ -24,6 +24,18 @@ struct proc_state {
 	int64_t		last_exit_at;
 };
 
+/* One output as the forwarder last saw it. */
+struct output_state {
+	char		name[64];
+	char		state[16];	/* sending retrying deadlettering */
+	int64_t		since;		/* wall seconds: in this state since */
+	int64_t		last_success;	/* last acknowledged batch, 0 never */
+	char		last_error[256];
+	int64_t		last_error_at;
+	uint64_t	sent, dropped, deadlettered, retries;
+	int64_t		updated;
+};
+
 struct progress	*progress_open(const char *);
 /* For readers such as ferryctl: never creates or changes anything. */
 struct progress	*progress_open_ro(const char *);
@@ -42,6 +54,10 @@ int		 progress_cursor_set(struct progress *, const char *, const char *,
 /* Lowest seq any of these outputs still needs in stream; 1 found, 0 none. */
 int		 progress_cursor_min(struct progress *, const char *,
 		    const char *const *, int, uint64_t *);
+
+int		 progress_output_set(struct progress *, const struct output_state *);
+int		 progress_output_each(struct progress *,
+		    void (*)(const struct output_state *, void *), void *);
 
 int		 progress_proc_set(struct progress *, const struct proc_state *);
 /* Calls fn for each process row, in name order. */

@@ -148,6 +148,36 @@ open_outputs(const char *spool)
 	cap_enforce(outputs, noutputs, clock_mono_ms());
 }
 
+/* Each output's state, for ferryctl status and the heartbeat. */
+static void
+publish_states(void)
+{
+	struct output_state	os;
+	size_t			i;
+
+	if (noutputs == 0 || progress_begin(db) == -1)
+		return;
+	for (i = 0; i < noutputs; i++) {
+		struct output *o = &outputs[i];
+
+		memset(&os, 0, sizeof(os));
+		strlcpy(os.name, o->name, sizeof(os.name));
+		strlcpy(os.state, output_health(o, &os.since), sizeof(os.state));
+		os.last_success = o->last_success;
+		strlcpy(os.last_error, o->last_error, sizeof(os.last_error));
+		os.last_error_at = o->last_error_at;
+		os.sent = o->sent;
+		os.dropped = o->dropped;
+		os.deadlettered = o->deadlettered;
+		os.retries = o->retries;
+		os.updated = clock_wall();
+		if (progress_output_set(db, &os) == -1)
+			break;
+	}
+	if (i < noutputs || progress_commit(db) == -1)
+		progress_rollback(db);
+}
+
 /* Our counters as metrics in the spool, when they changed (and each minute). */
 static void
 publish_counters(uint64_t now_ms, int force)
@@ -162,10 +192,13 @@ publish_counters(uint64_t now_ms, int force)
 		    outputs[i].deadlettered + outputs[i].failures +
 		    outputs[i].dropped;
 	sum += cap_totals()->dropped;
+	for (i = 0; i < noutputs; i++)
+		sum += outputs[i].fail_since + outputs[i].dead_since;
 	if (!force && sum == last_sum && now_ms - last_ms < 60000)
 		return;
 	last_sum = sum;
 	last_ms = now_ms;
+	publish_states();
 	for (i = 0; i < noutputs; i++) {
 		struct output *o = &outputs[i];
 

@@ -30,13 +30,13 @@ struct batch {
 	uint64_t	 first_ms;	/* when the first record was read */
 };
 
-enum output_state { OUT_IDLE, OUT_SENDING, OUT_BACKOFF };
+enum out_state { OUT_IDLE, OUT_SENDING, OUT_BACKOFF };
 
 struct output {
 	char			*name;
 	char			*uri;
 	char			*api_key;
-	enum output_state	 state;
+	enum out_state		 state;
 	struct stream_pos	*pos;
 	size_t			 npos;
 	struct batch		 batch;
@@ -48,6 +48,9 @@ struct output {
 	uint64_t		 sent, batches, retries, deadlettered;
 	uint64_t		 dropped;	/* deleted by the cap, never sent */
 	uint64_t		 orphans;	/* in the batch, their segment gone */
+	/* what ferryctl status shows; wall-clock seconds */
+	int64_t			 ok_since, fail_since, dead_since;
+	int64_t			 last_success, last_error_at;
 	char			 last_error[256];
 };
 
@@ -85,6 +88,8 @@ uint64_t output_next_due(const struct output *, uint64_t);
 void	output_done(struct output *, int, long, long, const char *, uint64_t);
 void	output_free(struct output *);
 void	output_orphans_lost(struct output *);
+/* "sending", "retrying" or "deadlettering", and since when. */
+const char *output_health(const struct output *, int64_t *);
 
 /* output_http.c: the libcurl transport */
 int	http_init(void);

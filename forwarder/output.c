@@ -41,6 +41,7 @@ output_init(struct output *o, const struct output_conf *oc,
 	o->uri = oc->uri;
 	o->api_key = oc->api_key[0] != '\0' ? oc->api_key : conf->api_key;
 	o->state = OUT_IDLE;
+	o->ok_since = clock_wall();
 	return http_open(o);
 }
 
@@ -196,7 +197,11 @@ output_done(struct output *o, int transport_ok, long code, long retry_after,
 		if (o->failures > 0)
 			log_info("output %s: delivering again after %d failed "
 			    "attempts", o->name, o->failures);
+		if (o->failures > 0 || o->dead_since != 0)
+			o->ok_since = clock_wall();
 		o->failures = 0;
+		o->fail_since = o->dead_since = 0;
+		o->last_success = clock_wall();
 		o->sent += o->batch.n - o->batch.nself;
 		o->batches++;
 		batch_settled(o);
@@ -205,6 +210,11 @@ output_done(struct output *o, int transport_ok, long code, long retry_after,
 	if (transport_ok && permanent_refusal(code) && deadletter(o, code) == 0) {
 		o->deadlettered += o->batch.n;
 		snprintf(o->last_error, sizeof(o->last_error), "HTTP %ld", code);
+		o->last_error_at = clock_wall();
+		if (o->dead_since == 0)
+			o->dead_since = o->last_error_at;
+		o->failures = 0;
+		o->fail_since = 0;
 		batch_settled(o);
 		return;
 	}
@@ -212,6 +222,9 @@ output_done(struct output *o, int transport_ok, long code, long retry_after,
 		snprintf(o->last_error, sizeof(o->last_error), "HTTP %ld", code);
 	else
 		snprintf(o->last_error, sizeof(o->last_error), "%s", err);
+	o->last_error_at = clock_wall();
+	if (o->fail_since == 0)
+		o->fail_since = o->last_error_at;
 	/* Logged when failing starts, not on every retry. */
 	if (o->failures++ == 0)
 		log_warnx("output %s: %s; retrying with backoff", o->name,
@@ -225,6 +238,21 @@ output_done(struct output *o, int transport_ok, long code, long retry_after,
 	}
 	o->retry_at = now + delay;
 	o->state = OUT_BACKOFF;
+}
+
+const char *
+output_health(const struct output *o, int64_t *since)
+{
+	if (o->fail_since != 0) {
+		*since = o->fail_since;
+		return "retrying";
+	}
+	if (o->dead_since != 0) {
+		*since = o->dead_since;
+		return "deadlettering";
+	}
+	*since = o->ok_since;
+	return "sending";
 }
 
 void

@@ -127,7 +127,7 @@ test_open_creates_schema(void **state)
 	assert_int_equal(access(f->db, F_OK), 0);
 	query_text(f->db, "SELECT name FROM sqlite_master WHERE type = 'table' "
 	    "ORDER BY name", buf, sizeof(buf));
-	assert_string_equal(buf, "cursor,process");
+	assert_string_equal(buf, "cursor,output,process");
 	query_text(f->db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	progress_close(p);
@@ -465,6 +465,48 @@ test_corrupt_database_is_moved_aside(void **state)
 	assert_null(progress_open_ro(f->db));
 }
 
+static void
+collect_output(const struct output_state *os, void *arg)
+{
+	struct output_state	*got = arg;
+
+	/* Keep the second row: rows come in name order. */
+	if (strcmp(os->name, "hg") == 0)
+		*got = *os;
+}
+
+static void
+test_output_set_each(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f);
+	struct output_state	 os, got;
+
+	memset(&os, 0, sizeof(os));
+	strlcpy(os.name, "carbon", sizeof(os.name));
+	strlcpy(os.state, "sending", sizeof(os.state));
+	assert_int_equal(progress_output_set(p, &os), 0);
+	strlcpy(os.name, "hg", sizeof(os.name));
+	strlcpy(os.state, "retrying", sizeof(os.state));
+	strlcpy(os.last_error, "HTTP 503", sizeof(os.last_error));
+	os.since = 1700000000;
+	os.sent = 5000000000ULL;
+	os.dropped = 7;
+	assert_int_equal(progress_output_set(p, &os), 0);
+	/* Replaced, not added. */
+	os.retries = 3;
+	assert_int_equal(progress_output_set(p, &os), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_output_each(p, collect_output, &got), 0);
+	assert_string_equal(got.state, "retrying");
+	assert_string_equal(got.last_error, "HTTP 503");
+	assert_int_equal(got.since, 1700000000);
+	assert_true(got.sent == 5000000000ULL);
+	assert_int_equal(got.dropped, 7);
+	assert_int_equal(got.retries, 3);
+	progress_close(p);
+}
+
 int
 main(void)
 {
@@ -479,6 +521,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_proc_set_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_ro_reads_without_writing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_database_is_moved_aside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_set_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_hides_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_publishes_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),

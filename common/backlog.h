@@ -1,0 +1,23 @@
+/*
+ * backlog: what one output still has to send, worked out from its cursors
+ * in the progress database and the spool itself, so it can be shown while
+ * the forwarder is down (ferryctl status, the heartbeat).
+ */
+#ifndef FERRY_BACKLOG_H
+#define FERRY_BACKLOG_H
+
+#include <stdint.h>
+
+struct progress;
+
+struct backlog {
+	uint64_t	bytes;
+	uint64_t	records;
+	int64_t		oldest;		/* timestamp of the oldest unsent record; 0 none */
+};
+
+/* (db, spool dir, memory dir or NULL, output name, result): 0 or -1. */
+int	backlog_compute(struct progress *, const char *, const char *,
+	    const char *, struct backlog *);
+
+#endif
