@@ -77,6 +77,12 @@ rate_begin(struct rate *r, uint64_t now_ms)
 	return r->elapsed;
 }
 
+double
+rate_elapsed(const struct rate *r)
+{
+	return r->elapsed;
+}
+
 static struct rate_entry *
 rate_find(struct rate *r, const char *key)
 {
@@ -104,7 +110,12 @@ rate_add(struct rate *r, const char *key)
 		ncap = r->cap == 0 ? 32 : r->cap * 2;
 		if (ncap > RATE_KEYS_MAX)
 			ncap = RATE_KEYS_MAX;
-		if ((ne = reallocarray(r->e, ncap, sizeof(*ne))) == NULL)
+		/*
+		 * realloc, not reallocarray: ncap <= RATE_KEYS_MAX cannot
+		 * overflow, and libbsd's reallocarray would make every
+		 * collector load two more shared libraries at each start.
+		 */
+		if ((ne = realloc(r->e, ncap * sizeof(*ne))) == NULL)
 			return NULL;
 		r->e = ne;
 		r->cap = ncap;
@@ -234,7 +245,7 @@ rate_save(const struct rate *r, const char *path, const char *boot_id)
 	char	 tmp[4096];
 	FILE	*fp;
 	size_t	 i;
-	int	 n, saved;
+	int	 n, saved, failed;
 
 	n = snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
@@ -255,8 +266,9 @@ rate_save(const struct rate *r, const char *path, const char *boot_id)
 	 * per collector per interval. The rename still keeps readers from
 	 * ever seeing half a file while the system runs.
 	 */
-	if (fclose(fp) == EOF) {
-		saved = errno;
+	failed = ferror(fp);
+	if (fclose(fp) == EOF || failed) {
+		saved = errno != 0 ? errno : EIO;
 		unlink(tmp);
 		errno = saved;
 		return -1;

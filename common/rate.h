@@ -32,6 +32,7 @@ void		 rate_free(struct rate *);
  * deltas of keys seen before are known, and no per-second rate).
  */
 double		 rate_begin(struct rate *, uint64_t);
+double		 rate_elapsed(const struct rate *);	/* what rate_begin() said */
 /* Records value under key; 1 with *delta set when the increase is known. */
 int		 rate_delta(struct rate *, const char *, uint64_t, uint64_t *);
 /* The same as a per-second rate; 1 with *per_sec set, else 0. */
