@@ -8,21 +8,22 @@
  *	ferry.<proc>.process.restarts		restarts since the supervisor started
  *	ferry.spool.byte ferry.spool.segments	what the spool holds on disk
  *	ferry.spool.memory_byte			and in the memory-backed spool
+ *	ferry.output.<output>.spool_byte	what that output has still to send
  *
  * <proc> is supervisor, receiver, forwarder, collectors, periodic, sink:
  * the supervisor named by its pid file and each of its children, named by
  * its executable without the "ferry-" prefix. Restarts come from the
- * process table the supervisor keeps in the progress database (read
- * only); the other figures from /proc. The names sit beside each
- * process's own counters (ferry.<proc>.*) under a "process" node of their
- * own, so they never collide with them.
+ * process table the supervisor keeps in the progress database, and each
+ * output's backlog from its cursors there (read only); the other figures
+ * from /proc and the spool folders. The names sit beside each process's
+ * own counters (ferry.<proc>.*) under a "process" node of their own, so
+ * they never collide with them.
  *
  * fds of a process of another user (the supervisor runs as root) cannot be
- * counted and are left out. The spool figures are the spool's own folders:
- * what each output still has to send is for ferryctl status to say.
+ * counted and are left out. The memory-backed spool is looked for where
+ * the default configuration puts it.
  */
 #include <dirent.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,11 @@
 #include "procfs.h"
 #include "progress.h"
 #include "rate.h"
+#include "spool.h"
 
 #define MAXPROCS	64
+#define MAXOUTPUTS	64
+#define CONF_SAFE_NAME	64
 
 struct proc {
 	int		 pid;
@@ -53,6 +57,10 @@ struct self {
 	int		 nprocs;
 	struct progress	*db;		/* kept open in daemon mode */
 	ino_t		 db_ino;
+	struct spool_seg *segs;		/* this sample's spool listing */
+	size_t		 nsegs;
+	char		 outputs[MAXOUTPUTS][64];
+	int		 noutputs;
 };
 
 /*
@@ -207,67 +215,129 @@ restarts_row(const struct proc_state *ps, void *arg)
 		    "ferry.%s.process.restarts", name);
 }
 
+static void
+output_row(const struct output_state *os, void *arg)
+{
+	struct self	*s = arg;
+
+	if (s->noutputs < MAXOUTPUTS)
+		snprintf(s->outputs[s->noutputs++], sizeof(s->outputs[0]), "%s",
+		    os->name);
+}
+
 /*
- * The supervisor's process table. A daemon keeps the database open, and
- * opens it again when the file was replaced (a corrupt one is moved aside).
+ * What one output has still to send: from its cursor in each stream to the
+ * stream's end, in bytes. (backlog_compute() also counts the records, which
+ * reads every unsent byte: too dear to do every interval during an outage.)
+ */
+static int
+output_backlog(struct self *s, const char *output, uint64_t *bytes)
+{
+	uint64_t	seq = 0, off = 0;
+	size_t		i;
+	int		rc;
+
+	*bytes = 0;
+	for (i = 0; i < s->nsegs; i++) {
+		if (i == 0 || strcmp(s->segs[i].stream, s->segs[i - 1].stream) != 0) {
+			rc = progress_cursor_get(s->db, output, s->segs[i].stream,
+			    &seq, &off);
+			if (rc == -1)
+				return -1;
+			if (rc == 0) {	/* where the forwarder would start */
+				seq = s->segs[i].seq;
+				off = 0;
+			}
+		}
+		if (s->segs[i].seq > seq)
+			*bytes += s->segs[i].size;
+		else if (s->segs[i].seq == seq && s->segs[i].size > off)
+			*bytes += s->segs[i].size - off;
+	}
+	return 0;
+}
+
+/*
+ * The progress database: restarts from the supervisor's process table, and
+ * each output's backlog from its cursors. A daemon keeps it open and opens
+ * it again when the file was replaced (a corrupt one is moved aside).
  */
 static void
-report_restarts(struct self *s)
+report_db(struct self *s)
 {
 	struct stat	st;
-	char		path[4096];
+	char		path[4096], name[CONF_SAFE_NAME];
+	uint64_t	bytes;
+	int		i;
 
 	if (path_get(path, sizeof(path), PATH_DB) == NULL)
 		return;
-	if (stat(path, &st) == -1) {
-		progress_close(s->db);
-		s->db = NULL;
-		return;		/* not yet created: nothing restarted */
-	}
-	if (s->db != NULL && st.st_ino != s->db_ino) {
+	if (stat(path, &st) == -1 || (s->db != NULL && st.st_ino != s->db_ino)) {
 		progress_close(s->db);
 		s->db = NULL;
 	}
+	if (access(path, F_OK) == -1)
+		return;		/* not created yet: nothing to say */
 	if (s->db == NULL) {
 		if ((s->db = progress_open_ro(path)) == NULL) {
-			collect_warnx(s->c, "%s: restarts not reported", path);
+			collect_warnx(s->c, "%s: restarts and backlogs not reported",
+			    path);
 			return;
 		}
 		s->db_ino = st.st_ino;
 	}
-	if (progress_proc_each(s->db, restarts_row, s) == -1) {
-		collect_warnx(s->c, "%s: restarts not reported", path);
-		progress_close(s->db);
-		s->db = NULL;
+	s->noutputs = 0;
+	if (progress_proc_each(s->db, restarts_row, s) == -1 ||
+	    progress_output_each(s->db, output_row, s) == -1)
+		goto fail;
+	for (i = 0; i < s->noutputs; i++) {
+		if (output_backlog(s, s->outputs[i], &bytes) == -1)
+			goto fail;
+		if (procfs_name(name, sizeof(name), s->outputs[i]) < sizeof(name))
+			collect_u64(s->c, bytes, "ferry.output.%s.spool_byte", name);
 	}
 	if (!collect_daemon(s->c)) {
 		progress_close(s->db);
 		s->db = NULL;
 	}
+	return;
+fail:
+	collect_warnx(s->c, "%s: restarts and backlogs not reported", path);
+	progress_close(s->db);
+	s->db = NULL;
 }
 
-/* Bytes and files of the spool folder fhs; 0, or -1 when it is missing. */
-static int
-spool_size(const char *fhs, uint64_t *bytes, uint64_t *files)
+/* The spool's segments, on disk and in memory; totals reported. */
+static void
+report_spool(struct self *s)
 {
-	struct dirent	*de;
-	struct stat	 st;
-	DIR		*d;
-	char		 dir[4096];
+	char		dir[4096], memdir[4096];
+	uint64_t	disk = 0, mem = 0, n = 0;
+	size_t		i;
 
-	*bytes = *files = 0;
-	if (path_get(dir, sizeof(dir), fhs) == NULL || (d = opendir(dir)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		*bytes += (uint64_t)st.st_size;
-		(*files)++;
+	free(s->segs);
+	s->segs = NULL;
+	s->nsegs = 0;
+	if (path_get(dir, sizeof(dir), PATH_SPOOL) == NULL ||
+	    path_get(memdir, sizeof(memdir), PATH_MEMSPOOL) == NULL)
+		return;
+	if (access(dir, F_OK) == -1)
+		return;		/* nothing spooled yet */
+	if (spool_list(dir, memdir, &s->segs, &s->nsegs) == -1) {
+		collect_warnx(s->c, "%s: spool not reported", dir);
+		return;
 	}
-	closedir(d);
-	return 0;
+	for (i = 0; i < s->nsegs; i++) {
+		if (s->segs[i].inmem)
+			mem += s->segs[i].size;
+		else {
+			disk += s->segs[i].size;
+			n++;
+		}
+	}
+	collect_u64(s->c, disk, "ferry.spool.byte");
+	collect_u64(s->c, n, "ferry.spool.segments");
+	collect_u64(s->c, mem, "ferry.spool.memory_byte");
 }
 
 static int
@@ -293,8 +363,7 @@ read_pidfile(struct self *s)
 static void
 sample(struct self *s)
 {
-	uint64_t	bytes, files;
-	int		sup, i;
+	int	sup, i;
 
 	s->nprocs = 0;
 	if ((sup = read_pidfile(s)) != -1) {
@@ -307,13 +376,8 @@ sample(struct self *s)
 	}
 	for (i = 0; i < s->nprocs; i++)
 		report_proc(s, &s->procs[i]);
-	report_restarts(s);
-	if (spool_size(PATH_SPOOL, &bytes, &files) == 0) {
-		collect_u64(s->c, bytes, "ferry.spool.byte");
-		collect_u64(s->c, files, "ferry.spool.segments");
-	}
-	if (spool_size(PATH_MEMSPOOL, &bytes, &files) == 0)
-		collect_u64(s->c, bytes, "ferry.spool.memory_byte");
+	report_spool(s);
+	report_db(s);
 }
 
 int
@@ -336,5 +400,6 @@ main(int argc, char *argv[])
 	while (collect_next(s.c))
 		sample(&s);
 	progress_close(s.db);
+	free(s.segs);
 	return collect_close(s.c);
 }
