@@ -65,12 +65,34 @@ ingest_warn(struct warn *w, uint64_t n, const char *why)
 	w->last_ms = now;
 }
 
+static struct sink_stats	stats;	/* atomics: two threads touch them */
+
+void
+ingest_stats(struct sink_stats *out)
+{
+	out->stored = __atomic_load_n(&stats.stored, __ATOMIC_RELAXED);
+	out->invalid = __atomic_load_n(&stats.invalid, __ATOMIC_RELAXED);
+	out->requests = __atomic_load_n(&stats.requests, __ATOMIC_RELAXED);
+	out->refused = __atomic_load_n(&stats.refused, __ATOMIC_RELAXED);
+}
+
+static void
+ingest_count(const struct counts *c)
+{
+	__atomic_add_fetch(&stats.stored, c->stored, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&stats.invalid, c->invalid, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&stats.requests, 1, __ATOMIC_RELAXED);
+	if (c->stored == 0 && c->invalid > 0)
+		__atomic_add_fetch(&stats.refused, 1, __ATOMIC_RELAXED);
+}
+
 static int
 ingest_reply(struct request *req, struct warn *w, const struct counts *c,
     const char *why)
 {
 	struct buf	b;
 
+	ingest_count(c);
 	if (c->invalid > 0)
 		ingest_warn(w, c->invalid, why);
 	if (c->stored == 0 && c->invalid > 0)

@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "log.h"
 #include "path.h"
+#include "selfmetrics.h"
 #include "sig.h"
 #include "sink.h"
 
@@ -154,13 +155,35 @@ sink_signal(int sig)
 	}
 }
 
+/* Our counters as metrics in ferry's spool, when they changed. */
+static void
+sink_publish(struct selfmetrics *self, int force)
+{
+	static struct sink_stats	last;
+	struct sink_stats		now;
+
+	if (self == NULL)
+		return;
+	ingest_stats(&now);
+	if (!force && memcmp(&now, &last, sizeof(now)) == 0)
+		return;
+	last = now;
+	selfmetrics_add(self, "stored", now.stored);
+	selfmetrics_add(self, "invalid", now.invalid);
+	selfmetrics_add(self, "requests", now.requests);
+	selfmetrics_add(self, "refused", now.refused);
+	if (selfmetrics_write(self, clock_wall()) == -1)
+		log_warn("self-metrics write");
+}
+
 /*
  * Wait for signals, and once a second merge the points received (see
- * store.c). The wakeup costs a read of one counter when nothing arrived;
- * it spares the HTTP thread a way to wake this one.
+ * store.c) and publish our counters. The wakeup costs a read of a few
+ * counters when nothing arrived; it spares the HTTP thread a way to wake
+ * this one.
  */
 static void
-sink_loop(struct store *store)
+sink_loop(struct store *store, struct selfmetrics *self)
 {
 	struct pollfd	pfd;
 	uint64_t	now, due;
@@ -179,6 +202,7 @@ sink_loop(struct store *store)
 		if (clock_mono_ms() < due)
 			continue;
 		due = clock_mono_ms() + MERGE_MS;
+		sink_publish(self, 0);
 		if (store_pending(store) == 0)
 			continue;
 		/* store.c has logged the cause; say once that it goes on. */
@@ -192,6 +216,21 @@ sink_loop(struct store *store)
 			failing = 0;
 		}
 	}
+}
+
+/*
+ * The sink is one of ferry's processes: its counters travel like the
+ * others'. Without a spool (a sink run on its own) it just keeps quiet.
+ */
+static struct selfmetrics *
+sink_self_metrics(const struct ferry_conf *conf)
+{
+	char	dir[4096];
+
+	if (path_get(dir, sizeof(dir), PATH_SPOOL) == NULL ||
+	    path_mkdirs(PATH_SPOOL, 0750) == -1)
+		return NULL;
+	return selfmetrics_open(conf, dir, "sink");
 }
 
 static struct ferry_conf *
@@ -228,6 +267,7 @@ main(int argc, char *argv[])
 	struct addrinfo		*addrs;
 	struct store		*store;
 	struct http		*http;
+	struct selfmetrics	*self;
 	const char		*path = NULL, *key, *baddr;
 	char			 db[1024];
 	int			 ch, debug = 0, check = 0, fd;
@@ -278,10 +318,13 @@ main(int argc, char *argv[])
 		fatalx("cannot start the HTTP server");
 	log_info("listening on %s:%d, store %s%s", baddr,
 	    conf->sink.port, db, *key != '\0' ? ", API key required" : "");
+	self = sink_self_metrics(conf);
 
-	sink_loop(store);
+	sink_loop(store, self);
 
 	http_stop(http);
+	sink_publish(self, 1);
+	selfmetrics_close(self);
 	store_close(store);
 	conf_free(conf);
 	log_info("stopped");

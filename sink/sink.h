@@ -164,6 +164,14 @@ int		 http_reply_stream(struct request *, const char *,
 		    struct stream *, struct buf *, int);
 
 /* ingest.c */
+/* Totals since start, updated on the HTTP thread, read by the main loop. */
+struct sink_stats {
+	uint64_t	stored;		/* records stored (points, log lines) */
+	uint64_t	invalid;	/* records refused */
+	uint64_t	requests;	/* write requests answered */
+	uint64_t	refused;	/* write requests answered 400 */
+};
+void	ingest_stats(struct sink_stats *);
 int	ingest_points(struct request *);
 int	ingest_beat(struct request *);
 int	ingest_batch(struct request *);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "path.h"
 #include "progress.h"
+#include "selfmetrics.h"
 #include "sig.h"
 #include "supervisor.h"
 
@@ -40,6 +41,8 @@ static void	reload(struct sup *);
 static void	reopen_logs(void);
 static void	record_self(struct sup *, const char *);
 static void	db_put(struct sup *, const struct proc_state *);
+static void	publish_child(struct sup *, const char *, int, int);
+static void	open_self_metrics(struct sup *);
 
 static const int	signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD };
 static int64_t		self_started;
@@ -133,6 +136,7 @@ main(int argc, char *argv[])
 		exit(1);
 	if (sig_init(signals, sizeof(signals) / sizeof(signals[0])) == -1)
 		exit(1);
+	open_self_metrics(&s);
 	record_self(&s, "running");
 	setproctitle("running");
 	log_info("ferry-supervisor %s started (pid %d, programs in %s)",
@@ -142,6 +146,7 @@ main(int argc, char *argv[])
 	loop(&s);
 
 	record_self(&s, "stopped");
+	selfmetrics_close(s.self);
 	progress_close(s.db);
 	(void)pidfile_remove(pfh);
 	conf_free(s.conf);
@@ -309,6 +314,31 @@ reopen_logs(void)
 	log_info("log files re-opened");
 }
 
+/* A child's restarts and whether it runs, as self-metrics in the spool. */
+static void
+publish_child(struct sup *s, const char *name, int restarts, int running)
+{
+	char	key[64];
+
+	if (s->self == NULL)
+		return;
+	snprintf(key, sizeof(key), "%s.restarts", name);
+	selfmetrics_add(s->self, key, restarts);
+	snprintf(key, sizeof(key), "%s.running", name);
+	selfmetrics_add(s->self, key, running);
+	if (selfmetrics_write(s->self, clock_wall()) == -1)
+		log_warn("self-metrics write");
+}
+
+static void
+open_self_metrics(struct sup *s)
+{
+	char	dir[PATH_MAX];
+
+	if (path_get(dir, sizeof(dir), PATH_SPOOL) != NULL)
+		s->self = selfmetrics_open(s->conf, dir, "supervisor");
+}
+
 /* Record the state of child c for ferryctl status. */
 void
 sup_record(struct sup *s, const struct child *c)
@@ -325,6 +355,7 @@ sup_record(struct sup *s, const struct child *c)
 	(void)strlcpy(ps.last_exit_str, c->last_exit, sizeof(ps.last_exit_str));
 	ps.last_exit_at = c->last_exit_at;
 	db_put(s, &ps);
+	publish_child(s, c->name, ps.restarts, c->state == CHILD_RUNNING);
 }
 
 static void

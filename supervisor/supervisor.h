@@ -32,6 +32,8 @@ struct progress;
 #define SUP_DB_RETRY_MS		10000	/* reopen a failing progress database */
 
 /* The context every part of the supervisor shares. */
+struct selfmetrics;
+
 struct sup {
 	struct ferry_conf	*conf;		/* the running configuration */
 	char			 confpath[PATH_MAX];
@@ -39,6 +41,7 @@ struct sup {
 	struct progress		*db;		/* NULL while it cannot be opened */
 	int			 db_failing;	/* logged once, until it works */
 	uint64_t		 db_retry_at;	/* mono ms of the next open */
+	struct selfmetrics	*self;		/* restarts as metrics; may be NULL */
 	int			 quit;		/* stopping: no more spawns */
 	uint64_t		 quit_at;	/* mono ms of the stop request */
 };
