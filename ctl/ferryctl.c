@@ -12,9 +12,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +21,13 @@
 
 #include "conf.h"
 #include "log.h"
-#include "path.h"
+#include "pidfile.h"
 #include "ctl.h"
 
 static int	cmd_check_config(struct ctl *, int, char **);
 static int	cmd_reload(struct ctl *, int, char **);
 static int	cmd_version(struct ctl *, int, char **);
 static int	parse_options(struct ctl *, int, char **);
-static int	supervisor_is_ours(pid_t);
 
 static const struct command {
 	const char	*name;
@@ -148,72 +145,13 @@ ctl_conf_errors(const struct ctl *ctl, const struct conf_errors *errs)
 }
 
 /*
- * The supervisor's pid from its pid file: 1 and *pid set when that process
- * is alive, 0 when the supervisor is not running (no pid file, or a stale
- * one), -1 when the pid file cannot be read for another reason (logged).
+ * The supervisor's pid: 1 when it runs, 0 when it does not, -1 when its pid
+ * file cannot be read (common/pidfile.c, shared with ferry-periodic).
  */
 int
 ctl_supervisor_pid(pid_t *pid)
 {
-	char		 path[PATH_MAX], buf[32];
-	const char	*errstr;
-	ssize_t		 n;
-	int		 fd;
-
-	*pid = -1;
-	if (path_get(path, sizeof(path), PATH_PIDFILE) == NULL) {
-		log_warnx("path too long: %s", PATH_PIDFILE);
-		return -1;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		log_warn("%s", path);
-		return -1;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;	/* being written, or left empty: not running */
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	*pid = strtonum(buf, 1, INT_MAX, &errstr);
-	if (errstr != NULL) {
-		*pid = -1;
-		return 0;
-	}
-	if (kill(*pid, 0) == -1 && errno != EPERM)
-		return 0;
-	return supervisor_is_ours(*pid);
-}
-
-/*
- * A pid file left by a supervisor killed with -9 may name a pid that now
- * belongs to another program, or to a zombie nobody reaped yet. Where /proc
- * tells, check the program name and that it is not a zombie.
- */
-static int
-supervisor_is_ours(pid_t pid)
-{
-	char	 path[64], stat[256], *lp, *rp;
-	ssize_t	 n;
-	int	 fd;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 1;
-	n = read(fd, stat, sizeof(stat) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	stat[n] = '\0';
-	/* "pid (comm) S ...": comm keeps 15 characters, "ferry-superviso". */
-	if ((lp = strchr(stat, '(')) == NULL ||
-	    (rp = strrchr(stat, ')')) == NULL || rp[1] == '\0')
-		return 1;
-	if (strncmp(lp + 1, "ferry-supervis", 14) != 0)
-		return 0;
-	return rp[2] != 'Z' && rp[2] != 'X';
+	return pidfile_supervisor(pid);
 }
 
 /* s as a JSON string, quotes included. */
