@@ -7,12 +7,14 @@
  * the supervisor copies into <name>.log. A child that exits is restarted
  * after a delay that starts at 1 s, doubles with each consecutive failure up
  * to 60 s, and starts over once a child has run for 60 s; it never gives up.
- * Exit status 78 (bad configuration) parks a child in "fatal" until the next
- * reload. Every timer runs on the monotonic clock; the main loop sleeps in
- * poll() until child_timeout() says the next one is due.
+ * Exit status 78 (bad configuration) parks a child in "fatal" until a
+ * reload changes the settings it reads. Every timer runs on the monotonic
+ * clock; the main loop sleeps in poll() until child_timeout() says the next
+ * one is due.
  *
  * To run one more program, add a row to the table and, if it is optional,
- * a function that reads from the configuration whether it is enabled.
+ * a function that reads from the configuration whether it is enabled; and
+ * say in common/confdiff.c which settings it reads.
  */
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -28,6 +30,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "confdiff.h"
 #include "log.h"
 #include "sig.h"
 #include "supervisor.h"
@@ -234,8 +237,10 @@ child_timers(struct sup *s, uint64_t now)
 
 /*
  * SIGHUP with a valid new configuration: stop what it disables, start what
- * it enables, restart what it changed, and give a "fatal" child its retry.
- * A restart is a stop whose reap spawns again (child_exited).
+ * it enables, restart what it changed (only that: see child_conf_changed),
+ * and give a "fatal" child its retry when its settings changed. A restart
+ * is a stop whose reap spawns again (child_exited); the child flushes what
+ * it holds on SIGTERM, so a reload loses no record.
  */
 void
 child_reload(struct sup *s, const struct ferry_conf *old,
@@ -244,50 +249,75 @@ child_reload(struct sup *s, const struct ferry_conf *old,
 	uint64_t	 now = clock_mono_ms();
 	struct child	*c;
 	size_t		 i;
+	int		 acted = 0;
 
 	for (i = 0; i < NCHILDREN; i++) {
 		c = &children[i];
 		c->want = c->enabled(new);
 		if (!c->want) {
-			if (c->pid > 0)
+			if (c->pid > 0) {
+				log_info("%s is disabled now; stopping it",
+				    c->name);
 				child_stop(c, now);
-			else if (c->state != CHILD_STOPPED)
+				acted = 1;
+			} else if (c->state != CHILD_STOPPED)
 				child_set(s, c, CHILD_STOPPED);
 			continue;
 		}
 		switch (c->state) {
 		case CHILD_STOPPED:
-		case CHILD_FATAL:
 			c->failures = 0;
 			(void)child_spawn(s, c);
+			acted = 1;
+			break;
+		case CHILD_FATAL:
+			/*
+			 * It refused these very settings: only a change of
+			 * them is worth a try, or each reload would spin it.
+			 */
+			if (child_conf_changed(old, new, c)) {
+				c->failures = 0;
+				(void)child_spawn(s, c);
+				acted = 1;
+			}
 			break;
 		case CHILD_BACKOFF:
 			/* A new configuration may be the fix: try it now. */
-			if (child_conf_changed(old, new, c))
+			if (child_conf_changed(old, new, c)) {
 				(void)child_spawn(s, c);
+				acted = 1;
+			}
 			break;
 		case CHILD_STARTING:
 		case CHILD_RUNNING:
-			if (c->pid > 0 && child_conf_changed(old, new, c))
+			if (c->pid > 0 && child_conf_changed(old, new, c)) {
+				log_info("%s: its settings changed; restarting "
+				    "it", c->name);
 				child_stop(c, now);
+				acted = 1;
+			}
 			break;
 		}
 	}
+	if (!acted)
+		log_info("no program's settings changed; nothing restarted");
 }
 
 /*
- * Whether the settings child c reads differ between old and new. This is
- * the seam for selective restarts: until each program's settings are
- * compared, every child counts as changed and restarts on each reload.
+ * Whether the settings child c reads differ between old and new: the
+ * comparison lives in common/confdiff.c, where it is unit-tested. A child
+ * confdiff does not know counts as changed, so it restarts rather than
+ * keeps settings that are gone.
  */
 int
 child_conf_changed(const struct ferry_conf *old, const struct ferry_conf *new,
     const struct child *c)
 {
-	(void)old;
-	(void)new;
-	(void)c;
-	return 1;
+	unsigned	bit;
+
+	if ((bit = confdiff_bit(c->name)) == 0)
+		return 1;
+	return (confdiff(old, new) & bit) != 0;
 }
 
 /* SIGUSR1: logrotate moved the files away; open them again by name. */
