@@ -43,6 +43,7 @@ static int	enabled_sink(const struct ferry_conf *);
 /* In start order. */
 static struct child	children[] = {
 	{ .name = "receiver",	.enabled = enabled_always },
+	{ .name = "collectors",	.enabled = enabled_always },
 	{ .name = "forwarder",	.enabled = enabled_always },
 	{ .name = "sink",	.enabled = enabled_sink },
 };

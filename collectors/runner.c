@@ -1,0 +1,833 @@
+/*
+ * ferry-collectors: the runner. main() loads the configuration, opens the
+ * spool stream "collectors", finds the collectors and then lives in one
+ * poll() loop that owns every timer and every pipe:
+ *
+ *  - the two collectors directories are scanned at start, every
+ *    collectors.scan_interval (30 s) and soon after inotify says they
+ *    changed, so a dropped-in executable starts and a removed one stops;
+ *  - each interval collector runs at its own phase of its interval (a
+ *    stable offset per name) and is killed, with its process group, at its
+ *    timeout; a daemon is started once and restarted with a backoff;
+ *  - their stdout and stderr are read without ever blocking (output.c),
+ *    so one collector can hang, flood, crash or print garbage without
+ *    delaying another by more than one chunk's handling;
+ *  - the drop directory is looked at each second (drop.c);
+ *  - accepted lines reach the spool file within FLUSH_MS and are fsynced
+ *    each second, the receiver's promises.
+ *
+ * The runner is a child subreaper, so whatever a collector leaves behind
+ * is reaped here, and killed when the runner stops.
+ */
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "collectors.h"
+#include "conf.h"
+#include "log.h"
+#include "path.h"
+#include "selfmetrics.h"
+#include "sig.h"
+#include "spool.h"
+
+extern char **environ;
+
+#define FLUSH_MS	50	/* half the receiver's 100 ms promise */
+#define SYNC_MS		1000
+#define TICK_MS		1000	/* drop sweep, housekeeping, counters */
+#define RESCAN_SOON_MS	200	/* after inotify: let a copy finish */
+#define SELF_PERIOD_MS	60000	/* counters at least this often */
+#define SELF_BATCH	40	/* lines per self-metrics write */
+#define QUIT_GIVEUP_MS	(STOP_GRACE_MS + 3000)
+#define NPOLL		(2 * COLL_MAX + 2)
+
+static struct runner		 R;
+static struct ferry_conf	*conf;
+static struct selfmetrics	*self;
+static int			 ifd = -1;	/* inotify */
+static int			 wd_dir[2] = { -1, -1 };
+static const char		*dirs[2];	/* custom first: it wins */
+
+struct timers {
+	uint64_t	flush_due;	/* 0: nothing buffered */
+	uint64_t	sync_due;
+	uint64_t	tick_due;
+	uint64_t	scan_due;
+	int		drop_busy;	/* a drop file is in progress */
+};
+
+static void	usage(void) __attribute__((noreturn));
+static void	load_config(const char *);
+static void	setup(void);
+static void	scan(uint64_t);
+static void	found(const char *, const char *, void *);
+static struct collector *coll_new(const char *, const char *, int, uint64_t);
+static void	coll_free(struct collector *);
+static void	coll_retire(struct collector *, const char *, uint64_t);
+static void	run_due(uint64_t);
+static void	event_loop(void);
+static void	handle_signals(uint64_t, struct timers *);
+static void	handle_inotify(uint64_t, struct timers *);
+static void	watch_dirs(void);
+static void	run_timers(struct timers *, uint64_t);
+static int	next_timeout(const struct timers *, uint64_t, uint64_t);
+static void	publish_counters(uint64_t, int);
+static void	shutdown_collectors(void);
+static void	free_all(void);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ferry-collectors [-d] [-c config]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*config = NULL;
+	int		 ch, debug = 0;
+
+	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	log_init("collectors", debug ? LOG_DEBUG : 0);
+	load_config(config);
+	setproctitle_init(argc, argv, environ);
+	setproctitle("collectors");
+	setup();
+
+	event_loop();
+
+	shutdown_collectors();
+	if (spool_sync(R.spool) == -1)
+		log_warnx("lines still buffered at exit could not be written");
+	if (R.archive != NULL)
+		archive_flush(R.archive);
+	publish_counters(clock_mono_ms(), 1);
+	free_all();
+	drop_close();
+	archive_close(R.archive);
+	spool_close(R.spool);
+	selfmetrics_close(self);
+	if (ifd != -1)
+		close(ifd);
+	log_info("stopped");
+	conf_free(conf);
+	return 0;
+}
+
+static void
+load_config(const char *path)
+{
+	struct conf_errors	errs;
+
+	if ((conf = conf_load(path, &errs)) == NULL) {
+		conf_log_errors(&errs);
+		fatalx_config("configuration not valid, not starting");
+	}
+}
+
+/* Everything before the first scan: spool, limits, dirs, signals. */
+static void
+setup(void)
+{
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+	    SIGCHLD };
+	char			 dir[PATH_MAX], path[PATH_MAX];
+	size_t			 i;
+
+	memset(&R, 0, sizeof(R));
+	R.conf = conf;
+	TAILQ_INIT(&R.list);
+	if (sig_init(sigs, sizeof(sigs) / sizeof(sigs[0])) == -1)
+		fatalx("signals");
+	/* Orphans of our collectors come to us, to be reaped and killed. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("prctl PR_SET_CHILD_SUBREAPER");
+
+	if ((R.prefixlen = line_prefix(R.prefix, sizeof(R.prefix),
+	    conf->prefix, conf->hostname)) == 0)
+		fatalx_config("prefix and hostname are too long");
+	R.max_line = conf->receiver.max_line < LINE_MAX_BYTES ?
+	    conf->receiver.max_line : LINE_MAX_BYTES;
+	scan_owners_init(&R.owners, conf->user);
+
+	if (path_get(R.state_dir, sizeof(R.state_dir),
+	    PATH_VAR "/collectors-state") == NULL ||
+	    path_mkdirs(PATH_VAR "/collectors-state", 0750) == -1)
+		log_warnx("no state directory for collectors; they run in /");
+
+	if (path_get(dir, sizeof(dir), PATH_SPOOL) == NULL ||
+	    path_mkdirs(PATH_SPOOL, 0750) == -1)
+		fatalx("cannot make the spool directory");
+	if ((R.spool = spool_open(dir, conf->spool.memory_dir, "collectors",
+	    &conf->spool)) == NULL)
+		fatalx("cannot open the spool in %s", dir);
+	if ((self = selfmetrics_open(conf, dir, "collectors")) == NULL)
+		fatalx("cannot open the self-metrics stream in %s", dir);
+	if (conf->collectors.archive) {
+		if (path_get(path, sizeof(path), PATH_LOG "/archive.log") == NULL ||
+		    (R.archive = archive_open(path)) == NULL)
+			log_warnx("collectors.archive is on, but archive.log "
+			    "cannot be opened");
+	}
+
+	if ((ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		log_warn("inotify; directories are only scanned every %g s",
+		    conf->collectors.scan_interval);
+	dirs[0] = conf->collectors.custom_dir;
+	dirs[1] = conf->collectors.builtin_dir;
+	if (drop_init(&R, ifd) == -1)
+		fatalx("cannot use the drop directory");
+
+	for (i = 0; i < conf->ncollector; i++)
+		if (!conf->collector[i].enabled)
+			log_info("collector %s is disabled by the configuration",
+			    conf->collector[i].name);
+	log_info("started: collectors from %s and %s, every %g s unless "
+	    "configured otherwise", dirs[1], dirs[0], conf->collectors.interval);
+}
+
+/* The collector "NAME" section of name, or NULL. */
+static const struct collector_conf *
+section_of(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < conf->ncollector; i++)
+		if (strcmp(conf->collector[i].name, name) == 0)
+			return &conf->collector[i];
+	return NULL;
+}
+
+static struct collector *
+find_name(const char *name)
+{
+	struct collector	*c;
+
+	TAILQ_FOREACH(c, &R.list, entry)
+		if (!c->gone && strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+struct collector *
+runner_find_pid(struct runner *r, pid_t pid)
+{
+	struct collector	*c;
+
+	TAILQ_FOREACH(c, &r->list, entry)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
+struct scan_ctx {
+	int		builtin;
+	uint64_t	now;
+};
+
+/*
+ * Both directories, the operator's first: a collector there overrides a
+ * built-in of the same name. What was not found again is retired.
+ */
+static void
+scan(uint64_t now)
+{
+	struct collector	*c, *tmp;
+	struct scan_ctx		 ctx;
+	int			 i;
+
+	watch_dirs();
+	TAILQ_FOREACH(c, &R.list, entry)
+		c->seen = 0;
+	scan_begin();
+	for (i = 0; i < 2; i++) {
+		ctx.builtin = i == 1;
+		ctx.now = now;
+		(void)scan_dir(dirs[i], &R.owners, found, &ctx);
+	}
+	scan_end();
+	for (c = TAILQ_FIRST(&R.list); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, entry);
+		if (!c->gone && !c->seen)
+			coll_retire(c, "its file is gone or may no longer run",
+			    now);
+	}
+}
+
+static void
+found(const char *name, const char *path, void *arg)
+{
+	struct scan_ctx			*ctx = arg;
+	const struct collector_conf	*cc = section_of(name);
+	struct collector		*c;
+	static int			 full_logged;
+
+	if (cc != NULL && !cc->enabled)
+		return;
+	if ((c = find_name(name)) != NULL) {
+		if (c->seen)
+			return;		/* the operator's overrides a built-in */
+		if (strcmp(c->path, path) == 0) {
+			c->seen = 1;
+			return;
+		}
+		coll_retire(c, "replaced", ctx->now);
+	}
+	if (R.ncoll >= COLL_MAX) {
+		if (!full_logged)
+			log_warnx("more than %d collectors; %s and others are "
+			    "not run", COLL_MAX, path);
+		full_logged = 1;
+		return;
+	}
+	if ((c = coll_new(name, path, ctx->builtin, ctx->now)) != NULL)
+		c->seen = 1;
+}
+
+static struct collector *
+coll_new(const char *name, const char *path, int builtin, uint64_t now)
+{
+	const struct collector_conf	*cc = section_of(name);
+	struct collector		*c;
+	double				 interval_s;
+	int				 mode;
+	size_t				 i;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("calloc");
+		return NULL;
+	}
+	(void)strlcpy(c->name, name, sizeof(c->name));
+	(void)strlcpy(c->path, path, sizeof(c->path));
+	/* In a metric name a dot would make a level of its own. */
+	for (i = 0; i < sizeof(c->mname) - 1 && name[i] != '\0'; i++)
+		c->mname[i] = (name[i] == '.' || name[i] == ' ') ? '_' : name[i];
+	c->cc = cc;
+	mode = cc != NULL ? cc->mode : COLLECTOR_MODE_DEFAULT;
+	if (mode == COLLECTOR_MODE_DEFAULT)
+		mode = builtin ? conf->collectors.builtin_mode :
+		    COLLECTOR_MODE_INTERVAL;
+	c->daemon = mode == COLLECTOR_MODE_DAEMON;
+	interval_s = cc != NULL ? cc->interval : conf->collectors.interval;
+	c->interval_ms = (uint64_t)(interval_s * 1000);
+	c->timeout_ms = (uint64_t)((cc != NULL ? cc->timeout :
+	    conf->collectors.timeout) * 1000);
+	c->max_lines = cc != NULL ? cc->max_lines : conf->collectors.max_lines;
+	c->max_bps = cc != NULL ? cc->max_bytes_per_second :
+	    conf->collectors.max_bytes_per_second;
+	c->out.fd = c->err.fd = -1;
+	/* A run may spend a whole interval's bytes at once. */
+	bucket_init(&c->bytes, (double)c->max_bps, (double)c->max_bps *
+	    (interval_s > 1 ? interval_s : 1), now);
+	bucket_init(&c->lines, (double)c->max_lines / interval_s,
+	    (double)c->max_lines, now);
+	c->offset_ms = sched_offset(name, c->interval_ms);
+	if (c->daemon) {
+		c->state = COLL_BACKOFF;
+		c->due = now;
+	} else {
+		c->state = COLL_IDLE;
+		c->due = sched_next(now, c->interval_ms, c->offset_ms);
+	}
+	TAILQ_INSERT_TAIL(&R.list, c, entry);
+	R.ncoll++;
+	log_info("collector %s: %s, %s %g s%s", name, path,
+	    c->daemon ? "daemon, samples every" : "runs every", interval_s,
+	    builtin ? " (built-in)" : "");
+	return c;
+}
+
+static void
+coll_free(struct collector *c)
+{
+	TAILQ_REMOVE(&R.list, c, entry);
+	R.ncoll--;
+	free(c->out.buf);
+	free(c->err.buf);
+	free(c);
+}
+
+/*
+ * c no longer runs from now on. A daemon is stopped; an interval run in
+ * progress may finish (its timeout bounds it); then c is freed.
+ */
+static void
+coll_retire(struct collector *c, const char *why, uint64_t now)
+{
+	log_info("collector %s: %s; not run any more", c->name, why);
+	c->gone = 1;
+	if (c->pid <= 0) {
+		coll_free(c);
+		return;
+	}
+	c->state = COLL_GONE;
+	if (c->daemon)
+		exec_stop(c, now);
+}
+
+/* A process of c was reaped (exec.c): what comes next. */
+void
+runner_ended(struct runner *r, struct collector *c, uint64_t now)
+{
+	if (r->quit) {
+		/* Kept for the last counters; freed at the very end. */
+		c->state = COLL_GONE;
+		return;
+	}
+	if (c->gone) {
+		coll_free(c);
+		return;
+	}
+	if (c->daemon) {
+		c->state = COLL_BACKOFF;
+		c->due = now + sched_backoff(c->restarts);
+		c->restarts++;
+		return;
+	}
+	c->state = COLL_IDLE;
+	if (c->due <= now)
+		c->due = sched_next(now, c->interval_ms, c->offset_ms);
+}
+
+/* Start what is due: interval runs at their slot, daemons after backoff. */
+static void
+run_due(uint64_t now)
+{
+	struct collector	*c, *tmp;
+
+	for (c = TAILQ_FIRST(&R.list); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, entry);
+		if (c->gone || now < c->due)
+			continue;
+		switch (c->state) {
+		case COLL_IDLE:
+			c->due = sched_next(now, c->interval_ms, c->offset_ms);
+			if (c->skipping > 0) {
+				log_info("collector %s ended; %d runs were "
+				    "skipped while it ran", c->name, c->skipping);
+				c->skipping = 0;
+			}
+			(void)exec_spawn(&R, c, now);
+			break;
+		case COLL_RUNNING:
+			if (c->daemon) {
+				c->due = UINT64_MAX;
+				break;
+			}
+			/* Still running at its next slot: one at a time. */
+			c->st.skipped++;
+			if (c->skipping++ == 0)
+				log_warnx("collector %s is still running at its "
+				    "next interval; that run is skipped",
+				    c->name);
+			c->due = sched_next(now, c->interval_ms, c->offset_ms);
+			break;
+		case COLL_BACKOFF:
+			if (c->st.runs > 0)
+				c->st.restarts++;
+			if (exec_spawn(&R, c, now) == -1) {
+				c->due = now + sched_backoff(c->restarts);
+				c->restarts++;
+			} else
+				c->due = UINT64_MAX;
+			break;
+		case COLL_GONE:
+			break;
+		}
+	}
+}
+
+int
+runner_emit(struct runner *r, const char *line, size_t len)
+{
+	if (spool_append(r->spool, line, len) == -1)
+		return -1;
+	if (r->archive != NULL)
+		archive_append(r->archive, line, len);
+	return 0;
+}
+
+/* (Re)add the inotify watches of the collectors directories. */
+static void
+watch_dirs(void)
+{
+	int	i;
+
+	if (ifd == -1)
+		return;
+	for (i = 0; i < 2; i++)
+		if (wd_dir[i] == -1)
+			wd_dir[i] = inotify_add_watch(ifd, dirs[i], IN_CREATE |
+			    IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ATTRIB |
+			    IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF |
+			    IN_ONLYDIR);
+}
+
+static void
+handle_inotify(uint64_t now, struct timers *t)
+{
+	char				 buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event	*ev;
+	ssize_t				 n;
+	char				*p;
+	int				 i;
+
+	while ((n = read(ifd, buf, sizeof(buf))) > 0) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->wd == drop_watch()) {
+				if ((ev->mask & IN_MOVED_TO) && ev->len > 0)
+					drop_moved_in(ev->name);
+				continue;
+			}
+			for (i = 0; i < 2; i++) {
+				if (ev->wd != wd_dir[i])
+					continue;
+				if (ev->mask & (IN_IGNORED | IN_DELETE_SELF |
+				    IN_MOVE_SELF)) {
+					if (!(ev->mask & IN_IGNORED))
+						(void)inotify_rm_watch(ifd, ev->wd);
+					wd_dir[i] = -1;
+				}
+				if (t->scan_due > now + RESCAN_SOON_MS)
+					t->scan_due = now + RESCAN_SOON_MS;
+			}
+		}
+	}
+	if (t->drop_busy == 0)
+		t->drop_busy = 1;	/* a renamed-in file: look now */
+}
+
+static void
+handle_signals(uint64_t now, struct timers *t)
+{
+	struct collector	*c;
+	int			 signo;
+
+	(void)t;
+	while ((signo = sig_next()) != 0) {
+		switch (signo) {
+		case SIGCHLD:
+			exec_reap(&R, now);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (R.quit)
+				break;
+			log_info("stopping");
+			R.quit = 1;
+			R.quit_at = now;
+			TAILQ_FOREACH(c, &R.list, entry)
+				exec_stop(c, now);
+			break;
+		case SIGUSR1:
+			if (R.archive != NULL)
+				archive_check(R.archive);
+			break;
+		case SIGHUP:
+			/* The supervisor restarts us on a reload. */
+			log_debug("SIGHUP ignored");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* The spool's promises, the drop directory, housekeeping. */
+static void
+run_timers(struct timers *t, uint64_t now)
+{
+	struct collector	*c;
+
+	exec_timeouts(&R, now);
+	if (!R.quit) {
+		if (now >= t->scan_due) {
+			scan(now);
+			t->scan_due = now +
+			    (uint64_t)(conf->collectors.scan_interval * 1000);
+		}
+		run_due(now);
+	}
+	if (now >= t->tick_due) {
+		if (!R.quit)
+			drop_sweep(now);
+		t->drop_busy = 1;
+		TAILQ_FOREACH(c, &R.list, entry)
+			output_housekeep(c, now);
+		if (R.archive != NULL)
+			archive_check(R.archive);
+		t->tick_due = now + TICK_MS;
+	}
+	if (t->drop_busy && !R.quit)
+		t->drop_busy = drop_work(now);
+	if (spool_pending(R.spool) > 0 && t->flush_due == 0)
+		t->flush_due = now + FLUSH_MS;
+	if (t->flush_due != 0 && now >= t->flush_due) {
+		if (spool_flush(R.spool) == -1)
+			log_warn("spool write");
+		if (R.archive != NULL)
+			archive_flush(R.archive);
+		t->flush_due = 0;
+	}
+	if (now >= t->sync_due) {
+		if (spool_sync(R.spool) == -1)
+			log_warn("spool sync");
+		publish_counters(now, 0);
+		t->sync_due = now + SYNC_MS;
+	}
+}
+
+static int
+next_timeout(const struct timers *t, uint64_t now, uint64_t wake)
+{
+	struct collector	*c;
+	uint64_t		 due = t->sync_due;
+
+	if (t->drop_busy)
+		return 0;
+	if (t->flush_due != 0 && t->flush_due < due)
+		due = t->flush_due;
+	if (t->tick_due < due)
+		due = t->tick_due;
+	if (!R.quit && t->scan_due < due)
+		due = t->scan_due;
+	if (wake < due)
+		due = wake;
+	TAILQ_FOREACH(c, &R.list, entry) {
+		if (!R.quit && !c->gone && c->due < due)
+			due = c->due;
+		if (c->pid > 0 && c->deadline != 0 && !c->killed &&
+		    c->deadline < due)
+			due = c->deadline;
+		if (c->pid > 0 && c->kill_at != 0 && c->kill_at < due)
+			due = c->kill_at;
+	}
+	if (R.quit && R.quit_at + QUIT_GIVEUP_MS < due)
+		due = R.quit_at + QUIT_GIVEUP_MS;
+	return due > now ? (int)(due - now > 60000 ? 60000 : due - now) : 0;
+}
+
+static int
+any_running(void)
+{
+	struct collector	*c;
+
+	TAILQ_FOREACH(c, &R.list, entry)
+		if (c->pid > 0)
+			return 1;
+	return 0;
+}
+
+static void
+event_loop(void)
+{
+	static struct pollfd	 pfd[NPOLL];
+	static struct collector	*owner[NPOLL];
+	static struct pipe_in	*which[NPOLL];
+	struct collector	*c;
+	struct timers		 t;
+	uint64_t		 now = clock_mono_ms(), wake;
+	int			 n, i, npipes;
+
+	memset(&t, 0, sizeof(t));
+	t.sync_due = now + SYNC_MS;
+	t.tick_due = now + TICK_MS;
+	t.scan_due = now;
+	run_timers(&t, now);
+	while (!R.quit || any_running()) {
+		if (R.quit && now >= R.quit_at + QUIT_GIVEUP_MS) {
+			log_warnx("collectors did not stop in time; leaving");
+			break;
+		}
+		n = 0;
+		pfd[n].fd = sig_fd();
+		pfd[n++].events = POLLIN;
+		pfd[n].fd = ifd;
+		pfd[n++].events = POLLIN;
+		npipes = n;
+		wake = UINT64_MAX;
+		TAILQ_FOREACH(c, &R.list, entry) {
+			if (c->pid <= 0 || n + 2 > NPOLL)
+				continue;
+			if (output_wants(c, &c->out, now, &wake)) {
+				pfd[n].fd = c->out.fd;
+				pfd[n].events = POLLIN;
+				owner[n] = c;
+				which[n++] = &c->out;
+			}
+			if (output_wants(c, &c->err, now, &wake)) {
+				pfd[n].fd = c->err.fd;
+				pfd[n].events = POLLIN;
+				owner[n] = c;
+				which[n++] = &c->err;
+			}
+		}
+		for (i = 0; i < n; i++)
+			pfd[i].revents = 0;
+		if (poll(pfd, n, next_timeout(&t, now, wake)) == -1 &&
+		    errno != EINTR)
+			fatal("poll");
+		now = clock_mono_ms();
+		/* Pipes before signals: a reap may free their collector. */
+		for (i = npipes; i < n; i++)
+			if (pfd[i].revents != 0)
+				output_read(&R, owner[i], which[i], now, 0);
+		if (pfd[1].revents != 0)
+			handle_inotify(now, &t);
+		if (pfd[0].revents != 0)
+			handle_signals(now, &t);
+		run_timers(&t, now);
+		if (R.quit && !any_running())
+			break;
+	}
+}
+
+/* The last of the processes: SIGKILL what is left, reap, and strays. */
+static void
+shutdown_collectors(void)
+{
+	int	i;
+
+	exec_kill_all(&R);
+	exec_kill_strays();
+	for (i = 0; i < 50 && any_running(); i++) {
+		usleep(20000);
+		exec_reap(&R, clock_mono_ms());
+	}
+}
+
+static void
+free_all(void)
+{
+	struct collector	*c, *tmp;
+
+	for (c = TAILQ_FIRST(&R.list); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, entry);
+		coll_free(c);
+	}
+}
+
+/* Add name = value to the snapshot, writing out a full batch. */
+static void
+self_add(int *n, const char *name, uint64_t v)
+{
+	selfmetrics_add(self, name, v);
+	if (++*n >= SELF_BATCH) {
+		if (selfmetrics_write(self, clock_wall()) == -1)
+			log_warn("self-metrics write");
+		*n = 0;
+	}
+}
+
+/*
+ * Our counters, as metrics of the stream self-collectors: per collector
+ * <name>.runs and <name>.lines always, the rest (cut, timeouts, failures,
+ * rejected.<reason>, ...) once they are not zero; and the drop directory's
+ * under dropdir. Written when they changed, at most each second, and once
+ * a minute anyway.
+ */
+static void
+publish_counters(uint64_t now, int force)
+{
+	static uint64_t		 last_sum = UINT64_MAX, last_ms;
+	const struct drop_stats	*ds = drop_stats();
+	struct collector	*c;
+	uint64_t		 sum = 0, v;
+	char			 name[COLL_NAME_MAX + 64];
+	int			 i, n = 0;
+	const struct {
+		const char	*name;
+		size_t		 off;
+	} extra[] = {
+		{ "cut", offsetof(struct coll_stats, cut) },
+		{ "timeouts", offsetof(struct coll_stats, timeouts) },
+		{ "failures", offsetof(struct coll_stats, failures) },
+		{ "skipped", offsetof(struct coll_stats, skipped) },
+		{ "dropped", offsetof(struct coll_stats, dropped) },
+		{ "restarts", offsetof(struct coll_stats, restarts) },
+	};
+	size_t			 k;
+
+	TAILQ_FOREACH(c, &R.list, entry) {
+		sum += c->st.runs + c->st.lines + c->st.cut + c->st.timeouts +
+		    c->st.failures + c->st.skipped + c->st.dropped +
+		    c->st.restarts;
+		for (i = 0; i < METRIC_NSTATUS; i++)
+			sum += c->st.rejected[i];
+	}
+	sum += ds->files + ds->lines + ds->dropped + ds->errors + R.ncoll;
+	for (i = 0; i < METRIC_NSTATUS; i++)
+		sum += ds->rejected[i];
+	if (R.archive != NULL)
+		sum += archive_dropped(R.archive);
+	if (!force && sum == last_sum && now - last_ms < SELF_PERIOD_MS)
+		return;
+	last_sum = sum;
+	last_ms = now;
+
+	TAILQ_FOREACH(c, &R.list, entry) {
+		snprintf(name, sizeof(name), "%s.runs", c->mname);
+		self_add(&n, name, c->st.runs);
+		snprintf(name, sizeof(name), "%s.lines", c->mname);
+		self_add(&n, name, c->st.lines);
+		for (k = 0; k < sizeof(extra) / sizeof(extra[0]); k++) {
+			v = *(const uint64_t *)((const char *)&c->st +
+			    extra[k].off);
+			if (v == 0)
+				continue;
+			snprintf(name, sizeof(name), "%s.%s", c->mname,
+			    extra[k].name);
+			self_add(&n, name, v);
+		}
+		for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
+			if (c->st.rejected[i] == 0)
+				continue;
+			snprintf(name, sizeof(name), "%s.rejected.%s", c->mname,
+			    metric_status_name(i));
+			self_add(&n, name, c->st.rejected[i]);
+		}
+	}
+	self_add(&n, "dropdir.files", ds->files);
+	self_add(&n, "dropdir.lines", ds->lines);
+	if (ds->dropped > 0)
+		self_add(&n, "dropdir.dropped", ds->dropped);
+	if (ds->errors > 0)
+		self_add(&n, "dropdir.errors", ds->errors);
+	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
+		if (ds->rejected[i] == 0)
+			continue;
+		snprintf(name, sizeof(name), "dropdir.rejected.%s",
+		    metric_status_name(i));
+		self_add(&n, name, ds->rejected[i]);
+	}
+	if (R.archive != NULL)
+		self_add(&n, "archive.dropped", archive_dropped(R.archive));
+	self_add(&n, "torn_bytes", spool_torn_bytes(R.spool));
+	if (n > 0 && selfmetrics_write(self, clock_wall()) == -1)
+		log_warn("self-metrics write");
+}
