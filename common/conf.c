@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "log.h"
 #include "path.h"
+#include "url.h"
 
 struct num_range {
 	const char	*section;	/* NULL: top level */
@@ -257,6 +258,27 @@ mode_value(const char *s)
 	if (s != NULL && strcmp(s, "interval") == 0)
 		return COLLECTOR_MODE_INTERVAL;
 	return COLLECTOR_MODE_DEFAULT;
+}
+
+/* Called as an output section closes, while the file and line are known. */
+static int
+validate_output(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t		*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	const char	*uri = cfg_getstr(sec, "uri");
+	struct url	 u;
+	char		 err[256];
+
+	if (uri == NULL || uri[0] == '\0') {
+		cfg_error(cfg, "output \"%s\": uri is %s", cfg_title(sec),
+		    uri == NULL ? "missing" : "empty");
+		return -1;
+	}
+	if (url_parse(uri, &u, err, sizeof(err)) == -1) {
+		cfg_error(cfg, "output \"%s\": %s", cfg_title(sec), err);
+		return -1;
+	}
+	return 0;
 }
 
 static cfg_opt_t receiver_opts[] = {
@@ -844,6 +866,7 @@ conf_load(const char *path, struct conf_errors *errs)
 	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL)
 		fatal("cfg_init");
 	cfg_set_error_function(cfg, conf_errfunc);
+	cfg_set_validate_func(cfg, "output", validate_output);
 	cur_root = cfg;
 	rc = parse_all(cfg, path);
 	if (rc == 0)

@@ -135,7 +135,7 @@ open_outputs(const char *spool)
 		fatal("calloc");
 	for (i = 0; i < noutputs; i++) {
 		if (output_init(&outputs[i], &conf->outputs[i], conf) == -1)
-			fatalx("output %s: cannot start", conf->outputs[i].name);
+			fatalx_config("output %s: cannot start", conf->outputs[i].name);
 		source_rescan(&outputs[i], 0);
 	}
 	if (noutputs == 0)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "spool.h"
+#include "url.h"
 
 struct ferry_conf;
 struct output_conf;
@@ -36,6 +37,7 @@ struct output {
 	char			*name;
 	char			*uri;
 	char			*api_key;
+	struct url		 url;		/* options, and the URL to send to */
 	enum out_state		 state;
 	struct stream_pos	*pos;
 	size_t			 npos;
@@ -46,6 +48,7 @@ struct output {
 	/* counters, published for ferryctl status; "sent" leaves out our own
 	 * self-metrics, or sending them would change it and never let it rest */
 	uint64_t		 sent, batches, retries, deadlettered;
+	uint64_t		 filtered;	/* records its filters passed over */
 	uint64_t		 dropped;	/* deleted by the cap, never sent */
 	uint64_t		 orphans;	/* in the batch, their segment gone */
 	/* what ferryctl status shows; wall-clock seconds */

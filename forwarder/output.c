@@ -36,9 +36,15 @@ int
 output_init(struct output *o, const struct output_conf *oc,
     const struct ferry_conf *conf)
 {
+	char	err[256];
+
 	memset(o, 0, sizeof(*o));
 	o->name = oc->name;
 	o->uri = oc->uri;
+	if (url_parse(oc->uri, &o->url, err, sizeof(err)) == -1) {
+		log_warnx("output \"%s\": %s", o->name, err);
+		return -1;
+	}
 	o->api_key = oc->api_key[0] != '\0' ? oc->api_key : conf->api_key;
 	o->state = OUT_IDLE;
 	o->ok_since = clock_wall();

@@ -83,7 +83,8 @@ http_open(struct output *o)
 	h->headers = curl_slist_append(NULL, "Content-Type: text/plain");
 	/* No 100-continue round trip before each batch. */
 	h->headers = curl_slist_append(h->headers, "Expect:");
-	curl_easy_setopt(h->easy, CURLOPT_URL, o->uri);
+	/* Without ferry's own options (filter, format...): those are not the peer's. */
+	curl_easy_setopt(h->easy, CURLOPT_URL, o->url.target);
 	curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
 	curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);

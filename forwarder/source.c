@@ -108,6 +108,17 @@ source_rescan(struct output *o, size_t unused)
 
 #define READ_ERRORS_MAX	3	/* a segment failing this often is moved aside */
 
+/* A record's key: its first field (a metric's name). */
+static size_t
+strcspn_len(const char *line, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len && line[i] != ' ' && line[i] != '\t'; i++)
+		;
+	return i;
+}
+
 /*
  * A segment we cannot read (an I/O error, or something that is not a file)
  * would stop this stream for good if retried forever: move it into
@@ -174,6 +185,10 @@ source_fill(struct output *o, int max, size_t cap)
 					break;
 				}
 				p->read_errors = 0;
+				if (!url_matches(&o->url, line, strcspn_len(line, len))) {
+					o->filtered++;
+					continue;	/* not for this output: passed over */
+				}
 				if (batch_add(&o->batch, line, len, cap) == -1) {
 					/* Full by bytes: this line starts the next batch. */
 					spool_reader_seek(r, seq, off);

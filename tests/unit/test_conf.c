@@ -797,11 +797,11 @@ test_validation_errors(void **state)
 
 	write_main(f, "output \"x\" { uri = \"\" }\n");
 	load_fails(f, &errs);
-	assert_has_error(&errs, f->main, 0, "uri");
+	assert_has_error(&errs, f->main, 1, "uri");
 
 	write_main(f, "output \"x\" { api_key = \"k\" }\n");
 	load_fails(f, &errs);
-	assert_has_error(&errs, f->main, 0, "uri");
+	assert_has_error(&errs, f->main, 1, "uri");
 }
 
 static void
