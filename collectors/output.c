@@ -29,7 +29,7 @@
 #include "log.h"
 #include "metric.h"
 
-#define REJECT_LOG_BURST	5	/* per collector per minute */
+#define REJECT_LOG_BURST	10	/* per collector per minute */
 #define STDERR_LOG_BURST	20
 #define LOG_WINDOW_MS		60000
 #define CUT_NOTICE_MS		60000
