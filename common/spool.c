@@ -61,6 +61,7 @@ struct spool_reader {
 	char		 dir[4096];
 	char		 memdir[4096];
 	char		 stream[SPOOL_STREAM_MAX];
+	uint64_t	 next_check;	/* mono ms: no later segment before this */
 	uint64_t	 seq;
 	uint64_t	 off;		/* file offset just past the last line */
 	int		 fd;
@@ -671,6 +672,26 @@ next_seq(const struct spool_reader *r)
 	return next;
 }
 
+/*
+ * An idle stream's reader is asked for lines on every batch; looking for a
+ * later segment each time costs path lookups for nothing. A miss is
+ * trusted for NEXT_CHECK_MS, which is all it can add to the moment a
+ * reader moves on after a rotation.
+ */
+#define NEXT_CHECK_MS	20
+
+static uint64_t
+next_seq_throttled(struct spool_reader *r)
+{
+	uint64_t	now = clock_mono_ms(), next;
+
+	if (now < r->next_check)
+		return 0;
+	if ((next = next_seq(r)) == 0)
+		r->next_check = now + NEXT_CHECK_MS;
+	return next;
+}
+
 static int
 reader_open_fd(struct spool_reader *r)
 {
@@ -773,7 +794,7 @@ spool_reader_next(struct spool_reader *r, const char **line, size_t *len)
 		}
 		if (r->fd == -1 && reader_open_fd(r) == -1) {
 			/* Gone (deleted by the cap) or not there yet. */
-			if ((next = next_seq(r)) == 0)
+			if ((next = next_seq_throttled(r)) == 0)
 				return 0;
 			r->seq = next;
 			r->off = r->bufoff = 0;
@@ -799,7 +820,7 @@ spool_reader_next(struct spool_reader *r, const char **line, size_t *len)
 		 * between our last read and the check must not be skipped.
 		 */
 		r->end = r->start;
-		if ((next = next_seq(r)) == 0)
+		if ((next = next_seq_throttled(r)) == 0)
 			return 0;
 		r->finished = 1;
 	}

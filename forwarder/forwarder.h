@@ -43,6 +43,7 @@ struct output {
 	size_t			 npos;
 	struct batch		 batch;
 	int			 failures;	/* consecutive */
+	int			 draining;	/* the last batch went out full */
 	uint64_t		 retry_at;	/* monotonic ms */
 	void			*transport;	/* output_http.c's handle */
 	/* counters, published for ferryctl status; "sent" leaves out our own

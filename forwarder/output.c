@@ -57,6 +57,13 @@ batch_cap(void)
 	return (size_t)fconf->forwarder.batch_size * (fconf->receiver.max_line + 1);
 }
 
+static void
+send_batch(struct output *o)
+{
+	if (http_start(o) == 0)
+		o->state = OUT_SENDING;
+}
+
 void
 output_tick(struct output *o, uint64_t now, int quitting)
 {
@@ -80,14 +87,22 @@ output_tick(struct output *o, uint64_t now, int quitting)
 		o->batch.first_ms = now;
 	if (o->batch.n == 0) {
 		/* Passed an empty finished segment: let cleanup have it. */
+		o->draining = 0;
 		if (source_moved(o) && source_commit(o) == 1)
 			cleanup_wanted = 1;
 		return;
 	}
-	if (o->batch.n >= want || now - o->batch.first_ms >= timeout ||
+	if (o->batch.n >= want ||
 	    o->batch.len >= batch_cap() - fconf->receiver.max_line) {
-		if (http_start(o) == 0)
-			o->state = OUT_SENDING;
+		o->draining = 1;	/* full: there may be more behind it */
+		send_batch(o);
+	} else if (o->draining || now - o->batch.first_ms >= timeout) {
+		/*
+		 * Not full: the readers are at the end. The tail of a backlog
+		 * goes at once; live records wait batch_timeout for company.
+		 */
+		o->draining = 0;
+		send_batch(o);
 	}
 }
 

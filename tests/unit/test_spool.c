@@ -165,13 +165,23 @@ list_stream(const char *dir, const char *stream, struct spool_seg *out,
 	return k;
 }
 
+/*
+ * A reader trusts "no later segment yet" for a few milliseconds (see
+ * next_seq_throttled() in spool.c); a line that may sit in a segment made
+ * since is asked for once more after moving the clock past that.
+ */
 static void
 assert_next(struct spool_reader *r, const char *want)
 {
 	const char	*line;
 	size_t		 len;
+	int		 rc;
 
-	assert_int_equal(spool_reader_next(r, &line, &len), 1);
+	if ((rc = spool_reader_next(r, &line, &len)) == 0) {
+		clock_advance_ms(1000);
+		rc = spool_reader_next(r, &line, &len);
+	}
+	assert_int_equal(rc, 1);
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(line, want, len);
 }
