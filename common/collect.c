@@ -143,6 +143,11 @@ collect_open(const struct collect_def *def, int argc, char *argv[])
 		log_warnx("FERRY_INTERVAL=%s is not a number of seconds, using %g",
 		    env, COLLECT_INTERVAL_DEFAULT);
 
+	/* ferry-collectors says how it runs us: FERRY_MODE=daemon or interval. */
+	env = getenv("FERRY_MODE");
+	if (env != NULL && strcmp(env, "daemon") == 0)
+		c->daemon = 1;
+
 	snprintf(opts, sizeof(opts), "+dhi:%s", def->opts);
 	while ((ch = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
 		switch (ch) {

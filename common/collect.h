@@ -14,6 +14,8 @@
  *                       else 10), stdout flushed after each, counters kept in
  *                       memory; for ferry-collectors' daemon mode, where one
  *                       process lives for good instead of one per interval.
+ *                       FERRY_MODE=daemon in the environment (what
+ *                       ferry-collectors sets in that mode) means -d too.
  *
  * Output is Graphite plaintext, "name value timestamp", the names without
  * the "<prefix>.<hostname>." that ferry-collectors puts in front. A daemon
