@@ -133,7 +133,7 @@ hostname = "systest"
 receiver {{ bind = "127.0.0.1" tcp_port = {tcp_port} udp_port = {udp_port} }}
 forwarder {{ batch_timeout = 0.1 }}
 sink {{ enabled = true bind = "127.0.0.1" port = {sink_port} }}
-output "sink" {{ uri = "http://127.0.0.1:{sink_port}/api/v1/sink" }}
+output "sink" {{ uri = "http://127.0.0.1:{output_port}/api/v1/sink" }}
 {extra}"""
 
 
@@ -159,6 +159,7 @@ class Ferry:
         self.out_path = self.root / "supervisor.out"
         self.proc = None
         self.known_children = set()
+        self.output_port = self.sink_port   # a test may put a proxy between
         self.etc.mkdir(parents=True, exist_ok=True)
         (self.etc / "conf.d").mkdir(exist_ok=True)
         self.write_config(extra_conf)
@@ -167,10 +168,17 @@ class Ferry:
 
     # -- setup ------------------------------------------------------------
 
-    def write_config(self, extra=""):
+    def write_config(self, extra="", output_port=None):
+        """
+        Write ferry.conf; output_port points the output "sink" elsewhere
+        (a fault-injecting proxy in front of the sink) from now on.
+        """
+        if output_port is not None:
+            self.output_port = output_port
         self.conf.write_text(CONFIG_TEMPLATE.format(
             tcp_port=self.tcp_port, udp_port=self.udp_port,
-            sink_port=self.sink_port, extra=extra))
+            sink_port=self.sink_port, output_port=self.output_port,
+            extra=extra))
 
     def run(self, program, *args, timeout=30):
         """Run one of the programs to completion; a CompletedProcess."""
@@ -179,7 +187,10 @@ class Ferry:
                               text=True, timeout=timeout)
 
     def start(self):
-        self.out = open(self.out_path, "wb")
+        # Appending: a test may stop and start the same suite again.
+        if getattr(self, "out", None) is not None:
+            self.out.close()
+        self.out = open(self.out_path, "ab")
         self.proc = subprocess.Popen(
             [str(self.bin / "ferry-supervisor"), "-f", "-c", str(self.conf)],
             env=self.env, stdin=subprocess.DEVNULL, stdout=self.out,
