@@ -97,12 +97,157 @@ conf_error_add(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The edit distance of a and b, ignoring case (optimal string alignment:
+ * an insertion, a deletion, a substitution or a swap of two neighbours
+ * costs 1), for names of up to 63 characters; 99 beyond.
+ */
+static int
+edit_distance(const char *a, const char *b)
+{
+	int	d[64][64], i, j, la = strlen(a), lb = strlen(b), cost, v;
+
+	if (la >= 64 || lb >= 64)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			cost = tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]);
+			v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && tolower((unsigned char)a[i - 1]) ==
+			    tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) ==
+			    tolower((unsigned char)b[j - 1]) &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[la][lb];
+}
+
+/*
+ * The option of section cfg closest to name, or NULL when none is close
+ * enough to be the one meant: at most a third of name's length away (at
+ * least 1, at most 3), so "hostnme" finds "hostname" and "foo" nothing.
+ */
+static const char *
+closest_option(cfg_t *cfg, const char *name)
+{
+	cfg_opt_t	*opt;
+	const char	*best = NULL;
+	int		 d, bestd, maxd = strlen(name) / 3;
+
+	if (maxd < 1)
+		maxd = 1;
+	if (maxd > 3)
+		maxd = 3;
+	bestd = maxd + 1;
+	for (opt = cfg->opts; opt->name != NULL; opt++) {
+		if (opt->type == CFGT_FUNC)
+			continue;
+		if ((d = edit_distance(name, opt->name)) < bestd) {
+			bestd = d;
+			best = opt->name;
+		}
+	}
+	return best;
+}
+
+/* " in receiver", " in output \"hg\"", or "" at the top level. */
+static void
+section_words(cfg_t *cfg, char *buf, size_t size)
+{
+	if (strcmp(cfg->name, "root") == 0)
+		buf[0] = '\0';
+	else if (cfg->title != NULL)
+		snprintf(buf, size, " in %s \"%s\"", cfg->name, cfg->title);
+	else
+		snprintf(buf, size, " in %s", cfg->name);
+}
+
+/*
+ * The kind of titled section of cfg that already holds one titled title
+ * ("output"), for the message about a second one; NULL when none does.
+ */
+static const char *
+titled_kind(cfg_t *cfg, const char *title)
+{
+	cfg_opt_t	*opt;
+	unsigned int	 i;
+
+	for (opt = cfg->opts; opt->name != NULL; opt++) {
+		if (opt->type != CFGT_SEC || !(opt->flags & CFGF_TITLE))
+			continue;
+		for (i = 0; i < cfg_opt_size(opt); i++)
+			if (strcmp(cfg_title(cfg_opt_getnsec(opt, i)), title) == 0)
+				return opt->name;
+	}
+	return NULL;
+}
+
+/*
+ * libconfuse's messages that an operator would have to puzzle over, in
+ * ferry's words: an unknown key is named with the closest valid one of its
+ * section, and a duplicate section with its kind. msg is rewritten in place.
+ */
+static void
+rewrite_message(cfg_t *cfg, char *msg, size_t size)
+{
+	char		 name[128], where[96], keys[160];
+	const char	*best, *kind;
+	cfg_opt_t	*opt;
+	size_t		 len;
+
+	if (sscanf(msg, "no such option '%127[^']'", name) == 1) {
+		section_words(cfg, where, sizeof(where));
+		if ((best = closest_option(cfg, name)) != NULL) {
+			snprintf(msg, size, "unknown key \"%s\"%s; did you mean "
+			    "\"%s\"?", name, where, best);
+			return;
+		}
+		keys[0] = '\0';
+		for (opt = cfg->opts; opt->name != NULL; opt++)
+			if (opt->type != CFGT_FUNC)
+				snprintf(keys + strlen(keys), sizeof(keys) -
+				    strlen(keys), "%s%s", keys[0] ? ", " : "",
+				    opt->name);
+		len = snprintf(msg, size, "unknown key \"%s\"%s", name, where);
+		/* The valid keys, when they fit. */
+		if (len + strlen(keys) + 16 < size && strlen(keys) + 1 <
+		    sizeof(keys))
+			snprintf(msg + len, size - len, " (valid keys: %s)", keys);
+		return;
+	}
+	if (sscanf(msg, "found duplicate title '%127[^']'", name) == 1 &&
+	    (kind = titled_kind(cfg, name)) != NULL) {
+		snprintf(msg, size, "%s \"%s\" is defined twice: each %s needs "
+		    "a name of its own", kind, name, kind);
+		return;
+	}
+	if (sscanf(msg, "invalid boolean value for option '%127[^']'",
+	    name) == 1) {
+		section_words(cfg, where, sizeof(where));
+		snprintf(msg, size, "%s%s: not a boolean (true or false)", name,
+		    where);
+	}
+}
+
 static void
 conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	char	msg[256];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rewrite_message(cfg, msg, sizeof(msg));
 	if (cur_env != NULL)
 		conf_error_add(cur_env, 0, "%s", msg);
 	else
@@ -592,6 +737,50 @@ env_name(char *buf, size_t size, const char *section, const char *key)
 		*p = toupper((unsigned char)*p);
 }
 
+/*
+ * The keys FERRY_* variables set in the load under way ("api_key",
+ * "receiver.tcp_port"), handed to the struct ferry_conf it makes, so that
+ * ferryctl check-config --effective can say where a value came from.
+ */
+static char	**env_keys;
+static size_t	  nenv_keys;
+
+static void
+env_keys_clear(void)
+{
+	size_t	i;
+
+	for (i = 0; i < nenv_keys; i++)
+		free(env_keys[i]);
+	free(env_keys);
+	env_keys = NULL;
+	nenv_keys = 0;
+}
+
+static void
+env_keys_add(const char *section, const char *key)
+{
+	char	**v;
+
+	if ((v = reallocarray(env_keys, nenv_keys + 1, sizeof(*v))) == NULL)
+		fatal("reallocarray");
+	env_keys = v;
+	if (asprintf(&v[nenv_keys], "%s%s%s", section != NULL ? section : "",
+	    section != NULL ? "." : "", key) == -1)
+		fatal("asprintf");
+	nenv_keys++;
+}
+
+/* Hand the keys over to c, which frees them in conf_free(). */
+static void
+env_keys_give(struct ferry_conf *c)
+{
+	c->env_keys = env_keys;
+	c->nenv_keys = nenv_keys;
+	env_keys = NULL;
+	nenv_keys = 0;
+}
+
 /* FERRY_<KEY> and FERRY_<SECTION>_<KEY> for the scalar keys of one section. */
 static int
 apply_env_section(cfg_t *cfg, const char *section)
@@ -613,6 +802,8 @@ apply_env_section(cfg_t *cfg, const char *section)
 		cur_env = name;
 		if (cfg_setopt(cfg, opt, v) == NULL)
 			rc = -1;
+		else
+			env_keys_add(section, opt->name);
 		cur_env = NULL;
 	}
 	return rc;
@@ -856,6 +1047,7 @@ conf_load(const char *path, struct conf_errors *errs)
 
 	memset(errs, 0, sizeof(*errs));
 	cur_errs = errs;
+	env_keys_clear();
 	if (path == NULL)
 		path = conf_default_path();
 	if (access(path, R_OK) == -1) {
@@ -874,6 +1066,7 @@ conf_load(const char *path, struct conf_errors *errs)
 	if (rc != 0 || errs->n > 0) {
 		if (errs->n == 0)
 			conf_error_add(path, 0, "cannot be parsed");
+		env_keys_clear();
 		cfg_free(cfg);
 		cur_errs = NULL;
 		cur_root = NULL;
@@ -881,6 +1074,7 @@ conf_load(const char *path, struct conf_errors *errs)
 	}
 	c = xcalloc(1, sizeof(*c));
 	fill(cfg, c);
+	env_keys_give(c);
 	c->path = xstrdup(path);
 	cfg_free(cfg);
 	cur_root = NULL;
@@ -950,5 +1144,90 @@ conf_free(struct ferry_conf *c)
 	free(c->sink.bind);
 	free(c->sink.api_key);
 	free(c->path);
+	strlist_free(c->env_keys, c->nenv_keys);
 	free(c);
+}
+
+/* The keys of opts and of the sections in it, under section path. */
+static void
+key_walk(cfg_opt_t *opts, const char *path,
+    void (*fn)(const char *, const char *, enum conf_key_type, void *),
+    void *arg)
+{
+	cfg_opt_t		*opt;
+	char			 sub[128];
+	enum conf_key_type	 type;
+
+	for (opt = opts; opt->name != NULL; opt++) {
+		switch (opt->type) {
+		case CFGT_SEC:
+			snprintf(sub, sizeof(sub), "%s%s%s", path,
+			    path[0] != '\0' ? "." : "", opt->name);
+			key_walk(opt->subopts, sub, fn, arg);
+			continue;
+		case CFGT_INT:
+			type = opt->parsecb == size_cb ? CONF_KEY_SIZE :
+			    CONF_KEY_INT;
+			break;
+		case CFGT_FLOAT:
+			type = CONF_KEY_FLOAT;
+			break;
+		case CFGT_BOOL:
+			type = CONF_KEY_BOOL;
+			break;
+		case CFGT_STR:
+			type = opt->flags & CFGF_LIST ? CONF_KEY_LIST :
+			    CONF_KEY_STR;
+			break;
+		default:
+			continue;
+		}
+		fn(path, opt->name, type, arg);
+	}
+}
+
+void
+conf_key_each(void (*fn)(const char *, const char *, enum conf_key_type,
+    void *), void *arg)
+{
+	key_walk(root_opts, "", fn, arg);
+}
+
+/*
+ * The titles of the output sections one file writes, that file read alone:
+ * for ferryctl drain list, which says where each output comes from.
+ */
+char **
+conf_file_outputs(const char *path, struct conf_errors *errs)
+{
+	cfg_t	*cfg;
+	char	**v = NULL;
+	size_t	 i, n = 0;
+
+	memset(errs, 0, sizeof(*errs));
+	cur_errs = errs;
+	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL)
+		fatal("cfg_init");
+	cfg_set_error_function(cfg, conf_errfunc);
+	cur_root = cfg;
+	if (parse_file(cfg, path) == 0) {
+		n = cfg_size(cfg, "output");
+		v = xcalloc(n + 1, sizeof(*v));
+		for (i = 0; i < n; i++)
+			v[i] = xstrdup(cfg_title(cfg_getnsec(cfg, "output", i)));
+	}
+	cfg_free(cfg);
+	cur_root = NULL;
+	cur_errs = NULL;
+	return v;
+}
+
+void
+conf_strings_free(char **v)
+{
+	size_t	i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
 }

@@ -149,6 +149,12 @@ struct ferry_conf {
 	} sink;
 
 	char	*path;		/* the main file this was loaded from */
+	/*
+	 * The keys a FERRY_* environment variable set, as "api_key" or
+	 * "receiver.tcp_port", in the order they were applied.
+	 */
+	char	**env_keys;
+	size_t	  nenv_keys;
 };
 
 /* The main configuration file: -c FILE, else $FERRY_ROOT/etc/opt/ferry/ferry.conf. */
@@ -165,5 +171,30 @@ void		 conf_log_errors(const struct conf_errors *);
 const char	*conf_error_str(const struct conf_error *, char *, size_t);
 /* Parse "10M", "64K", "1G", "4096" into bytes; -1 on error. */
 int		 conf_parse_size(const char *, uint64_t *);
+
+enum conf_key_type {
+	CONF_KEY_STR,
+	CONF_KEY_LIST,		/* of strings */
+	CONF_KEY_INT,
+	CONF_KEY_SIZE,		/* bytes, "10M" */
+	CONF_KEY_FLOAT,
+	CONF_KEY_BOOL
+};
+
+/*
+ * Every key conf_load() knows, in the order of its option tables, as
+ * (section path: "" at the top level, "receiver", "log.redact"; key name;
+ * type; arg). For whatever must cover every key: ferryctl check-config
+ * --effective, and the tests of defaults and ranges.
+ */
+void		 conf_key_each(void (*)(const char *, const char *,
+		    enum conf_key_type, void *), void *);
+/*
+ * The names of the output sections written in one file, read alone (no
+ * conf.d, no environment): a NULL-terminated array to free with
+ * conf_strings_free(), or NULL with errs filled in.
+ */
+char		**conf_file_outputs(const char *, struct conf_errors *);
+void		 conf_strings_free(char **);
 
 #endif

@@ -964,6 +964,448 @@ test_refused_loads_do_not_leak(void **state)
 	conf_free(c);
 }
 
+/*
+ * Validation messages (issue 5): each names the key, says what is wrong
+ * and, where it helps, what would be right; each with its file and line.
+ */
+
+static void
+test_msg_unknown_key_suggests(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	char			 frag[256];
+
+	write_main(f, "# ferry\nhostnme = \"web1\"\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2,
+	    "unknown key \"hostnme\"; did you mean \"hostname\"?");
+
+	/* A swap of two letters is one edit; the section is named. */
+	write_main(f, "receiver {\n  bind = \"127.0.0.1\"\n  tcp_prot = 1\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 3, "unknown key \"tcp_prot\" in "
+	    "receiver; did you mean \"tcp_port\"?");
+
+	/* In a titled section, its title; case does not count. */
+	write_main(f, "output \"hg\" {\n  uri = \"https://a/\"\n"
+	    "  API_KEY = \"k\"\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 3, "unknown key \"API_KEY\" in output "
+	    "\"hg\"; did you mean \"api_key\"?");
+
+	/* A misspelt section is an unknown key of the top level. */
+	write_frag(f, "10-x.conf", "\nrecever {\n  tcp_port = 1\n}\n", frag,
+	    sizeof(frag));
+	write_main(f, "prefix = \"p\"\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, frag, 2, "unknown key \"recever\"; did you mean "
+	    "\"receiver\"?");
+}
+
+static void
+test_msg_unknown_key_without_suggestion(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	int			 i;
+
+	/* Nothing close: no guess, but the keys that are valid there. */
+	write_main(f, "receiver {\n  zzz = 1\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "unknown key \"zzz\" in receiver "
+	    "(valid keys: bind, tcp_port, udp_port,");
+	for (i = 0; i < errs.n; i++)
+		assert_null(strstr(errs.e[i].msg, "did you mean"));
+
+	/* Two edits in a short name is another word, not a typo. */
+	write_main(f, "usr = \"x\"\nfoo = 1\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 1, "unknown key \"usr\"; did you mean "
+	    "\"user\"?");
+	write_main(f, "fox = 1\n");
+	load_fails(f, &errs);
+	for (i = 0; i < errs.n; i++)
+		assert_null(strstr(errs.e[i].msg, "did you mean"));
+}
+
+struct numeric_keys {
+	char	section[128][64];
+	char	key[128][64];
+	int	type[128];
+	int	n;
+};
+
+static void
+collect_numeric(const char *section, const char *key, enum conf_key_type type,
+    void *arg)
+{
+	struct numeric_keys	*nk = arg;
+
+	if (type != CONF_KEY_INT && type != CONF_KEY_SIZE &&
+	    type != CONF_KEY_FLOAT)
+		return;
+	assert_true(nk->n < 128);
+	snprintf(nk->section[nk->n], sizeof(nk->section[0]), "%s", section);
+	snprintf(nk->key[nk->n], sizeof(nk->key[0]), "%s", key);
+	nk->type[nk->n++] = type;
+}
+
+/* Where a key of section goes, with what its section requires. */
+static const struct {
+	const char	*section;
+	const char	*open;
+	const char	*close;
+} wrappers[] = {
+	{ "", "", "" },
+	{ "output", "output \"t\" {\nuri = \"http://h/\"\n", "}\n" },
+	{ "log", "log \"t\" {\npath = \"/x\"\n", "}\n" },
+	{ "log.redact", "log \"t\" {\npath = \"/x\"\nredact {\nmatch = \"a\"\n",
+	    "}\n}\n" },
+	{ "log.sample", "log \"t\" {\npath = \"/x\"\nsample {\nmatch = \"a\"\n",
+	    "}\n}\n" },
+	{ "collector", "collector \"t\" {\n", "}\n" },
+};
+
+static void
+test_msg_out_of_range_every_numeric_key(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	struct numeric_keys	*nk;
+	char			 text[512], open[128], close[16], want[128];
+	const char		*value;
+	size_t			 w;
+	int			 i, j, found;
+
+	/*
+	 * Every numeric key conf.c knows, set far past any sane bound, must
+	 * be refused with a message that gives its range: a key added
+	 * without a row in conf.c's ranges[] fails here.
+	 */
+	assert_non_null(nk = calloc(1, sizeof(*nk)));
+	conf_key_each(collect_numeric, nk);
+	assert_true(nk->n >= 20);
+	for (i = 0; i < nk->n; i++) {
+		for (w = 0; w < sizeof(wrappers) / sizeof(wrappers[0]); w++)
+			if (strcmp(wrappers[w].section, nk->section[i]) == 0)
+				break;
+		if (w < sizeof(wrappers) / sizeof(wrappers[0])) {
+			snprintf(open, sizeof(open), "%s", wrappers[w].open);
+			snprintf(close, sizeof(close), "%s", wrappers[w].close);
+		} else if (strchr(nk->section[i], '.') == NULL) {
+			snprintf(open, sizeof(open), "%s {\n", nk->section[i]);
+			snprintf(close, sizeof(close), "}\n");
+		} else
+			fail_msg("no wrapper for section %s: add one",
+			    nk->section[i]);
+		value = nk->type[i] == CONF_KEY_SIZE ? "9999999G" : "999999999";
+		snprintf(text, sizeof(text), "%s%s = %s\n%s", open, nk->key[i],
+		    value, close);
+		write_main(f, text);
+		load_fails(f, &errs);
+		snprintf(want, sizeof(want), "%s = %s is out of range (",
+		    nk->key[i], value);
+		for (j = 0, found = 0; j < errs.n; j++)
+			found |= strstr(errs.e[j].msg, want) != NULL &&
+			    errs.e[j].line > 0;
+		if (!found) {
+			print_errors(&errs);
+			fail_msg("%s.%s: no \"%s...)\" message", nk->section[i],
+			    nk->key[i], want);
+		}
+	}
+	free(nk);
+}
+
+static void
+test_msg_out_of_range_says_range(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+
+	write_main(f, "receiver {\n  tcp_port = 70000\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2,
+	    "receiver.tcp_port = 70000 is out of range (0 to 65535)");
+	write_main(f, "forwarder {\n\n  batch_timeout = 0\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 3,
+	    "forwarder.batch_timeout = 0 is out of range (0.001 to 3600)");
+	write_main(f, "spool { max_size = 1K }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 1,
+	    "spool.max_size = 1K is out of range (65536 to");
+}
+
+static void
+test_msg_bad_size(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+
+	write_main(f, "spool {\n  segment_size = 10Q\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "segment_size = 10Q: not a size "
+	    "(a number, optionally followed by K, M or G)");
+	write_main(f, "log \"x\" {\n  path = \"/x\"\n  max_line = -1\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 3, "max_line = -1: not a size");
+}
+
+static void
+test_msg_bad_number(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+
+	write_main(f, "receiver {\n  tcp_port = \"http\"\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2,
+	    "tcp_port = http: not a whole number");
+	write_main(f, "receiver {\n  max_connections = 1.5\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2,
+	    "max_connections = 1.5: not a whole number");
+	write_main(f, "periodic {\n  config_interval = soon\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2,
+	    "config_interval = soon: not a number of seconds");
+	write_main(f, "spool {\n  fsync = maybe\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2,
+	    "fsync in spool: not a boolean (true or false)");
+}
+
+static void
+test_msg_duplicate_output(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	char			 frag[256];
+
+	write_main(f, "output \"hg\" { uri = \"https://a/\" }\n"
+	    "log \"hg\" { path = \"/x\" }\n");
+	write_frag(f, "10-x.conf", "\n\noutput \"hg\" { uri = \"https://b/\" }\n",
+	    frag, sizeof(frag));
+	load_fails(f, &errs);
+	assert_has_error(&errs, frag, 3, "output \"hg\" is defined twice: "
+	    "each output needs a name of its own");
+}
+
+static void
+test_msg_unclosed_section(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+
+	write_main(f, "prefix = \"p\"\n\nreceiver {\n  tcp_port = 1\n\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 3, "a section that starts here is "
+	    "never closed (missing '}')");
+	write_main(f, "prefix = \"p\"\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "unexpected closing brace");
+	write_main(f, "\nhostname = \"web1\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "a string that starts here is "
+	    "never closed");
+}
+
+static void
+test_msg_env_override(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+
+	write_main(f, "receiver { tcp_port = 1000 }\n");
+	assert_int_equal(setenv("FERRY_RECEIVER_TCP_PORT", "70000", 1), 0);
+	load_fails(f, &errs);
+	assert_has_error(&errs, "FERRY_RECEIVER_TCP_PORT", 0,
+	    "receiver.tcp_port = 70000 is out of range (0 to 65535)");
+	assert_int_equal(unsetenv("FERRY_RECEIVER_TCP_PORT"), 0);
+	assert_int_equal(setenv("FERRY_SPOOL_MAX_SIZE", "big", 1), 0);
+	load_fails(f, &errs);
+	assert_has_error(&errs, "FERRY_SPOOL_MAX_SIZE", 0,
+	    "max_size = big: not a size");
+	assert_int_equal(unsetenv("FERRY_SPOOL_MAX_SIZE"), 0);
+	assert_int_equal(setenv("FERRY_SINK_ENABLED", "sometimes", 1), 0);
+	load_fails(f, &errs);
+	assert_has_error(&errs, "FERRY_SINK_ENABLED", 0,
+	    "enabled in sink: not a boolean");
+}
+
+static int
+has_string(char **v, size_t n, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+test_env_keys_recorded(void **state)
+{
+	struct fixture		*f = *state;
+	struct ferry_conf	*c;
+
+	/* ferryctl check-config --effective marks these as from FERRY_*. */
+	write_main(f, "receiver { tcp_port = 1000 }\n");
+	c = load_ok(f);
+	assert_int_equal(c->nenv_keys, 0);
+	conf_free(c);
+	assert_int_equal(setenv("FERRY_RECEIVER_TCP_PORT", "2100", 1), 0);
+	assert_int_equal(setenv("FERRY_API_KEY", "k", 1), 0);
+	assert_int_equal(setenv("FERRY_SPOOL_FSYNC", "false", 1), 0);
+	c = load_ok(f);
+	assert_int_equal(c->nenv_keys, 3);
+	assert_true(has_string(c->env_keys, c->nenv_keys, "receiver.tcp_port"));
+	assert_true(has_string(c->env_keys, c->nenv_keys, "api_key"));
+	assert_true(has_string(c->env_keys, c->nenv_keys, "spool.fsync"));
+	assert_false(has_string(c->env_keys, c->nenv_keys, "receiver.udp_port"));
+	conf_free(c);
+}
+
+struct key_list {
+	char	name[128][96];
+	int	type[128];
+	int	n;
+};
+
+static void
+collect_key(const char *section, const char *key, enum conf_key_type type,
+    void *arg)
+{
+	struct key_list	*kl = arg;
+
+	assert_true(kl->n < 128);
+	snprintf(kl->name[kl->n], sizeof(kl->name[0]), "%s%s%s", section,
+	    section[0] ? "." : "", key);
+	kl->type[kl->n++] = type;
+}
+
+static void
+test_spec_keys_known(void **state)
+{
+	/* SPEC.md's "Configuration keys", each with its type. */
+	static const struct {
+		const char	*name;
+		int		 type;
+	} spec[] = {
+		{ "hostname", CONF_KEY_STR }, { "prefix", CONF_KEY_STR },
+		{ "api_key", CONF_KEY_STR }, { "user", CONF_KEY_STR },
+		{ "receiver.bind", CONF_KEY_STR },
+		{ "receiver.tcp_port", CONF_KEY_INT },
+		{ "receiver.udp_port", CONF_KEY_INT },
+		{ "receiver.flush_interval", CONF_KEY_FLOAT },
+		{ "receiver.max_line", CONF_KEY_SIZE },
+		{ "receiver.idle_timeout", CONF_KEY_FLOAT },
+		{ "receiver.max_connections", CONF_KEY_INT },
+		{ "spool.segment_size", CONF_KEY_SIZE },
+		{ "spool.max_size", CONF_KEY_SIZE },
+		{ "spool.fsync", CONF_KEY_BOOL },
+		{ "spool.memory_dir", CONF_KEY_STR },
+		{ "spool.memory_max_size", CONF_KEY_SIZE },
+		{ "forwarder.batch_size", CONF_KEY_INT },
+		{ "forwarder.batch_timeout", CONF_KEY_FLOAT },
+		{ "forwarder.retry_max", CONF_KEY_FLOAT },
+		{ "output.uri", CONF_KEY_STR }, { "output.api_key", CONF_KEY_STR },
+		{ "log.path", CONF_KEY_STR }, { "log.key", CONF_KEY_STR },
+		{ "log.max_line", CONF_KEY_SIZE },
+		{ "log.attributes", CONF_KEY_LIST },
+		{ "log.redact.match", CONF_KEY_STR },
+		{ "log.redact.replace", CONF_KEY_STR },
+		{ "log.sample.match", CONF_KEY_STR },
+		{ "log.sample.rate", CONF_KEY_FLOAT },
+		{ "collectors.interval", CONF_KEY_FLOAT },
+		{ "collectors.timeout", CONF_KEY_FLOAT },
+		{ "collectors.drop_dir", CONF_KEY_STR },
+		{ "collectors.archive", CONF_KEY_BOOL },
+		{ "collector.enabled", CONF_KEY_BOOL },
+		{ "collector.interval", CONF_KEY_FLOAT },
+		{ "collector.timeout", CONF_KEY_FLOAT },
+		{ "collector.args", CONF_KEY_LIST },
+		{ "periodic.heartbeat_url", CONF_KEY_STR },
+		{ "periodic.heartbeat_interval", CONF_KEY_FLOAT },
+		{ "periodic.config_interval", CONF_KEY_FLOAT },
+		{ "sink.enabled", CONF_KEY_BOOL }, { "sink.bind", CONF_KEY_STR },
+		{ "sink.port", CONF_KEY_INT }, { "sink.api_key", CONF_KEY_STR },
+	};
+	struct key_list	*kl;
+	size_t		 i;
+	int		 j;
+
+	(void)state;
+	assert_non_null(kl = calloc(1, sizeof(*kl)));
+	conf_key_each(collect_key, kl);
+	for (i = 0; i < sizeof(spec) / sizeof(spec[0]); i++) {
+		for (j = 0; j < kl->n; j++)
+			if (strcmp(kl->name[j], spec[i].name) == 0)
+				break;
+		if (j == kl->n)
+			fail_msg("SPEC.md key %s unknown to conf.c", spec[i].name);
+		if (kl->type[j] != spec[i].type)
+			fail_msg("%s: type %d, want %d", spec[i].name,
+			    kl->type[j], spec[i].type);
+	}
+	free(kl);
+}
+
+static void
+test_every_default_from_empty_file(void **state)
+{
+	struct fixture		*f = *state;
+	struct ferry_conf	*c;
+	char			 want[256];
+
+	/*
+	 * test_defaults covers the keys of SPEC.md; these are the keys added
+	 * since, whose defaults an empty file must give too.
+	 */
+	write_main(f, "");
+	c = load_ok(f);
+	assert_int_equal(c->collectors.builtin_mode, COLLECTOR_MODE_INTERVAL);
+	assert_int_equal(c->collectors.max_lines, 10000);
+	assert_int_equal(c->collectors.max_bytes_per_second, 128 * 1024);
+	assert_float(c->collectors.scan_interval, 30);
+	under_root(f, "/opt/ferry/collectors", want, sizeof(want));
+	assert_string_equal(c->collectors.builtin_dir, want);
+	under_root(f, "/etc/opt/ferry/collectors.d", want, sizeof(want));
+	assert_string_equal(c->collectors.custom_dir, want);
+	assert_int_equal(c->nenv_keys, 0);
+	conf_free(c);
+}
+
+static void
+test_file_outputs(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	char			 frag[256], **v;
+
+	write_main(f, "output \"a\" { uri = \"https://a/\" }\n"
+	    "output \"b\" { uri = \"https://b/\" }\n");
+	write_frag(f, "50-drain-c.conf", "output \"c\" { uri = \"http://c/\" }\n",
+	    frag, sizeof(frag));
+	assert_non_null(v = conf_file_outputs(f->main, &errs));
+	assert_string_equal(v[0], "a");
+	assert_string_equal(v[1], "b");
+	assert_null(v[2]);
+	conf_strings_free(v);
+	assert_non_null(v = conf_file_outputs(frag, &errs));
+	assert_string_equal(v[0], "c");
+	assert_null(v[1]);
+	conf_strings_free(v);
+	write_frag(f, "50-drain-c.conf", "output \"c\" { uri = \n", frag,
+	    sizeof(frag));
+	assert_null(v = conf_file_outputs(frag, &errs));
+	assert_true(errs.n >= 1);
+	assert_string_equal(errs.e[0].file, frag);
+}
+
 int
 main(void)
 {
@@ -995,6 +1437,19 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unclosed_section_refused, setup, teardown),
 		cmocka_unit_test(test_error_str),
 		cmocka_unit_test_setup_teardown(test_error_line_after_comments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_unknown_key_suggests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_unknown_key_without_suggestion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_out_of_range_every_numeric_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_out_of_range_says_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_bad_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_bad_number, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_duplicate_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_unclosed_section, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msg_env_override, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_keys_recorded, setup, teardown),
+		cmocka_unit_test(test_spec_keys_known),
+		cmocka_unit_test_setup_teardown(test_every_default_from_empty_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_outputs, setup, teardown),
 		/* Last: see its comment. */
 		cmocka_unit_test_setup_teardown(test_refused_loads_do_not_leak, setup, teardown),
 	};
