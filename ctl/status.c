@@ -1,24 +1,40 @@
 /*
- * status: what ferry is doing, read only from the progress database, the
- * spool and the pid file, so it answers the same whether the processes are up or down.
+ * status: is ferry working? One screen (or one JSON object) read only from
+ * the progress database, the spool, the pid file and the configuration, so
+ * it answers the same whether the processes are up or down.
  *
- * Each process row (written by the supervisor on every state change) shows
- * name, state, pid, uptime, restarts and the last exit; the counters that
- * processes publish as self-metrics (accepted, rejects, sent, drops) follow,
- * read back from the tail of each self-<proc> spool stream. The exit status sums it up
- * for scripts: 0 healthy, 1 degraded (a child not running), 2 down (no
- * supervisor).
+ * What it shows, and where each part comes from:
+ *   processes   the process table (written by the supervisor on every
+ *               state change): state, pid, uptime, restarts, last exit;
+ *   outputs     the output table (written by the forwarder), joined with
+ *               the configured outputs: state and since when, records sent
+ *               and dropped, last error; the backlog (records, bytes, age
+ *               of the oldest) counted from the output's cursors in the
+ *               spool itself (common/backlog.c);
+ *   receiver    its self-metrics: accepted, rejected.<reason>, dropped,
+ *               and spool.memory (1: writing to the memory fallback);
+ *   collectors  the self-metrics of ferry-collectors, grouped by collector
+ *               (every "<collector>.runs" names one);
+ *   spool       its segments' sizes on disk and in memory, against the
+ *               caps of the configuration.
+ * Self-metrics are read back from the tail of each self-<proc> stream
+ * (common/selfmetrics.c); they are totals since that process started.
+ *
+ * The exit status sums it up for monitoring: 0 healthy, 1 degraded, 2 down
+ * (see health() and man/ferryctl.8).
  */
 #include <sys/types.h>
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "backlog.h"
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
@@ -32,44 +48,89 @@
 #define STATUS_DEGRADED	1
 #define STATUS_DOWN	2
 
+#define REASONS_MAX	8
+
 struct counter_row {
 	char	proc[32];
-	char	name[64];
+	char	name[160];
 	int64_t	value;
+};
+
+/* One output: configured, recorded by the forwarder, or both. */
+struct out_row {
+	struct output_state	st;	/* zero but the name when not recorded */
+	int			recorded;	/* a row in the output table */
+	int			configured;	/* in the configuration */
+	struct backlog		bl;
+	int			bl_ok;
 };
 
 struct snapshot {
 	pid_t			 sup_pid;
 	int			 sup_up;
+	struct ferry_conf	*conf;		/* NULL: it does not load */
+	char			 spooldir[PATH_MAX];
+	char			 memdir[PATH_MAX];
 	struct proc_state	*procs;
 	size_t			 nprocs;
+	struct out_row		*outs;
+	size_t			 nouts;
 	struct counter_row	*counters;
 	size_t			 ncounters;
+	uint64_t		 disk_bytes, mem_bytes;
+	size_t			 nsegs;
 	int			 failed;	/* out of memory while reading */
 	int64_t			 now;
+	/* health(): each reason to be degraded or down, in words */
+	char			 reasons[REASONS_MAX][160];
+	int			 nreasons;
 };
 
 static int	snapshot_read(const struct ctl *, struct snapshot *);
 static void	snapshot_free(struct snapshot *);
 static void	add_proc(const struct proc_state *, void *);
+static void	add_output(const struct output_state *, void *);
+static struct out_row *out_find(struct snapshot *, const char *, int);
 static void	add_counter(const char *, const char *, int64_t, void *);
-static void	read_self_metrics(const struct ctl *, struct snapshot *);
+static int	counter_get(const struct snapshot *, const char *, const char *,
+		    int64_t *);
+static int64_t	counter_or0(const struct snapshot *, const char *,
+		    const char *);
+static void	read_self_metrics(struct snapshot *);
+static void	read_spool(struct snapshot *);
+static void	read_backlogs(struct snapshot *, struct progress *);
 static void	supervisor_first(struct snapshot *);
-static int	health(const struct snapshot *, char *, size_t);
+static int	health(struct snapshot *);
+static void	reason(struct snapshot *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static int	proc_running(const struct proc_state *);
 static const char *proc_state(const struct snapshot *,
 		    const struct proc_state *);
-static void	print_table(const struct snapshot *, int, const char *);
-static void	print_json(const struct snapshot *, int, const char *);
+static int	memory_fallback(const struct snapshot *);
+static int	is_collector(const struct snapshot *, size_t);
+static void	print_table(const struct snapshot *, int);
+static void	print_processes(const struct snapshot *);
+static void	print_outputs(const struct snapshot *);
+static void	print_receiver(const struct snapshot *);
+static void	print_spool(const struct snapshot *);
+static void	print_collectors(const struct snapshot *);
+static void	print_json(const struct snapshot *, int);
+static void	json_time(const char *, int64_t);
 static const char *duration(int64_t, char *, size_t);
+static const char *bytes(uint64_t, char *, size_t);
 
 static const char *const health_names[] = { "healthy", "degraded", "down" };
+
+/* The collector counters that have a column of their own. */
+static const char *const coll_columns[] = {
+	"runs", "lines", "failures", "timeouts"
+};
+#define NCOLL_COLUMNS	(sizeof(coll_columns) / sizeof(coll_columns[0]))
 
 int
 cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	struct snapshot	 snap;
-	char		 why[128];
 	int		 h;
 
 	(void)argv;
@@ -79,44 +140,62 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		snapshot_free(&snap);
 		return STATUS_DOWN;
 	}
-	h = health(&snap, why, sizeof(why));
+	h = health(&snap);
 	if (ctl->json)
-		print_json(&snap, h, why);
+		print_json(&snap, h);
 	else
-		print_table(&snap, h, why);
+		print_table(&snap, h);
 	snapshot_free(&snap);
 	return h;
 }
 
 /*
- * The pid file, then the rows. A database that does not exist yet is not
- * created here: no rows is the truthful answer.
+ * The configuration (for the spool's places, its caps and the outputs that
+ * should exist), the pid file, the spool, then the rows. A database that
+ * does not exist yet is not created here: no rows is the truthful answer.
  */
 static int
 snapshot_read(const struct ctl *ctl, struct snapshot *snap)
 {
-	struct progress	*db;
-	char		 path[PATH_MAX];
+	struct progress		*db;
+	struct conf_errors	 errs;
+	char			 path[PATH_MAX];
+	size_t			 i;
 
 	memset(snap, 0, sizeof(*snap));
 	snap->now = clock_wall();
 	snap->sup_up = ctl_supervisor_pid(&snap->sup_pid) == 1;
-	if (path_get(path, sizeof(path), PATH_DB) == NULL) {
+	/* With a broken configuration, the default places are read. */
+	if ((snap->conf = ctl_conf_load(ctl, &errs)) != NULL)
+		(void)strlcpy(snap->memdir, snap->conf->spool.memory_dir,
+		    sizeof(snap->memdir));
+	else if (path_get(snap->memdir, sizeof(snap->memdir),
+	    PATH_MEMSPOOL) == NULL)
+		snap->memdir[0] = '\0';
+	if (path_get(snap->spooldir, sizeof(snap->spooldir), PATH_SPOOL) ==
+	    NULL || path_get(path, sizeof(path), PATH_DB) == NULL) {
 		log_warnx("path too long: %s", PATH_DB);
 		return -1;
 	}
-	read_self_metrics(ctl, snap);
+	if (snap->conf != NULL)
+		for (i = 0; i < snap->conf->noutputs; i++)
+			if (out_find(snap, snap->conf->outputs[i].name, 1) != NULL)
+				snap->outs[snap->nouts - 1].configured = 1;
+	read_self_metrics(snap);
+	read_spool(snap);
 	if (access(path, F_OK) == -1)
 		return snap->failed ? -1 : 0;
 	if ((db = progress_open_ro(path)) == NULL)
 		return -1;
-	if (progress_proc_each(db, add_proc, snap) == -1 || snap->failed) {
+	if (progress_proc_each(db, add_proc, snap) == -1 ||
+	    progress_output_each(db, add_output, snap) == -1 || snap->failed) {
 		progress_close(db);
 		return -1;
 	}
+	read_backlogs(snap, db);
 	progress_close(db);
 	supervisor_first(snap);
-	return 0;
+	return snap->failed ? -1 : 0;
 }
 
 struct self_ctx {
@@ -132,37 +211,63 @@ add_self(const char *name, uint64_t value, void *arg)
 	add_counter(ctx->proc, name, (int64_t)value, ctx->snap);
 }
 
-/*
- * The latest self-metrics of every process that wrote some. The memory
- * spool's place comes from the configuration; with a broken one, the
- * default place is read.
- */
+/* The latest self-metrics of every process that wrote some. */
 static void
-read_self_metrics(const struct ctl *ctl, struct snapshot *snap)
+read_self_metrics(struct snapshot *snap)
 {
 	struct spool_seg	*segs;
 	struct self_ctx		 ctx = { snap, NULL };
-	struct ferry_conf	*conf;
-	struct conf_errors	 errs;
-	char			 dir[4096], memdir[4096];
 	size_t			 n, i;
 
-	if ((conf = ctl_conf_load(ctl, &errs)) != NULL) {
-		strlcpy(memdir, conf->spool.memory_dir, sizeof(memdir));
-		conf_free(conf);
-	} else if (path_get(memdir, sizeof(memdir), PATH_MEMSPOOL) == NULL)
-		memdir[0] = '\0';
-	if (path_get(dir, sizeof(dir), PATH_SPOOL) == NULL ||
-	    access(dir, F_OK) == -1 || spool_list(dir, memdir, &segs, &n) == -1)
+	if (access(snap->spooldir, F_OK) == -1 ||
+	    spool_list(snap->spooldir, snap->memdir, &segs, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
 		if (strncmp(segs[i].stream, "self-", 5) != 0 ||
 		    (i + 1 < n && strcmp(segs[i].stream, segs[i + 1].stream) == 0))
 			continue;	/* once per stream, at its newest segment */
 		ctx.proc = segs[i].stream + 5;
-		selfmetrics_read(dir, memdir, ctx.proc, add_self, &ctx);
+		selfmetrics_read(snap->spooldir, snap->memdir, ctx.proc, add_self,
+		    &ctx);
 	}
 	free(segs);
+}
+
+/*
+ * The spool's size as it is now, from its segments: what the caps are
+ * measured against (the forwarder's own figure is at most a moment old).
+ */
+static void
+read_spool(struct snapshot *snap)
+{
+	struct spool_seg	*segs;
+	size_t			 n, i;
+
+	if (access(snap->spooldir, F_OK) == -1 ||
+	    spool_list(snap->spooldir, snap->memdir, &segs, &n) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (segs[i].inmem)
+			snap->mem_bytes += segs[i].size;
+		else
+			snap->disk_bytes += segs[i].size;
+	}
+	snap->nsegs = n;
+	free(segs);
+}
+
+/* Each output's backlog, from its cursors; an output never seen has none. */
+static void
+read_backlogs(struct snapshot *snap, struct progress *db)
+{
+	size_t	i;
+
+	if (access(snap->spooldir, F_OK) == -1)
+		return;
+	for (i = 0; i < snap->nouts; i++)
+		snap->outs[i].bl_ok = backlog_compute(db, snap->spooldir,
+		    snap->memdir[0] != '\0' ? snap->memdir : NULL,
+		    snap->outs[i].st.name, &snap->outs[i].bl) == 0;
 }
 
 /* The rows come in name order; the supervisor reads best at the top. */
@@ -185,7 +290,9 @@ supervisor_first(struct snapshot *snap)
 static void
 snapshot_free(struct snapshot *snap)
 {
+	conf_free(snap->conf);
 	free(snap->procs);
+	free(snap->outs);
 	free(snap->counters);
 }
 
@@ -202,6 +309,42 @@ add_proc(const struct proc_state *ps, void *arg)
 	}
 	v[snap->nprocs++] = *ps;
 	snap->procs = v;
+}
+
+static void
+add_output(const struct output_state *os, void *arg)
+{
+	struct snapshot	*snap = arg;
+	struct out_row	*o;
+
+	if ((o = out_find(snap, os->name, 1)) == NULL)
+		return;
+	o->st = *os;
+	o->recorded = 1;
+}
+
+/* The row of output name; with add, a new one when there is none. */
+static struct out_row *
+out_find(struct snapshot *snap, const char *name, int add)
+{
+	struct out_row	*v;
+	size_t		 i;
+
+	for (i = 0; i < snap->nouts; i++)
+		if (strcmp(snap->outs[i].st.name, name) == 0)
+			return &snap->outs[i];
+	if (!add)
+		return NULL;
+	if ((v = reallocarray(snap->outs, snap->nouts + 1,
+	    sizeof(*v))) == NULL) {
+		snap->failed = 1;
+		return NULL;
+	}
+	snap->outs = v;
+	v = &snap->outs[snap->nouts++];
+	memset(v, 0, sizeof(*v));
+	(void)strlcpy(v->st.name, name, sizeof(v->st.name));
+	return v;
 }
 
 static void
@@ -230,19 +373,64 @@ add_counter(const char *proc, const char *name, int64_t value, void *arg)
 	snap->counters = v;
 }
 
-/*
- * Down without a live supervisor; degraded when a child the supervisor
- * wants running is not ("stopped" is what it records for a child the
- * configuration does not enable). why says it in words, or is empty.
- */
+/* 1 and *v set when proc published name, 0 when it did not. */
 static int
-health(const struct snapshot *snap, char *why, size_t size)
+counter_get(const struct snapshot *snap, const char *proc, const char *name,
+    int64_t *v)
 {
 	size_t	i;
 
-	why[0] = '\0';
+	for (i = 0; i < snap->ncounters; i++) {
+		if (strcmp(snap->counters[i].proc, proc) == 0 &&
+		    strcmp(snap->counters[i].name, name) == 0) {
+			*v = snap->counters[i].value;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int64_t
+counter_or0(const struct snapshot *snap, const char *proc, const char *name)
+{
+	int64_t	v;
+
+	return counter_get(snap, proc, name, &v) ? v : 0;
+}
+
+static void
+reason(struct snapshot *snap, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (snap->nreasons == REASONS_MAX)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(snap->reasons[snap->nreasons++], sizeof(snap->reasons[0]),
+	    fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Down without a live supervisor. Degraded when any of these holds, each
+ * named in snap->reasons:
+ *   - a child the supervisor wants running is not ("stopped" is what it
+ *     records for a child the configuration does not enable);
+ *   - a configured output is retrying or dead-lettering;
+ *   - the receiver writes to the memory fallback (the disk is full);
+ *   - records were dropped since the process that counts them started
+ *     (the receiver's, the spool cap's, an output's, a collector's).
+ */
+static int
+health(struct snapshot *snap)
+{
+	const struct out_row	*o;
+	size_t			 i, len;
+	int64_t			 v;
+	char			 ago[32], name[sizeof(snap->counters->name)];
+
 	if (!snap->sup_up) {
-		(void)strlcpy(why, "ferry-supervisor is not running", size);
+		reason(snap, "ferry-supervisor is not running");
 		return STATUS_DOWN;
 	}
 	for (i = 0; i < snap->nprocs; i++) {
@@ -250,11 +438,58 @@ health(const struct snapshot *snap, char *why, size_t size)
 		    strcmp(snap->procs[i].state, "running") == 0 ||
 		    strcmp(snap->procs[i].state, "stopped") == 0)
 			continue;
-		(void)snprintf(why, size, "%s is %s", snap->procs[i].name,
+		reason(snap, "%s is %s", snap->procs[i].name,
 		    snap->procs[i].state);
-		return STATUS_DEGRADED;
 	}
-	return STATUS_HEALTHY;
+	for (i = 0; i < snap->nouts; i++) {
+		o = &snap->outs[i];
+		if (!o->configured || !o->recorded)
+			continue;
+		if (strcmp(o->st.state, "retrying") == 0 ||
+		    strcmp(o->st.state, "deadlettering") == 0)
+			reason(snap, "output %s is %s for %s", o->st.name,
+			    o->st.state, duration(snap->now - o->st.since, ago,
+			    sizeof(ago)));
+		if (o->st.dropped > 0)
+			reason(snap, "output %s dropped %" PRIu64 " records",
+			    o->st.name, o->st.dropped);
+	}
+	if (memory_fallback(snap))
+		reason(snap, "the spool is in the memory fallback (disk full?)");
+	if ((v = counter_or0(snap, "receiver", "dropped")) > 0)
+		reason(snap, "the receiver dropped %" PRId64 " records", v);
+	if ((v = counter_or0(snap, "forwarder", "spool.dropped")) > 0)
+		reason(snap, "the spool cap dropped %" PRId64 " records", v);
+	for (i = 0; i < snap->ncounters; i++) {
+		if (!is_collector(snap, i))
+			continue;
+		/* "<collector>.runs": its ".dropped" says what it lost. */
+		len = strlen(snap->counters[i].name) - 5;
+		(void)snprintf(name, sizeof(name), "%.*s.dropped", (int)len,
+		    snap->counters[i].name);
+		if ((v = counter_or0(snap, "collectors", name)) > 0)
+			reason(snap, "collector %.*s dropped %" PRId64 " lines",
+			    (int)len, snap->counters[i].name, v);
+	}
+	return snap->nreasons > 0 ? STATUS_DEGRADED : STATUS_HEALTHY;
+}
+
+static int
+memory_fallback(const struct snapshot *snap)
+{
+	return counter_or0(snap, "receiver", "spool.memory") != 0;
+}
+
+/* Counter i is "<collector>.runs" of ferry-collectors: it names one. */
+static int
+is_collector(const struct snapshot *snap, size_t i)
+{
+	const char	*name = snap->counters[i].name;
+	size_t		 len = strlen(name);
+
+	return strcmp(snap->counters[i].proc, "collectors") == 0 &&
+	    len > 5 && strcmp(name + len - 5, ".runs") == 0 &&
+	    memchr(name, '.', len - 5) == NULL;
 }
 
 static int
@@ -277,26 +512,43 @@ proc_state(const struct snapshot *snap, const struct proc_state *ps)
 }
 
 static void
-print_table(const struct snapshot *snap, int h, const char *why)
+print_table(const struct snapshot *snap, int h)
+{
+	int	i;
+
+	printf("ferry %s", health_names[h]);
+	if (snap->sup_up)
+		printf(" (supervisor pid %d)", (int)snap->sup_pid);
+	printf("\n");
+	for (i = 0; i < snap->nreasons; i++)
+		printf("  - %s\n", snap->reasons[i]);
+	if (snap->conf == NULL)
+		printf("  (the configuration does not load: see ferryctl "
+		    "check-config)\n");
+	print_processes(snap);
+	print_outputs(snap);
+	print_receiver(snap);
+	print_spool(snap);
+	print_collectors(snap);
+}
+
+static void
+print_processes(const struct snapshot *snap)
 {
 	const struct proc_state	*ps;
 	char			 up[32], ago[32], last[80], pid[16];
 	size_t			 i;
 	int			 w = 10;
 
-	printf("ferry %s%s%s", health_names[h], why[0] ? ": " : "", why);
-	if (snap->sup_up)
-		printf(" (supervisor pid %d)", (int)snap->sup_pid);
-	printf("\n");
 	if (snap->nprocs == 0) {
-		printf("no process has been recorded yet\n");
+		printf("\nno process has been recorded yet\n");
 		return;
 	}
 	for (i = 0; i < snap->nprocs; i++)
 		if ((int)strlen(snap->procs[i].name) > w)
 			w = strlen(snap->procs[i].name);
-	printf("\n%-*s  %-8s  %7s  %9s  %8s  %s\n", w, "NAME", "STATE", "PID",
-	    "UPTIME", "RESTARTS", "LAST EXIT");
+	printf("\n%-*s  %-8s  %7s  %9s  %8s  %s\n", w, "PROCESS", "STATE",
+	    "PID", "UPTIME", "RESTARTS", "LAST EXIT");
 	for (i = 0; i < snap->nprocs; i++) {
 		ps = &snap->procs[i];
 		(void)snprintf(pid, sizeof(pid), "%d", ps->pid);
@@ -311,22 +563,299 @@ print_table(const struct snapshot *snap, int h, const char *why)
 		    proc_running(ps) ? duration(snap->now - ps->started, up,
 		    sizeof(up)) : "-", ps->restarts, last);
 	}
-	if (snap->ncounters == 0)
-		return;
-	printf("\n%-*s  %-32s  %s\n", w, "PROCESS", "COUNTER", "VALUE");
-	for (i = 0; i < snap->ncounters; i++)
-		printf("%-*s  %-32s  %" PRId64 "\n", w, snap->counters[i].proc,
-		    snap->counters[i].name, snap->counters[i].value);
 }
 
 static void
-print_json(const struct snapshot *snap, int h, const char *why)
+print_outputs(const struct snapshot *snap)
+{
+	const struct out_row	*o;
+	char			 state[64], backlog[64], oldest[32], b[32];
+	char			 ago[32], err[80];
+	size_t			 i;
+	int			 w = 6;
+
+	if (snap->conf != NULL && snap->conf->noutputs == 0)
+		printf("\nno output is configured: records stay in the spool, "
+		    "within its cap\n");
+	if (snap->nouts == 0)
+		return;
+	for (i = 0; i < snap->nouts; i++)
+		if ((int)strlen(snap->outs[i].st.name) > w)
+			w = strlen(snap->outs[i].st.name);
+	printf("\n%-*s  %-24s  %-22s  %8s  %10s  %8s  %s\n", w, "OUTPUT",
+	    "STATE", "BACKLOG", "OLDEST", "SENT", "DROPPED", "LAST ERROR");
+	for (i = 0; i < snap->nouts; i++) {
+		o = &snap->outs[i];
+		if (!o->recorded)
+			(void)strlcpy(state, snap->conf != NULL ?
+			    "not started yet" : "-", sizeof(state));
+		else if (strcmp(o->st.state, "sending") == 0 || o->st.since == 0)
+			(void)strlcpy(state, o->st.state, sizeof(state));
+		else
+			(void)snprintf(state, sizeof(state), "%s for %s",
+			    o->st.state, duration(snap->now - o->st.since, ago,
+			    sizeof(ago)));
+		if (snap->conf != NULL && !o->configured)
+			(void)strlcpy(state, "removed", sizeof(state));
+		if (o->bl_ok)
+			(void)snprintf(backlog, sizeof(backlog), "%" PRIu64
+			    " (%s)", o->bl.records, bytes(o->bl.bytes, b,
+			    sizeof(b)));
+		else
+			(void)strlcpy(backlog, "-", sizeof(backlog));
+		if (o->bl_ok && o->bl.oldest != 0)
+			(void)duration(snap->now - o->bl.oldest, oldest,
+			    sizeof(oldest));
+		else
+			(void)strlcpy(oldest, "-", sizeof(oldest));
+		if (o->st.last_error[0] != '\0')
+			(void)snprintf(err, sizeof(err), "%s ago: %.60s",
+			    duration(snap->now - o->st.last_error_at, ago,
+			    sizeof(ago)), o->st.last_error);
+		else
+			(void)strlcpy(err, "-", sizeof(err));
+		printf("%-*s  %-24s  %-22s  %8s  %10" PRIu64 "  %8" PRIu64
+		    "  %s\n", w, o->st.name, state, backlog, oldest, o->st.sent,
+		    o->st.dropped, err);
+	}
+}
+
+static void
+print_receiver(const struct snapshot *snap)
+{
+	size_t	i;
+	int64_t	v;
+	int	n = 0;
+
+	if (!counter_get(snap, "receiver", "accepted", &v)) {
+		printf("\nreceiver: no counters reported yet\n");
+		return;
+	}
+	printf("\nreceiver: %" PRId64 " accepted, %" PRId64 " dropped", v,
+	    counter_or0(snap, "receiver", "dropped"));
+	for (i = 0; i < snap->ncounters; i++) {
+		if (strcmp(snap->counters[i].proc, "receiver") != 0 ||
+		    strncmp(snap->counters[i].name, "rejected.", 9) != 0 ||
+		    snap->counters[i].value == 0)
+			continue;
+		printf("%s %s %" PRId64, n++ ? "," : ", rejected:",
+		    snap->counters[i].name + 9, snap->counters[i].value);
+	}
+	if (n == 0)
+		printf(", none rejected");
+	printf("\n");
+}
+
+static void
+print_spool(const struct snapshot *snap)
+{
+	char	a[32], b[32];
+
+	printf("spool: %s", bytes(snap->disk_bytes, a, sizeof(a)));
+	if (snap->conf != NULL)
+		printf(" of %s", bytes(snap->conf->spool.max_size, b, sizeof(b)));
+	printf(" on disk, %s", bytes(snap->mem_bytes, a, sizeof(a)));
+	if (snap->conf != NULL)
+		printf(" of %s", bytes(snap->conf->spool.memory_max_size, b,
+		    sizeof(b)));
+	printf(" in memory; memory fallback %s",
+	    memory_fallback(snap) ? "IN USE" : "not in use");
+	printf("; %" PRId64 " dropped by the cap\n",
+	    counter_or0(snap, "forwarder", "spool.dropped"));
+}
+
+/*
+ * One row per collector: runs, lines, failures, timeouts, then whatever
+ * else it published ("cut 3, rejected.bad_value 2").
+ */
+static void
+print_collectors(const struct snapshot *snap)
+{
+	const struct counter_row	*c;
+	char				 name[160];
+	size_t				 i, j, k, len;
+	int				 w = 9, first = 1, n;
+
+	for (i = 0; i < snap->ncounters; i++)
+		if (is_collector(snap, i) && (int)strlen(
+		    snap->counters[i].name) - 5 > w)
+			w = strlen(snap->counters[i].name) - 5;
+	for (i = 0; i < snap->ncounters; i++) {
+		if (!is_collector(snap, i))
+			continue;
+		if (first) {
+			printf("\n%-*s  %8s  %10s  %8s  %8s  %s\n", w,
+			    "COLLECTOR", "RUNS", "LINES", "FAILURES", "TIMEOUTS",
+			    "OTHER");
+			first = 0;
+		}
+		len = strlen(snap->counters[i].name) - 5;
+		printf("%-*.*s", w, (int)len, snap->counters[i].name);
+		for (k = 0; k < NCOLL_COLUMNS; k++) {
+			(void)snprintf(name, sizeof(name), "%.*s.%s", (int)len,
+			    snap->counters[i].name, coll_columns[k]);
+			printf("  %*" PRId64, k == 1 ? 10 : 8,
+			    counter_or0(snap, "collectors", name));
+		}
+		printf(" ");
+		for (j = 0, n = 0; j < snap->ncounters; j++) {
+			c = &snap->counters[j];
+			if (strcmp(c->proc, "collectors") != 0 ||
+			    strncmp(c->name, snap->counters[i].name, len + 1) != 0)
+				continue;
+			for (k = 0; k < NCOLL_COLUMNS; k++)
+				if (strcmp(c->name + len + 1, coll_columns[k]) == 0)
+					break;
+			if (k < NCOLL_COLUMNS || c->value == 0)
+				continue;
+			printf("%s%s %" PRId64, n++ ? ", " : " ", c->name + len + 1,
+			    c->value);
+		}
+		printf("%s\n", n == 0 ? " -" : "");
+	}
+}
+
+/* "key":T, or null for 0 (never). */
+static void
+json_time(const char *key, int64_t t)
+{
+	if (t != 0)
+		printf(",\"%s\":%" PRId64, key, t);
+	else
+		printf(",\"%s\":null", key);
+}
+
+static void
+print_json_outputs(const struct snapshot *snap)
+{
+	const struct out_row	*o;
+	size_t			 i;
+
+	printf(",\"outputs\":[");
+	for (i = 0; i < snap->nouts; i++) {
+		o = &snap->outs[i];
+		printf("%s{\"name\":", i ? "," : "");
+		ctl_json_str(stdout, o->st.name);
+		printf(",\"configured\":");
+		if (snap->conf != NULL)
+			printf("%s", o->configured ? "true" : "false");
+		else
+			printf("null");
+		printf(",\"state\":");
+		if (o->recorded)
+			ctl_json_str(stdout, o->st.state);
+		else
+			printf("null");
+		json_time("since", o->st.since);
+		printf(",\"backlog\":");
+		if (o->bl_ok) {
+			printf("{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64,
+			    o->bl.records, o->bl.bytes);
+			json_time("oldest", o->bl.oldest);
+			printf(",\"oldest_age\":");
+			if (o->bl.oldest != 0)
+				printf("%" PRId64, snap->now - o->bl.oldest);
+			else
+				printf("null");
+			printf("}");
+		} else
+			printf("null");
+		printf(",\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64
+		    ",\"deadlettered\":%" PRIu64 ",\"retries\":%" PRIu64,
+		    o->st.sent, o->st.dropped, o->st.deadlettered, o->st.retries);
+		json_time("last_success", o->st.last_success);
+		printf(",\"last_error\":");
+		if (o->st.last_error[0] != '\0')
+			ctl_json_str(stdout, o->st.last_error);
+		else
+			printf("null");
+		json_time("last_error_at", o->st.last_error_at);
+		json_time("updated", o->st.updated);
+		printf("}");
+	}
+	printf("]");
+}
+
+static void
+print_json_receiver(const struct snapshot *snap)
+{
+	size_t	i;
+	int64_t	v;
+	int	n = 0;
+
+	printf(",\"receiver\":");
+	if (!counter_get(snap, "receiver", "accepted", &v)) {
+		printf("null");
+		return;
+	}
+	printf("{\"accepted\":%" PRId64 ",\"dropped\":%" PRId64
+	    ",\"memory_fallback\":%s,\"rejected\":{", v,
+	    counter_or0(snap, "receiver", "dropped"),
+	    memory_fallback(snap) ? "true" : "false");
+	for (i = 0; i < snap->ncounters; i++) {
+		if (strcmp(snap->counters[i].proc, "receiver") != 0 ||
+		    strncmp(snap->counters[i].name, "rejected.", 9) != 0)
+			continue;
+		printf("%s", n++ ? "," : "");
+		ctl_json_str(stdout, snap->counters[i].name + 9);
+		printf(":%" PRId64, snap->counters[i].value);
+	}
+	printf("}}");
+}
+
+static void
+print_json_collectors(const struct snapshot *snap)
+{
+	const struct counter_row	*c;
+	char				 name[160];
+	size_t				 i, j, k, len;
+	int				 n = 0, m;
+
+	printf(",\"collectors\":[");
+	for (i = 0; i < snap->ncounters; i++) {
+		if (!is_collector(snap, i))
+			continue;
+		len = strlen(snap->counters[i].name) - 5;
+		(void)snprintf(name, sizeof(name), "%.*s", (int)len,
+		    snap->counters[i].name);
+		printf("%s{\"name\":", n++ ? "," : "");
+		ctl_json_str(stdout, name);
+		for (k = 0; k < NCOLL_COLUMNS; k++) {
+			(void)snprintf(name, sizeof(name), "%.*s.%s", (int)len,
+			    snap->counters[i].name, coll_columns[k]);
+			printf(",\"%s\":%" PRId64, coll_columns[k],
+			    counter_or0(snap, "collectors", name));
+		}
+		printf(",\"counters\":{");
+		for (j = 0, m = 0; j < snap->ncounters; j++) {
+			c = &snap->counters[j];
+			if (strcmp(c->proc, "collectors") != 0 ||
+			    strncmp(c->name, snap->counters[i].name, len + 1) != 0)
+				continue;
+			printf("%s", m++ ? "," : "");
+			ctl_json_str(stdout, c->name + len + 1);
+			printf(":%" PRId64, c->value);
+		}
+		printf("}}");
+	}
+	printf("]");
+}
+
+static void
+print_json(const struct snapshot *snap, int h)
 {
 	const struct proc_state	*ps;
 	size_t			 i;
+	int			 r;
 
 	printf("{\"status\":\"%s\",\"reason\":", health_names[h]);
-	ctl_json_str(stdout, why);
+	ctl_json_str(stdout, snap->nreasons > 0 ? snap->reasons[0] : "");
+	printf(",\"reasons\":[");
+	for (r = 0; r < snap->nreasons; r++) {
+		printf("%s", r ? "," : "");
+		ctl_json_str(stdout, snap->reasons[r]);
+	}
+	printf("],\"config_ok\":%s", snap->conf != NULL ? "true" : "false");
 	printf(",\"supervisor\":{\"running\":%s,\"pid\":",
 	    snap->sup_up ? "true" : "false");
 	if (snap->sup_up)
@@ -353,7 +882,25 @@ print_json(const struct snapshot *snap, int h, const char *why)
 			printf("null,\"last_exit_at\":null");
 		printf("}");
 	}
-	printf("],\"counters\":[");
+	printf("]");
+	print_json_outputs(snap);
+	print_json_receiver(snap);
+	print_json_collectors(snap);
+	printf(",\"spool\":{\"bytes\":%" PRIu64 ",\"max_size\":", snap->disk_bytes);
+	if (snap->conf != NULL)
+		printf("%" PRIu64, snap->conf->spool.max_size);
+	else
+		printf("null");
+	printf(",\"memory_bytes\":%" PRIu64 ",\"memory_max_size\":",
+	    snap->mem_bytes);
+	if (snap->conf != NULL)
+		printf("%" PRIu64, snap->conf->spool.memory_max_size);
+	else
+		printf("null");
+	printf(",\"memory_fallback\":%s,\"segments\":%zu,\"dropped\":%" PRId64
+	    "}", memory_fallback(snap) ? "true" : "false", snap->nsegs,
+	    counter_or0(snap, "forwarder", "spool.dropped"));
+	printf(",\"counters\":[");
 	for (i = 0; i < snap->ncounters; i++) {
 		printf("%s{\"process\":", i ? "," : "");
 		ctl_json_str(stdout, snap->counters[i].proc);
@@ -381,5 +928,25 @@ duration(int64_t s, char *buf, size_t size)
 	else
 		(void)snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h",
 		    s / 86400, s % 86400 / 3600);
+	return buf;
+}
+
+/* Bytes as "812 B", "4.1 KiB", "12.3 MiB", "1.0 GiB". */
+static const char *
+bytes(uint64_t n, char *buf, size_t size)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	double	v = (double)n;
+	int	i = -1;
+
+	if (n < 1024) {
+		(void)snprintf(buf, size, "%" PRIu64 " B", n);
+		return buf;
+	}
+	while (v >= 1024 && i < 3) {
+		v /= 1024;
+		i++;
+	}
+	(void)snprintf(buf, size, "%.1f %s", v, unit[i]);
 	return buf;
 }
