@@ -22,6 +22,7 @@ struct ferry_conf;
 struct ctl {
 	const char	*confpath;	/* -c FILE; NULL: the default */
 	int		 json;		/* --json */
+	int		 effective;	/* check-config --effective */
 };
 
 /* ferryctl.c */
@@ -36,5 +37,12 @@ int		 cmd_status(struct ctl *, int, char **);
 
 /* send.c */
 int		 cmd_send(struct ctl *, int, char **);
+
+/* effective.c */
+int		 ctl_effective_print(const struct ctl *, const struct ferry_conf *);
+const char	*ctl_uri_mask(const char *, char *, size_t);
+
+/* drain.c */
+int		 cmd_drain(struct ctl *, int, char **);
 
 #endif

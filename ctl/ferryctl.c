@@ -34,7 +34,10 @@ static const struct command {
 	int		(*fn)(struct ctl *, int, char **);
 	const char	*usage;
 } commands[] = {
-	{ "check-config",	cmd_check_config, "check-config [-c file]" },
+	{ "check-config",	cmd_check_config,
+	    "check-config [-c file] [--effective]" },
+	{ "drain",		cmd_drain,
+	    "drain add name uri [--api-key key] | drain list | drain remove name" },
 	{ "reload",		cmd_reload,	"reload" },
 	{ "send",		cmd_send,	"send name value [timestamp]" },
 	{ "status",		cmd_status,	"status" },
@@ -55,7 +58,7 @@ ctl_usage(void)
 int
 main(int argc, char *argv[])
 {
-	struct ctl	 ctl = { NULL, 0 };
+	struct ctl	 ctl = { NULL, 0, 0 };
 	size_t		 i;
 	int		 n;
 
@@ -86,6 +89,7 @@ parse_options(struct ctl *ctl, int argc, char **argv)
 	static const struct option	longopts[] = {
 		{ "config",	required_argument,	NULL,	'c' },
 		{ "json",	no_argument,		NULL,	'j' },
+		{ "effective",	no_argument,		NULL,	'e' },
 		{ "help",	no_argument,		NULL,	'h' },
 		{ NULL,		0,			NULL,	0 }
 	};
@@ -99,6 +103,9 @@ parse_options(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'j':
 			ctl->json = 1;
+			break;
+		case 'e':
+			ctl->effective = 1;
 			break;
 		default:
 			ctl_usage();
@@ -188,6 +195,11 @@ cmd_check_config(struct ctl *ctl, int argc, char **argv)
 	if ((conf = ctl_conf_load(ctl, &errs)) == NULL) {
 		ctl_conf_errors(ctl, &errs);
 		return 1;
+	}
+	if (ctl->effective) {
+		(void)ctl_effective_print(ctl, conf);
+		conf_free(conf);
+		return 0;
 	}
 	if (ctl->json) {
 		printf("{\"ok\":true,\"file\":");

@@ -1,0 +1,555 @@
+/*
+ * drain: outputs managed by ferryctl, for the operator who wants a copy of
+ * everything sent somewhere else without editing ferry.conf by hand.
+ *
+ *   ferryctl drain add NAME URI [--api-key KEY]
+ *   ferryctl drain list
+ *   ferryctl drain remove NAME
+ *
+ * A drain is one file, conf.d/50-drain-NAME.conf, holding one output
+ * section and a first line that says ferryctl wrote it. add writes it
+ * atomically, checks that the whole configuration still loads (and takes
+ * the file back when it does not), then asks the supervisor to reload;
+ * remove deletes only such a file, never an output written by hand. list
+ * shows every output, drains and hand-written ones, with the file it comes
+ * from and any password in its URI masked.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "ctl.h"
+
+#define DRAIN_NAME_MAX	48
+#define DRAIN_MARK	"# ferryctl drain:"
+
+/* The schemes ferry-forwarder can send to (forwarder.c load_config()). */
+static const char *const drain_schemes[] = { "http", "https" };
+
+struct drain_args {
+	const char	*name;
+	const char	*uri;
+	const char	*api_key;
+};
+
+static int	drain_add(struct ctl *, const struct drain_args *);
+static int	drain_list(struct ctl *);
+static int	drain_remove(struct ctl *, const struct drain_args *);
+static int	fail(const struct ctl *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static int	check_name(const struct ctl *, const char *);
+static int	check_uri(const struct ctl *, const char *);
+static int	check_value(const char *);
+static const char *main_path(const struct ctl *);
+static int	confd_path(const struct ctl *, char *, size_t);
+static int	drain_path(const struct ctl *, const char *, char *, size_t);
+static int	is_drain_file(const char *);
+static int	write_atomic(const char *, const char *, const char *, int);
+static int	sync_dir(const char *);
+static int	output_file(const struct ctl *, const char *, char *, size_t);
+static void	reload(const struct ctl *, const char *, const char *,
+		    const char *);
+
+int
+cmd_drain(struct ctl *ctl, int argc, char **argv)
+{
+	struct drain_args	 a = { NULL, NULL, NULL };
+	char			*pos[3];
+	int			 i, npos = 0;
+
+	/* Options may come anywhere after the subcommand. */
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			ctl->json = 1;
+		else if (strcmp(argv[i], "--api-key") == 0 && i + 1 < argc)
+			a.api_key = argv[++i];
+		else if (strncmp(argv[i], "--api-key=", 10) == 0)
+			a.api_key = argv[i] + 10;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			ctl_usage();
+		else if (npos < 3)
+			pos[npos++] = argv[i];
+		else
+			ctl_usage();
+	}
+	if (npos == 0)
+		ctl_usage();
+	if (strcmp(pos[0], "add") == 0 && npos == 3) {
+		a.name = pos[1];
+		a.uri = pos[2];
+		return drain_add(ctl, &a);
+	}
+	if (a.api_key != NULL)
+		ctl_usage();
+	if (strcmp(pos[0], "list") == 0 && npos == 1)
+		return drain_list(ctl);
+	if (strcmp(pos[0], "remove") == 0 && npos == 2) {
+		a.name = pos[1];
+		return drain_remove(ctl, &a);
+	}
+	ctl_usage();
+}
+
+/* The message on stderr (or as JSON on stdout); returns 1. */
+static int
+fail(const struct ctl *ctl, const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ctl->json) {
+		printf("{\"ok\":false,\"error\":");
+		ctl_json_str(stdout, msg);
+		printf("}\n");
+	} else
+		fprintf(stderr, "ferryctl: %s\n", msg);
+	return 1;
+}
+
+static int
+drain_add(struct ctl *ctl, const struct drain_args *a)
+{
+	struct conf_errors	 errs;
+	struct ferry_conf	*conf;
+	char			 path[PATH_MAX], dir[PATH_MAX], where[PATH_MAX];
+	char			*text;
+	int			 n;
+
+	if (check_name(ctl, a->name) == -1 || check_uri(ctl, a->uri) == -1)
+		return 1;
+	if (a->api_key != NULL && check_value(a->api_key) == -1)
+		return fail(ctl, "the API key holds a quote, a backslash or a "
+		    "control character");
+	/* Only a configuration that loads now can tell us the drain broke it. */
+	if ((conf = ctl_conf_load(ctl, &errs)) == NULL) {
+		ctl_conf_errors(ctl, &errs);
+		if (!ctl->json)
+			fprintf(stderr, "ferryctl: the configuration has errors;"
+			    " fix them before adding a drain\n");
+		return 1;
+	}
+	conf_free(conf);
+	if (output_file(ctl, a->name, where, sizeof(where)) == 1)
+		return fail(ctl, "an output \"%s\" exists already (%s)%s",
+		    a->name, where, is_drain_file(where) ? "; remove that "
+		    "drain first" : "");
+	if (confd_path(ctl, dir, sizeof(dir)) == -1 ||
+	    drain_path(ctl, a->name, path, sizeof(path)) == -1)
+		return fail(ctl, "path too long");
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		return fail(ctl, "%s: %s", dir, strerror(errno));
+	n = asprintf(&text, DRAIN_MARK " written by \"ferryctl drain add\"; "
+	    "\"ferryctl drain remove %s\" removes it.\n"
+	    "output \"%s\" {\n\turi = \"%s\"\n%s%s%s}\n", a->name, a->name,
+	    a->uri, a->api_key != NULL ? "\tapi_key = \"" : "",
+	    a->api_key != NULL ? a->api_key : "",
+	    a->api_key != NULL ? "\"\n" : "");
+	if (n == -1)
+		return fail(ctl, "out of memory");
+	if (write_atomic(ctl->confpath != NULL ? ctl->confpath :
+	    conf_default_path(), path, text, a->api_key != NULL) == -1) {
+		free(text);
+		return fail(ctl, "%s: %s", path, strerror(errno));
+	}
+	free(text);
+	/* The whole configuration, with the drain: else take it back. */
+	if ((conf = ctl_conf_load(ctl, &errs)) == NULL) {
+		ctl_conf_errors(ctl, &errs);
+		(void)unlink(path);
+		(void)sync_dir(dir);
+		if (!ctl->json)
+			fprintf(stderr, "ferryctl: with the drain the "
+			    "configuration does not load; drain not added\n");
+		return 1;
+	}
+	conf_free(conf);
+	reload(ctl, "added", a->name, path);
+	return 0;
+}
+
+static int
+drain_remove(struct ctl *ctl, const struct drain_args *a)
+{
+	struct conf_errors	 errs;
+	struct ferry_conf	*conf;
+	char			 path[PATH_MAX], dir[PATH_MAX], where[PATH_MAX];
+	int			 rc;
+
+	if (check_name(ctl, a->name) == -1)
+		return 1;
+	if (confd_path(ctl, dir, sizeof(dir)) == -1 ||
+	    drain_path(ctl, a->name, path, sizeof(path)) == -1)
+		return fail(ctl, "path too long");
+	if (!is_drain_file(path)) {
+		rc = output_file(ctl, a->name, where, sizeof(where));
+		if (rc == 1)
+			return fail(ctl, "output \"%s\" is not a drain: it is "
+			    "written in %s, by hand; ferryctl removes only the "
+			    "drains it added (edit that file instead)",
+			    a->name, where);
+		return fail(ctl, "no drain \"%s\" (ferryctl drain list shows "
+		    "them)", a->name);
+	}
+	if (unlink(path) == -1)
+		return fail(ctl, "%s: %s", path, strerror(errno));
+	if (sync_dir(dir) == -1)
+		return fail(ctl, "%s: %s", dir, strerror(errno));
+	if ((conf = ctl_conf_load(ctl, &errs)) == NULL) {
+		/* Removed, but something else is wrong: say so, do not reload. */
+		ctl_conf_errors(ctl, &errs);
+		if (!ctl->json)
+			fprintf(stderr, "ferryctl: drain %s removed, but the "
+			    "configuration has errors; not reloading\n", a->name);
+		return 1;
+	}
+	conf_free(conf);
+	reload(ctl, "removed", a->name, path);
+	return 0;
+}
+
+static int
+drain_list(struct ctl *ctl)
+{
+	struct conf_errors	 errs;
+	struct ferry_conf	*conf;
+	char			 where[PATH_MAX], uri[2048];
+	size_t			 i;
+	int			 w = 4, rc;
+
+	if ((conf = ctl_conf_load(ctl, &errs)) == NULL) {
+		ctl_conf_errors(ctl, &errs);
+		return 1;
+	}
+	for (i = 0; i < conf->noutputs; i++)
+		if ((int)strlen(conf->outputs[i].name) > w)
+			w = strlen(conf->outputs[i].name);
+	if (ctl->json)
+		printf("{\"outputs\":[");
+	else if (conf->noutputs == 0)
+		printf("no output is configured\n");
+	else
+		printf("%-*s  %-5s  %-40s  %s\n", w, "NAME", "DRAIN", "URI",
+		    "FILE");
+	for (i = 0; i < conf->noutputs; i++) {
+		rc = output_file(ctl, conf->outputs[i].name, where, sizeof(where));
+		if (rc != 1)
+			(void)strlcpy(where, "?", sizeof(where));
+		(void)ctl_uri_mask(conf->outputs[i].uri, uri, sizeof(uri));
+		if (ctl->json) {
+			printf("%s{\"name\":", i ? "," : "");
+			ctl_json_str(stdout, conf->outputs[i].name);
+			printf(",\"uri\":");
+			ctl_json_str(stdout, uri);
+			printf(",\"file\":");
+			ctl_json_str(stdout, where);
+			printf(",\"drain\":%s}", is_drain_file(where) ?
+			    "true" : "false");
+		} else
+			printf("%-*s  %-5s  %-40s  %s\n", w,
+			    conf->outputs[i].name, is_drain_file(where) ?
+			    "yes" : "no", uri, where);
+	}
+	if (ctl->json)
+		printf("]}\n");
+	conf_free(conf);
+	return 0;
+}
+
+/* [A-Za-z0-9_-]+, so it makes a file name and a metric name part. */
+static int
+check_name(const struct ctl *ctl, const char *name)
+{
+	const char	*p;
+
+	if (name[0] == '\0' || strlen(name) > DRAIN_NAME_MAX) {
+		(void)fail(ctl, "a drain name has 1 to %d characters",
+		    DRAIN_NAME_MAX);
+		return -1;
+	}
+	for (p = name; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-') {
+			(void)fail(ctl, "drain name \"%s\": only letters, "
+			    "digits, '_' and '-' are allowed", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* scheme://host..., with a scheme the forwarder sends to. */
+static int
+check_uri(const struct ctl *ctl, const char *uri)
+{
+	const char	*sep, *host, *at;
+	char		 list[64] = "";
+	size_t		 i, len;
+
+	if (check_value(uri) == -1 || strchr(uri, ' ') != NULL) {
+		(void)fail(ctl, "\"%s\": a URI holds no space, quote, "
+		    "backslash or control character", uri);
+		return -1;
+	}
+	if ((sep = strstr(uri, "://")) == NULL) {
+		(void)fail(ctl, "\"%s\" is not a URI (scheme://host/...)", uri);
+		return -1;
+	}
+	len = sep - uri;
+	for (i = 0; i < sizeof(drain_schemes) / sizeof(drain_schemes[0]); i++) {
+		if (strlen(drain_schemes[i]) == len &&
+		    strncasecmp(uri, drain_schemes[i], len) == 0)
+			break;
+		(void)snprintf(list + strlen(list), sizeof(list) - strlen(list),
+		    "%s%s", i ? ", " : "", drain_schemes[i]);
+	}
+	if (i == sizeof(drain_schemes) / sizeof(drain_schemes[0])) {
+		(void)fail(ctl, "\"%s\": ferry-forwarder sends to %s URIs only",
+		    uri, list);
+		return -1;
+	}
+	host = sep + 3;
+	if ((at = strchr(host, '@')) != NULL && at < host + strcspn(host, "/?#"))
+		host = at + 1;
+	if (strcspn(host, ":/?#") == 0) {
+		(void)fail(ctl, "\"%s\": no host", uri);
+		return -1;
+	}
+	return 0;
+}
+
+/* A value we write between quotes: none of ", \ or a control character. */
+static int
+check_value(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '"' || *s == '\\' || iscntrl((unsigned char)*s))
+			return -1;
+	return 0;
+}
+
+static const char *
+main_path(const struct ctl *ctl)
+{
+	return ctl->confpath != NULL ? ctl->confpath : conf_default_path();
+}
+
+/* conf.d beside the main file, as common/conf.c reads it. */
+static int
+confd_path(const struct ctl *ctl, char *buf, size_t size)
+{
+	const char	*mp = main_path(ctl), *slash;
+	int		 n;
+
+	if ((slash = strrchr(mp, '/')) != NULL)
+		n = snprintf(buf, size, "%.*s/conf.d", (int)(slash - mp), mp);
+	else
+		n = snprintf(buf, size, "./conf.d");
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static int
+drain_path(const struct ctl *ctl, const char *name, char *buf, size_t size)
+{
+	char	dir[PATH_MAX];
+	int	n;
+
+	if (confd_path(ctl, dir, sizeof(dir)) == -1)
+		return -1;
+	n = snprintf(buf, size, "%s/50-drain-%s.conf", dir, name);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* A file "50-drain-*.conf" whose first line says ferryctl wrote it. */
+static int
+is_drain_file(const char *path)
+{
+	const char	*base = strrchr(path, '/');
+	char		 line[128];
+	FILE		*fp;
+	int		 ok;
+
+	base = base != NULL ? base + 1 : path;
+	if (strncmp(base, "50-drain-", 9) != 0 ||
+	    (fp = fopen(path, "r")) == NULL)
+		return 0;
+	ok = fgets(line, sizeof(line), fp) != NULL &&
+	    strncmp(line, DRAIN_MARK, strlen(DRAIN_MARK)) == 0;
+	fclose(fp);
+	return ok;
+}
+
+/*
+ * Write text to path so that a reader (ferry-periodic, a crash) sees the
+ * old state or the new one, never half a file: a temporary file that no
+ * reader takes for a fragment (a dot file), fsync, rename over path, then
+ * fsync of the directory so the rename itself survives a power loss. The
+ * file gets the owner and the mode of the main configuration file (the
+ * programs read it alike), without any access for others when it holds
+ * a secret.
+ */
+static int
+write_atomic(const char *mainpath, const char *path, const char *text,
+    int secret)
+{
+	struct stat	 st;
+	char		 tmp[PATH_MAX], dir[PATH_MAX];
+	const char	*base = strrchr(path, '/');
+	mode_t		 mode = 0644;
+	size_t		 len = strlen(text), off = 0;
+	ssize_t		 n;
+	int		 fd, save;
+
+	if (base == NULL)
+		return -1;
+	(void)snprintf(dir, sizeof(dir), "%.*s", (int)(base - path), path);
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, base + 1,
+	    (int)getpid()) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (stat(mainpath, &st) == 0)
+		mode = st.st_mode & 0666;
+	if (secret)
+		mode &= 0660;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    mode)) == -1)
+		return -1;
+	if (fchmod(fd, mode) == -1)
+		goto fail;
+	if (geteuid() == 0 && stat(mainpath, &st) == 0 &&
+	    fchown(fd, st.st_uid, st.st_gid) == -1)
+		goto fail;
+	while (off < len) {
+		if ((n = write(fd, text + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += n;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	return sync_dir(dir);
+fail:
+	save = errno;
+	if (fd != -1)
+		close(fd);
+	(void)unlink(tmp);
+	errno = save;
+	return -1;
+}
+
+static int
+sync_dir(const char *dir)
+{
+	int	fd, rc;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int
+is_fragment(const struct dirent *d)
+{
+	size_t	n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 &&
+	    strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+/*
+ * The file that writes output name: the main file or a conf.d fragment,
+ * read in the order conf_load() reads them. 1 found, 0 not.
+ */
+static int
+output_file(const struct ctl *ctl, const char *name, char *buf, size_t size)
+{
+	struct conf_errors	  errs;
+	struct dirent		**ents = NULL;
+	char			  dir[PATH_MAX], path[PATH_MAX], **names;
+	int			  n, i, j, found = 0;
+
+	if ((names = conf_file_outputs(main_path(ctl), &errs)) != NULL) {
+		for (j = 0; names[j] != NULL && !found; j++)
+			found = strcmp(names[j], name) == 0;
+		conf_strings_free(names);
+	}
+	if (found) {
+		(void)strlcpy(buf, main_path(ctl), size);
+		return 1;
+	}
+	if (confd_path(ctl, dir, sizeof(dir)) == -1 ||
+	    (n = scandir(dir, &ents, is_fragment, alphasort)) == -1)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!found && snprintf(path, sizeof(path), "%s/%s", dir,
+		    ents[i]->d_name) < (int)sizeof(path) &&
+		    (names = conf_file_outputs(path, &errs)) != NULL) {
+			for (j = 0; names[j] != NULL && !found; j++)
+				found = strcmp(names[j], name) == 0;
+			conf_strings_free(names);
+			if (found)
+				(void)strlcpy(buf, path, size);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return found;
+}
+
+/* Done: say so, and ask the supervisor to reload, as ferryctl reload does. */
+static void
+reload(const struct ctl *ctl, const char *what, const char *name,
+    const char *path)
+{
+	pid_t	pid;
+	int	up, sent = 0;
+
+	if ((up = ctl_supervisor_pid(&pid) == 1) && kill(pid, SIGHUP) == 0)
+		sent = 1;
+	if (ctl->json) {
+		printf("{\"ok\":true,\"%s\":", what);
+		ctl_json_str(stdout, name);
+		printf(",\"file\":");
+		ctl_json_str(stdout, path);
+		printf(",\"reload\":%s,\"pid\":", sent ? "true" : "false");
+		if (sent)
+			printf("%d}\n", (int)pid);
+		else
+			printf("null}\n");
+		return;
+	}
+	printf("drain %s %s (%s)\n", name, what, path);
+	if (sent)
+		printf("reload requested (ferry-supervisor pid %d)\n", (int)pid);
+	else if (up)
+		printf("could not signal ferry-supervisor (pid %d): %s; run "
+		    "ferryctl reload\n", (int)pid, strerror(errno));
+	else
+		printf("ferry-supervisor is not running: the change applies at "
+		    "its next start\n");
+}
