@@ -1,0 +1,413 @@
+"""
+ferryctl, the operator's command (issue 5): `status` and its exit codes,
+`status --json` against what the sink and the spool hold, the messages of
+`check-config` with file and line, `check-config --effective`, and drains
+(`drain add|list|remove`) followed end to end to a second HTTP endpoint.
+"""
+import http.server
+import json
+import os
+import re
+import socketserver
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port, require_programs, wait_for
+
+ARRIVAL = 60.0      # ASan builds on two shared cores
+PREFIX = "servers.systest."
+SEGMENT = re.compile(r"^[A-Za-z0-9_-]+\.\d{16}$")
+
+
+def status(f):
+    """(exit status, parsed JSON) of `ferryctl status --json`."""
+    r = f.run("ferryctl", "status", "--json")
+    assert r.stderr == "" or "AddressSanitizer" not in r.stderr, r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def output(st, name):
+    for o in st["outputs"]:
+        if o["name"] == name:
+            return o
+    return None
+
+
+def line_of(path, needle):
+    """The 1-based number of the line of path that holds needle."""
+    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if needle in line:
+            return i
+    raise AssertionError("%r not in %s" % (needle, path))
+
+
+def write_collector(f, name, body):
+    d = f.etc / "collectors.d"
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / (".%s.tmp" % name)
+    tmp.write_text("#!/bin/sh\n" + body)
+    os.chmod(tmp, 0o755)
+    os.rename(tmp, d / name)
+
+
+# -- status -----------------------------------------------------------------
+
+def test_status_healthy_then_down(start_ferry):
+    # The supervisor runs every child, so healthy needs them all built.
+    require_programs("ferry-collectors", "ferry-periodic")
+    f = start_ferry()
+    rc, st = wait_for(lambda: (lambda r: r[0] == 0 and r)(status(f)),
+                      ARRIVAL, interval=0.5, what="status healthy")
+    assert st["status"] == "healthy" and st["reasons"] == []
+    assert st["supervisor"]["running"] and st["supervisor"]["pid"] == f.proc.pid
+    names = {p["name"]: p for p in st["processes"]}
+    for child in ("receiver", "forwarder", "sink", "collectors", "periodic"):
+        assert names[child]["state"] == "running", names[child]
+    assert output(st, "sink")["state"] == "sending"
+    assert output(st, "sink")["configured"] is True
+
+    r = f.run("ferryctl", "status")
+    assert r.returncode == 0
+    assert r.stdout.startswith("ferry healthy (supervisor pid %d)" % f.proc.pid)
+    for heading in ("PROCESS", "OUTPUT", "receiver:", "spool:"):
+        assert heading in r.stdout, r.stdout
+
+    assert f.stop() == 0
+    # Down: read from the database and the spool alone, and still whole.
+    rc, st = status(f)
+    assert rc == 2
+    assert st["status"] == "down"
+    assert st["supervisor"] == {"running": False, "pid": None}
+    assert output(st, "sink") is not None
+    assert st["receiver"] is not None
+    r = f.run("ferryctl", "status")
+    assert r.returncode == 2
+    assert r.stdout.startswith("ferry down")
+    assert "ferry-supervisor is not running" in r.stdout
+
+
+def test_status_output_failing_is_degraded(start_ferry):
+    closed = free_port()     # nothing listens there: connection refused
+    f = start_ferry('output "dead" { uri = "http://127.0.0.1:%d/api/v1/sink" }\n'
+                    % closed)
+    f.send_tcp(["ctl.fail.a %d %d" % (i, 1700000000 + i) for i in range(50)])
+
+    def failing():
+        rc, st = status(f)
+        o = output(st, "dead")
+        return rc == 1 and o is not None and o["state"] == "retrying" and st
+    st = wait_for(failing, ARRIVAL, interval=0.5, what="output dead retrying")
+    dead = output(st, "dead")
+    assert any(r.startswith("output dead is retrying") for r in st["reasons"])
+    assert dead["last_error"] and dead["last_error_at"]
+    assert dead["since"] and dead["sent"] == 0
+    # What it has not sent waits for it, oldest first.
+    assert dead["backlog"]["records"] >= 50
+    assert dead["backlog"]["oldest"] == 1700000000
+    # The other output is not held up.
+    f.wait_sink_count("ctl.fail.", 50, timeout=ARRIVAL)
+    r = f.run("ferryctl", "status")
+    assert r.returncode == 1
+    assert r.stdout.startswith("ferry degraded")
+    assert re.search(r"^dead +retrying", r.stdout, re.M), r.stdout
+
+
+def spool_backlog(f, name):
+    """An output's unsent records, counted here from its cursors and the spool."""
+    rows = f._db_query("SELECT stream, seq, off FROM cursor WHERE output = ?",
+                       (name,)) or []
+    cursors = {s: (seq, off) for s, seq, off in rows}
+    segs = sorted((p.name.rsplit(".", 1)[0], int(p.name.rsplit(".", 1)[1]), p)
+                  for p in f.spool.iterdir() if SEGMENT.match(p.name))
+    records = 0
+    first = {}
+    for stream, seq, path in segs:
+        first.setdefault(stream, seq)
+        cseq, coff = cursors.get(stream, (first[stream], 0))
+        if seq < cseq:
+            continue
+        data = path.read_bytes()[coff if seq == cseq else 0:]
+        records += data.count(b"\n")
+    return records
+
+
+def test_status_json_same_numbers_as_sink_and_spool(start_ferry):
+    f = start_ferry()
+    n = 700
+    f.send_tcp(["ctl.json.m%d %d %d" % (i, i, 1700000000) for i in range(n)])
+    f.wait_sink_count("ctl.json.", n, timeout=ARRIVAL)
+
+    # Running: the receiver accepted what was sent, the output sent what the
+    # sink stored (self-metrics are not counted as sent).
+    def same():
+        rc, st = status(f)
+        o = output(st, "sink")
+        return (st["receiver"] and st["receiver"]["accepted"] == n and
+                o["sent"] == n and st)
+    st = wait_for(same, ARRIVAL, interval=0.5, what="accepted and sent == %d" % n)
+    assert f.sink_count("ctl.json.") == n
+    assert st["receiver"]["dropped"] == 0
+    assert set(st["receiver"]["rejected"]) >= {"bad_name", "bad_value"}
+    assert st["spool"]["max_size"] == 100 << 20
+    assert st["spool"]["memory_max_size"] == 64 << 20
+    assert st["spool"]["memory_fallback"] is False
+
+    # Stopped, nothing moves: the spool's bytes and the backlog are exact.
+    assert f.stop() == 0
+    rc, st = status(f)
+    assert rc == 2
+    disk = sum(p.stat().st_size for p in f.spool.iterdir() if SEGMENT.match(p.name))
+    assert st["spool"]["bytes"] == disk
+    assert st["spool"]["memory_bytes"] == 0
+    o = output(st, "sink")
+    assert o["sent"] == n == f.sink_count("ctl.json.")
+    assert o["backlog"]["records"] == spool_backlog(f, "sink")
+    assert st["receiver"]["accepted"] == n
+
+
+def test_status_collectors_grouped(start_ferry):
+    require_programs("ferry-collectors")
+    f = start_ferry("collectors { interval = 1 }\n", start=False)
+    write_collector(f, "hello", 'echo "coll.hello.x 1"\n')
+    write_collector(f, "oops", 'echo "coll.oops.x 1"\nexit 3\n')
+    f.start()
+
+    def counted():
+        cs = {c["name"]: c for c in status(f)[1]["collectors"]}
+        return ("hello" in cs and cs["hello"]["runs"] >= 2 and
+                cs["hello"]["lines"] >= 2 and "oops" in cs and
+                cs["oops"]["failures"] >= 1 and cs)
+    cs = wait_for(counted, ARRIVAL, interval=0.5, what="collectors counted")
+    assert cs["hello"]["failures"] == 0 and cs["hello"]["timeouts"] == 0
+    assert cs["hello"]["counters"]["runs"] == cs["hello"]["runs"]
+    assert cs["oops"]["counters"]["failures"] == cs["oops"]["failures"]
+    # Only collectors: the drop directory's counters are not one.
+    assert "dropdir" not in cs
+    f.wait_sink_count(PREFIX + "coll.hello.x", 1, timeout=ARRIVAL)
+    r = f.run("ferryctl", "status")
+    assert re.search(r"^hello +\d+ +\d+ +0 +0 ", r.stdout, re.M), r.stdout
+    assert re.search(r"^oops +\d+ +\d+ +[1-9]\d* +0 ", r.stdout, re.M), r.stdout
+
+
+# -- check-config -----------------------------------------------------------
+
+def check(f, *args):
+    return f.run("ferryctl", "-c", str(f.conf), "check-config", *args)
+
+
+def test_check_config_messages(start_ferry):
+    f = start_ferry(start=False)
+    r = check(f)
+    assert r.returncode == 0 and r.stdout == "configuration OK\n"
+
+    f.write_config('\nhostnme = "web1"\n')
+    r = check(f)
+    assert r.returncode == 1
+    assert ('%s:%d: unknown key "hostnme"; did you mean "hostname"?'
+            % (f.conf, line_of(f.conf, "hostnme"))) in r.stderr, r.stderr
+
+    f.write_config("")
+    frag = f.etc / "conf.d" / "20-port.conf"
+    frag.write_text("# the port\nreceiver {\n  tcp_port = 70000\n}\n")
+    r = check(f)
+    assert r.returncode == 1
+    assert ("%s:3: receiver.tcp_port = 70000 is out of range (0 to 65535)"
+            % frag) in r.stderr, r.stderr
+    r = check(f, "--json")
+    assert r.returncode == 1
+    j = json.loads(r.stdout)
+    assert j["ok"] is False
+    assert {"file": str(frag), "line": 3,
+            "msg": "receiver.tcp_port = 70000 is out of range (0 to 65535)"} \
+        in j["errors"]
+
+    frag.write_text("receiver {\n  tcp_port = 1\n}\n}\n")
+    r = check(f)
+    assert r.returncode == 1
+    assert "%s:4: unexpected closing brace" % frag in r.stderr, r.stderr
+
+    frag.write_text("receiver {\n  tcp_port = 1\n")
+    r = check(f)
+    assert r.returncode == 1
+    assert ("%s:1: a section that starts here is never closed" % frag) in r.stderr
+
+
+def test_check_config_effective(start_ferry):
+    f = start_ferry('api_key = "topsecret"\n'
+                    'output "hg" { uri = "https://user:hunter2@example.com/api"'
+                    ' api_key = "alsosecret" }\n', start=False)
+    f.env["FERRY_RECEIVER_UDP_PORT"] = "2999"
+    r = check(f, "--effective")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    for secret in ("topsecret", "alsosecret", "hunter2"):
+        assert secret not in out
+    assert re.search(r'^api_key = "\*\*\*"$', out, re.M), out
+    assert 'uri = "https://user:***@example.com/api"' in out
+    assert re.search(r"^\s+udp_port = 2999\s+# from FERRY_RECEIVER_UDP_PORT$",
+                     out, re.M), out
+    assert re.search(r"^\s+tcp_port = %d$" % f.tcp_port, out, re.M), out
+    # Defaults are there too, and every key conf.c knows is shown.
+    assert re.search(r"^\s+segment_size = 10M$", out, re.M)
+    assert re.search(r"^\s+heartbeat_interval = 60$", out, re.M)
+    assert "not shown" not in out
+    # The text is configuration itself: it loads.
+    eff = f.root / "effective.conf"
+    eff.write_text(out)
+    r2 = f.run("ferryctl", "-c", str(eff), "check-config")
+    assert r2.returncode == 0, r2.stderr
+
+    r = check(f, "--effective", "--json")
+    assert r.returncode == 0
+    j = json.loads(r.stdout)
+    assert j["config"]["api_key"] == "***"
+    assert j["config"]["receiver"]["udp_port"] == 2999
+    hg = [o for o in j["config"]["output"] if o["name"] == "hg"]
+    assert len(hg) == 1 and hg[0]["api_key"] == "***"
+    assert j["env"] == {"receiver.udp_port": "FERRY_RECEIVER_UDP_PORT"}
+    assert j["not_shown"] == []
+    assert "topsecret" not in r.stdout
+
+
+# -- drains -----------------------------------------------------------------
+
+class Endpoint:
+    """An HTTP endpoint that stores the lines of every POST body."""
+
+    def __init__(self):
+        self.lines = []
+        self.lock = threading.Lock()
+        ep = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode(errors="replace")
+                with ep.lock:
+                    ep.lines.extend(l for l in body.splitlines() if l)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def names(self, prefix):
+        with self.lock:
+            return {l.split()[0] for l in self.lines if l.startswith(prefix)}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def endpoint():
+    ep = Endpoint()
+    yield ep
+    ep.close()
+
+
+def drain(f, *args):
+    return f.run("ferryctl", "-c", str(f.conf), "drain", *args)
+
+
+def test_drain_add_list_remove(start_ferry, endpoint):
+    f = start_ferry()
+    uri = "http://copier:pw123@127.0.0.1:%d/api/v1/sink" % endpoint.port
+    fwd = f.child_pid("forwarder")
+    r = drain(f, "add", "copy", uri, "--api-key", "k1")
+    assert r.returncode == 0, r.stderr
+    path = f.etc / "conf.d" / "50-drain-copy.conf"
+    assert "drain copy added (%s)" % path in r.stdout
+    assert "reload requested (ferry-supervisor pid %d)" % f.proc.pid in r.stdout
+    text = path.read_text()
+    assert text.startswith("# ferryctl drain:")
+    assert 'output "copy" {' in text and 'api_key = "k1"' in text
+    # The reload restarts the forwarder with the drain.
+    fwd = f.child_pid("forwarder", not_pid=fwd)
+
+    n = 200
+    f.send_tcp(["ctl.drain.a%d %d %d" % (i, i, 1700000000) for i in range(n)])
+    f.wait_sink_count("ctl.drain.a", n, timeout=ARRIVAL)
+    wait_for(lambda: len(endpoint.names("ctl.drain.a")) == n, ARRIVAL,
+             interval=0.2, what="%d metrics at the drain" % n)
+
+    r = drain(f, "list")
+    assert r.returncode == 0
+    assert re.search(r"^copy +yes +http://copier:\*\*\*@127\.0\.0\.1:%d/api/v1/sink +%s$"
+                     % (endpoint.port, re.escape(str(path))), r.stdout, re.M), r.stdout
+    assert re.search(r"^sink +no +http://127\.0\.0\.1:%d/api/v1/sink +%s$"
+                     % (f.sink_port, re.escape(str(f.conf))), r.stdout, re.M), r.stdout
+    assert "pw123" not in r.stdout
+    r = drain(f, "list", "--json")
+    j = {o["name"]: o for o in json.loads(r.stdout)["outputs"]}
+    assert j["copy"] == {"name": "copy", "drain": True, "file": str(path),
+                         "uri": "http://copier:***@127.0.0.1:%d/api/v1/sink"
+                         % endpoint.port}
+    assert j["sink"]["drain"] is False and j["sink"]["file"] == str(f.conf)
+    # The drain shows in status like any output.
+    assert output(status(f)[1], "copy")["configured"] is True
+
+    # A hand-written output is not ferryctl's to remove.
+    before = f.conf.read_text()
+    r = drain(f, "remove", "sink")
+    assert r.returncode == 1
+    assert "not a drain" in r.stderr and str(f.conf) in r.stderr, r.stderr
+    assert f.conf.read_text() == before
+
+    r = drain(f, "remove", "copy", "--json")
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["ok"] and j["removed"] == "copy" and j["reload"] is True
+    assert not path.exists()
+    f.child_pid("forwarder", not_pid=fwd)
+
+    f.send_tcp(["ctl.drain.b%d %d %d" % (i, i, 1700000000) for i in range(n)])
+    f.wait_sink_count("ctl.drain.b", n, timeout=ARRIVAL)
+    assert endpoint.names("ctl.drain.b") == set()
+    r = drain(f, "list")
+    assert "copy" not in r.stdout
+
+
+def test_drain_refusals_and_supervisor_down(start_ferry):
+    f = start_ferry(start=False)
+    cases = [
+        (("add", "bad name", "http://h/"), "only letters, digits"),
+        (("add", "c", "carbon://h:2003/"), "sends to http, https URIs only"),
+        (("add", "c", "h:2003"), "is not a URI"),
+        (("add", "c", "http:///x"), "no host"),
+        (("add", "c", 'http://h/"x'), "quote"),
+        (("add", "sink", "http://h/"), 'an output "sink" exists already'),
+        (("remove", "nope"), 'no drain "nope"'),
+        (("remove", "sink"), "not a drain"),
+    ]
+    for args, msg in cases:
+        r = drain(f, *args)
+        assert r.returncode == 1, (args, r.stdout)
+        assert msg in r.stderr, (args, r.stderr)
+    assert list((f.etc / "conf.d").iterdir()) == []
+
+    r = drain(f, "add", "later", "https://example.com/api")
+    assert r.returncode == 0, r.stderr
+    assert "ferry-supervisor is not running: the change applies at its next start" \
+        in r.stdout
+    assert check(f).returncode == 0
+    # Twice is refused, with what to do.
+    r = drain(f, "add", "later", "https://example.com/other")
+    assert r.returncode == 1 and "remove that drain first" in r.stderr
+    r = drain(f, "remove", "later")
+    assert r.returncode == 0
+    assert list((f.etc / "conf.d").iterdir()) == []
