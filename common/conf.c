@@ -13,6 +13,8 @@
  * applied after the files, through the same callbacks, so they are checked
  * by the same rules.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include <confuse.h>
 
 #include "conf.h"
+#include "dnsfallback.h"
 #include "log.h"
 #include "path.h"
 #include "url.h"
@@ -52,6 +55,14 @@ static const struct num_range ranges[] = {
 	{ "forwarder", "batch_size", 1, 100000 },
 	{ "forwarder", "batch_timeout", 0.001, 3600 },
 	{ "forwarder", "retry_max", 0.1, 86400 },
+	{ "forwarder", "connect_timeout", 0.1, 600 },
+	{ "forwarder", "keepalive_idle", 1, 32767 },	/* Linux's bounds */
+	{ "forwarder", "keepalive_interval", 1, 32767 },
+	{ "forwarder", "keepalive_probes", 1, 127 },
+	{ "output", "connect_timeout", 0.1, 600 },
+	{ "output", "keepalive_idle", 1, 32767 },
+	{ "output", "keepalive_interval", 1, 32767 },
+	{ "output", "keepalive_probes", 1, 127 },
 	{ "log", "max_line", 256, 16 << 20 },
 	{ "collectors", "interval", 0.1, 86400 },
 	{ "collectors", "timeout", 0.1, 86400 },
@@ -446,16 +457,68 @@ static cfg_opt_t spool_opts[] = {
 	CFG_END()
 };
 
+/* A CA file must be there now: a typo would fail every request, forever. */
+static int
+ca_file_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct stat	st;
+
+	if (value[0] != '\0' && value[0] != '/') {
+		cfg_error(cfg, "%s = \"%s\": not an absolute path", opt->name,
+		    value);
+		return -1;
+	}
+	if (value[0] != '\0' && stat(value, &st) == -1) {
+		cfg_error(cfg, "%s = \"%s\": %s", opt->name, value,
+		    strerror(errno));
+		return -1;
+	}
+	if (value[0] != '\0' && !S_ISREG(st.st_mode)) {
+		cfg_error(cfg, "%s = \"%s\": not a file", opt->name, value);
+		return -1;
+	}
+	*(const char **)result = value;
+	return 0;
+}
+
+/* One entry of dns_servers: an address, not a name, with an optional port. */
+static int
+dns_server_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	if (dnsfallback_server_parse(value, NULL, 0) == -1) {
+		cfg_error(cfg, "%s: \"%s\" is not an IP address with an "
+		    "optional port (\"192.0.2.1\", \"192.0.2.1:5353\", "
+		    "\"[2001:db8::1]:53\")", opt->name, value);
+		return -1;
+	}
+	*(const char **)result = value;
+	return 0;
+}
+
+/*
+ * How an http(s) output connects: the defaults in forwarder { }, and the
+ * same keys in an output section override them for that output.
+ */
+#define CONN_OPTS \
+	CFG_FLOAT_CB("connect_timeout", 5.0, CFGF_NONE, float_cb), \
+	CFG_INT_CB("keepalive_idle", 1, CFGF_NONE, int_cb), \
+	CFG_INT_CB("keepalive_interval", 1, CFGF_NONE, int_cb), \
+	CFG_INT_CB("keepalive_probes", 3, CFGF_NONE, int_cb), \
+	CFG_STR_CB("ca_file", "", CFGF_NONE, ca_file_cb), \
+	CFG_STR_LIST_CB("dns_servers", "{}", CFGF_NONE, dns_server_cb)
+
 static cfg_opt_t forwarder_opts[] = {
 	CFG_INT_CB("batch_size", 250, CFGF_NONE, int_cb),
 	CFG_FLOAT_CB("batch_timeout", 0.5, CFGF_NONE, float_cb),
 	CFG_FLOAT_CB("retry_max", 30.0, CFGF_NONE, float_cb),
+	CONN_OPTS,
 	CFG_END()
 };
 
 static cfg_opt_t output_opts[] = {
 	CFG_STR("uri", NULL, CFGF_NODEFAULT),
 	CFG_STR("api_key", "", CFGF_NONE),
+	CONN_OPTS,
 	CFG_END()
 };
 
@@ -911,6 +974,35 @@ is_set(cfg_t *s, const char *key)
 }
 
 /*
+ * The connection keys of section s; what s leaves out comes from def (the
+ * forwarder section's, already filled) unless def is NULL.
+ */
+static void
+fill_conn(cfg_t *s, const struct conn_conf *def, struct conn_conf *cc)
+{
+	size_t	i;
+
+	cc->connect_timeout = def != NULL && !is_set(s, "connect_timeout") ?
+	    def->connect_timeout : cfg_getfloat(s, "connect_timeout");
+	cc->keepalive_idle = def != NULL && !is_set(s, "keepalive_idle") ?
+	    def->keepalive_idle : cfg_getint(s, "keepalive_idle");
+	cc->keepalive_interval = def != NULL && !is_set(s, "keepalive_interval") ?
+	    def->keepalive_interval : cfg_getint(s, "keepalive_interval");
+	cc->keepalive_probes = def != NULL && !is_set(s, "keepalive_probes") ?
+	    def->keepalive_probes : cfg_getint(s, "keepalive_probes");
+	cc->ca_file = xstrdup(def != NULL && !is_set(s, "ca_file") ?
+	    def->ca_file : cfg_getstr(s, "ca_file"));
+	if (def == NULL || is_set(s, "dns_servers")) {
+		cc->dns_servers = strlist(s, "dns_servers", &cc->ndns_servers);
+		return;
+	}
+	cc->ndns_servers = def->ndns_servers;
+	cc->dns_servers = xcalloc(cc->ndns_servers + 1, sizeof(char *));
+	for (i = 0; i < cc->ndns_servers; i++)
+		cc->dns_servers[i] = xstrdup(def->dns_servers[i]);
+}
+
+/*
  * The collector "NAME" sections. What a section leaves out comes from the
  * collectors section, so `collectors { interval = 1 }` speeds up every
  * collector that does not say otherwise.
@@ -981,6 +1073,7 @@ fill(cfg_t *cfg, struct ferry_conf *c)
 	c->forwarder.batch_size = cfg_getint(s, "batch_size");
 	c->forwarder.batch_timeout = cfg_getfloat(s, "batch_timeout");
 	c->forwarder.retry_max = cfg_getfloat(s, "retry_max");
+	fill_conn(s, NULL, &c->forwarder.conn);
 
 	c->noutputs = cfg_size(cfg, "output");
 	c->outputs = xcalloc(c->noutputs, sizeof(*c->outputs));
@@ -989,6 +1082,7 @@ fill(cfg_t *cfg, struct ferry_conf *c)
 		c->outputs[i].name = xstrdup(cfg_title(s));
 		c->outputs[i].uri = xstrdup(cfg_getstr(s, "uri"));
 		c->outputs[i].api_key = xstrdup(cfg_getstr(s, "api_key"));
+		fill_conn(s, &c->forwarder.conn, &c->outputs[i].conn);
 	}
 	fill_logs(cfg, c);
 
@@ -1097,6 +1191,31 @@ strlist_free(char **v, size_t n)
 	free(v);
 }
 
+static void
+conn_free(struct conn_conf *cc)
+{
+	free(cc->ca_file);
+	strlist_free(cc->dns_servers, cc->ndns_servers);
+}
+
+int
+conf_conn_differ(const struct conn_conf *a, const struct conn_conf *b)
+{
+	size_t	i;
+
+	if (a->connect_timeout != b->connect_timeout ||
+	    a->keepalive_idle != b->keepalive_idle ||
+	    a->keepalive_interval != b->keepalive_interval ||
+	    a->keepalive_probes != b->keepalive_probes ||
+	    strcmp(a->ca_file, b->ca_file) != 0 ||
+	    a->ndns_servers != b->ndns_servers)
+		return 1;
+	for (i = 0; i < a->ndns_servers; i++)
+		if (strcmp(a->dns_servers[i], b->dns_servers[i]) != 0)
+			return 1;
+	return 0;
+}
+
 void
 conf_free(struct ferry_conf *c)
 {
@@ -1110,10 +1229,12 @@ conf_free(struct ferry_conf *c)
 	free(c->user);
 	free(c->receiver.bind);
 	free(c->spool.memory_dir);
+	conn_free(&c->forwarder.conn);
 	for (i = 0; i < c->noutputs; i++) {
 		free(c->outputs[i].name);
 		free(c->outputs[i].uri);
 		free(c->outputs[i].api_key);
+		conn_free(&c->outputs[i].conn);
 	}
 	free(c->outputs);
 	for (i = 0; i < c->nlogs; i++) {

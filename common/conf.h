@@ -28,10 +28,25 @@ struct conf_errors {
 	int			dropped;	/* errors past CONF_ERRORS_MAX */
 };
 
+/*
+ * How an http(s) output connects. forwarder { } holds the defaults and an
+ * output "NAME" { } section overrides any of them, key by key.
+ */
+struct conn_conf {
+	double	 connect_timeout;	/* seconds */
+	int	 keepalive_idle;	/* seconds idle before the first probe */
+	int	 keepalive_interval;	/* seconds between probes */
+	int	 keepalive_probes;	/* unanswered probes: the peer is dead */
+	char	*ca_file;		/* "": the system's CA store */
+	char	**dns_servers;		/* the fallback resolver's; none: off */
+	size_t	 ndns_servers;
+};
+
 struct output_conf {
-	char	*name;
-	char	*uri;
-	char	*api_key;	/* empty: use the top-level api_key */
+	char			*name;
+	char			*uri;
+	char			*api_key;	/* empty: use the top-level api_key */
+	struct conn_conf	 conn;		/* resolved: own keys, else forwarder's */
 };
 
 struct redact_conf {
@@ -113,6 +128,7 @@ struct ferry_conf {
 		int		 batch_size;
 		double		 batch_timeout;
 		double		 retry_max;
+		struct conn_conf conn;		/* the outputs' defaults */
 	} forwarder;
 
 	struct output_conf	*outputs;
@@ -171,6 +187,8 @@ void		 conf_log_errors(const struct conf_errors *);
 const char	*conf_error_str(const struct conf_error *, char *, size_t);
 /* Parse "10M", "64K", "1G", "4096" into bytes; -1 on error. */
 int		 conf_parse_size(const char *, uint64_t *);
+/* 1 when two outputs' connection settings differ in any key, else 0. */
+int		 conf_conn_differ(const struct conn_conf *, const struct conn_conf *);
 
 enum conf_key_type {
 	CONF_KEY_STR,
