@@ -99,7 +99,13 @@ const char *output_health(const struct output *, int64_t *);
 int	http_init(void);
 int	http_open(struct output *);
 int	http_start(struct output *);
-/* Run transfers; for each finished one calls output_done(). */
+/*
+ * http_poll: wait up to the timeout (ms) on the transfers, on up to 4 fds of
+ * the caller's (readable) and on the fallback resolvers' sockets, and let
+ * the resolvers read. http_perform: run the transfers and call output_done()
+ * for each finished request; one whose host the fallback resolver is
+ * looking up finishes only once it has answered.
+ */
 void	http_poll(const int *, int, int);
 void	http_perform(uint64_t);
 void	http_close(struct output *);
