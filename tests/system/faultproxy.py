@@ -15,12 +15,12 @@ Modes (set_mode(); counted ones go back to "pass" by themselves):
   pass      relay to the sink; an upstream failure is answered 502
   refuse    the port is not listening and every open connection is closed:
             connect() is refused, as with a sink that is down
-  reset     read the head and part of the body, then close with RST
-            (SO_LINGER 0)
+  reset     read the head and half the body, then close with RST
+            (SO_LINGER 0); the rest is never read
   stall     read the request, answer nothing until the mode changes, then
             relay it (the client may have given up by then)
   slow      relay, reading the request and writing the answer at `rate`
-            bytes per second
+            bytes per second (a request that began in this mode ends in it)
   status    answer `status` (with `headers`) without relaying
   swallow   read nothing and write nothing on any connection, new or old,
             and keep them all open, until the mode changes; then go on
@@ -249,25 +249,28 @@ class FaultProxy:
                     if mode == "swallow":
                         self._hold(cs, None, "swallow")
                         continue
-                    if conn.buf or _readable(cs, IO_TICK):
+                    if _readable(cs, IO_TICK):
                         break
-                head = conn.read_head(self)
-                if head is None:
-                    return
-                req = Request(cid, time.monotonic())
+                if not conn.peek():
+                    return      # the client closed its idle connection
+                # Decided before reading, so that "reset" and "slow" act on
+                # the request's own bytes, which the kernel has buffered.
                 mode, params = self._take()
+                rate = params.get("rate") if mode == "slow" else None
+                head = conn.read_head(self, rate)
+                req = Request(cid, time.monotonic())
                 req.action = mode
                 with self.cond:
                     self.requests.append(req)
                 clen = head.content_length()
                 if mode == "reset":
-                    # Part of the body, then RST instead of FIN.
-                    conn.read_body(self, max(1, clen // 2), partial=True)
+                    # Half the body, then RST instead of FIN: the rest is
+                    # left unread.
+                    req.body = conn.read_body(self, clen // 2)
                     _reset(cs)
                     req.t_answer = time.monotonic()
                     return
-                req.body = conn.read_body(self, clen, rate=params.get("rate")
-                                          if mode == "slow" else None)
+                req.body = conn.read_body(self, clen, rate)
                 if mode == "stall":
                     self._hold(cs, req, "stall")
                 elif mode == "swallow":
@@ -283,7 +286,6 @@ class FaultProxy:
                     if self._current()[0] == "swallow":
                         self._hold(cs, req, "swallow")
                 req.status = status
-                rate = params.get("rate") if mode == "slow" else None
                 if not conn.write(self, resp, rate):
                     req.client_gone = True
                     return
@@ -342,11 +344,17 @@ class _Head:
 
 
 class _Conn:
-    """A client socket with its read-ahead buffer."""
+    """
+    A client socket, read exactly: never past the request at hand, so what
+    a mode leaves unread stays in the kernel's buffer (and a RST drops it).
+    """
 
     def __init__(self, sock):
         self.sock = sock
-        self.buf = b""
+
+    def peek(self):
+        """Bytes waiting (without taking them); b"" at EOF."""
+        return self.sock.recv(MAX_HEAD, socket.MSG_PEEK)
 
     def _recv(self, proxy, n, rate):
         if rate:
@@ -354,32 +362,35 @@ class _Conn:
         while not _readable(self.sock, IO_TICK):
             proxy._current()        # raises Closed when the proxy closes
         data = self.sock.recv(n)
+        if not data:
+            raise Closed()
         if rate:
             time.sleep(len(data) / float(rate))
         return data
 
-    def read_head(self, proxy):
-        while b"\r\n\r\n" not in self.buf:
-            if len(self.buf) > MAX_HEAD:
+    def read_head(self, proxy, rate=None):
+        # Find the end of the head in what is buffered, then take just it.
+        while True:
+            while not _readable(self.sock, IO_TICK):
+                proxy._current()
+            seen = self.peek()
+            if not seen:
                 raise Closed()
-            data = self._recv(proxy, 65536, None)
-            if not data:
-                if self.buf:
-                    raise Closed()
-                return None
-            self.buf += data
-        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        return _Head(raw + b"\r\n\r\n")
-
-    def read_body(self, proxy, n, rate=None, partial=False):
-        while len(self.buf) < n:
-            data = self._recv(proxy, n - len(self.buf), rate)
-            if not data:
-                raise Closed()
-            self.buf += data
-            if partial and len(self.buf) >= n:
+            end = seen.find(b"\r\n\r\n")
+            if end != -1:
                 break
-        body, self.buf = self.buf[:n], self.buf[n:]
+            if len(seen) >= MAX_HEAD:
+                raise Closed()
+            time.sleep(0.005)       # the rest of the head is on its way
+        want, raw = end + 4, b""
+        while len(raw) < want:
+            raw += self._recv(proxy, want - len(raw), rate)
+        return _Head(raw)
+
+    def read_body(self, proxy, n, rate=None):
+        body = b""
+        while len(body) < n:
+            body += self._recv(proxy, n - len(body), rate)
         return body
 
     def write(self, proxy, data, rate=None):

@@ -261,6 +261,20 @@ def test_daemon_killed_by_hand_is_restarted(start_ferry, tmp_path):
     c = counters(f)
     assert c.get("beater.restarts", 0) >= 1 and c.get("beater.failures", 0) >= 1
 
+    # An upgrade of its file restarts it too, at once, and not as a failure.
+    failures = c["beater.failures"]
+    write_collector(f, "beater",
+                    'echo $$ > %s.new && mv %s.new %s\n'
+                    'while :; do echo "coll.beater.v2 1"; sleep 0.3; done\n'
+                    % (pidfile, pidfile, pidfile))
+    third = wait_for(lambda: (lambda p: p not in (first, second) and p)(
+        int(pidfile.read_text() or 0)), 15, what="the upgraded daemon's pid")
+    wait_for(lambda: not pid_alive(second), 5, what="the old daemon gone")
+    assert "collector beater changed on disk; restarting it" in log(f)
+    f.wait_sink_count(PREFIX + "coll.beater.v2", 1, timeout=ARRIVAL)
+    assert pid_alive(third)
+    assert counters(f)["beater.failures"] == failures
+
 
 def test_drop_dir_file_is_ingested_once_then_removed(start_ferry):
     f = suite(start_ferry)

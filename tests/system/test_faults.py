@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import ferry_bin, wait_for
 from faultproxy import FaultProxy
 
 RETRY_MAX = "2"         # forwarder.retry_max, so backoffs stay short
@@ -261,6 +261,7 @@ def proxy_lines(requests, prefix, acked_only=True):
 
 TOTAL = 100_000
 RATE = 20_000           # lines/s: the stream takes 5 s
+SLOW_RATE = 10_000      # bytes/s, each way, in "slow"
 
 
 def apply_fault(mode, proxy, snd):
@@ -287,7 +288,7 @@ def apply_fault(mode, proxy, snd):
     elif mode == "slow":
         # 10 KB/s cannot carry 100,000 lines (3 MB) in a test's time: slow
         # for a bounded window of 6 s (about 60 KB), then pass.
-        proxy.set_mode("slow", rate=10_000)
+        proxy.set_mode("slow", rate=SLOW_RATE)
         time.sleep(6)
         proxy.passthrough()
     elif mode == "500":
@@ -374,6 +375,10 @@ def test_proxy_fault(rig, mode):
                 assert gap >= 2.0 - 0.01, (
                     "the attempt after a 429 with Retry-After: 2 came %.3f s "
                     "later" % gap)
+    if mode == "slow":
+        slow = [r for r in reqs if r.action == "slow" and r.t_answer]
+        assert slow and all(r.t_answer - r.t_start >= 0.9 * len(r.body) / SLOW_RATE
+                            for r in slow), slow
     if mode == "stall":
         assert any(r.action == "stall" and r.client_gone for r in reqs), (
             "the forwarder never gave up on a stalled request: %s" % faulted)
@@ -468,7 +473,13 @@ def test_peer_swallows(rig):
 
 # -- 3. kill -9 ---------------------------------------------------------------------
 
-CHILDREN = ("receiver", "forwarder", "sink")
+def kill_targets():
+    """The supervisor's children: ferry-collectors too once it is built."""
+    out = ["receiver", "forwarder", "sink"]
+    if os.access(ferry_bin() / "ferry-collectors", os.X_OK):
+        out.append("collectors")
+    return out
+
 KILLS = 30
 KILLS_PER_EPOCH = 10
 KILLS_PER_CHILD_PER_EPOCH = 4
@@ -477,8 +488,8 @@ KILL_PHASE_TIMEOUT = 150.0
 
 def test_kill9_30_times(rig):
     """
-    30 kill -9s spread at random over the receiver, the forwarder and the
-    sink during a 200,000-metric stream.
+    30 kill -9s spread at random over the receiver, the forwarder, the
+    sink (and ferry-collectors once built) during a 200,000-metric stream.
 
     The supervisor's restart backoff starts at 1 s, doubles per consecutive
     failure (to 60 s) and resets only after 60 s of stable running, so ten
@@ -491,6 +502,7 @@ def test_kill9_30_times(rig):
     children may still be in their backoff.
     """
     f, proxy = rig.make()
+    children = kill_targets()
     prefix = "kill."
     seed = int(os.environ.get("FERRY_TEST_SEED", time.time()))
     rnd = random.Random(seed)
@@ -509,10 +521,10 @@ def test_kill9_30_times(rig):
             assert status == 0, "ferry-supervisor exited %r on SIGTERM" % status
             f.start()
             last_pid = {}
-        left = dict.fromkeys(CHILDREN, KILLS_PER_CHILD_PER_EPOCH)
+        left = dict.fromkeys(children, KILLS_PER_CHILD_PER_EPOCH)
         for _ in range(KILLS_PER_EPOCH):
             assert time.monotonic() < deadline, "the kill phase took too long"
-            child = rnd.choice([c for c in CHILDREN if left[c] > 0])
+            child = rnd.choice([c for c in children if left[c] > 0])
             left[child] -= 1
             pid = f.child_pid(child, timeout=max(1.0, deadline - time.monotonic()),
                               not_pid=last_pid.get(child))
@@ -527,7 +539,7 @@ def test_kill9_30_times(rig):
     n_at_end = snd.count()
     snd.finish(180)
     # Every child is back before the check.
-    for child in CHILDREN:
+    for child in children:
         f.child_pid(child, timeout=70, not_pid=last_pid.get(child))
 
     # Required: a chunk whose send completed 200 ms or more before the next
@@ -549,7 +561,7 @@ def test_kill9_30_times(rig):
     problems += check_once(points, {}, snd.ts, allowed=sent_names)
     acked = proxy_lines(proxy.snapshot(), prefix)
     relayed = proxy_lines(proxy.snapshot(), prefix, acked_only=False)
-    by = {c: sum(1 for _, ch, _ in kills if ch == c) for c in CHILDREN}
+    by = {c: sum(1 for _, ch, _ in kills if ch == c) for c in children}
     print("kill -9 x%d (seed %d; %s) in %.1f s, %d lines sent before the last "
           "kill; %d sent, %d required, %d stored, %d not stored (lost at a "
           "receiver kill, allowed); %d write failures, %d connections; "
