@@ -63,6 +63,15 @@ struct eff_section {
 #define KEY(t, n, ty, m)	{ n, ty, offsetof(t, m), 0 }
 #define LIST(t, n, m, c)	{ n, EFF_LIST, offsetof(t, m), offsetof(t, c) }
 
+/* How an http(s) output connects: in forwarder { } and in each output. */
+#define CONN_KEYS(t) \
+	KEY(t, "connect_timeout", EFF_FLOAT, conn.connect_timeout), \
+	KEY(t, "keepalive_idle", EFF_INT, conn.keepalive_idle), \
+	KEY(t, "keepalive_interval", EFF_INT, conn.keepalive_interval), \
+	KEY(t, "keepalive_probes", EFF_INT, conn.keepalive_probes), \
+	KEY(t, "ca_file", EFF_STR, conn.ca_file), \
+	LIST(t, "dns_servers", conn.dns_servers, conn.ndns_servers)
+
 static const struct eff_key root_keys[] = {
 	KEY(struct ferry_conf, "hostname", EFF_STR, hostname),
 	KEY(struct ferry_conf, "prefix", EFF_STR, prefix),
@@ -92,11 +101,13 @@ static const struct eff_key forwarder_keys[] = {
 	KEY(struct forwarder_conf, "batch_size", EFF_INT, batch_size),
 	KEY(struct forwarder_conf, "batch_timeout", EFF_FLOAT, batch_timeout),
 	KEY(struct forwarder_conf, "retry_max", EFF_FLOAT, retry_max),
+	CONN_KEYS(struct forwarder_conf),
 };
 
 static const struct eff_key output_keys[] = {
 	KEY(struct output_conf, "uri", EFF_URI, uri),
 	KEY(struct output_conf, "api_key", EFF_SECRET, api_key),
+	CONN_KEYS(struct output_conf),
 };
 
 static const struct eff_key redact_keys[] = {
