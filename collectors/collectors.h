@@ -105,12 +105,13 @@ int		 scan_check(const struct stat *, const struct scan_owners *,
 /* Whether a directory entry's name can be a collector. */
 int		 scan_name_ok(const char *);
 /*
- * Call found(name, path, arg) for each collector in dir that may run.
+ * Call found(name, path, st, arg) for each collector in dir that may run.
  * Refusals are logged once per file state. 0, or -1 when dir cannot be
  * read (logged once until it can).
  */
 int		 scan_dir(const char *, const struct scan_owners *,
-		    void (*)(const char *, const char *, void *), void *);
+		    void (*)(const char *, const char *, const struct stat *,
+		    void *), void *);
 /* Forget the refusals not seen since the last scan_begin(). */
 void		 scan_begin(void);
 void		 scan_end(void);
@@ -158,6 +159,9 @@ struct collector {
 	char			 mname[COLL_NAME_MAX + 1]; /* for metric names */
 	char			 path[PATH_MAX];
 	const struct collector_conf *cc;	/* its section, or NULL */
+	dev_t			 dev;		/* the file, as last scanned */
+	ino_t			 ino;
+	struct timespec		 mtime;
 
 	/* Settings, resolved from its section and the collectors section. */
 	int			 daemon;

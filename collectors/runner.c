@@ -71,9 +71,10 @@ static void	usage(void) __attribute__((noreturn));
 static void	load_config(const char *);
 static void	setup(void);
 static void	scan(uint64_t);
-static void	found(const char *, const char *, void *);
+static void	found(const char *, const char *, const struct stat *, void *);
 static struct collector *coll_new(const char *, const char *, int, uint64_t);
 static void	coll_free(struct collector *);
+static void	coll_changed(struct collector *, const struct stat *, uint64_t);
 static void	coll_retire(struct collector *, const char *, uint64_t);
 static void	run_due(uint64_t);
 static void	event_loop(void);
@@ -278,7 +279,7 @@ scan(uint64_t now)
 }
 
 static void
-found(const char *name, const char *path, void *arg)
+found(const char *name, const char *path, const struct stat *st, void *arg)
 {
 	struct scan_ctx			*ctx = arg;
 	const struct collector_conf	*cc = section_of(name);
@@ -292,6 +293,7 @@ found(const char *name, const char *path, void *arg)
 			return;		/* the operator's overrides a built-in */
 		if (strcmp(c->path, path) == 0) {
 			c->seen = 1;
+			coll_changed(c, st, ctx->now);
 			return;
 		}
 		coll_retire(c, "replaced", ctx->now);
@@ -303,8 +305,36 @@ found(const char *name, const char *path, void *arg)
 		full_logged = 1;
 		return;
 	}
-	if ((c = coll_new(name, path, ctx->builtin, ctx->now)) != NULL)
+	if ((c = coll_new(name, path, ctx->builtin, ctx->now)) != NULL) {
 		c->seen = 1;
+		c->dev = st->st_dev;
+		c->ino = st->st_ino;
+		c->mtime = st->st_mtim;
+	}
+}
+
+/*
+ * A file replaced or rewritten in place (a package upgrade): the next
+ * interval run takes the new one anyway; a daemon is restarted now.
+ */
+static void
+coll_changed(struct collector *c, const struct stat *st, uint64_t now)
+{
+	if (c->dev == st->st_dev && c->ino == st->st_ino &&
+	    c->mtime.tv_sec == st->st_mtim.tv_sec &&
+	    c->mtime.tv_nsec == st->st_mtim.tv_nsec)
+		return;
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->mtime = st->st_mtim;
+	if (!c->daemon)
+		return;
+	log_info("collector %s changed on disk; restarting it", c->name);
+	c->restarts = 0;
+	if (c->pid > 0)
+		exec_stop(c, now);
+	else if (c->state == COLL_BACKOFF)
+		c->due = now;
 }
 
 static struct collector *
@@ -499,6 +529,11 @@ handle_inotify(uint64_t now, struct timers *t)
 	while ((n = read(ifd, buf, sizeof(buf))) > 0) {
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				/* Events were lost: look at everything. */
+				t->scan_due = now;
+				continue;
+			}
 			if (ev->wd == drop_watch()) {
 				if ((ev->mask & IN_MOVED_TO) && ev->len > 0)
 					drop_moved_in(ev->name);

@@ -203,7 +203,8 @@ dir_status(const char *dir, int err)
 
 int
 scan_dir(const char *dir, const struct scan_owners *o,
-    void (*found)(const char *, const char *, void *), void *arg)
+    void (*found)(const char *, const char *, const struct stat *, void *),
+    void *arg)
 {
 	struct dirent	*de;
 	struct stat	 st;
@@ -239,7 +240,7 @@ scan_dir(const char *dir, const struct scan_owners *o,
 				    path, why);
 			continue;
 		}
-		found(de->d_name, path, arg);
+		found(de->d_name, path, &st, arg);
 	}
 	closedir(d);
 	return 0;

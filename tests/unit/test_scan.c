@@ -148,10 +148,12 @@ struct found_set {
 };
 
 static void
-collect_found(const char *name, const char *path, void *arg)
+collect_found(const char *name, const char *path, const struct stat *st,
+    void *arg)
 {
 	struct found_set	*f = arg;
 
+	assert_true(S_ISREG(st->st_mode));
 	assert_non_null(strstr(path, name));
 	strlcpy(f->names[f->n++], name, sizeof(f->names[0]));
 }
