@@ -39,9 +39,9 @@ count_lines(const char *path, uint64_t off, int64_t *first)
 	return lines;
 }
 
-int
-backlog_compute(struct progress *db, const char *dir, const char *memdir,
-    const char *output, struct backlog *b)
+static int
+backlog_walk(struct progress *db, const char *dir, const char *memdir,
+    const char *output, struct backlog *b, int count)
 {
 	struct spool_seg	*segs;
 	uint64_t		 seq = 0, off = 0, from;
@@ -72,6 +72,8 @@ backlog_compute(struct progress *db, const char *dir, const char *memdir,
 		if (from >= segs[i].size)
 			continue;
 		b->bytes += segs[i].size - from;
+		if (!count)
+			continue;
 		if (spool_seg_path(path, sizeof(path), segs[i].inmem ? memdir : dir,
 		    segs[i].stream, segs[i].seq) == -1)
 			continue;
@@ -82,4 +84,18 @@ backlog_compute(struct progress *db, const char *dir, const char *memdir,
 	}
 	free(segs);
 	return 0;
+}
+
+int
+backlog_compute(struct progress *db, const char *dir, const char *memdir,
+    const char *output, struct backlog *b)
+{
+	return backlog_walk(db, dir, memdir, output, b, 1);
+}
+
+int
+backlog_bytes(struct progress *db, const char *dir, const char *memdir,
+    const char *output, struct backlog *b)
+{
+	return backlog_walk(db, dir, memdir, output, b, 0);
 }

@@ -16,8 +16,15 @@ struct backlog {
 	int64_t		oldest;		/* timestamp of the oldest unsent record; 0 none */
 };
 
-/* (db, spool dir, memory dir or NULL, output name, result): 0 or -1. */
+/*
+ * (db, spool dir, memory dir or NULL, output name, result): 0 or -1.
+ * Records and the oldest record take a read of every unsent byte;
+ * backlog_bytes() leaves them at 0 and reads nothing, for callers that run
+ * often (the self collector, every interval, through an outage).
+ */
 int	backlog_compute(struct progress *, const char *, const char *,
+	    const char *, struct backlog *);
+int	backlog_bytes(struct progress *, const char *, const char *,
 	    const char *, struct backlog *);
 
 #endif

@@ -103,6 +103,11 @@ test_counts_from_the_cursor(void **state)
 	assert_int_equal(b.bytes, 16 + 16);
 	assert_int_equal(b.records, 4);
 	assert_int_equal(b.oldest, 200);
+	/* The cheap walk: the same bytes, nothing read. */
+	assert_int_equal(backlog_bytes(f->p, f->spool, NULL, "hg", &b), 0);
+	assert_int_equal(b.bytes, 16 + 16);
+	assert_int_equal(b.records, 0);
+	assert_int_equal(b.oldest, 0);
 }
 
 static void
