@@ -39,29 +39,26 @@ count_lines(const char *path, uint64_t off, int64_t *first)
 	return lines;
 }
 
+/* Walk a listing; count: also read the records (needs dir and memdir). */
 static int
-backlog_walk(struct progress *db, const char *dir, const char *memdir,
-    const char *output, struct backlog *b, int count)
+backlog_walk(struct progress *db, const struct spool_seg *segs, size_t n,
+    const char *dir, const char *memdir, const char *output,
+    struct backlog *b, int count)
 {
-	struct spool_seg	*segs;
-	uint64_t		 seq = 0, off = 0, from;
-	int64_t			 first;
-	size_t			 n, i;
-	char			 path[4096];
-	int			 rc;
+	uint64_t	 seq = 0, off = 0, from;
+	int64_t		 first;
+	size_t		 i;
+	char		 path[4096];
+	int		 rc;
 
 	memset(b, 0, sizeof(*b));
-	if (spool_list(dir, memdir, &segs, &n) == -1)
-		return -1;
 	for (i = 0; i < n; i++) {
 		/* A new stream: where this output stands in it. */
 		if (i == 0 || strcmp(segs[i].stream, segs[i - 1].stream) != 0) {
 			rc = progress_cursor_get(db, output, segs[i].stream, &seq, &off);
-			if (rc == -1) {
-				free(segs);
+			if (rc == -1)
 				return -1;
-			}
-			if (rc == 0) {
+			if (rc == 0) {	/* where the forwarder would start */
 				seq = segs[i].seq;
 				off = 0;
 			}
@@ -72,30 +69,50 @@ backlog_walk(struct progress *db, const char *dir, const char *memdir,
 		if (from >= segs[i].size)
 			continue;
 		b->bytes += segs[i].size - from;
-		if (!count)
-			continue;
-		if (spool_seg_path(path, sizeof(path), segs[i].inmem ? memdir : dir,
-		    segs[i].stream, segs[i].seq) == -1)
+		if (!count || spool_seg_path(path, sizeof(path), segs[i].inmem ?
+		    memdir : dir, segs[i].stream, segs[i].seq) == -1)
 			continue;
 		first = 0;
 		b->records += count_lines(path, from, &first);
 		if (first != 0 && (b->oldest == 0 || first < b->oldest))
 			b->oldest = first;
 	}
-	free(segs);
 	return 0;
+}
+
+static int
+backlog_list(struct progress *db, const char *dir, const char *memdir,
+    const char *output, struct backlog *b, int count)
+{
+	struct spool_seg	*segs;
+	size_t			 n;
+	int			 rc;
+
+	memset(b, 0, sizeof(*b));
+	if (spool_list(dir, memdir, &segs, &n) == -1)
+		return -1;
+	rc = backlog_walk(db, segs, n, dir, memdir, output, b, count);
+	free(segs);
+	return rc;
 }
 
 int
 backlog_compute(struct progress *db, const char *dir, const char *memdir,
     const char *output, struct backlog *b)
 {
-	return backlog_walk(db, dir, memdir, output, b, 1);
+	return backlog_list(db, dir, memdir, output, b, 1);
 }
 
 int
 backlog_bytes(struct progress *db, const char *dir, const char *memdir,
     const char *output, struct backlog *b)
 {
-	return backlog_walk(db, dir, memdir, output, b, 0);
+	return backlog_list(db, dir, memdir, output, b, 0);
+}
+
+int
+backlog_bytes_listed(struct progress *db, const struct spool_seg *segs,
+    size_t n, const char *output, struct backlog *b)
+{
+	return backlog_walk(db, segs, n, NULL, NULL, output, b, 0);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct progress;
+struct spool_seg;
 
 struct backlog {
 	uint64_t	bytes;
@@ -26,5 +27,8 @@ int	backlog_compute(struct progress *, const char *, const char *,
 	    const char *, struct backlog *);
 int	backlog_bytes(struct progress *, const char *, const char *,
 	    const char *, struct backlog *);
+/* backlog_bytes() over a listing the caller has (from spool_list()). */
+int	backlog_bytes_listed(struct progress *, const struct spool_seg *,
+	    size_t, const char *, struct backlog *);
 
 #endif

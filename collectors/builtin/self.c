@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backlog.h"
 #include "collect.h"
 #include "log.h"
 #include "path.h"
@@ -226,38 +227,6 @@ output_row(const struct output_state *os, void *arg)
 }
 
 /*
- * What one output has still to send: from its cursor in each stream to the
- * stream's end, in bytes. (backlog_compute() also counts the records, which
- * reads every unsent byte: too dear to do every interval during an outage.)
- */
-static int
-output_backlog(struct self *s, const char *output, uint64_t *bytes)
-{
-	uint64_t	seq = 0, off = 0;
-	size_t		i;
-	int		rc;
-
-	*bytes = 0;
-	for (i = 0; i < s->nsegs; i++) {
-		if (i == 0 || strcmp(s->segs[i].stream, s->segs[i - 1].stream) != 0) {
-			rc = progress_cursor_get(s->db, output, s->segs[i].stream,
-			    &seq, &off);
-			if (rc == -1)
-				return -1;
-			if (rc == 0) {	/* where the forwarder would start */
-				seq = s->segs[i].seq;
-				off = 0;
-			}
-		}
-		if (s->segs[i].seq > seq)
-			*bytes += s->segs[i].size;
-		else if (s->segs[i].seq == seq && s->segs[i].size > off)
-			*bytes += s->segs[i].size - off;
-	}
-	return 0;
-}
-
-/*
  * The progress database: restarts from the supervisor's process table, and
  * each output's backlog from its cursors. A daemon keeps it open and opens
  * it again when the file was replaced (a corrupt one is moved aside).
@@ -267,7 +236,7 @@ report_db(struct self *s)
 {
 	struct stat	st;
 	char		path[4096], name[CONF_SAFE_NAME];
-	uint64_t	bytes;
+	struct backlog	b;
 	int		i;
 
 	if (path_get(path, sizeof(path), PATH_DB) == NULL)
@@ -291,10 +260,12 @@ report_db(struct self *s)
 	    progress_output_each(s->db, output_row, s) == -1)
 		goto fail;
 	for (i = 0; i < s->noutputs; i++) {
-		if (output_backlog(s, s->outputs[i], &bytes) == -1)
+		/* Bytes only: counting records reads every unsent byte. */
+		if (backlog_bytes_listed(s->db, s->segs, s->nsegs, s->outputs[i],
+		    &b) == -1)
 			goto fail;
 		if (procfs_name(name, sizeof(name), s->outputs[i]) < sizeof(name))
-			collect_u64(s->c, bytes, "ferry.output.%s.spool_byte", name);
+			collect_u64(s->c, b.bytes, "ferry.output.%s.spool_byte", name);
 	}
 	if (!collect_daemon(s->c)) {
 		progress_close(s->db);
