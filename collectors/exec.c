@@ -102,6 +102,8 @@ exec_spawn(struct runner *r, struct collector *c, uint64_t now)
 	/* What a collector may rely on; nothing of ours leaks through. */
 	envp[ne++] = "PATH=/usr/bin:/bin";
 	envp[ne++] = "LC_ALL=C";
+	/* Their stderr is timestamped on its way to the log (log.h). */
+	envp[ne++] = "FERRY_SUPERVISED=1";
 	snprintf(e_host, sizeof(e_host), "FERRY_HOSTNAME=%s", conf->hostname);
 	envp[ne++] = e_host;
 	snprintf(e_prefix, sizeof(e_prefix), "FERRY_PREFIX=%s", conf->prefix);

@@ -335,6 +335,8 @@ def test_state_dir_and_environment(start_ferry, tmp_path):
     assert "FERRY_STATE_DIR=%s" % state in env
     assert "args=2:one:two words" in env
     assert str(state) in env            # its working directory
-    # Nothing of ferry's own environment leaks through.
-    assert not any(l.startswith(("ASAN_OPTIONS=", "FERRY_SUPERVISED="))
+    # Their stderr is timestamped on its way (no second timestamp).
+    assert "FERRY_SUPERVISED=1" in env
+    # Nothing else of ferry's own environment leaks through.
+    assert not any(l.startswith(("ASAN_OPTIONS=", "UBSAN_OPTIONS="))
                    for l in env)
