@@ -8,8 +8,9 @@
  * What each program reads, and so what restarts it:
  *
  *   receiver	 receiver, spool, api_key (stripped from names), hostname, prefix
- *   forwarder	 outputs, log files, forwarder, spool, api_key (the outputs'
- *		 default), hostname, prefix, receiver.max_line (sizes a batch)
+ *   forwarder	 outputs (with their connection keys), log files,
+ *		 forwarder, spool, api_key (the outputs' default), hostname,
+ *		 prefix, receiver.max_line (sizes a batch)
  *   collectors	 collectors, every collector "NAME", spool, hostname, prefix
  *   periodic	 periodic, api_key (heartbeat auth), spool, hostname, prefix
  *   sink	 sink
@@ -72,7 +73,8 @@ outputs_ne(const struct ferry_conf *a, const struct ferry_conf *b)
 	for (i = 0; i < a->noutputs; i++)
 		if (str_ne(a->outputs[i].name, b->outputs[i].name) ||
 		    str_ne(a->outputs[i].uri, b->outputs[i].uri) ||
-		    str_ne(a->outputs[i].api_key, b->outputs[i].api_key))
+		    str_ne(a->outputs[i].api_key, b->outputs[i].api_key) ||
+		    conf_conn_differ(&a->outputs[i].conn, &b->outputs[i].conn))
 			return 1;
 	return 0;
 }
@@ -144,6 +146,7 @@ confdiff_forwarder(const struct ferry_conf *a, const struct ferry_conf *b)
 	return x->batch_size != y->batch_size ||
 	    x->batch_timeout != y->batch_timeout ||
 	    x->retry_max != y->retry_max ||
+	    conf_conn_differ(&x->conn, &y->conn) ||
 	    a->receiver.max_line != b->receiver.max_line ||
 	    outputs_ne(a, b) || logs_ne(a, b) ||
 	    str_ne(a->api_key, b->api_key) || writer_ne(a, b);

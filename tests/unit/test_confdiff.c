@@ -241,6 +241,19 @@ test_output_in_fragment_restarts_forwarder(void **state)
 }
 
 static void
+test_connection_keys_restart_forwarder_only(void **state)
+{
+	/* The forwarder's defaults, and one output's own. */
+	assert_int_equal(diff_extra(*state,
+	    "forwarder { connect_timeout = 2 }\n"), CONFDIFF_FORWARDER);
+	assert_int_equal(diff_text(*state, edit("/api/v1/sink\" }",
+	    "/api/v1/sink\" keepalive_probes = 5 }")), CONFDIFF_FORWARDER);
+	assert_int_equal(diff_text(*state, edit("/api/v1/sink\" }",
+	    "/api/v1/sink\" dns_servers = {\"192.0.2.53\"} }")),
+	    CONFDIFF_FORWARDER);
+}
+
+static void
 test_forwarder_section_restarts_forwarder_only(void **state)
 {
 	assert_int_equal(diff_extra(*state, "forwarder { batch_size = 100 }\n"),
@@ -391,7 +404,9 @@ test_bits_by_name(void **state)
  * conf.h one by one, so a field added there restarts nothing on change
  * until confdiff.c learns it. When a size below no longer matches, classify
  * the new fields in common/confdiff.c (which program reads them), add a
- * case above, then update the size here.
+ * case above, then update the size here. (ferry_conf's env_keys, the
+ * FERRY_* variables that were applied, is not a setting: the values they
+ * set are what is compared.)
  */
 static void
 test_conf_structs_unchanged_since_classified(void **state)
@@ -403,11 +418,12 @@ test_conf_structs_unchanged_since_classified(void **state)
 		    "fields in common/confdiff.c", #type, sizeof(type),	\
 		    (n));						\
 } while (0)
-	SIZE_IS(struct ferry_conf, 328);
+	SIZE_IS(struct ferry_conf, 392);
 	SIZE_IS(struct receiver_conf, 48);
 	SIZE_IS(struct spool_conf, 40);
-	SIZE_IS(struct forwarder_conf, 24);
-	SIZE_IS(struct output_conf, 24);
+	SIZE_IS(struct forwarder_conf, 72);
+	SIZE_IS(struct output_conf, 72);
+	SIZE_IS(struct conn_conf, 48);
 	SIZE_IS(struct log_conf, 80);
 	SIZE_IS(struct redact_conf, 16);
 	SIZE_IS(struct sample_conf, 16);
@@ -432,6 +448,7 @@ main(void)
 		T(test_output_api_key_restarts_forwarder_only),
 		T(test_output_renamed_restarts_forwarder),
 		T(test_output_in_fragment_restarts_forwarder),
+		T(test_connection_keys_restart_forwarder_only),
 		T(test_forwarder_section_restarts_forwarder_only),
 		T(test_log_changes_restart_forwarder_only),
 		T(test_receiver_port_restarts_receiver_only),
