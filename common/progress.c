@@ -417,3 +417,114 @@ progress_proc_each(struct progress *p,
 	}
 	return 0;
 }
+
+/*
+ * Housekeeping, for ferry-periodic: rows nobody will read again. It runs
+ * every few minutes, so these statements are prepared per call rather than
+ * kept open like the ones above.
+ */
+
+/* 1 when name is one of the n strings of set. */
+static int
+name_in(const char *name, const char *const *set, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(name, set[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Delete, in one transaction, the rows of every name that select_sql lists
+ * and keep does not hold, with each of the delete_sql statements (one
+ * parameter: the name). The names are gathered before anything is deleted:
+ * SQLite leaves undefined what a running SELECT sees of rows its own
+ * connection deletes. Returns the rows deleted, or -1.
+ */
+static int
+prune_names(struct progress *p, const char *select_sql,
+    const char *const *delete_sql, size_t ndelete, const char *const *keep,
+    size_t nkeep)
+{
+	sqlite3_stmt		*st = NULL;
+	const unsigned char	*t;
+	char			**names = NULL, **nn;
+	size_t			 n = 0, i, j;
+	int			 rc, deleted = 0;
+
+	if (progress_begin(p) == -1)
+		return -1;
+	if (sqlite3_prepare_v2(p->db, select_sql, -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((t = sqlite3_column_text(st, 0)) == NULL ||
+		    name_in((const char *)t, keep, nkeep))
+			continue;
+		if ((nn = reallocarray(names, n + 1, sizeof(*names))) == NULL ||
+		    (nn[n] = strdup((const char *)t)) == NULL) {
+			log_warn("prune");
+			if (nn != NULL)
+				names = nn;
+			goto fail;
+		}
+		names = nn;
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	for (j = 0; j < ndelete; j++) {
+		sqlite3_finalize(st);
+		if (sqlite3_prepare_v2(p->db, delete_sql[j], -1, &st, NULL) !=
+		    SQLITE_OK)
+			goto fail;
+		for (i = 0; i < n; i++) {
+			sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
+			rc = sqlite3_step(st);
+			sqlite3_reset(st);
+			if (rc != SQLITE_DONE)
+				goto fail;
+			deleted += sqlite3_changes(p->db);
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (progress_commit(p) == -1)
+		deleted = -1;
+	goto out;
+fail:
+	log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
+	sqlite3_finalize(st);
+	st = NULL;
+	(void)progress_rollback(p);
+	deleted = -1;
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return deleted;
+}
+
+int
+progress_prune_outputs(struct progress *p, const char *const *keep, size_t n)
+{
+	static const char *const del[] = {
+		"DELETE FROM cursor WHERE output = ?",
+		"DELETE FROM output WHERE name = ?",
+	};
+
+	return prune_names(p, "SELECT output FROM cursor UNION "
+	    "SELECT name FROM output", del, 2, keep, n);
+}
+
+int
+progress_prune_streams(struct progress *p, const char *const *live, size_t n)
+{
+	static const char *const del[] = {
+		"DELETE FROM cursor WHERE stream = ?",
+	};
+
+	return prune_names(p, "SELECT DISTINCT stream FROM cursor", del, 1,
+	    live, n);
+}

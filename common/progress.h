@@ -9,6 +9,7 @@
 #ifndef FERRY_PROGRESS_H
 #define FERRY_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct progress;
@@ -63,6 +64,19 @@ int		 progress_proc_set(struct progress *, const struct proc_state *);
 /* Calls fn for each process row, in name order. */
 int		 progress_proc_each(struct progress *,
 		    void (*)(const struct proc_state *, void *), void *);
+
+/*
+ * Housekeeping (ferry-periodic). Each deletes, in one transaction, the rows
+ * of the names its list does not hold, and returns how many rows went, or
+ * -1. progress_prune_outputs(keep, n): cursor and output rows of outputs
+ * no longer configured. progress_prune_streams(live, n): cursor rows of
+ * spool streams that have no segment left (a writer that starts such a
+ * stream again numbers it from 1, which an old cursor would skip).
+ */
+int		 progress_prune_outputs(struct progress *, const char *const *,
+		    size_t);
+int		 progress_prune_streams(struct progress *, const char *const *,
+		    size_t);
 
 
 #endif

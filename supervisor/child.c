@@ -46,6 +46,7 @@ static struct child	children[] = {
 	{ .name = "collectors",	.enabled = enabled_always },
 	{ .name = "forwarder",	.enabled = enabled_always },
 	{ .name = "sink",	.enabled = enabled_sink },
+	{ .name = "periodic",	.enabled = enabled_always },
 };
 #define NCHILDREN	(sizeof(children) / sizeof(children[0]))
 _Static_assert(NCHILDREN <= SUP_CHILD_MAX, "the poll loop has room for each");

@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "confhash.h"
 #include "log.h"
 #include "path.h"
 #include "progress.h"
@@ -38,6 +39,7 @@ static int	loop_timeout(const struct sup *, uint64_t);
 static void	handle_signals(struct sup *);
 static void	shutdown_start(struct sup *);
 static void	reload(struct sup *);
+static void	publish_digest(uint64_t);
 static void	reopen_logs(void);
 static void	record_self(struct sup *, const char *);
 static void	db_put(struct sup *, const struct proc_state *);
@@ -62,6 +64,7 @@ main(int argc, char *argv[])
 	struct pidfh		*pfh;
 	struct sup		 s;
 	const char		*confarg = NULL;
+	uint64_t		 digest;
 	int			 ch, check = 0, debug = 0, foreground = 0;
 
 	/* Before anything reads argv: the title reuses its memory. */
@@ -109,10 +112,12 @@ main(int argc, char *argv[])
 
 	if (open_log() == -1)
 		exit(1);
+	digest = confhash(s.confpath);
 	if ((s.conf = conf_load(s.confpath, &errs)) == NULL) {
 		conf_log_errors(&errs);
 		fatalx_config("%s: invalid configuration", s.confpath);
 	}
+	publish_digest(digest);
 	if (setup_bindir(s.bindir, sizeof(s.bindir)) == -1)
 		exit(1);
 	if (setup_user(s.conf->user, &user) == -1)
@@ -289,20 +294,39 @@ reload(struct sup *s)
 {
 	struct conf_errors	 errs;
 	struct ferry_conf	*conf;
+	uint64_t		 digest;
 
 	log_info("reloading %s", s->confpath);
+	digest = confhash(s->confpath);
 	if ((conf = conf_load(s->confpath, &errs)) == NULL) {
 		conf_log_errors(&errs);
 		log_warnx("%s has errors; keeping the running configuration",
 		    s->confpath);
 		return;
 	}
+	publish_digest(digest);
 	if (strcmp(conf->user, s->conf->user) != 0)
 		log_warnx("user changed to \"%s\"; that takes a restart of "
 		    "ferry-supervisor", conf->user);
 	child_reload(s, s->conf, conf);
 	conf_free(s->conf);
 	s->conf = conf;
+}
+
+/*
+ * The digest of the configuration now running, in the environment every
+ * child inherits: ferry-periodic watches for edits from there. Taken before
+ * the load, so an edit in between shows as a change (one reload too many,
+ * which restarts nothing) rather than being missed.
+ */
+static void
+publish_digest(uint64_t digest)
+{
+	char	buf[32];
+
+	if (setenv(CONFHASH_ENV, confhash_str(digest, buf, sizeof(buf)),
+	    1) == -1)
+		log_warn("setenv %s", CONFHASH_ENV);
 }
 
 /* SIGUSR1, from logrotate: every file we write, by name again. */

@@ -507,6 +507,91 @@ test_output_set_each(void **state)
 	progress_close(p);
 }
 
+static void
+count_output(const struct output_state *os, void *arg)
+{
+	(void)os;
+	(*(int *)arg)++;
+}
+
+static void
+set_output(struct progress *p, const char *name)
+{
+	struct output_state	os;
+
+	memset(&os, 0, sizeof(os));
+	strlcpy(os.name, name, sizeof(os.name));
+	strlcpy(os.state, "sending", sizeof(os.state));
+	assert_int_equal(progress_output_set(p, &os), 0);
+}
+
+static void
+test_prune_outputs(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f);
+	const char *const	 keep[] = { "hg", "carbon" };
+	uint64_t		 seq, off;
+	int			 n = 0;
+
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 3, 10), 0);
+	assert_int_equal(progress_cursor_set(p, "old", "receiver", 2, 5), 0);
+	assert_int_equal(progress_cursor_set(p, "old", "self-forwarder", 1, 0), 0);
+	set_output(p, "hg");
+	set_output(p, "gone");
+	/* Two cursor rows of "old", the output row of "gone". */
+	assert_int_equal(progress_prune_outputs(p, keep, 2), 3);
+	assert_int_equal(progress_cursor_get(p, "hg", "receiver", &seq, &off), 1);
+	assert_int_equal(progress_cursor_get(p, "old", "receiver", &seq, &off), 0);
+	assert_int_equal(progress_cursor_get(p, "old", "self-forwarder", &seq,
+	    &off), 0);
+	assert_int_equal(progress_output_each(p, count_output, &n), 0);
+	assert_int_equal(n, 1);
+	/* Nothing left to prune; no output configured prunes them all. */
+	assert_int_equal(progress_prune_outputs(p, keep, 2), 0);
+	assert_int_equal(progress_prune_outputs(p, NULL, 0), 2);
+	assert_int_equal(progress_cursor_get(p, "hg", "receiver", &seq, &off), 0);
+	progress_close(p);
+}
+
+static void
+test_prune_streams(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f);
+	const char *const	 live[] = { "receiver" };
+	uint64_t		 seq, off;
+
+	assert_int_equal(progress_cursor_set(p, "hg", "receiver", 3, 10), 0);
+	assert_int_equal(progress_cursor_set(p, "carbon", "receiver", 4, 0), 0);
+	assert_int_equal(progress_cursor_set(p, "hg", "self-old", 9, 0), 0);
+	assert_int_equal(progress_cursor_set(p, "carbon", "self-old", 9, 0), 0);
+	assert_int_equal(progress_prune_streams(p, live, 1), 2);
+	assert_int_equal(progress_cursor_get(p, "hg", "receiver", &seq, &off), 1);
+	assert_true(seq == 3 && off == 10);
+	assert_int_equal(progress_cursor_get(p, "carbon", "receiver", &seq,
+	    &off), 1);
+	assert_int_equal(progress_cursor_get(p, "hg", "self-old", &seq, &off), 0);
+	assert_int_equal(progress_prune_streams(p, live, 1), 0);
+	progress_close(p);
+}
+
+static void
+test_prune_in_a_transaction_fails(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f);
+	uint64_t		 seq, off;
+
+	/* A transaction of the caller's is not nested into. */
+	assert_int_equal(progress_cursor_set(p, "old", "receiver", 2, 5), 0);
+	assert_int_equal(progress_begin(p), 0);
+	assert_int_equal(progress_prune_outputs(p, NULL, 0), -1);
+	assert_int_equal(progress_rollback(p), 0);
+	assert_int_equal(progress_cursor_get(p, "old", "receiver", &seq, &off), 1);
+	progress_close(p);
+}
+
 int
 main(void)
 {
@@ -525,6 +610,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_hides_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_publishes_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_outputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_in_a_transaction_fails, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,296 @@
+/*
+ * ferry-periodic: main() and the one loop.
+ *
+ * Three timers on the monotonic clock: the config watch (every
+ * periodic.config_interval), the heartbeat (every heartbeat_interval, when
+ * heartbeat_url is set) and housekeeping (every few minutes). The loop waits
+ * in curl_multi_poll() on the heartbeat's transfer and the signal pipe
+ * together, until the next timer is due, so a heartbeat in flight never
+ * delays the watch and SIGTERM is seen at once.
+ *
+ * A configuration that is invalid when we start does not stop us: we are
+ * the one who notices it being fixed. Until then only the watch runs (every
+ * 10 s); the first valid configuration it finds is adopted, and the
+ * supervisor asked to reload as usual.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "log.h"
+#include "path.h"
+#include "periodic.h"
+#include "progress.h"
+#include "selfmetrics.h"
+#include "sig.h"
+
+#define DB_RETRY_MS	10000
+#define PUBLISH_MS	1000
+#define PUBLISH_MAX_MS	60000	/* unchanged counters: written this often */
+
+extern char **environ;
+
+struct periodic_stats	 pstats;
+
+static struct ferry_conf	*conf;		/* running; NULL: none valid yet */
+static struct selfmetrics	*self;
+static struct progress		*db;
+static int			 db_failing;
+static uint64_t			 db_retry_at;
+static char			 spool_dir[PATH_MAX];
+static int			 quit;
+
+static void	usage(void) __attribute__((noreturn));
+static void	loop(void);
+static void	handle_signals(void);
+static void	publish_counters(uint64_t, int);
+static uint64_t	interval_ms(double);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ferry-periodic [-d] [-c config]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct conf_errors	 errs;
+	struct ferry_conf	*c;
+	const char		*confpath = NULL;
+	int			 ch, debug = 0;
+
+	/* Before anything reads argv: the title reuses its memory. */
+	setproctitle_init(argc, argv, environ);
+	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+		switch (ch) {
+		case 'c':
+			confpath = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("periodic", debug ? LOG_DEBUG : 0);
+	setproctitle("periodic");
+	if (confpath == NULL)
+		confpath = conf_default_path();
+	if (sig_init(sigs, sizeof(sigs) / sizeof(sigs[0])) == -1)
+		fatalx("signals");
+	if (path_get(spool_dir, sizeof(spool_dir), PATH_SPOOL) == NULL)
+		fatalx("spool path too long");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	    heartbeat_init() == -1)
+		fatalx("cannot initialise libcurl");
+
+	if ((c = conf_load(confpath, &errs)) == NULL) {
+		conf_log_errors(&errs);
+		log_warnx("%s is not valid: watching it until it is, and doing "
+		    "nothing else", confpath);
+	}
+	if (reload_init(confpath, c) == -1)
+		fatalx("cannot watch %s", confpath);
+	if (c != NULL)
+		periodic_adopt(c);
+
+	loop();
+
+	heartbeat_cleanup();
+	curl_global_cleanup();
+	publish_counters(clock_mono_ms(), 1);
+	selfmetrics_close(self);
+	progress_close(db);
+	reload_free();
+	conf_free(conf);
+	log_info("stopped");
+	return 0;
+}
+
+/*
+ * Take c (ours from now on) as the running configuration: at start, or
+ * when the watch found the first valid one after an invalid start.
+ */
+void
+periodic_adopt(struct ferry_conf *c)
+{
+	if (conf != NULL)
+		return;
+	conf = c;
+	if (path_mkdirs(PATH_SPOOL, 0750) == -1 ||
+	    (self = selfmetrics_open(conf, spool_dir, "periodic")) == NULL)
+		log_warnx("no self-metrics: cannot open the spool in %s",
+		    spool_dir);
+	if (conf->periodic.heartbeat_url[0] != '\0')
+		log_info("heartbeat to %s every %g s; config watch every %g s",
+		    conf->periodic.heartbeat_url,
+		    conf->periodic.heartbeat_interval,
+		    conf->periodic.config_interval);
+	else
+		log_info("no heartbeat_url: no heartbeat; config watch every "
+		    "%g s", conf->periodic.config_interval);
+}
+
+static uint64_t
+interval_ms(double seconds)
+{
+	return seconds <= 0 ? 1 : (uint64_t)(seconds * 1000 + 0.5);
+}
+
+/* Milliseconds from now to due, for a poll timeout. */
+static int
+until(uint64_t due, uint64_t now)
+{
+	if (due <= now)
+		return 0;
+	return due - now > INT_MAX ? INT_MAX : (int)(due - now);
+}
+
+static void
+loop(void)
+{
+	uint64_t	now = clock_mono_ms(), check_due, beat_due, keep_due;
+	uint64_t	publish_due, next;
+	int		sig_ready, beat_on;
+
+	check_due = now + (conf != NULL ?
+	    interval_ms(conf->periodic.config_interval) : DEFAULT_CONFIG_MS);
+	/* The first beat soon: the others' states are recorded by then. */
+	beat_due = now + 1000;
+	keep_due = now + HOUSEKEEP_FIRST_MS;
+	publish_due = now + PUBLISH_MS;
+	while (!quit) {
+		beat_on = conf != NULL && conf->periodic.heartbeat_url[0] != '\0';
+		next = check_due;
+		if (beat_on && beat_due < next)
+			next = beat_due;
+		if (conf != NULL && keep_due < next)
+			next = keep_due;
+		if (self != NULL && publish_due < next)
+			next = publish_due;
+		if (heartbeat_poll(sig_fd(), until(next, now), &sig_ready) == -1)
+			fatalx("curl_multi_poll");
+		if (sig_ready)
+			handle_signals();
+		if (quit)
+			break;
+		heartbeat_perform();
+		now = clock_mono_ms();
+		if (now >= check_due) {
+			reload_check();
+			now = clock_mono_ms();
+			check_due = now + (conf != NULL ?
+			    interval_ms(conf->periodic.config_interval) :
+			    DEFAULT_CONFIG_MS);
+		}
+		if (beat_on && now >= beat_due) {
+			heartbeat_send(conf, conf->periodic.heartbeat_interval);
+			beat_due += interval_ms(conf->periodic.heartbeat_interval);
+			if (beat_due <= now)	/* fell behind: no burst */
+				beat_due = now +
+				    interval_ms(conf->periodic.heartbeat_interval);
+		}
+		if (conf != NULL && now >= keep_due) {
+			housekeep_run();
+			now = clock_mono_ms();
+			keep_due = now + HOUSEKEEP_MS;
+		}
+		if (now >= publish_due) {
+			publish_counters(now, 0);
+			publish_due = now + PUBLISH_MS;
+		}
+	}
+}
+
+static void
+handle_signals(void)
+{
+	int	signo;
+
+	while ((signo = sig_next()) != 0) {
+		switch (signo) {
+		case SIGTERM:
+		case SIGINT:
+			quit = 1;
+			break;
+		default:
+			/* SIGHUP: the supervisor restarts us when it matters. */
+			break;
+		}
+	}
+}
+
+/* Our counters as self-metrics: when they changed, and once a minute. */
+static void
+publish_counters(uint64_t now, int force)
+{
+	static struct periodic_stats	last;
+	static uint64_t			last_ms;
+
+	if (self == NULL)
+		return;
+	if (!force && memcmp(&last, &pstats, sizeof(last)) == 0 &&
+	    now - last_ms < PUBLISH_MAX_MS)
+		return;
+	last = pstats;
+	last_ms = now;
+	selfmetrics_add(self, "heartbeats.sent", pstats.heartbeats_sent);
+	selfmetrics_add(self, "heartbeats.failed", pstats.heartbeats_failed);
+	selfmetrics_add(self, "reloads.requested", pstats.reloads_requested);
+	selfmetrics_add(self, "configs.invalid", pstats.configs_invalid);
+	selfmetrics_add(self, "rows.pruned", pstats.rows_pruned);
+	if (selfmetrics_write(self, clock_wall()) == -1)
+		log_warn("self-metrics write");
+}
+
+struct progress *
+periodic_db(void)
+{
+	char		path[PATH_MAX];
+	uint64_t	now = clock_mono_ms();
+
+	if (db != NULL)
+		return db;
+	if (db_failing && now < db_retry_at)
+		return NULL;
+	if (path_get(path, sizeof(path), PATH_DB) != NULL &&
+	    (db = progress_open(path)) != NULL) {
+		if (db_failing)
+			log_info("progress database works again");
+		db_failing = 0;
+		return db;
+	}
+	if (!db_failing)
+		log_warnx("cannot open the progress database; the heartbeat "
+		    "goes without process and output states, and "
+		    "housekeeping waits");
+	db_failing = 1;
+	db_retry_at = now + DB_RETRY_MS;
+	return NULL;
+}
+
+const char *
+periodic_spool_dir(void)
+{
+	return spool_dir;
+}
+
+const char *
+periodic_memory_dir(void)
+{
+	return conf != NULL ? conf->spool.memory_dir : NULL;
+}
