@@ -159,6 +159,36 @@ def test_sink_disabled_then_enabled(start_ferry):
     assert child_pids(f)["forwarder"] == before["forwarder"]
 
 
+def test_fatal_child_waits_for_its_own_settings_to_change(start_ferry):
+    f = start_watched(start_ferry)
+    before = settle(f, ("receiver", "forwarder", "sink", "periodic"))
+    good = f.conf.read_text()
+    # Valid to the parser, refused by the sink itself (exit 78): beyond
+    # loopback without an API key.
+    beyond = good.replace('bind = "127.0.0.1" port = %d' % f.sink_port,
+                          'bind = "0.0.0.0" port = %d' % f.sink_port)
+    assert beyond != good
+    f.conf.write_text(beyond)
+    wait_for(lambda: (f.processes().get("sink") or {}).get("state") == "fatal",
+             APPLY_TIMEOUT, what="the sink parked in fatal")
+    restarts = f.processes()["sink"]["restarts"]
+
+    # An edit of another program's settings: the sink stays parked.
+    f.conf.write_text(beyond + 'output "other" { uri = "http://127.0.0.1:%d'
+                      '/api/v1/sink" }\n' % f.sink_port)
+    f.child_pid("forwarder", timeout=APPLY_TIMEOUT, not_pid=before["forwarder"])
+    assert f.processes()["sink"]["state"] == "fatal"
+    assert f.processes()["sink"]["restarts"] == restarts
+    assert f.log_text("supervisor").count("sink exited (exit 78)") == 1
+    assert "sink" not in child_pids(f)
+
+    # Its own settings fixed: it runs again.
+    f.conf.write_text(good)
+    f.child_pid("sink", timeout=APPLY_TIMEOUT)
+    wait_for(f.sink_ok, APPLY_TIMEOUT, what="the sink answering again")
+    assert f.processes()["sink"]["restarts"] == restarts + 1
+
+
 # -- invalid edits ---------------------------------------------------------
 
 INVALID = [
