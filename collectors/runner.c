@@ -78,7 +78,7 @@ static void	coll_changed(struct collector *, const struct stat *, uint64_t);
 static void	coll_retire(struct collector *, const char *, uint64_t);
 static void	run_due(uint64_t);
 static void	event_loop(void);
-static void	handle_signals(uint64_t, struct timers *);
+static void	handle_signals(uint64_t);
 static void	handle_inotify(uint64_t, struct timers *);
 static void	watch_dirs(void);
 static void	run_timers(struct timers *, uint64_t);
@@ -558,12 +558,11 @@ handle_inotify(uint64_t now, struct timers *t)
 }
 
 static void
-handle_signals(uint64_t now, struct timers *t)
+handle_signals(uint64_t now)
 {
 	struct collector	*c;
 	int			 signo;
 
-	(void)t;
 	while ((signo = sig_next()) != 0) {
 		switch (signo) {
 		case SIGCHLD:
@@ -735,7 +734,7 @@ event_loop(void)
 		if (pfd[1].revents != 0)
 			handle_inotify(now, &t);
 		if (pfd[0].revents != 0)
-			handle_signals(now, &t);
+			handle_signals(now);
 		run_timers(&t, now);
 		if (R.quit && !any_running())
 			break;
