@@ -549,7 +549,7 @@ static cfg_opt_t collectors_opts[] = {
 	CFG_FLOAT_CB("timeout", 10.0, CFGF_NONE, float_cb),
 	CFG_STR("drop_dir", NULL, CFGF_NONE),
 	CFG_BOOL("archive", cfg_false, CFGF_NONE),
-	CFG_STR_CB("builtin_mode", "interval", CFGF_NONE, mode_cb),
+	CFG_STR_CB("builtin_mode", "daemon", CFGF_NONE, mode_cb),
 	CFG_INT_CB("max_lines", 10000, CFGF_NONE, int_cb),
 	CFG_INT_CB("max_bytes_per_second", 128L << 10, CFGF_NONE, size_cb),
 	CFG_FLOAT_CB("scan_interval", 30.0, CFGF_NONE, float_cb),

@@ -103,7 +103,7 @@ test_defaults(void **state)
 
 	(void)state;
 	c = load_ok("");
-	assert_int_equal(c->collectors.builtin_mode, COLLECTOR_MODE_INTERVAL);
+	assert_int_equal(c->collectors.builtin_mode, COLLECTOR_MODE_DAEMON);
 	assert_int_equal(c->collectors.max_lines, 10000);
 	assert_int_equal(c->collectors.max_bytes_per_second, 128 * 1024);
 	assert_true(c->collectors.scan_interval == 30);
