@@ -260,6 +260,28 @@ def test_unclosed_section_line(start_ferry):
     assert int(found[0]) == line, (found, line)
 
 
+def test_periodic_started_on_an_invalid_config_still_applies_the_fix(start_ferry):
+    import os
+    import signal
+    f = start_watched(start_ferry)
+    before = settle(f, ("receiver", "forwarder", "sink", "periodic"))
+    good = f.conf.read_text()
+    f.conf.write_text(good + "no_such_key = 1\n")
+    wait_for(lambda: "no_such_key" in f.log_text("periodic"), APPLY_TIMEOUT,
+             what="the invalid edit seen")
+    # ferry-periodic dies and comes back while the file is invalid.
+    os.kill(before["periodic"], signal.SIGKILL)
+    f.child_pid("periodic", timeout=APPLY_TIMEOUT, not_pid=before["periodic"])
+    wait_for(lambda: "watching it until it is" in f.log_text("periodic"),
+             APPLY_TIMEOUT, what="the new ferry-periodic watching anyway")
+    # Without a valid config it checks every 10 s.
+    f.conf.write_text(good + 'output "fixed" { uri = "http://127.0.0.1:%d'
+                      '/api/v1/sink" }\n' % f.sink_port)
+    f.child_pid("forwarder", timeout=APPLY_TIMEOUT + 10,
+                not_pid=before["forwarder"])
+    assert child_pids(f)["receiver"] == before["receiver"]
+
+
 def test_invalid_fragment_names_its_file(start_ferry):
     f = start_watched(start_ferry)
     before = settle(f, ("receiver", "forwarder", "sink", "periodic"))
