@@ -92,7 +92,7 @@ deps-check:
 	@pkg-config --exists $(PKGS) || sh .ci/deps.sh
 
 run: deps all
-	@FERRY_BIN=$(abspath $(B))/bin sh etc/run.sh
+	@FERRY_BIN=$(abspath $(B))/bin FERRY_BUILTINS=$(abspath $(B))/collectors sh etc/run.sh
 
 check: deps all $(ASAN_BINS) $(ASAN_BUILTIN_BINS) $(UNIT_BINS) $(FUZZ_BINS)
 	@$(MAKE) --no-print-directory lint

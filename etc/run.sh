@@ -8,7 +8,12 @@ CONF=$ROOT/etc/opt/ferry/ferry.conf
 TCP=${FERRY_RUN_PORT:-2003}
 SINK=${FERRY_RUN_SINK_PORT:-8080}
 
-mkdir -p "$ROOT/etc/opt/ferry/conf.d"
+mkdir -p "$ROOT/etc/opt/ferry/conf.d" "$ROOT/etc/opt/ferry/collectors.d" \
+    "$ROOT/opt/ferry/collectors"
+# The built-in collectors of this build, where an installed ferry has them.
+if [ -n "$FERRY_BUILTINS" ] && [ -d "$FERRY_BUILTINS" ]; then
+	cp -f "$FERRY_BUILTINS"/* "$ROOT/opt/ferry/collectors/"
+fi
 if [ ! -f "$CONF" ]; then
 	cat > "$CONF" <<CONF
 # Written by make run; edit freely, it is kept between runs.
@@ -25,6 +30,7 @@ ferry is starting under $ROOT (configuration: $CONF)
   send a metric:   echo "foo.bar 42" | nc -q0 127.0.0.1 $TCP
   see it arrive:   curl 'http://127.0.0.1:$SINK/render?target=foo.bar&format=json'
   list metrics:    curl 'http://127.0.0.1:$SINK/metrics/find?query=*'
+  your collectors: drop an executable into $ROOT/etc/opt/ferry/collectors.d/
   status:          FERRY_ROOT=$ROOT $FERRY_BIN/ferryctl status
   logs:            tail -f $ROOT/var/log/ferry/*.log
 
