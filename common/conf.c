@@ -697,6 +697,7 @@ strip_comments(char *p, const char *path)
 				*p++ = ' ';
 			if (*p == '\0')
 				break;
+			line++;		/* the loop steps over this newline */
 		} else if (*p == '/' && p[1] == '*') {
 			while (*p != '\0' && !(*p == '*' && p[1] == '/')) {
 				if (*p == '\n')

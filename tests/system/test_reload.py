@@ -246,9 +246,6 @@ def test_invalid_edit_changes_nothing_and_fixing_applies(start_ferry, name, bad,
         assert after.get(n) == before[n], n
 
 
-@pytest.mark.xfail(strict=True, reason="common/conf.c strip_comments() does "
-                   "not count the newline that ends a # comment, so the "
-                   "unclosed-section error after a comment line is one line early")
 def test_unclosed_section_line(start_ferry):
     f = start_watched(start_ferry)
     bad = "periodic { config_interval = 0.5\n"
