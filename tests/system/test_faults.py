@@ -478,11 +478,15 @@ def test_peer_swallows(rig):
 
 # -- 3. kill -9 ---------------------------------------------------------------------
 
+DATA_PATH = ("receiver", "forwarder", "sink")
+
+
 def kill_targets():
-    """The supervisor's children: ferry-collectors too once it is built."""
-    out = ["receiver", "forwarder", "sink"]
-    if os.access(ferry_bin() / "ferry-collectors", os.X_OK):
-        out.append("collectors")
+    """The supervisor's children (collectors and periodic once built)."""
+    out = list(DATA_PATH)
+    for name in ("collectors", "periodic"):
+        if os.access(ferry_bin() / ("ferry-" + name), os.X_OK):
+            out.append(name)
     return out
 
 KILLS = 30
@@ -494,7 +498,8 @@ KILL_PHASE_TIMEOUT = 150.0
 def test_kill9_30_times(rig):
     """
     30 kill -9s spread at random over the receiver, the forwarder, the
-    sink (and ferry-collectors once built) during a 200,000-metric stream.
+    sink (and ferry-collectors and ferry-periodic once built) during a
+    200,000-metric stream.
 
     The supervisor's restart backoff starts at 1 s, doubles per consecutive
     failure (to 60 s) and resets only after 60 s of stable running, so ten
@@ -511,9 +516,10 @@ def test_kill9_30_times(rig):
     prefix = "kill."
     seed = int(os.environ.get("FERRY_TEST_SEED", time.time()))
     rnd = random.Random(seed)
-    snd = Sender(f.tcp_port, prefix, 200_000, 4000, chunk=50, timeout=300)
+    # 5,000 lines/s: the stream lasts about as long as the kills.
+    snd = Sender(f.tcp_port, prefix, 200_000, 5000, chunk=50, timeout=300)
     snd.start()
-    wait_for(lambda: snd.count() >= 4000, 30, what="1 s of stream")
+    wait_for(lambda: snd.count() >= 5000, 30, what="1 s of stream")
 
     kills = []              # (monotonic time, child, pid)
     receiver_gone = []      # times the receiver was killed or stopped
@@ -529,7 +535,10 @@ def test_kill9_30_times(rig):
         left = dict.fromkeys(children, KILLS_PER_CHILD_PER_EPOCH)
         for _ in range(KILLS_PER_EPOCH):
             assert time.monotonic() < deadline, "the kill phase took too long"
-            child = rnd.choice([c for c in children if left[c] > 0])
+            # The data path (receiver, forwarder, sink) twice as often.
+            can = [c for c in children if left[c] > 0]
+            child = rnd.choices(can, weights=[2 if c in DATA_PATH else 1
+                                              for c in can])[0]
             left[child] -= 1
             pid = f.child_pid(child, timeout=max(1.0, deadline - time.monotonic()),
                               not_pid=last_pid.get(child))
