@@ -37,11 +37,10 @@
 #include "conf.h"
 #include "log.h"
 #include "path.h"
+#include "proc.h"
 #include "selfmetrics.h"
 #include "sig.h"
 #include "spool.h"
-
-extern char **environ;
 
 #define FLUSH_MS	50	/* half the receiver's 100 ms promise */
 #define SYNC_MS		1000
@@ -67,8 +66,6 @@ struct timers {
 	int		drop_busy;	/* a drop file is in progress */
 };
 
-static void	usage(void) __attribute__((noreturn));
-static void	load_config(const char *);
 static void	setup(void);
 static void	scan(uint64_t);
 static void	found(const char *, const char *, const struct stat *, void *);
@@ -87,35 +84,10 @@ static void	publish_counters(uint64_t, int);
 static void	shutdown_collectors(void);
 static void	free_all(void);
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: ferry-collectors [-d] [-c config]\n");
-	exit(1);
-}
-
 int
 main(int argc, char *argv[])
 {
-	const char	*config = NULL;
-	int		 ch, debug = 0;
-
-	while ((ch = getopt(argc, argv, "c:d")) != -1) {
-		switch (ch) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	log_init("collectors", debug ? LOG_DEBUG : 0);
-	load_config(config);
-	setproctitle_init(argc, argv, environ);
-	setproctitle("collectors");
+	conf = proc_conf(proc_init(argc, argv, "collectors"));
 	setup();
 
 	event_loop();
@@ -136,17 +108,6 @@ main(int argc, char *argv[])
 	log_info("stopped");
 	conf_free(conf);
 	return 0;
-}
-
-static void
-load_config(const char *path)
-{
-	struct conf_errors	errs;
-
-	if ((conf = conf_load(path, &errs)) == NULL) {
-		conf_log_errors(&errs);
-		fatalx_config("configuration not valid, not starting");
-	}
 }
 
 /* Everything before the first scan: spool, limits, dirs, signals. */

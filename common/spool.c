@@ -62,6 +62,10 @@ struct spool_reader {
 	char		 memdir[4096];
 	char		 stream[SPOOL_STREAM_MAX];
 	uint64_t	 next_check;	/* mono ms: no later segment before this */
+	uint64_t	 listed_seq;	/* a listing found nothing after this seq */
+	struct timespec	 listed_disk;	/* ... while the places had these mtimes */
+	struct timespec	 listed_mem;
+	uint64_t	 listed_at;	/* mono ms; mtimes are coarse, so it expires */
 	uint64_t	 seq;
 	uint64_t	 off;		/* file offset just past the last line */
 	int		 fd;
@@ -648,20 +652,45 @@ seg_exists(const struct spool_reader *r, uint64_t seq)
 	    access(path, F_OK) == 0;
 }
 
+/* The modification times of both places: any create or delete moves one. */
+static void
+places_mtime(const struct spool_reader *r, struct timespec *disk,
+    struct timespec *mem)
+{
+	struct stat	st;
+
+	memset(disk, 0, sizeof(*disk));
+	memset(mem, 0, sizeof(*mem));
+	if (stat(r->dir, &st) == 0)
+		*disk = st.st_mtim;
+	if (r->memdir[0] != '\0' && stat(r->memdir, &st) == 0)
+		*mem = st.st_mtim;
+}
+
 /*
- * The segment after ours: seq + 1 normally; after the cap deleted some, the
- * lowest existing one above ours. 0 when there is none yet.
+ * The segment after ours: seq + 1 normally; after the caps deleted some, or
+ * when the stream moved between places, the lowest existing one above
+ * ours, wherever it is. 0 when there is none yet. Finding a gap takes a
+ * listing, so a miss is remembered until either place changes, or for a
+ * second at most: directory times tick coarsely, and a create in the same
+ * tick as the listing would not show.
  */
 static uint64_t
-next_seq(const struct spool_reader *r)
+next_seq(struct spool_reader *r)
 {
 	struct spool_seg	*segs;
+	struct timespec		 disk, mem;
 	size_t			 n, i;
 	uint64_t		 next = 0;
 
 	if (seg_exists(r, r->seq + 1))
 		return r->seq + 1;
-	if (seg_exists(r, r->seq) || spool_list(r->dir, r->memdir, &segs, &n) == -1)
+	places_mtime(r, &disk, &mem);
+	if (r->listed_seq == r->seq && clock_mono_ms() < r->listed_at + 1000 &&
+	    memcmp(&disk, &r->listed_disk, sizeof(disk)) == 0 &&
+	    memcmp(&mem, &r->listed_mem, sizeof(mem)) == 0)
+		return 0;
+	if (spool_list(r->dir, r->memdir, &segs, &n) == -1)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (strcmp(segs[i].stream, r->stream) == 0 && segs[i].seq > r->seq) {
@@ -669,6 +698,12 @@ next_seq(const struct spool_reader *r)
 			break;
 		}
 	free(segs);
+	if (next == 0) {
+		r->listed_seq = r->seq;
+		r->listed_at = clock_mono_ms();
+		r->listed_disk = disk;
+		r->listed_mem = mem;
+	}
 	return next;
 }
 

@@ -22,6 +22,7 @@
 #include "forwarder.h"
 #include "log.h"
 #include "path.h"
+#include "proc.h"
 #include "progress.h"
 #include "selfmetrics.h"
 #include "sig.h"
@@ -31,7 +32,6 @@
 #define CAP_MS		10	/* spool caps checked at most this often */
 #define STOP_GRACE_MS	5000	/* SIGTERM: time to finish a request in flight */
 
-extern char **environ;
 
 const struct ferry_conf	*fconf;
 static struct ferry_conf *conf;
@@ -43,22 +43,11 @@ static int		 quit;
 static int		 inotify_fd = -1;
 
 static void
-usage(void)
-{
-	fprintf(stderr, "usage: ferry-forwarder [-d] [-c config]\n");
-	exit(1);
-}
-
-static void
 load_config(const char *path)
 {
-	struct conf_errors	errs;
-	size_t			i;
+	size_t	i;
 
-	if ((conf = conf_load(path, &errs)) == NULL) {
-		conf_log_errors(&errs);
-		fatalx_config("configuration not valid, not starting");
-	}
+	conf = proc_conf(path);
 	for (i = 0; i < conf->noutputs; i++)
 		if (strncmp(conf->outputs[i].uri, "http://", 7) != 0 &&
 		    strncmp(conf->outputs[i].uri, "https://", 8) != 0)
@@ -307,27 +296,10 @@ int
 main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	const char	*config = NULL;
 	char		 spool[4096];
 	size_t		 i;
-	int		 ch, debug = 0;
 
-	while ((ch = getopt(argc, argv, "c:d")) != -1) {
-		switch (ch) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	log_init("forwarder", debug ? LOG_DEBUG : 0);
-	load_config(config);
-	setproctitle_init(argc, argv, environ);
-	setproctitle("forwarder");
+	load_config(proc_init(argc, argv, "forwarder"));
 	if (sig_init(sigs, 4) == -1)
 		fatalx("signals");
 	if (path_get(spool, sizeof(spool), PATH_SPOOL) == NULL ||

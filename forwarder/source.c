@@ -62,9 +62,19 @@ pos_add(struct output *o, const char *stream, uint64_t oldest)
 {
 	struct stream_pos	*np, *p;
 	uint64_t		 seq = oldest, off = 0;
+	int			 rc;
 
-	if (progress_cursor_get(db, o->name, stream, &seq, &off) == -1)
+	if ((rc = progress_cursor_get(db, o->name, stream, &seq, &off)) == -1)
 		return -1;
+	/*
+	 * A new output, a new stream, or a database lost or rebuilt: either
+	 * way everything still spooled is sent, which may repeat records
+	 * (receivers drop them) but never skips one. Said once per stream.
+	 */
+	if (rc == 0 && oldest > 1)
+		log_info("output %s: no position in stream %s yet: sending it "
+		    "from its oldest segment (%" PRIu64 ")", o->name, stream,
+		    oldest);
 	if ((np = reallocarray(o->pos, o->npos + 1, sizeof(*np))) == NULL) {
 		log_warn("reallocarray");
 		return -1;

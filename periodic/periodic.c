@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "log.h"
 #include "path.h"
+#include "proc.h"
 #include "periodic.h"
 #include "progress.h"
 #include "selfmetrics.h"
@@ -35,8 +36,6 @@
 #define DB_RETRY_MS	10000
 #define PUBLISH_MS	1000
 #define PUBLISH_MAX_MS	60000	/* unchanged counters: written this often */
-
-extern char **environ;
 
 struct periodic_stats	 pstats;
 
@@ -48,18 +47,10 @@ static uint64_t			 db_retry_at;
 static char			 spool_dir[PATH_MAX];
 static int			 quit;
 
-static void	usage(void) __attribute__((noreturn));
 static void	loop(void);
 static void	handle_signals(void);
 static void	publish_counters(uint64_t, int);
 static uint64_t	interval_ms(double);
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: ferry-periodic [-d] [-c config]\n");
-	exit(1);
-}
 
 int
 main(int argc, char *argv[])
@@ -67,29 +58,10 @@ main(int argc, char *argv[])
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	struct conf_errors	 errs;
 	struct ferry_conf	*c;
-	const char		*confpath = NULL;
-	int			 ch, debug = 0;
+	const char		*confpath;
 
-	/* Before anything reads argv: the title reuses its memory. */
-	setproctitle_init(argc, argv, environ);
-	while ((ch = getopt(argc, argv, "c:d")) != -1) {
-		switch (ch) {
-		case 'c':
-			confpath = optarg;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	log_init("periodic", debug ? LOG_DEBUG : 0);
-	setproctitle("periodic");
-	if (confpath == NULL)
-		confpath = conf_default_path();
+	/* An invalid configuration is watched, not refused: see below. */
+	confpath = proc_init(argc, argv, "periodic");
 	if (sig_init(sigs, sizeof(sigs) / sizeof(sigs[0])) == -1)
 		fatalx("signals");
 	if (path_get(spool_dir, sizeof(spool_dir), PATH_SPOOL) == NULL)

@@ -17,12 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
-extern char **environ;
 
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "path.h"
+#include "proc.h"
 #include "receiver.h"
 #include "selfmetrics.h"
 #include "sig.h"
@@ -36,24 +36,6 @@ static struct ferry_conf	*conf;
 static struct spool		*spool;
 static struct selfmetrics	*self;
 static int			 quit;
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: ferry-receiver [-d] [-c config]\n");
-	exit(1);
-}
-
-static void
-load_config(const char *path)
-{
-	struct conf_errors	errs;
-
-	if ((conf = conf_load(path, &errs)) == NULL) {
-		conf_log_errors(&errs);
-		fatalx_config("configuration not valid, not starting");
-	}
-}
 
 static void
 open_spool(void)
@@ -210,25 +192,9 @@ setup_events(void)
 int
 main(int argc, char *argv[])
 {
-	const char	*config = NULL;
-	int		 ch, debug = 0, epfd;
+	int	epfd;
 
-	while ((ch = getopt(argc, argv, "c:d")) != -1) {
-		switch (ch) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'd':
-			debug = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	log_init("receiver", debug ? LOG_DEBUG : 0);
-	load_config(config);
-	setproctitle_init(argc, argv, environ);
-	setproctitle("receiver");
+	conf = proc_conf(proc_init(argc, argv, "receiver"));
 	epfd = setup_events();
 	open_spool();
 	ingest_init(conf, spool);

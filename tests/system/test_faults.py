@@ -617,12 +617,6 @@ def dropped_total(f):
     return (rc.get("dropped") or 0) + (fc.get("output.%s.dropped" % OUTPUT) or 0)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "product bug at 7f6a64a: when the memory cap deletes memory segments "
-    "while an older disk segment of the stream remains, the reader stops at "
-    "the end of that disk segment (common/spool.c next_seq() gives up when "
-    "seq+1 is missing and seq still exists) and never reads the newer "
-    "memory segments: they are neither delivered nor counted as dropped"))
 def test_small_filesystem(rig, tmp_path):
     memdir = tmp_path / "shm"
     extra = ('spool { segment_size = 256K memory_dir = "%s" memory_max_size = 4M }\n'

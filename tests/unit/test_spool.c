@@ -818,6 +818,33 @@ test_reader_skips_deleted_segments(void **state)
 }
 
 static void
+test_reader_crosses_gap_after_existing_segment(void **state)
+{
+	struct fixture		*f = *state;
+	struct spool_reader	*r;
+	char			 path[256];
+
+	/*
+	 * Regression (the memory cap deleted segments 8-16 while the reader
+	 * sat at the end of 7, which still existed): the reader stopped for
+	 * good at the gap instead of going on to 17.
+	 */
+	raw_append(f->dir, "receiver", 7, "seven\n");
+	raw_append(f->dir, "receiver", 8, "eight\n");
+	raw_append(f->dir, "receiver", 17, "seventeen\n");
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 7, 0));
+	assert_next(r, "seven");
+	seg_path(path, sizeof(path), f->dir, "receiver", 8);
+	assert_int_equal(unlink(path), 0);
+	assert_next(r, "seventeen");
+	assert_no_next(r);
+	/* And a segment made after the gap was seen empty is found too. */
+	raw_append(f->dir, "receiver", 30, "thirty\n");
+	assert_next(r, "thirty");
+	spool_reader_close(r);
+}
+
+static void
 test_reader_ignores_other_streams(void **state)
 {
 	struct fixture		*f = *state;
@@ -1307,6 +1334,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_in_order_across_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_from_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_skips_deleted_segments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_crosses_gap_after_existing_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_ignores_other_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_waits_for_newline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_skips_torn_tail_of_finished, setup, teardown),

@@ -1,0 +1,63 @@
+/*
+ * proc: the start every child program shares (see proc.h). The process
+ * title is written over argv's memory, so the configuration path is copied
+ * out of argv before the title is set.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "proc.h"
+
+extern char **environ;
+
+const char *
+proc_init(int argc, char *argv[], const char *name)
+{
+	static char	 copy[4096];	/* the path lives as long as we do */
+	const char	*config = NULL;
+	int		 ch, debug = 0;
+
+	setproctitle_init(argc, argv, environ);
+	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: ferry-%s [-d] [-c config]\n", name);
+			exit(1);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: ferry-%s [-d] [-c config]\n", name);
+		exit(1);
+	}
+	if (strlcpy(copy, config != NULL ? config : conf_default_path(),
+	    sizeof(copy)) >= sizeof(copy)) {
+		fprintf(stderr, "ferry-%s: configuration path too long\n", name);
+		exit(1);
+	}
+	log_init(name, debug ? LOG_DEBUG : 0);
+	setproctitle("%s", name);
+	return copy;
+}
+
+struct ferry_conf *
+proc_conf(const char *path)
+{
+	struct conf_errors	 errs;
+	struct ferry_conf	*conf;
+
+	if ((conf = conf_load(path, &errs)) == NULL) {
+		conf_log_errors(&errs);
+		fatalx_config("%s: configuration not valid, not starting", path);
+	}
+	return conf;
+}
