@@ -41,7 +41,7 @@
 #include "log.h"
 #include "resolver.h"
 
-#define STALL_SECONDS		10	/* below 1 byte/s this long: dead */
+#define STALL_SECONDS		7	/* below 1 byte/s this long: dead (the promise: noticed within 10 s) */
 #define USER_TIMEOUT_MS		10000
 #define CALLER_FDS_MAX		4	/* the forwarder's own fds in the poll */
 
