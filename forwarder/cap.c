@@ -25,11 +25,13 @@
 #include "log.h"
 
 #define QUIET_MS	60000	/* no drop for this long: dropping stopped */
+#define RELIEF_MS	2000	/* > a writer's disk probe interval (1 s) */
 
 static uint64_t		 disk_max, memory_max, disk_headroom, memory_headroom;
 static struct cap_totals totals;
 static int		 dropping;
 static uint64_t		 last_drop_ms, dropped_run;
+static uint64_t		 relief_due;	/* next disk segment the memory cap may take */
 
 static uint64_t
 headroom(uint64_t cap, uint64_t segment)
@@ -192,6 +194,38 @@ enforce_place(struct spool_seg *segs, size_t n, int inmem, uint64_t total,
 	return total;
 }
 
+/*
+ * Memory over its cap means the disk is full too ("both caps full"), and
+ * then the oldest goes, wherever it is: a disk segment, which also gives
+ * the writers room to come back to disk. One at most every RELIEF_MS, so
+ * the disk is not emptied before a writer has probed it; in between, and
+ * when no disk segment is older, memory's oldest go.
+ */
+static uint64_t
+enforce_memory(struct spool_seg *segs, size_t n, uint64_t total,
+    uint64_t limit, struct output *outs, size_t nouts, uint64_t now)
+{
+	const struct spool_seg	*disk, *mem;
+
+	while (total > limit) {
+		disk = oldest_finished(segs, n, 0);
+		mem = oldest_finished(segs, n, 1);
+		if (disk != NULL && now >= relief_due &&
+		    (mem == NULL || disk->mtime <= mem->mtime)) {
+			drop_segment(disk, outs, nouts, now);
+			((struct spool_seg *)disk)->finished = 0;
+			relief_due = now + RELIEF_MS;
+			continue;
+		}
+		if (mem == NULL)
+			break;
+		drop_segment(mem, outs, nouts, now);
+		total -= mem->size;
+		((struct spool_seg *)mem)->finished = 0;
+	}
+	return total;
+}
+
 void
 cap_enforce(struct output *outs, size_t nouts, uint64_t now)
 {
@@ -209,7 +243,7 @@ cap_enforce(struct output *outs, size_t nouts, uint64_t now)
 	}
 	totals.disk_bytes = enforce_place(segs, n, 0, disk, disk_max -
 	    disk_headroom, outs, nouts, now);
-	totals.memory_bytes = enforce_place(segs, n, 1, mem, memory_max -
+	totals.memory_bytes = enforce_memory(segs, n, mem, memory_max -
 	    memory_headroom, outs, nouts, now);
 	free(segs);
 	if (dropping && now - last_drop_ms >= QUIET_MS) {
