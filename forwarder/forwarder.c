@@ -125,6 +125,7 @@ open_outputs(const char *spool)
 	for (i = 0; i < noutputs; i++) {
 		if (output_init(&outputs[i], &conf->outputs[i], conf) == -1)
 			fatalx_config("output %s: cannot start", conf->outputs[i].name);
+		output_restore(&outputs[i], db);
 		source_rescan(&outputs[i], 0);
 	}
 	if (noutputs == 0)

@@ -92,6 +92,7 @@ uint64_t output_next_due(const struct output *, uint64_t);
 void	output_done(struct output *, int, long, long, const char *, uint64_t);
 void	output_free(struct output *);
 void	output_orphans_lost(struct output *);
+void	output_restore(struct output *, struct progress *);
 /* "sending", "retrying" or "deadlettering", and since when. */
 const char *output_health(const struct output *, int64_t *);
 

@@ -7,10 +7,10 @@
  * Retries use capped exponential backoff with full jitter (a random delay
  * up to min(retry_max, 0.5 s * 2^failures)) so that many agents recovering
  * from the same outage do not hit the collector in lockstep; a Retry-After
- * from the peer is a floor. A batch the peer refuses for good (a 4xx other
- * than 401, 403, 407, 408 and 429) is written to the output's dead-letter
- * file and counted, so it never blocks what comes after it. Auth failures
- * are retried instead: they are a key to fix, not data to set aside.
+ * from the peer is a floor. A batch the peer refuses for good (any 4xx but
+ * 408 and 429, which ask us to come back) is written to the output's
+ * dead-letter file and counted, so it never blocks what comes after it; an
+ * operator who fixed, say, a wrong API key can replay it from there.
  */
 #include <sys/stat.h>
 
@@ -26,6 +26,7 @@
 #include "forwarder.h"
 #include "log.h"
 #include "path.h"
+#include "progress.h"
 
 #define BACKOFF_BASE_MS	500
 #define RETRY_AFTER_MAX	3600	/* seconds: a peer cannot park us longer */
@@ -49,6 +50,34 @@ output_init(struct output *o, const struct output_conf *oc,
 	o->state = OUT_IDLE;
 	o->ok_since = clock_wall();
 	return http_open(o);
+}
+
+static void
+restore_row(const struct output_state *os, void *arg)
+{
+	struct output	*o = arg;
+
+	if (strcmp(os->name, o->name) != 0)
+		return;
+	o->sent = os->sent;
+	o->dropped = os->dropped;
+	o->deadlettered = os->deadlettered;
+	o->retries = os->retries;
+	o->last_success = os->last_success;
+	strlcpy(o->last_error, os->last_error, sizeof(o->last_error));
+	o->last_error_at = os->last_error_at;
+}
+
+/*
+ * Counts go on from where the last forwarder left them: a restart (any
+ * output edit reloads us) must not make a drop or a dead-letter vanish
+ * from ferryctl status.
+ */
+void
+output_restore(struct output *o, struct progress *db)
+{
+	if (progress_output_each(db, restore_row, o) == -1)
+		log_warnx("output %s: its counts start again from 0", o->name);
 }
 
 static size_t
@@ -137,8 +166,7 @@ backoff_ms(int failures)
 static int
 permanent_refusal(long code)
 {
-	return code >= 400 && code < 500 && code != 401 && code != 403 &&
-	    code != 407 && code != 408 && code != 429;
+	return code >= 400 && code < 500 && code != 408 && code != 429;
 }
 
 /* Append the refused batch to deadletter/<output>.log, with why. */
