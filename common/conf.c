@@ -31,6 +31,7 @@
 #include "conf.h"
 #include "dnsfallback.h"
 #include "log.h"
+#include "metric.h"
 #include "path.h"
 #include "url.h"
 
@@ -406,6 +407,24 @@ mode_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
+/* A prefix is the first part of metric names: no blanks, no empty part. */
+static int
+prefix_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	struct metric	m;
+	char		line[600];
+
+	snprintf(line, sizeof(line), "%s.x 1", value);
+	if (value[0] == '\0' || strlen(value) > 255 ||
+	    metric_parse(line, strlen(line), &m) != METRIC_OK) {
+		cfg_error(cfg, "%s = \"%s\" is not a metric name part", opt->name,
+		    value);
+		return -1;
+	}
+	*(const char **)result = value;
+	return 0;
+}
+
 static int
 mode_value(const char *s)
 {
@@ -586,7 +605,7 @@ static cfg_opt_t sink_opts[] = {
 
 static cfg_opt_t root_opts[] = {
 	CFG_STR("hostname", "", CFGF_NONE),
-	CFG_STR("prefix", "servers", CFGF_NONE),
+	CFG_STR_CB("prefix", "servers", CFGF_NONE, prefix_cb),
 	CFG_STR("api_key", "", CFGF_NONE),
 	CFG_STR("user", "ferry", CFGF_NONE),
 	CFG_SEC("receiver", receiver_opts, CFGF_NONE),
@@ -1113,25 +1132,32 @@ fill(cfg_t *cfg, struct ferry_conf *c)
 	c->sink.api_key = xstrdup(cfg_getstr(s, "api_key"));
 }
 
-/* Checks that span keys, after everything is parsed. */
+/*
+ * Checks that span keys run once everything is parsed, since a section may
+ * be written in several files; they name where the section was last seen.
+ */
+static char	spool_file[256];
+static int	spool_line;
+
+static int
+note_spool(cfg_t *cfg, cfg_opt_t *opt)
+{
+	(void)opt;
+	strlcpy(spool_file, cur_file ? cur_file : "", sizeof(spool_file));
+	spool_line = cfg->line;
+	return 0;
+}
+
 static void
 validate(const struct ferry_conf *c, const char *path)
 {
-	size_t	i;
-
-	for (i = 0; i < c->noutputs; i++)
-		if (c->outputs[i].uri[0] == '\0')
-			conf_error_add(path, 0, "output \"%s\": uri is empty",
-			    c->outputs[i].name);
 	if (c->spool.segment_size > c->spool.max_size)
-		conf_error_add(path, 0, "spool.segment_size (%llu) is larger "
-		    "than spool.max_size (%llu)",
+		conf_error_add(spool_file[0] ? spool_file : path, spool_line,
+		    "spool.segment_size (%llu) is larger than spool.max_size (%llu)",
 		    (unsigned long long)c->spool.segment_size,
 		    (unsigned long long)c->spool.max_size);
-	if (strchr(c->prefix, ' ') != NULL || c->prefix[0] == '.')
-		conf_error_add(path, 0, "prefix \"%s\" is not a metric name part",
-		    c->prefix);
 }
+
 
 struct ferry_conf *
 conf_load(const char *path, struct conf_errors *errs)
@@ -1154,6 +1180,9 @@ conf_load(const char *path, struct conf_errors *errs)
 		fatal("cfg_init");
 	cfg_set_error_function(cfg, conf_errfunc);
 	cfg_set_validate_func(cfg, "output", validate_output);
+	cfg_set_validate_func(cfg, "spool", note_spool);
+	spool_file[0] = '\0';
+	spool_line = 0;
 	cur_root = cfg;
 	rc = parse_all(cfg, path);
 	if (rc == 0)

@@ -791,9 +791,17 @@ test_validation_errors(void **state)
 	struct fixture		*f = *state;
 	struct conf_errors	 errs;
 
-	write_main(f, "spool { segment_size = 20M max_size = 10M }\n");
+	/* A rule across keys names where the section was last written. */
+	write_main(f, "prefix = \"p\"\nspool { segment_size = 20M max_size = 10M }\n");
 	load_fails(f, &errs);
-	assert_has_error(&errs, f->main, 0, "segment_size");
+	assert_has_error(&errs, f->main, 2, "segment_size");
+
+	write_main(f, "\nprefix = \"a b\"\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "not a metric name part");
+	write_main(f, "prefix = \".x\"\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 1, "not a metric name part");
 
 	write_main(f, "output \"x\" { uri = \"\" }\n");
 	load_fails(f, &errs);
