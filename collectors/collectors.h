@@ -176,7 +176,10 @@ struct collector {
 	pid_t			 pid;		/* > 0 while it runs */
 	uint64_t		 offset_ms;
 	uint64_t		 due;		/* next run, or restart */
-	uint64_t		 started;
+	uint64_t		 started;	/* mono ms the run started */
+	/* Wall s the last run started (a daemon: last printed); 0 never. */
+	int64_t			 last_run;
+	int64_t			 duration_ms;	/* last run's; -1: none ended */
 	uint64_t		 deadline;	/* timeout; 0 for a daemon */
 	uint64_t		 kill_at;	/* SIGKILL after a stop; 0 none */
 	int			 killed;	/* we killed it: timeout or stop */

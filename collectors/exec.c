@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "collectors.h"
 #include "conf.h"
 #include "log.h"
@@ -165,11 +166,15 @@ exec_spawn(struct runner *r, struct collector *c, uint64_t now)
 		c->pid = pid;
 		c->killed = 1;
 		c->state = COLL_RUNNING;
+		c->started = now;
 		return -1;
 	}
 	c->pid = pid;
 	c->state = COLL_RUNNING;
 	c->started = now;
+	/* A daemon's last run is its last batch (output.c), not its start. */
+	if (!c->daemon)
+		c->last_run = clock_wall();
 	c->deadline = c->daemon ? 0 : now + c->timeout_ms;
 	c->killed = 0;
 	c->stopping = 0;
@@ -340,6 +345,8 @@ exec_reap(struct runner *r, uint64_t now)
 		    WEXITSTATUS(st) == 0, now);
 		c->pid = 0;
 		c->kill_at = 0;
+		if (!c->daemon)
+			c->duration_ms = (int64_t)(now - c->started);
 		status_str(st, how, sizeof(how));
 		if (c->killed) {
 			/* A timeout (counted) or our stop: not a failure. */

@@ -142,6 +142,9 @@ output_read(struct runner *r, struct collector *c, struct pipe_in *p,
 		}
 		if (!c->draining)
 			bucket_take(&c->bytes, (uint64_t)n);
+		/* A daemon never ends a run: its last batch is its last run. */
+		if (c->daemon && p == &c->out)
+			c->last_run = clock_wall();
 		feed(r, c, p, chunk, (size_t)n, now);
 	}
 }

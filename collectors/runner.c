@@ -330,6 +330,7 @@ coll_new(const char *name, const char *path, int builtin, uint64_t now)
 	c->max_bps = cc != NULL ? cc->max_bytes_per_second :
 	    conf->collectors.max_bytes_per_second;
 	c->out.fd = c->err.fd = -1;
+	c->duration_ms = -1;
 	/* A run may spend a whole interval's bytes at once. */
 	bucket_init(&c->bytes, (double)c->max_bps, (double)c->max_bps *
 	    (interval_s > 1 ? interval_s : 1), now);
@@ -743,8 +744,11 @@ self_add(int *n, const char *name, uint64_t v)
  * Our counters, as metrics of the stream self-collectors: per collector
  * <name>.runs and <name>.lines always, the rest (cut, timeouts, failures,
  * rejected.<reason>, ...) once they are not zero; and the drop directory's
- * under dropdir. Written when they changed, at most each second, and once
- * a minute anyway.
+ * under dropdir. Two are not totals but the latest values, once there is
+ * one: <name>.last_run (epoch seconds the last run started; a daemon's,
+ * when it last printed) and <name>.duration_ms (of the last run that
+ * ended; never for a daemon). Written when they changed, at most each
+ * second, and once a minute anyway.
  */
 static void
 publish_counters(uint64_t now, int force)
@@ -772,6 +776,8 @@ publish_counters(uint64_t now, int force)
 		sum += c->st.runs + c->st.lines + c->st.cut + c->st.timeouts +
 		    c->st.failures + c->st.skipped + c->st.dropped +
 		    c->st.restarts;
+		/* A run ends without a counter moving: its duration does. */
+		sum += (uint64_t)c->last_run + (uint64_t)c->duration_ms;
 		for (i = 0; i < METRIC_NSTATUS; i++)
 			sum += c->st.rejected[i];
 	}
@@ -790,6 +796,15 @@ publish_counters(uint64_t now, int force)
 		self_add(&n, name, c->st.runs);
 		snprintf(name, sizeof(name), "%s.lines", c->mname);
 		self_add(&n, name, c->st.lines);
+		if (c->last_run > 0) {
+			snprintf(name, sizeof(name), "%s.last_run", c->mname);
+			self_add(&n, name, (uint64_t)c->last_run);
+		}
+		if (c->duration_ms >= 0) {
+			snprintf(name, sizeof(name), "%s.duration_ms",
+			    c->mname);
+			self_add(&n, name, (uint64_t)c->duration_ms);
+		}
 		for (k = 0; k < sizeof(extra) / sizeof(extra[0]); k++) {
 			v = *(const uint64_t *)((const char *)&c->st +
 			    extra[k].off);

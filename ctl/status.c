@@ -14,7 +14,9 @@
  *   receiver    its self-metrics: accepted, rejected.<reason>, dropped,
  *               and spool.memory (1: writing to the memory fallback);
  *   collectors  the self-metrics of ferry-collectors, grouped by collector
- *               (every "<collector>.runs" names one);
+ *               (every "<collector>.runs" names one), with when its last
+ *               run started (a daemon: when it last printed) and how long
+ *               that run took;
  *   spool       its segments' sizes on disk and in memory, against the
  *               caps of the configuration.
  * Self-metrics are read back from the tail of each self-<proc> stream
@@ -108,6 +110,7 @@ static const char *proc_state(const struct snapshot *,
 		    const struct proc_state *);
 static int	memory_fallback(const struct snapshot *);
 static int	is_collector(const struct snapshot *, size_t);
+static int	coll_has_column(const char *);
 static void	print_table(const struct snapshot *, int);
 static void	print_processes(const struct snapshot *);
 static void	print_outputs(const struct snapshot *);
@@ -117,6 +120,7 @@ static void	print_collectors(const struct snapshot *);
 static void	print_json(const struct snapshot *, int);
 static void	json_time(const char *, int64_t);
 static const char *duration(int64_t, char *, size_t);
+static const char *millis(int64_t, char *, size_t);
 static const char *bytes(uint64_t, char *, size_t);
 
 static const char *const health_names[] = { "healthy", "degraded", "down" };
@@ -126,6 +130,14 @@ static const char *const coll_columns[] = {
 	"runs", "lines", "failures", "timeouts"
 };
 #define NCOLL_COLUMNS	(sizeof(coll_columns) / sizeof(coll_columns[0]))
+
+/*
+ * Two values of a collector that are not totals, also in columns of their
+ * own: when its last run started (epoch seconds; a daemon's, when it last
+ * printed) and how long the last run that ended took (never a daemon's).
+ */
+#define COLL_LAST_RUN	"last_run"
+#define COLL_DURATION	"duration_ms"
 
 int
 cmd_status(struct ctl *ctl, int argc, char **argv)
@@ -492,6 +504,19 @@ is_collector(const struct snapshot *snap, size_t i)
 	    memchr(name, '.', len - 5) == NULL;
 }
 
+/* Whether a collector's counter (the part after "<name>.") has a column. */
+static int
+coll_has_column(const char *counter)
+{
+	size_t	k;
+
+	for (k = 0; k < NCOLL_COLUMNS; k++)
+		if (strcmp(counter, coll_columns[k]) == 0)
+			return 1;
+	return strcmp(counter, COLL_LAST_RUN) == 0 ||
+	    strcmp(counter, COLL_DURATION) == 0;
+}
+
 static int
 proc_running(const struct proc_state *ps)
 {
@@ -665,15 +690,17 @@ print_spool(const struct snapshot *snap)
 }
 
 /*
- * One row per collector: runs, lines, failures, timeouts, then whatever
- * else it published ("cut 3, rejected.bad_value 2").
+ * One row per collector: runs, lines, failures, timeouts, how long ago its
+ * last run started and how long it took, then whatever else it published
+ * ("cut 3, rejected.bad_value 2").
  */
 static void
 print_collectors(const struct snapshot *snap)
 {
 	const struct counter_row	*c;
-	char				 name[160];
+	char				 name[160], ago[32], last[48], took[32];
 	size_t				 i, j, k, len;
+	int64_t				 v;
 	int				 w = 9, first = 1, n;
 
 	for (i = 0; i < snap->ncounters; i++)
@@ -684,9 +711,9 @@ print_collectors(const struct snapshot *snap)
 		if (!is_collector(snap, i))
 			continue;
 		if (first) {
-			printf("\n%-*s  %8s  %10s  %8s  %8s  %s\n", w,
-			    "COLLECTOR", "RUNS", "LINES", "FAILURES", "TIMEOUTS",
-			    "OTHER");
+			printf("\n%-*s  %8s  %10s  %8s  %8s  %10s  %8s  %s\n",
+			    w, "COLLECTOR", "RUNS", "LINES", "FAILURES",
+			    "TIMEOUTS", "LAST RUN", "DURATION", "OTHER");
 			first = 0;
 		}
 		len = strlen(snap->counters[i].name) - 5;
@@ -697,16 +724,26 @@ print_collectors(const struct snapshot *snap)
 			printf("  %*" PRId64, k == 1 ? 10 : 8,
 			    counter_or0(snap, "collectors", name));
 		}
-		printf(" ");
+		(void)snprintf(name, sizeof(name), "%.*s." COLL_LAST_RUN,
+		    (int)len, snap->counters[i].name);
+		if (counter_get(snap, "collectors", name, &v) && v > 0) {
+			(void)snprintf(last, sizeof(last), "%s ago",
+			    duration(snap->now - v, ago, sizeof(ago)));
+		} else
+			(void)strlcpy(last, "-", sizeof(last));
+		(void)snprintf(name, sizeof(name), "%.*s." COLL_DURATION,
+		    (int)len, snap->counters[i].name);
+		if (counter_get(snap, "collectors", name, &v))
+			(void)millis(v, took, sizeof(took));
+		else
+			(void)strlcpy(took, "-", sizeof(took));
+		printf("  %10s  %8s ", last, took);
 		for (j = 0, n = 0; j < snap->ncounters; j++) {
 			c = &snap->counters[j];
 			if (strcmp(c->proc, "collectors") != 0 ||
 			    strncmp(c->name, snap->counters[i].name, len + 1) != 0)
 				continue;
-			for (k = 0; k < NCOLL_COLUMNS; k++)
-				if (strcmp(c->name + len + 1, coll_columns[k]) == 0)
-					break;
-			if (k < NCOLL_COLUMNS || c->value == 0)
+			if (coll_has_column(c->name + len + 1) || c->value == 0)
 				continue;
 			printf("%s%s %" PRId64, n++ ? ", " : " ", c->name + len + 1,
 			    c->value);
@@ -809,6 +846,7 @@ print_json_collectors(const struct snapshot *snap)
 	const struct counter_row	*c;
 	char				 name[160];
 	size_t				 i, j, k, len;
+	int64_t				 v;
 	int				 n = 0, m;
 
 	printf(",\"collectors\":[");
@@ -826,6 +864,23 @@ print_json_collectors(const struct snapshot *snap)
 			printf(",\"%s\":%" PRId64, coll_columns[k],
 			    counter_or0(snap, "collectors", name));
 		}
+		(void)snprintf(name, sizeof(name), "%.*s." COLL_LAST_RUN,
+		    (int)len, snap->counters[i].name);
+		if (!counter_get(snap, "collectors", name, &v))
+			v = 0;
+		json_time(COLL_LAST_RUN, v);
+		printf(",\"last_run_age\":");
+		if (v > 0)
+			printf("%" PRId64, snap->now - v);
+		else
+			printf("null");
+		(void)snprintf(name, sizeof(name), "%.*s." COLL_DURATION,
+		    (int)len, snap->counters[i].name);
+		printf(",\"" COLL_DURATION "\":");
+		if (counter_get(snap, "collectors", name, &v))
+			printf("%" PRId64, v);
+		else
+			printf("null");
 		printf(",\"counters\":{");
 		for (j = 0, m = 0; j < snap->ncounters; j++) {
 			c = &snap->counters[j];
@@ -928,6 +983,22 @@ duration(int64_t s, char *buf, size_t size)
 	else
 		(void)snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h",
 		    s / 86400, s % 86400 / 3600);
+	return buf;
+}
+
+/* Milliseconds as "340ms", "12.3s", then as duration(): "5m12s". */
+static const char *
+millis(int64_t ms, char *buf, size_t size)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000)
+		(void)snprintf(buf, size, "%" PRId64 "ms", ms);
+	else if (ms < 60000)
+		(void)snprintf(buf, size, "%" PRId64 ".%" PRId64 "s", ms / 1000,
+		    ms % 1000 / 100);
+	else
+		(void)duration(ms / 1000, buf, size);
 	return buf;
 }
 

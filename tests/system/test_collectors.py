@@ -243,6 +243,12 @@ def test_daemon_killed_by_hand_is_restarted(start_ferry, tmp_path):
     f.wait_sink_count(PREFIX + "coll.beater.beat", 2, timeout=ARRIVAL)
     wait_for(lambda: counters(f).get("beater.runs") == 1, 10, interval=0.5,
              what="beater.runs == 1")
+    # A daemon's last run is its last batch; a run that never ends has no
+    # duration.
+    c = wait_for(lambda: (lambda c: c.get("beater.last_run") and c)(
+        counters(f)), 10, interval=0.5, what="beater.last_run")
+    assert time.time() - 20 <= c["beater.last_run"] <= time.time() + 1, c
+    assert "beater.duration_ms" not in c
 
     os.kill(first, signal.SIGKILL)
     killed = time.time()

@@ -10,6 +10,7 @@ import os
 import re
 import socketserver
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -172,23 +173,46 @@ def test_status_collectors_grouped(start_ferry):
     f = start_ferry("collectors { interval = 1 }\n", start=False)
     write_collector(f, "hello", 'echo "coll.hello.x 1"\n')
     write_collector(f, "oops", 'echo "coll.oops.x 1"\nexit 3\n')
+    # A run that takes a known time: its duration_ms says so.
+    write_collector(f, "slow", 'sleep 0.3\necho "coll.slow.x 1"\n')
     f.start()
 
     def counted():
         cs = {c["name"]: c for c in status(f)[1]["collectors"]}
         return ("hello" in cs and cs["hello"]["runs"] >= 2 and
                 cs["hello"]["lines"] >= 2 and "oops" in cs and
-                cs["oops"]["failures"] >= 1 and cs)
+                cs["oops"]["failures"] >= 1 and "slow" in cs and
+                cs["slow"]["duration_ms"] is not None and cs)
     cs = wait_for(counted, ARRIVAL, interval=0.5, what="collectors counted")
     assert cs["hello"]["failures"] == 0 and cs["hello"]["timeouts"] == 0
     assert cs["hello"]["counters"]["runs"] == cs["hello"]["runs"]
     assert cs["oops"]["counters"]["failures"] == cs["oops"]["failures"]
     # Only collectors: the drop directory's counters are not one.
     assert "dropdir" not in cs
+
+    # Last run and duration (issue 5): a run each second, so the last one
+    # started moments ago; the counters are published within a second or
+    # two of a change, the ASan build on shared cores allowed for.
+    now = time.time()
+    for name in ("hello", "oops", "slow"):
+        c = cs[name]
+        assert now - 20 <= c["last_run"] <= now + 1, (name, c, now)
+        assert 0 <= c["last_run_age"] <= 20, (name, c)
+        assert c["duration_ms"] is not None and c["duration_ms"] >= 0, c
+        assert c["duration_ms"] < 10000, c
+        assert c["counters"]["last_run"] == c["last_run"]
+    assert cs["slow"]["duration_ms"] >= 300, cs["slow"]
+
     f.wait_sink_count(PREFIX + "coll.hello.x", 1, timeout=ARRIVAL)
     r = f.run("ferryctl", "status")
-    assert re.search(r"^hello +\d+ +\d+ +0 +0 ", r.stdout, re.M), r.stdout
-    assert re.search(r"^oops +\d+ +\d+ +[1-9]\d* +0 ", r.stdout, re.M), r.stdout
+    assert re.search(r"^COLLECTOR +RUNS +LINES +FAILURES +TIMEOUTS +"
+                     r"LAST RUN +DURATION +OTHER$", r.stdout, re.M), r.stdout
+    assert re.search(r"^hello +\d+ +\d+ +0 +0 +\d+s ago +\d+(ms|\.\ds) ",
+                     r.stdout, re.M), r.stdout
+    assert re.search(r"^oops +\d+ +\d+ +[1-9]\d* +0 +\d+s ago ", r.stdout,
+                     re.M), r.stdout
+    # Shown in columns, so not again among the others.
+    assert "last_run" not in r.stdout and "duration_ms" not in r.stdout
 
 
 # -- check-config -----------------------------------------------------------
