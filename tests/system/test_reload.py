@@ -13,6 +13,7 @@ import base64
 import http.server
 import json
 import re
+import socket
 import threading
 import time
 
@@ -310,21 +311,58 @@ def test_fragment_added_is_an_edit(start_ferry):
 # -- reloads lose nothing --------------------------------------------------
 
 
+def send_until_read(port, lines, deadline):
+    """
+    Send lines on a new connection until the receiver has read them all:
+    it closed its side cleanly (EOF) after our end of stream. A connection
+    refused (the receiver restarting) or reset (it stopped with our bytes
+    unread) means they may not all have been taken: the whole batch goes
+    again, which the sink stores once. Returns the attempts it took.
+    """
+    data = "".join(l + "\n" for l in lines).encode()
+    attempts = 0
+    while True:
+        attempts += 1
+        if time.monotonic() >= deadline:
+            raise AssertionError("could not deliver a batch to the receiver "
+                                 "in time (%d attempts)" % attempts)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                s.settimeout(10)
+                while s.recv(4096):
+                    pass
+            return attempts
+        except OSError:
+            time.sleep(0.02)
+
+
 def test_metrics_sent_during_20_reloads_arrive_complete(start_ferry):
+    """
+    A stream sent through 20 reloads: each adds or removes an output (the
+    forwarder restarts), every fourth changes a periodic setting too, and
+    every other one from the second on changes the receiver's idle_timeout,
+    so the receiver restarts 10 times while the stream goes on. Every line
+    the receiver read must arrive.
+    """
     f = start_watched(start_ferry)
     settle(f, ("receiver", "forwarder", "sink", "periodic"))
     ts0 = int(time.time()) - 3600
     sent = []
+    retried = []
     stop = threading.Event()
     failure = []
 
     def sender():
         i = 0
+        deadline = time.monotonic() + 240
         try:
             while not stop.is_set():
                 batch = ["reload.stream.s%d %d %d" % (j % 10, j, ts0 + j)
                          for j in range(i, i + 200)]
-                f.send_tcp(batch)
+                if send_until_read(f.tcp_port, batch, deadline) > 1:
+                    retried.append(i)
                 sent.extend(batch)
                 i += 200
                 time.sleep(0.01)
@@ -333,23 +371,33 @@ def test_metrics_sent_during_20_reloads_arrive_complete(start_ferry):
 
     t = threading.Thread(target=sender, daemon=True)
     t.start()
+    receiver_edits = 0
     try:
         second = ('output "second" { uri = "http://127.0.0.1:%d/api/v1/sink" }\n'
                   % f.sink_port)
         for n in range(20):
             fwd = f.child_pid("forwarder")
+            rcv = f.child_pid("receiver")
             # Alternate: an output added and removed (the forwarder
-            # restarts), and every fourth time a periodic setting too.
+            # restarts), and every fourth time a periodic setting too; the
+            # receiver's idle_timeout flips on every odd edit.
             extra = periodic_conf(heartbeat_interval=60 + n % 4 // 3) + \
-                (second if n % 2 == 0 else "")
+                (second if n % 2 == 0 else "") + \
+                "receiver { idle_timeout = %d }\n" % (60 + (n + 1) // 2 % 2)
             edit(f, extra)
             f.child_pid("forwarder", timeout=APPLY_TIMEOUT, not_pid=fwd)
+            if n % 2 == 1:
+                receiver_edits += 1
+                f.child_pid("receiver", timeout=APPLY_TIMEOUT, not_pid=rcv)
     finally:
         stop.set()
-        t.join(timeout=30)
+        t.join(timeout=60)
+    assert not t.is_alive(), "the sender did not stop"
     assert not failure, failure
     assert len(sent) > 0
-    assert f.log_text("supervisor").count("forwarder: its settings changed") >= 20
+    sup = f.log_text("supervisor")
+    assert sup.count("forwarder: its settings changed") >= 20
+    assert sup.count("receiver: its settings changed") >= receiver_edits == 10
     f.wait_sink_count("reload.stream.", len(sent), timeout=ARRIVAL_TIMEOUT)
     points = f.sink_points("reload.stream.")
     got = {(name, ts) for name, pts in points.items() for ts, _ in pts}
@@ -357,6 +405,9 @@ def test_metrics_sent_during_20_reloads_arrive_complete(start_ferry):
     for line in sent:
         name, _, ts = line.split()
         want.add((name, int(ts)))
+    print("20 reloads (%d restarting the receiver): %d lines sent, %d batches "
+          "sent again after a refused or reset connection"
+          % (receiver_edits, len(sent), len(retried)))
     assert want - got == set()
 
 
