@@ -58,7 +58,8 @@ source_pos(struct output *o, const char *stream)
 
 /* Start reading stream for o: from its cursor, or from the oldest segment. */
 static int
-pos_add(struct output *o, const char *stream, uint64_t oldest)
+pos_add(struct output *o, const char *stream, uint64_t oldest,
+    uint64_t oldest_size)
 {
 	struct stream_pos	*np, *p;
 	uint64_t		 seq = oldest, off = 0;
@@ -67,11 +68,12 @@ pos_add(struct output *o, const char *stream, uint64_t oldest)
 	if ((rc = progress_cursor_get(db, o->name, stream, &seq, &off)) == -1)
 		return -1;
 	/*
-	 * A new output, a new stream, or a database lost or rebuilt: either
-	 * way everything still spooled is sent, which may repeat records
-	 * (receivers drop them) but never skips one. Said once per stream.
+	 * A new output, or a database lost or rebuilt: everything still
+	 * spooled is sent, which may repeat records (receivers drop them) but
+	 * never skips one. Said once per stream; a stream that is new is
+	 * still empty when we first see it, and needs no word.
 	 */
-	if (rc == 0 && oldest > 1)
+	if (rc == 0 && oldest_size > 0)
 		log_info("output %s: no position in stream %s yet: sending it "
 		    "from its oldest segment (%" PRIu64 ")", o->name, stream,
 		    oldest);
@@ -109,7 +111,7 @@ source_rescan(struct output *o, size_t unused)
 		if (i > 0 && strcmp(segs[i].stream, segs[i - 1].stream) == 0)
 			continue;	/* segs[i] is the oldest of its stream */
 		if (source_pos(o, segs[i].stream) == NULL &&
-		    pos_add(o, segs[i].stream, segs[i].seq) == -1)
+		    pos_add(o, segs[i].stream, segs[i].seq, segs[i].size) == -1)
 			rc = -1;
 	}
 	free(segs);

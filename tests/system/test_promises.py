@@ -394,18 +394,7 @@ def test_no_output_keeps_spooling_and_says_so_once(start_ferry):
 
 # -- 6. a missing progress database ------------------------------------------------------------
 
-FIRST_SEGMENT_SILENT = (
-    "forwarder/source.c pos_add() logs 'no position in stream' only when the "
-    "stream's oldest segment has seq > 1, so a database lost while the "
-    "receiver's first segment (receiver.0000000000000001) is still spooled is "
-    "re-sent without a word in forwarder.log")
-
-
-@pytest.mark.parametrize("where", [
-    "later_segment",
-    pytest.param("first_segment", marks=pytest.mark.xfail(
-        strict=False, reason=FIRST_SEGMENT_SILENT)),
-])
+@pytest.mark.parametrize("where", ["later_segment", "first_segment"])
 def test_missing_progress_db_resends_the_spool(ferry, where):
     f = ferry
     ts = int(time.time()) - 60
