@@ -1414,6 +1414,24 @@ test_file_outputs(void **state)
 	assert_string_equal(errs.e[0].file, frag);
 }
 
+static void
+test_file_too_large(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	FILE			*fp;
+	int			 i;
+
+	/* Over 4 MiB of comments: refused before parsing, naming the file. */
+	if ((fp = fopen(f->main, "w")) == NULL)
+		fail_msg("fopen %s", f->main);
+	for (i = 0; i < 90000; i++)	/* 52 bytes a line: 4.7 MB */
+		fputs("# a long, long configuration file, line after line\n", fp);
+	fclose(fp);
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 0, "larger than");
+}
+
 int
 main(void)
 {
@@ -1441,6 +1459,7 @@ main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test_setup_teardown(test_missing_main_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unclosed_section_refused, setup, teardown),
 		cmocka_unit_test(test_error_str),
