@@ -46,10 +46,10 @@ static const char *stmt_sql[ST_COUNT] = {
 	    "last_exit_str, last_exit_at FROM process ORDER BY name",
 	[ST_OUTPUT_SET] = "INSERT OR REPLACE INTO output (name, state, since, "
 	    "last_success, last_error, last_error_at, sent, dropped, deadlettered, "
-	    "retries, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "retries, updated, last_drop_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_OUTPUT_EACH] = "SELECT name, state, since, last_success, last_error, "
-	    "last_error_at, sent, dropped, deadlettered, retries, updated "
-	    "FROM output ORDER BY name",
+	    "last_error_at, sent, dropped, deadlettered, retries, updated, "
+	    "last_drop_at FROM output ORDER BY name",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -64,7 +64,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS output (name TEXT PRIMARY KEY, state TEXT, "
 	"  since INTEGER, last_success INTEGER, last_error TEXT, last_error_at INTEGER, "
 	"  sent INTEGER, dropped INTEGER, deadlettered INTEGER, retries INTEGER, "
-	"  updated INTEGER);";
+	"  updated INTEGER, last_drop_at INTEGER);";
 
 /* Set by a failed open when the file was not a usable database. */
 static int	progress_last_corrupt;
@@ -145,6 +145,23 @@ quick_check(struct progress *p)
 
 static struct progress *progress_open_flags(const char *, int);
 
+/* Columns added since a database was made: added to it, once. */
+static int
+migrate(struct progress *p)
+{
+	sqlite3_stmt	*st;
+	int		 found = 0;
+
+	if (sqlite3_prepare_v2(p->db, "SELECT 1 FROM pragma_table_info('output') "
+	    "WHERE name = 'last_drop_at'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (found)
+		return 0;
+	return progress_exec(p, "ALTER TABLE output ADD COLUMN last_drop_at INTEGER");
+}
+
 /* Open; a read-write open repairs a corrupt database by starting anew. */
 static struct progress *
 progress_open_repair(const char *path, int readonly)
@@ -180,7 +197,7 @@ progress_open_flags(const char *path, int readonly)
 	/* quick_check finds damage that opening alone does not. */
 	if (!readonly && (progress_exec(p, "PRAGMA journal_mode=WAL; "
 	    "PRAGMA synchronous=NORMAL;") == -1 || progress_exec(p, schema) == -1 ||
-	    quick_check(p) == -1))
+	    quick_check(p) == -1 || migrate(p) == -1))
 		goto fail;
 	for (i = 0; i < ST_COUNT; i++) {
 		int rc = sqlite3_prepare_v2(p->db, stmt_sql[i], -1, &p->st[i], NULL);
@@ -340,6 +357,7 @@ progress_output_set(struct progress *p, const struct output_state *os)
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)os->deadlettered);
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)os->retries);
 	sqlite3_bind_int64(st, 11, os->updated);
+	sqlite3_bind_int64(st, 12, os->last_drop_at);
 	return progress_step_done(p, st);
 }
 
@@ -364,6 +382,7 @@ progress_output_each(struct progress *p,
 		os.deadlettered = (uint64_t)sqlite3_column_int64(st, 8);
 		os.retries = (uint64_t)sqlite3_column_int64(st, 9);
 		os.updated = sqlite3_column_int64(st, 10);
+		os.last_drop_at = sqlite3_column_int64(st, 11);
 		fn(&os, arg);
 	}
 	sqlite3_reset(st);

@@ -34,6 +34,7 @@ struct output_state {
 	char		last_error[256];
 	int64_t		last_error_at;
 	uint64_t	sent, dropped, deadlettered, retries;
+	int64_t		last_drop_at;	/* when records were last dropped, 0 never */
 	int64_t		updated;
 };
 

@@ -50,6 +50,8 @@
 #define STATUS_DEGRADED	1
 #define STATUS_DOWN	2
 
+#define DROP_RECENT	600	/* seconds a drop keeps an output "degraded" */
+
 #define REASONS_MAX	8
 
 struct counter_row {
@@ -430,8 +432,11 @@ reason(struct snapshot *snap, const char *fmt, ...)
  *     records for a child the configuration does not enable);
  *   - a configured output is retrying or dead-lettering;
  *   - the receiver writes to the memory fallback (the disk is full);
+ *   - an output dropped records in the last DROP_RECENT seconds (its
+ *     count is kept across restarts, so the time of the last drop says
+ *     whether it still matters);
  *   - records were dropped since the process that counts them started
- *     (the receiver's, the spool cap's, an output's, a collector's).
+ *     (the receiver's, the spool cap's with no output, a collector's).
  */
 static int
 health(struct snapshot *snap)
@@ -462,9 +467,11 @@ health(struct snapshot *snap)
 			reason(snap, "output %s is %s for %s", o->st.name,
 			    o->st.state, duration(snap->now - o->st.since, ago,
 			    sizeof(ago)));
-		if (o->st.dropped > 0)
-			reason(snap, "output %s dropped %" PRIu64 " records",
-			    o->st.name, o->st.dropped);
+		if (o->st.dropped > 0 && o->st.last_drop_at != 0 &&
+		    snap->now - o->st.last_drop_at < DROP_RECENT)
+			reason(snap, "output %s dropped records %s ago (%" PRIu64
+			    " in all)", o->st.name, duration(snap->now -
+			    o->st.last_drop_at, ago, sizeof(ago)), o->st.dropped);
 	}
 	if (memory_fallback(snap))
 		reason(snap, "the spool is in the memory fallback (disk full?)");

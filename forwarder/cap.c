@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "forwarder.h"
 #include "log.h"
@@ -138,6 +139,8 @@ drop_segment(const struct spool_seg *seg, struct output *outs, size_t nouts,
 
 		lost = unsent(&outs[i], seg, path);
 		outs[i].dropped += lost;
+		if (lost > 0)
+			outs[i].last_drop_at = clock_wall();
 		outs[i].orphans += in_batch(&outs[i], seg, path);
 		if (lost > most)
 			most = lost;

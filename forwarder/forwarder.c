@@ -160,6 +160,7 @@ publish_states(void)
 		os.dropped = o->dropped;
 		os.deadlettered = o->deadlettered;
 		os.retries = o->retries;
+		os.last_drop_at = o->last_drop_at;
 		os.updated = clock_wall();
 		if (progress_output_set(db, &os) == -1)
 			break;

@@ -55,6 +55,7 @@ struct output {
 	/* what ferryctl status shows; wall-clock seconds */
 	int64_t			 ok_since, fail_since, dead_since;
 	int64_t			 last_success, last_error_at;
+	int64_t			 last_drop_at;	/* records last dropped, wall s */
 	char			 last_error[256];
 };
 

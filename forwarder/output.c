@@ -66,6 +66,7 @@ restore_row(const struct output_state *os, void *arg)
 	o->last_success = os->last_success;
 	strlcpy(o->last_error, os->last_error, sizeof(o->last_error));
 	o->last_error_at = os->last_error_at;
+	o->last_drop_at = os->last_drop_at;
 }
 
 /*
@@ -233,6 +234,7 @@ output_orphans_lost(struct output *o)
 	    "acknowledged came from segments the spool cap deleted: dropped",
 	    o->name, o->orphans);
 	o->dropped += o->orphans;
+	o->last_drop_at = clock_wall();
 	o->orphans = 0;
 }
 

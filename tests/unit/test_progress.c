@@ -592,6 +592,38 @@ test_prune_in_a_transaction_fails(void **state)
 	progress_close(p);
 }
 
+static void
+test_old_database_gains_new_columns(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p;
+	struct output_state	 os, got;
+	sqlite3			*h;
+
+	/* The output table as the first version made it. */
+	assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "CREATE TABLE output (name TEXT PRIMARY "
+	    "KEY, state TEXT, since INTEGER, last_success INTEGER, last_error TEXT, "
+	    "last_error_at INTEGER, sent INTEGER, dropped INTEGER, deadlettered "
+	    "INTEGER, retries INTEGER, updated INTEGER)", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+
+	assert_non_null(p = progress_open(f->db));
+	memset(&os, 0, sizeof(os));
+	strlcpy(os.name, "hg", sizeof(os.name));
+	strlcpy(os.state, "sending", sizeof(os.state));
+	os.last_drop_at = 1700000123;
+	assert_int_equal(progress_output_set(p, &os), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_output_each(p, collect_output, &got), 0);
+	assert_int_equal(got.last_drop_at, 1700000123);
+	progress_close(p);
+	/* Opening it again finds the column there. */
+	assert_non_null(p = progress_open(f->db));
+	progress_close(p);
+}
+
 int
 main(void)
 {
@@ -607,6 +639,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_open_ro_reads_without_writing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_database_is_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_set_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_database_gains_new_columns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_hides_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_publishes_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
