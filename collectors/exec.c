@@ -32,6 +32,7 @@
 #include "collectors.h"
 #include "conf.h"
 #include "log.h"
+#include "proc.h"
 #include "path.h"
 #include "sig.h"
 
@@ -201,16 +202,10 @@ static void
 exec_child(const char *path, char *const argv[], char *const envp[], int out,
     int err, pid_t parent, const char *dir)
 {
-	int	devnull, e;
+	int	e;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+	if (proc_child_setup(parent, SIGKILL, out, err) == -1)
 		_exit(EXEC_FAILED);
-	sig_reset_child();
-	(void)setsid();
-	if ((devnull = open("/dev/null", O_RDONLY)) != -1)
-		(void)dup2(devnull, STDIN_FILENO);
-	(void)dup2(out, STDOUT_FILENO);
-	(void)dup2(err, STDERR_FILENO);
 	closefrom(3);
 	if (chdir(dir) == -1)
 		(void)chdir("/");

@@ -3,6 +3,10 @@
  * title is written over argv's memory, so the configuration path is copied
  * out of argv before the title is set.
  */
+#include <sys/prctl.h>
+
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +15,7 @@
 #include "conf.h"
 #include "log.h"
 #include "proc.h"
+#include "sig.h"
 
 extern char **environ;
 
@@ -60,4 +65,21 @@ proc_conf(const char *path)
 		fatalx_config("%s: configuration not valid, not starting", path);
 	}
 	return conf;
+}
+
+int
+proc_child_setup(pid_t parent, int deathsig, int out, int err)
+{
+	int	devnull;
+
+	/* The parent may have died between fork and prctl: check after. */
+	if (prctl(PR_SET_PDEATHSIG, deathsig) == -1 || getppid() != parent)
+		return -1;
+	sig_reset_child();
+	(void)setsid();
+	if ((devnull = open("/dev/null", O_RDONLY)) != -1)
+		(void)dup2(devnull, STDIN_FILENO);
+	(void)dup2(out, STDOUT_FILENO);
+	(void)dup2(err, STDERR_FILENO);
+	return 0;
 }

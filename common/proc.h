@@ -7,6 +7,8 @@
 #ifndef FERRY_PROC_H
 #define FERRY_PROC_H
 
+#include <sys/types.h>
+
 struct ferry_conf;
 
 /*
@@ -17,5 +19,13 @@ struct ferry_conf;
 const char	*proc_init(int, char *[], const char *);
 /* The configuration at path; each error logged and exit 78 if invalid. */
 struct ferry_conf *proc_conf(const char *);
+/*
+ * In a child just forked by parent, before exec: deathsig when the parent
+ * dies, default signal handling, a session of its own (a group kill reaches
+ * its helpers; a terminal's ^C does not), stdin from /dev/null, stdout on
+ * out and stderr on err. -1 when the parent is already gone: _exit then.
+ * Descriptors from 3 on are the caller's to keep or close.
+ */
+int		 proc_child_setup(pid_t, int, int, int);
 
 #endif

@@ -65,6 +65,17 @@ sig_next(void)
 	return c;
 }
 
+int
+sig_quit_requested(void)
+{
+	int	signo, quit = 0;
+
+	while ((signo = sig_next()) != 0)
+		if (signo == SIGTERM || signo == SIGINT)
+			quit = 1;
+	return quit;
+}
+
 void
 sig_reset_child(void)
 {

@@ -13,6 +13,8 @@
 
 #include <stdio.h>
 
+#include "json.h"
+
 #define CTL_EX_USAGE	64
 
 struct conf_errors;
@@ -30,7 +32,6 @@ void		 ctl_usage(void) __attribute__((noreturn));
 struct ferry_conf *ctl_conf_load(const struct ctl *, struct conf_errors *);
 void		 ctl_conf_errors(const struct ctl *, const struct conf_errors *);
 int		 ctl_supervisor_pid(pid_t *);
-void		 ctl_json_str(FILE *, const char *);
 
 /* status.c */
 int		 cmd_status(struct ctl *, int, char **);

@@ -114,7 +114,7 @@ fail(const struct ctl *ctl, const char *fmt, ...)
 	va_end(ap);
 	if (ctl->json) {
 		printf("{\"ok\":false,\"error\":");
-		ctl_json_str(stdout, msg);
+		json_str(stdout, msg);
 		printf("}\n");
 	} else
 		fprintf(stderr, "ferryctl: %s\n", msg);
@@ -252,11 +252,11 @@ drain_list(struct ctl *ctl)
 		(void)ctl_uri_mask(conf->outputs[i].uri, uri, sizeof(uri));
 		if (ctl->json) {
 			printf("%s{\"name\":", i ? "," : "");
-			ctl_json_str(stdout, conf->outputs[i].name);
+			json_str(stdout, conf->outputs[i].name);
 			printf(",\"uri\":");
-			ctl_json_str(stdout, uri);
+			json_str(stdout, uri);
 			printf(",\"file\":");
-			ctl_json_str(stdout, where);
+			json_str(stdout, where);
 			printf(",\"drain\":%s}", is_drain_file(where) ?
 			    "true" : "false");
 		} else
@@ -533,9 +533,9 @@ reload(const struct ctl *ctl, const char *what, const char *name,
 		sent = 1;
 	if (ctl->json) {
 		printf("{\"ok\":true,\"%s\":", what);
-		ctl_json_str(stdout, name);
+		json_str(stdout, name);
 		printf(",\"file\":");
-		ctl_json_str(stdout, path);
+		json_str(stdout, path);
 		printf(",\"reload\":%s,\"pid\":", sent ? "true" : "false");
 		if (sent)
 			printf("%d}\n", (int)pid);

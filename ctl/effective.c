@@ -261,15 +261,15 @@ ctl_effective_print(const struct ctl *ctl, const struct ferry_conf *conf)
 	conf_key_each(check_key, &p);
 	if (p.json) {
 		printf("{\"ok\":true,\"file\":");
-		ctl_json_str(stdout, conf->path != NULL ? conf->path : "");
+		json_str(stdout, conf->path != NULL ? conf->path : "");
 		printf(",\"config\":");
 		print_section(&p, &root, conf, 0, NULL);
 		printf(",\"env\":{");
 		for (i = 0; i < conf->nenv_keys; i++) {
 			printf("%s", i ? "," : "");
-			ctl_json_str(stdout, conf->env_keys[i]);
+			json_str(stdout, conf->env_keys[i]);
 			printf(":");
-			ctl_json_str(stdout, env_of(conf, NULL, conf->env_keys[i],
+			json_str(stdout, env_of(conf, NULL, conf->env_keys[i],
 			    name, sizeof(name)));
 		}
 		printf("},\"not_shown\":[%s]}\n", p.missing);
@@ -303,7 +303,7 @@ print_section(struct printer *p, const struct eff_section *sec,
 		printf("{");
 	if (depth > 0 && sec->multi && sec->titled && p->json) {
 		printf("\"name\":");
-		ctl_json_str(stdout, *AT(base, sec->titleoff, char *const *));
+		json_str(stdout, *AT(base, sec->titleoff, char *const *));
 		first = 0;
 	}
 	for (i = 0; i < sec->nkeys; i++) {
@@ -391,7 +391,7 @@ print_value(struct printer *p, const struct eff_key *k, const void *base)
 		else if (k->type == EFF_URI)
 			s = ctl_uri_mask(s, buf, sizeof(buf));
 		if (p->json)
-			ctl_json_str(stdout, s);
+			json_str(stdout, s);
 		else
 			print_conf_str(s);
 		break;
@@ -422,7 +422,7 @@ print_value(struct printer *p, const struct eff_key *k, const void *base)
 		if (s == NULL)
 			printf("null");	/* JSON only: the text notes it */
 		else if (p->json)
-			ctl_json_str(stdout, s);
+			json_str(stdout, s);
 		else
 			print_conf_str(s);
 		break;
@@ -433,7 +433,7 @@ print_value(struct printer *p, const struct eff_key *k, const void *base)
 		for (i = 0; i < n; i++) {
 			printf("%s", i ? ", " : "");
 			if (p->json)
-				ctl_json_str(stdout, list[i]);
+				json_str(stdout, list[i]);
 			else
 				print_conf_str(list[i]);
 		}

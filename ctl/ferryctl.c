@@ -136,9 +136,9 @@ ctl_conf_errors(const struct ctl *ctl, const struct conf_errors *errs)
 		printf("{\"ok\":false,\"errors\":[");
 		for (i = 0; i < errs->n; i++) {
 			printf("%s{\"file\":", i ? "," : "");
-			ctl_json_str(stdout, errs->e[i].file);
+			json_str(stdout, errs->e[i].file);
 			printf(",\"line\":%d,\"msg\":", errs->e[i].line);
-			ctl_json_str(stdout, errs->e[i].msg);
+			json_str(stdout, errs->e[i].msg);
 			printf("}");
 		}
 		printf("],\"dropped\":%d}\n", errs->dropped);
@@ -161,28 +161,6 @@ ctl_supervisor_pid(pid_t *pid)
 	return pidfile_supervisor(pid);
 }
 
-/* s as a JSON string, quotes included. */
-void
-ctl_json_str(FILE *fp, const char *s)
-{
-	const unsigned char	*p;
-
-	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", fp);
-		else if (*p == '\t')
-			fputs("\\t", fp);
-		else if (*p < 0x20)
-			fprintf(fp, "\\u%04x", *p);
-		else
-			fputc(*p, fp);
-	}
-	fputc('"', fp);
-}
-
 static int
 cmd_check_config(struct ctl *ctl, int argc, char **argv)
 {
@@ -203,7 +181,7 @@ cmd_check_config(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl->json) {
 		printf("{\"ok\":true,\"file\":");
-		ctl_json_str(stdout, conf->path != NULL ? conf->path : "");
+		json_str(stdout, conf->path != NULL ? conf->path : "");
 		printf("}\n");
 	} else
 		printf("configuration OK\n");

@@ -779,7 +779,7 @@ print_json_outputs(const struct snapshot *snap)
 	for (i = 0; i < snap->nouts; i++) {
 		o = &snap->outs[i];
 		printf("%s{\"name\":", i ? "," : "");
-		ctl_json_str(stdout, o->st.name);
+		json_str(stdout, o->st.name);
 		printf(",\"configured\":");
 		if (snap->conf != NULL)
 			printf("%s", o->configured ? "true" : "false");
@@ -787,7 +787,7 @@ print_json_outputs(const struct snapshot *snap)
 			printf("null");
 		printf(",\"state\":");
 		if (o->recorded)
-			ctl_json_str(stdout, o->st.state);
+			json_str(stdout, o->st.state);
 		else
 			printf("null");
 		json_time("since", o->st.since);
@@ -810,7 +810,7 @@ print_json_outputs(const struct snapshot *snap)
 		json_time("last_success", o->st.last_success);
 		printf(",\"last_error\":");
 		if (o->st.last_error[0] != '\0')
-			ctl_json_str(stdout, o->st.last_error);
+			json_str(stdout, o->st.last_error);
 		else
 			printf("null");
 		json_time("last_error_at", o->st.last_error_at);
@@ -841,7 +841,7 @@ print_json_receiver(const struct snapshot *snap)
 		    strncmp(snap->counters[i].name, "rejected.", 9) != 0)
 			continue;
 		printf("%s", n++ ? "," : "");
-		ctl_json_str(stdout, snap->counters[i].name + 9);
+		json_str(stdout, snap->counters[i].name + 9);
 		printf(":%" PRId64, snap->counters[i].value);
 	}
 	printf("}}");
@@ -864,7 +864,7 @@ print_json_collectors(const struct snapshot *snap)
 		(void)snprintf(name, sizeof(name), "%.*s", (int)len,
 		    snap->counters[i].name);
 		printf("%s{\"name\":", n++ ? "," : "");
-		ctl_json_str(stdout, name);
+		json_str(stdout, name);
 		for (k = 0; k < NCOLL_COLUMNS; k++) {
 			(void)snprintf(name, sizeof(name), "%.*s.%s", (int)len,
 			    snap->counters[i].name, coll_columns[k]);
@@ -895,7 +895,7 @@ print_json_collectors(const struct snapshot *snap)
 			    strncmp(c->name, snap->counters[i].name, len + 1) != 0)
 				continue;
 			printf("%s", m++ ? "," : "");
-			ctl_json_str(stdout, c->name + len + 1);
+			json_str(stdout, c->name + len + 1);
 			printf(":%" PRId64, c->value);
 		}
 		printf("}}");
@@ -911,11 +911,11 @@ print_json(const struct snapshot *snap, int h)
 	int			 r;
 
 	printf("{\"status\":\"%s\",\"reason\":", health_names[h]);
-	ctl_json_str(stdout, snap->nreasons > 0 ? snap->reasons[0] : "");
+	json_str(stdout, snap->nreasons > 0 ? snap->reasons[0] : "");
 	printf(",\"reasons\":[");
 	for (r = 0; r < snap->nreasons; r++) {
 		printf("%s", r ? "," : "");
-		ctl_json_str(stdout, snap->reasons[r]);
+		json_str(stdout, snap->reasons[r]);
 	}
 	printf("],\"config_ok\":%s", snap->conf != NULL ? "true" : "false");
 	printf(",\"supervisor\":{\"running\":%s,\"pid\":",
@@ -928,9 +928,9 @@ print_json(const struct snapshot *snap, int h)
 	for (i = 0; i < snap->nprocs; i++) {
 		ps = &snap->procs[i];
 		printf("%s{\"name\":", i ? "," : "");
-		ctl_json_str(stdout, ps->name);
+		json_str(stdout, ps->name);
 		printf(",\"state\":");
-		ctl_json_str(stdout, proc_state(snap, ps));
+		json_str(stdout, proc_state(snap, ps));
 		printf(",\"pid\":%d,\"uptime\":", ps->pid);
 		if (proc_running(ps))
 			printf("%" PRId64, snap->now - ps->started);
@@ -938,7 +938,7 @@ print_json(const struct snapshot *snap, int h)
 			printf("null");
 		printf(",\"restarts\":%d,\"last_exit\":", ps->restarts);
 		if (ps->last_exit_str[0] != '\0') {
-			ctl_json_str(stdout, ps->last_exit_str);
+			json_str(stdout, ps->last_exit_str);
 			printf(",\"last_exit_at\":%" PRId64, ps->last_exit_at);
 		} else
 			printf("null,\"last_exit_at\":null");
@@ -965,9 +965,9 @@ print_json(const struct snapshot *snap, int h)
 	printf(",\"counters\":[");
 	for (i = 0; i < snap->ncounters; i++) {
 		printf("%s{\"process\":", i ? "," : "");
-		ctl_json_str(stdout, snap->counters[i].proc);
+		json_str(stdout, snap->counters[i].proc);
 		printf(",\"name\":");
-		ctl_json_str(stdout, snap->counters[i].name);
+		json_str(stdout, snap->counters[i].name);
 		printf(",\"value\":%" PRId64 "}", snap->counters[i].value);
 	}
 	printf("]}\n");

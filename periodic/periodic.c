@@ -48,7 +48,6 @@ static char			 spool_dir[PATH_MAX];
 static int			 quit;
 
 static void	loop(void);
-static void	handle_signals(void);
 static void	publish_counters(uint64_t, int);
 static uint64_t	interval_ms(double);
 
@@ -157,7 +156,7 @@ loop(void)
 		if (heartbeat_poll(sig_fd(), until(next, now), &sig_ready) == -1)
 			fatalx("curl_multi_poll");
 		if (sig_ready)
-			handle_signals();
+			quit |= sig_quit_requested();
 		if (quit)
 			break;
 		heartbeat_perform();
@@ -184,24 +183,6 @@ loop(void)
 		if (now >= publish_due) {
 			publish_counters(now, 0);
 			publish_due = now + PUBLISH_MS;
-		}
-	}
-}
-
-static void
-handle_signals(void)
-{
-	int	signo;
-
-	while ((signo = sig_next()) != 0) {
-		switch (signo) {
-		case SIGTERM:
-		case SIGINT:
-			quit = 1;
-			break;
-		default:
-			/* SIGHUP: the supervisor restarts us when it matters. */
-			break;
 		}
 	}
 }

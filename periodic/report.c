@@ -35,6 +35,7 @@
 #include "backlog.h"
 #include "clock.h"
 #include "conf.h"
+#include "json.h"
 #include "log.h"
 #include "path.h"
 #include "periodic.h"
@@ -54,27 +55,6 @@ struct procs {
 	int	 n;
 	int	 bad;		/* one in backoff or fatal */
 };
-
-static void
-json_str(FILE *fp, const char *s)
-{
-	const unsigned char	*p;
-
-	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", fp);
-		else if (*p == '\t')
-			fputs("\\t", fp);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\u%04x", *p);
-		else
-			fputc(*p, fp);
-	}
-	fputc('"', fp);
-}
 
 static void
 proc_one(const struct proc_state *ps, void *arg)

@@ -88,23 +88,6 @@ publish_counters(uint64_t now_ms, int force)
 		log_warn("self-metrics write");
 }
 
-static void
-handle_signals(void)
-{
-	int	signo;
-
-	while ((signo = sig_next()) != 0) {
-		switch (signo) {
-		case SIGTERM:
-		case SIGINT:
-			quit = 1;
-			break;
-		default:
-			break;
-		}
-	}
-}
-
 struct timers {
 	uint64_t	flush_due;	/* 0: nothing buffered */
 	uint64_t	sync_due;
@@ -165,7 +148,7 @@ event_loop(int epfd)
 		now = clock_mono_ms();
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.ptr == NULL)
-				handle_signals();
+				quit |= sig_quit_requested();
 			else
 				listen_dispatch(ev[i].data.ptr, now);
 		}

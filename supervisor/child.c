@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "confdiff.h"
 #include "log.h"
+#include "proc.h"
 #include "sig.h"
 #include "supervisor.h"
 
@@ -462,21 +463,15 @@ child_exec(const char *path, const char *argv0, const char *confpath,
     int out, int ep, pid_t parent)
 {
 	char	*argv[] = { (char *)argv0, "-c", (char *)confpath, NULL };
-	int	 devnull, err;
+	int	 err;
 
 	/*
 	 * A supervisor killed with -9 cannot stop its children: let the
 	 * kernel send them SIGTERM, so a new supervisor never finds the old
 	 * receiver still holding its port.
 	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+	if (proc_child_setup(parent, SIGTERM, out, out) == -1)
 		_exit(EXEC_FAILED);
-	sig_reset_child();
-	(void)setsid();
-	if ((devnull = open("/dev/null", O_RDONLY)) != -1)
-		(void)dup2(devnull, STDIN_FILENO);
-	(void)dup2(out, STDOUT_FILENO);
-	(void)dup2(out, STDERR_FILENO);
 	if (ep != 3)
 		(void)dup2(ep, 3);
 	(void)fcntl(3, F_SETFD, FD_CLOEXEC);

@@ -1,0 +1,13 @@
+/*
+ * json: writing JSON strings. ferryctl --json and the heartbeat both print
+ * names and messages that may hold quotes, backslashes or control bytes.
+ */
+#ifndef FERRY_JSON_H
+#define FERRY_JSON_H
+
+#include <stdio.h>
+
+/* s as a JSON string, quotes included. */
+void	json_str(FILE *, const char *);
+
+#endif
