@@ -143,6 +143,9 @@ install: all
 	[ -e $(DESTDIR)/etc/opt/ferry/ferry.conf ] || \
 		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/opt/ferry/ferry.conf
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/man/man8/
+	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/logrotate.d
+	install -m 0644 etc/systemd/ferry.service $(DESTDIR)/lib/systemd/system/
+	install -m 0644 etc/logrotate.d/ferry $(DESTDIR)/etc/logrotate.d/
 
 clean:
 	rm -rf $(B)
