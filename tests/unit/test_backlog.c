@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "backlog.h"
 #include "progress.h"
 #include "spool.h"
@@ -25,15 +27,6 @@ struct fixture {
 	char		 db[96];
 	struct progress	*p;
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 write_seg(struct fixture *f, const char *stream, uint64_t seq, const char *text)
@@ -71,7 +64,7 @@ teardown(void **state)
 	struct fixture	*f = *state;
 
 	progress_close(f->p);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "conf.h"
 #include "path.h"
 
@@ -34,15 +36,6 @@ struct fixture {
 	char	main[160];	/* ferry.conf */
 	char	confd[160];
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 /* Unset every FERRY_* variable, so the caller's environment cannot leak in. */
 static void
@@ -95,7 +88,7 @@ teardown(void **state)
 	struct fixture	*f = *state;
 	int		 rc;
 
-	rc = nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rc = test_rmtree(f->root);
 	clear_ferry_env();
 	free(f);
 	return rc;

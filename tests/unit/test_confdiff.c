@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "conf.h"
 #include "confdiff.h"
 
@@ -43,15 +45,6 @@ struct fixture {
 	char	main[128];
 	char	confd[128];
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -81,7 +74,7 @@ teardown(void **state)
 	struct fixture	*f = *state;
 	int		 rc;
 
-	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rc = test_rmtree(f->dir);
 	free(f);
 	return rc;
 }

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "conf.h"
 
 struct fixture {
@@ -31,15 +33,6 @@ struct fixture {
 	char	main[160];	/* ferry.conf */
 	char	ca[160];	/* a file that exists, as a CA file */
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 write_file(const char *path, const char *text)
@@ -80,7 +73,7 @@ teardown(void **state)
 	struct fixture	*f = *state;
 	int		 rc;
 
-	rc = nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rc = test_rmtree(f->root);
 	unsetenv("FERRY_FORWARDER_CONNECT_TIMEOUT");
 	unsetenv("FERRY_FORWARDER_CA_FILE");
 	free(f);

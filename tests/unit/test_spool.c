@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "clock.h"
 #include "conf.h"
 #include "spool.h"
@@ -30,15 +32,6 @@
 struct fixture {
 	char	dir[64];
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -62,7 +55,7 @@ teardown(void **state)
 	struct fixture	*f = *state;
 	int		 rc;
 
-	rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rc = test_rmtree(f->dir);
 	free(f);
 	return rc;
 }
