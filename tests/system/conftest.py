@@ -137,6 +137,62 @@ output "sink" {{ uri = "http://127.0.0.1:{output_port}/api/v1/sink" }}
 {extra}"""
 
 
+def ro_query(path, sql, args=()):
+    """Rows of sql on the SQLite file at path, read-only; None if not there."""
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
+    except sqlite3.Error:
+        return None
+    try:
+        return db.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:
+        return None     # not created yet, or busy
+    finally:
+        db.close()
+
+
+def check_stored(points, expected, ts, allowed=None):
+    """
+    Problems (a list, empty when all is well) with points {name: [(ts, v)]}
+    from the sink: every expected {name: value} stored exactly once at ts,
+    and nothing stored outside allowed (default: expected).
+    """
+    allowed = expected if allowed is None else allowed
+    problems = []
+    missing = sorted(set(expected) - set(points))
+    if missing:
+        problems.append("%d of %d expected names missing, e.g. %s"
+                        % (len(missing), len(expected), missing[:5]))
+    extra = sorted(set(points) - set(allowed))
+    if extra:
+        problems.append("%d unexpected names, e.g. %s" % (len(extra), extra[:5]))
+    wrong = [(n, p) for n, p in points.items()
+             if n in allowed and p != [(ts, float(allowed[n]))]]
+    if wrong:
+        problems.append("%d names not stored exactly once at ts %d, e.g. %s"
+                        % (len(wrong), ts, wrong[:5]))
+    return problems
+
+
+def deadletter_batches(f, output="sink"):
+    """[(header fields, [lines])] from an output's dead-letter file."""
+    path = f.var / "deadletter" / ("%s.log" % output)
+    out = []
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        if line.startswith("# "):
+            fields = dict(kv.split("=", 1) for kv in line[2:].split() if "=" in kv)
+            out.append((fields, []))
+        elif out:
+            out[-1][1].append(line)
+        else:
+            raise AssertionError("dead-letter file starts without a header: %r" % line)
+    return out
+
+
 class Ferry:
     """One ferry suite under a temporary FERRY_ROOT."""
 
@@ -273,19 +329,7 @@ class Ferry:
             return r.read().decode()
 
     def _sink_query(self, sql, args=()):
-        if not self.sink_db_path.exists():
-            return None
-        try:
-            db = sqlite3.connect("file:%s?mode=ro" % self.sink_db_path, uri=True,
-                                 timeout=5)
-        except sqlite3.Error:
-            return None
-        try:
-            return db.execute(sql, args).fetchall()
-        except sqlite3.OperationalError:
-            return None     # not created yet, or busy
-        finally:
-            db.close()
+        return ro_query(self.sink_db_path, sql, args)
 
     def sink_count(self, prefix=""):
         rows = self._sink_query(
@@ -311,19 +355,7 @@ class Ferry:
                         % (n, prefix, self.sink_count(prefix)))
 
     def _db_query(self, sql, args=()):
-        if not self.db_path.exists():
-            return None
-        try:
-            db = sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True,
-                                 timeout=5)
-        except sqlite3.Error:
-            return None
-        try:
-            return db.execute(sql, args).fetchall()
-        except sqlite3.OperationalError:
-            return None
-        finally:
-            db.close()
+        return ro_query(self.db_path, sql, args)
 
     def processes(self):
         """{name: {pid, state, restarts, ...}} from the process table."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ferry_bin, wait_for
+from conftest import check_stored, deadletter_batches, ferry_bin, wait_for
 from faultproxy import FaultProxy
 
 RETRY_MAX = "2"         # forwarder.retry_max, so backoffs stay short
@@ -191,27 +191,6 @@ def expected_names(snd, n=None):
     return {snd.name_of(i): i for i in range(snd.total if n is None else n)}
 
 
-def check_once(points, expected, ts, allowed=None):
-    """
-    Problems (a list, empty when all is well) with points {name: [(ts, v)]}:
-    every expected {name: value} stored exactly once at ts, and nothing
-    stored outside allowed (default: expected).
-    """
-    allowed = expected if allowed is None else allowed
-    problems = []
-    missing = sorted(set(expected) - set(points))
-    if missing:
-        problems.append("%d of %d expected names missing, e.g. %s"
-                        % (len(missing), len(expected), missing[:5]))
-    extra = sorted(set(points) - set(allowed))
-    if extra:
-        problems.append("%d unexpected names, e.g. %s" % (len(extra), extra[:5]))
-    wrong = [(n, p) for n, p in points.items()
-             if n in allowed and p != [(ts, float(allowed[n]))]]
-    if wrong:
-        problems.append("%d names not stored exactly once at ts %d, e.g. %s"
-                        % (len(wrong), ts, wrong[:5]))
-    return problems
 
 
 def wait_progress(value, target, timeout=DRAIN_TIMEOUT, stall=STALL_TIMEOUT,
@@ -309,21 +288,6 @@ def apply_fault(mode, proxy, snd):
     return t_on, time.monotonic()
 
 
-def deadletter_batches(f):
-    """[(header fields, [lines])] from the output's dead-letter file."""
-    path = f.var / "deadletter" / ("%s.log" % OUTPUT)
-    out = []
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        if line.startswith("# "):
-            fields = dict(kv.split("=", 1) for kv in line[2:].split() if "=" in kv)
-            out.append((fields, []))
-        elif out:
-            out[-1][1].append(line)
-        else:
-            raise AssertionError("dead-letter file starts without a header: %r" % line)
-    return out
 
 
 @pytest.mark.parametrize("mode", ["refuse", "reset", "stall", "slow", "500",
@@ -354,7 +318,7 @@ def test_proxy_fault(rig, mode):
     stored = wait_stored(f, prefix, len(expected))
     t_done = time.monotonic()
     points = f.sink_points(prefix)
-    problems = check_once(points, expected, snd.ts)
+    problems = check_stored(points, expected, snd.ts)
     acked = proxy_lines(proxy.snapshot(), prefix)
     print("mode %s: %d sent, %d stored, %d requests (%d faulted), %d lines "
           "re-sent after an ack, %.1f s from start to all stored"
@@ -430,7 +394,7 @@ def test_sink_down_60s(rig):
     snd.finish(60)
     stored = wait_stored(f, prefix, snd.total)
     t_all = time.monotonic()
-    problems = check_once(f.sink_points(prefix), expected_names(snd), snd.ts)
+    problems = check_stored(f.sink_points(prefix), expected_names(snd), snd.ts)
     print("sink down 60 s: %d lines sent, %d stored; a backlog of %d lines "
           "caught up %s after the sink came back; the last point stored "
           "%.1f s after it came back (the stream ran on for %.1f s)"
@@ -467,7 +431,7 @@ def test_peer_swallows(rig):
         proxy.passthrough()
     snd.finish(120)
     stored = wait_stored(f, prefix, snd.total)
-    problems = check_once(f.sink_points(prefix), expected_names(snd), snd.ts)
+    problems = check_stored(f.sink_points(prefix), expected_names(snd), snd.ts)
     print("swallow: a new connection %.1f s after the peer went silent; %d "
           "connections in all; %d sent, %d stored"
           % (t_new - t_sw, len(proxy.connections()), snd.total, stored))
@@ -571,9 +535,9 @@ def test_kill9_30_times(rig):
         return len(set(required).intersection(r[0] for r in rows))
     wait_progress(required_stored, len(required), interval=1.0)
     points = f.sink_points(prefix)
-    problems = check_once({n: p for n, p in points.items() if n in required},
+    problems = check_stored({n: p for n, p in points.items() if n in required},
                           required, snd.ts)
-    problems += check_once(points, {}, snd.ts, allowed=sent_names)
+    problems += check_stored(points, {}, snd.ts, allowed=sent_names)
     acked = proxy_lines(proxy.snapshot(), prefix)
     relayed = proxy_lines(proxy.snapshot(), prefix, acked_only=False)
     by = {c: sum(1 for _, ch, _ in kills if ch == c) for c in children}
@@ -661,7 +625,7 @@ def test_small_filesystem(rig, tmp_path):
           "away)" % (snd.total, snd.total * len(snd.line(0)) / 1e6,
                      len(in_memory), stored, dropped, rc.get("dropped"), OUTPUT,
                      fc.get("output.%s.dropped" % OUTPUT), dropped_early))
-    problems = check_once(f.sink_points(prefix), {}, snd.ts,
+    problems = check_stored(f.sink_points(prefix), {}, snd.ts,
                           allowed=expected_names(snd))
     assert problems == [], problems
     assert dropped == (rc.get("dropped") or 0) + \
@@ -674,7 +638,7 @@ def test_small_filesystem(rig, tmp_path):
     snd2.start()
     snd2.finish(60)
     wait_stored(f, "smallfs2.", snd2.total, timeout=30)
-    assert check_once(f.sink_points("smallfs2."), expected_names(snd2),
+    assert check_stored(f.sink_points("smallfs2."), expected_names(snd2),
                       snd2.ts) == []
     wait_for(lambda: f.counters("receiver").get("spool.memory") == 0, 20,
              interval=0.3, what="spool.memory == 0 (back on disk)")
@@ -761,9 +725,9 @@ def test_spool_cap(rig):
     assert len(sampler.samples) > 20
     assert sampler.peak() <= CAP, "the spool reached %d bytes, over its cap %d" % (
         sampler.peak(), CAP)
-    assert check_once({n: p for n, p in points.items() if n in newest}, newest,
+    assert check_stored({n: p for n, p in points.items() if n in newest}, newest,
                       snd.ts) == [], "the newest lines were not all kept"
-    assert check_once(points, {}, snd.ts, allowed=expected_names(snd)) == []
+    assert check_stored(points, {}, snd.ts, allowed=expected_names(snd)) == []
     assert dropped == snd.total - len(points), (
         "output.%s.dropped is %s, sent - delivered is %d"
         % (OUTPUT, dropped, snd.total - len(points)))

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import REPO, ferry_bin, wait_for
+from conftest import REPO, check_stored, ferry_bin, wait_for
 
 ARRIVAL_TIMEOUT = 60.0
 
@@ -26,27 +26,6 @@ def metric_lines(prefix, n, ts):
     return ["%s %d %d" % (name, v, ts) for name, v in names.items()], names
 
 
-def check_stored(points, expected, ts, allowed=None):
-    """
-    points {name: [(ts, value)]} from the sink must hold every expected
-    {name: value} exactly once at ts, and nothing outside allowed (default:
-    expected). Returns a list of problems, empty when all is well.
-    """
-    allowed = expected if allowed is None else allowed
-    problems = []
-    missing = sorted(set(expected) - set(points))
-    if missing:
-        problems.append("%d of %d expected names missing, e.g. %s"
-                        % (len(missing), len(expected), missing[:5]))
-    extra = sorted(set(points) - set(allowed))
-    if extra:
-        problems.append("%d unexpected names, e.g. %s" % (len(extra), extra[:5]))
-    wrong = [(n, pts) for n, pts in points.items()
-             if n in allowed and pts != [(ts, float(allowed[n]))]]
-    if wrong:
-        problems.append("%d names with wrong points (want one point at ts %d), e.g. %s"
-                        % (len(wrong), ts, wrong[:5]))
-    return problems
 
 
 def test_tcp_10000_metrics_arrive(ferry):

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIG_TEMPLATE, REPO, free_port, wait_for
+from conftest import (CONFIG_TEMPLATE, REPO, check_stored, deadletter_batches,
+                      free_port, wait_for)
 from faultproxy import FaultProxy
 
 OUTPUT = "sink"             # the output's name in conftest's configuration
@@ -82,22 +83,6 @@ def lines(prefix, n, ts, start=0):
     return ["%sm%05d %d %d" % (prefix, i, i, ts) for i in range(start, start + n)]
 
 
-def check_once(points, expected, ts):
-    """Problems with points {name: [(ts, v)]} against expected {name: value}."""
-    problems = []
-    missing = sorted(set(expected) - set(points))
-    if missing:
-        problems.append("%d of %d names missing, e.g. %s"
-                        % (len(missing), len(expected), missing[:5]))
-    extra = sorted(set(points) - set(expected))
-    if extra:
-        problems.append("%d unexpected names, e.g. %s" % (len(extra), extra[:5]))
-    wrong = [(n, p) for n, p in points.items()
-             if n in expected and p != [(ts, float(expected[n]))]]
-    if wrong:
-        problems.append("%d names not stored once at ts %d with their value, "
-                        "e.g. %s" % (len(wrong), ts, wrong[:5]))
-    return problems
 
 
 def expect(prefix, n, start=0):
@@ -254,7 +239,7 @@ def test_dead_output_does_not_slow_the_other(rig):
         % (lat[-1], ["%.2f" % x for x in latency]))
     assert not [r for r in dead.snapshot() if r.status], \
         "the dead output was answered"
-    problems = check_once(f.sink_points("deadout."),
+    problems = check_stored(f.sink_points("deadout."),
                           {"%sm%05d" % (p, i): i for p, _ in sent for i in range(20)},
                           ts)
     assert problems == [], problems
@@ -459,7 +444,7 @@ def test_503_retry_after_is_honoured(rig):
     stored = set(f.sink_points(""))
     assert refused and refused <= stored, sorted(refused - stored)[:5]
     assert not (f.var / "deadletter" / ("%s.log" % OUTPUT)).exists()
-    assert check_once(f.sink_points("r503."), expect("r503.", 300), ts) == []
+    assert check_stored(f.sink_points("r503."), expect("r503.", 300), ts) == []
 
 
 # -- 8. connection reuse ----------------------------------------------------------------------------
@@ -533,25 +518,11 @@ def test_drop_dir_waits_for_a_growing_file(start_ferry):
     assert t_gone - t_last >= 0.9, "taken %.2f s after the last write" % (
         t_gone - t_last)
     assert cs.get("dropdir.files") == 1 and cs.get("dropdir.lines") == n, cs
-    assert check_once(f.sink_points("dropg."), expect("dropg.", n), ts) == []
+    assert check_stored(f.sink_points("dropg."), expect("dropg.", n), ts) == []
 
 
 # -- 11. dead-letter a 403; the count survives a restart ------------------------------------------
 
-def deadletter_batches(f):
-    path = f.var / "deadletter" / ("%s.log" % OUTPUT)
-    out = []
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        if line.startswith("# "):
-            fields = dict(kv.split("=", 1) for kv in line[2:].split() if "=" in kv)
-            out.append((fields, []))
-        elif out:
-            out[-1][1].append(line)
-        else:
-            raise AssertionError("dead-letter file starts without a header: %r" % line)
-    return out
 
 
 def test_403_is_deadlettered_and_counted_across_restart(rig):
@@ -585,7 +556,7 @@ def test_403_is_deadlettered_and_counted_across_restart(rig):
     assert fields.get("output") == OUTPUT and fields.get("status") == "403", fields
     assert dl_lines == refused_lines, "the dead-letter batch is not the refused one"
     # The rest stored, the refused not (a refused (name, ts) is in no later batch).
-    assert check_once(f.sink_points("dl403."), expected, ts) == []
+    assert check_stored(f.sink_points("dl403."), expected, ts) == []
     stored = {(n, t) for n, pts in f.sink_points("").items() for t, _ in pts}
     refused_points = {(l.split()[0], int(l.split()[2])) for l in refused_lines}
     assert not stored & refused_points, "refused lines were stored anyway"
