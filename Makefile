@@ -26,11 +26,19 @@ PROGRAMS := supervisor receiver forwarder sink ctl collectors periodic
 bin_name = $(if $(filter ctl,$(1)),ferryctl,ferry-$(1))
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
+# Any header change rebuilds every object: a full build takes seconds, and a
+# stale object that disagrees on a struct's layout costs hours.
+HEADERS    := $(wildcard common/*.h */*.h */*/*.h)
+# The built-in collectors ferry-collectors can run in its own process
+# (collectors.builtin_mode = "inline"; collectors/inline.c lists the same).
+# self is not among them: it reads ferry.db, and the runner links no SQLite.
+INLINE_BUILTINS := cpu memory loadavg diskspace diskio network vmstat sockstat
+collectors_EXTRA := $(patsubst %,collectors/builtin/%.c,$(INLINE_BUILTINS))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 
 # $(1) = build dir, $(2) = extra cflags
 define variant
-$(1)/obj/%.o: %.c $$(wildcard common/*.h) | deps-check
+$(1)/obj/%.o: %.c $$(HEADERS) | deps-check
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -DFERRY_VERSION='"$(VERSION)"' -c $$< -o $$@
 
@@ -39,14 +47,18 @@ $(1)/libferry.a: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC))
 	ar rcs $$@ $$^
 
 $(foreach p,$(PROGRAMS),
-$(1)/bin/$(call bin_name,$(p)): $$(patsubst %.c,$(1)/obj/%.o,$$(sort $$(wildcard $(p)/*.c))) $(1)/libferry.a
+$(1)/bin/$(call bin_name,$(p)): $$(patsubst %.c,$(1)/obj/%.o,$$(sort $$(wildcard $(p)/*.c)) $$($(p)_EXTRA)) $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
 )
 
-$(1)/collectors/%: $(1)/obj/collectors/builtin/%.o $(1)/libferry.a
+$(1)/collectors/%: $(1)/obj/collectors/builtin/%.o $(1)/obj/collectors/builtin/main-%.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
+
+$(1)/obj/collectors/builtin/main-%.o: collectors/builtin/main.c $$(HEADERS) | deps-check
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $(2) -DBUILTIN=builtin_$$* -c $$< -o $$@
 
 $(1)/fuzz/%: $(1)/obj/tests/fuzz/fuzz_%.o $(1)/obj/tests/fuzz/driver.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
@@ -63,11 +75,12 @@ $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN)))
 
 # A program exists once its folder has a .c file (collectors and periodic
-# land in steps). Built-in collectors are one program per collectors/builtin/*.c.
+# land in steps). Built-in collectors are one program per collectors/builtin/*.c,
+# each with the main() of collectors/builtin/main.c.
 PRESENT   := $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/*.c),$(p)))
 BINS      := $(foreach p,$(PRESENT),$(B)/bin/$(call bin_name,$(p)))
 ASAN_BINS := $(foreach p,$(PRESENT),$(B)/asan/bin/$(call bin_name,$(p)))
-BUILTINS  := $(patsubst collectors/builtin/%.c,%,$(sort $(wildcard collectors/builtin/*.c)))
+BUILTINS  := $(filter-out main,$(patsubst collectors/builtin/%.c,%,$(sort $(wildcard collectors/builtin/*.c))))
 BUILTIN_BINS := $(foreach c,$(BUILTINS),$(B)/collectors/$(c))
 ASAN_BUILTIN_BINS := $(foreach c,$(BUILTINS),$(B)/asan/collectors/$(c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))

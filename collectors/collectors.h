@@ -13,6 +13,7 @@
  * line.c	one line: prefix, validate, normalise
  * drop.c	the drop directory: whole files, ingested once
  * archive.c	archive.log: a copy of every collector metric
+ * inline.c	the built-ins sampled in this process (builtin_mode inline)
  *
  * sched.c, bucket.c, line.c and scan.c use nothing but libferry, so a unit
  * test can include one of them alone.
@@ -32,6 +33,8 @@
 
 struct ferry_conf;
 struct collector_conf;
+struct collect;
+struct collect_def;
 struct spool;
 struct archive;
 
@@ -91,6 +94,7 @@ void		 line_sanitize(char *, size_t, const char *, size_t);
 struct scan_owners {
 	uid_t	uid[3];
 	int	n;
+	int	resolved;	/* the configured user was looked up */
 	char	user[64];	/* the configured user's name, for messages */
 };
 
@@ -100,8 +104,8 @@ void		 scan_owners_init(struct scan_owners *, const char *);
  * it is refused; 1 when it is simply not a collector (not a regular
  * executable file), which is not worth a warning.
  */
-int		 scan_check(const struct stat *, const struct scan_owners *,
-		    char *, size_t);
+int		 scan_check(const struct stat *, struct scan_owners *, char *,
+		    size_t);
 /* Whether a directory entry's name can be a collector. */
 int		 scan_name_ok(const char *);
 /*
@@ -109,7 +113,7 @@ int		 scan_name_ok(const char *);
  * Refusals are logged once per file state. 0, or -1 when dir cannot be
  * read (logged once until it can).
  */
-int		 scan_dir(const char *, const struct scan_owners *,
+int		 scan_dir(const char *, struct scan_owners *,
 		    void (*)(const char *, const char *, const struct stat *,
 		    void *), void *);
 /* Forget the refusals not seen since the last scan_begin(). */
@@ -164,6 +168,8 @@ struct collector {
 	struct timespec		 mtime;
 
 	/* Settings, resolved from its section and the collectors section. */
+	const struct collect_def *inl;		/* sampled inline (inline.c) */
+	struct collect		*sampler;	/* inline: its counters */
 	int			 daemon;
 	uint64_t		 interval_ms;
 	uint64_t		 timeout_ms;
@@ -226,6 +232,8 @@ struct runner {
 };
 
 /* exec.c */
+/* Whether c's file may run now; logs a refusal once per streak. 0 or -1. */
+int		 exec_allowed(struct runner *, struct collector *);
 int		 exec_spawn(struct runner *, struct collector *, uint64_t);
 void		 exec_timeouts(struct runner *, uint64_t);
 void		 exec_reap(struct runner *, uint64_t);
@@ -238,6 +246,9 @@ int		 output_open(struct runner *, struct collector *, int, int);
 /* Read what one pipe has (one chunk); at_exit: everything left. */
 void		 output_read(struct runner *, struct collector *,
 		    struct pipe_in *, uint64_t, int);
+/* Whole lines an inline collector printed, taken as its stdout's. */
+void		 output_feed(struct runner *, struct collector *, const char *,
+		    size_t, uint64_t);
 /* The run is over: drain, take or count the last line, close. */
 void		 output_close(struct runner *, struct collector *, int,
 		    uint64_t);
@@ -259,11 +270,18 @@ struct drop_stats {
 };
 
 int		 drop_init(struct runner *, int);
-/* A name the inotify watch saw renamed into the directory. */
-void		 drop_moved_in(const char *);
+/*
+ * An inotify event of drop_watch() (name NULL when it has none): 1 when
+ * the directory should be swept now. A file renamed in is queued at once.
+ */
+int		 drop_event(uint32_t, const char *);
 int		 drop_watch(void);
-/* Look at the directory (each second) and ingest what is ready. */
-void		 drop_sweep(uint64_t);
+/*
+ * Look at the directory and queue what is ready: after an inotify event
+ * of the watch, and again in a second while this returns 1 (a file is
+ * waiting for a stable size, or there is no watch to tell).
+ */
+int		 drop_sweep(uint64_t);
 /* Ingest a bounded amount; 1 while a file is still in progress. */
 int		 drop_work(uint64_t);
 void		 drop_close(void);
@@ -277,6 +295,13 @@ void		 archive_flush(struct archive *);
 void		 archive_check(struct archive *);
 uint64_t	 archive_dropped(const struct archive *);
 void		 archive_close(struct archive *);
+
+/* inline.c */
+/* The built-in this process can sample by that name, or NULL. */
+const struct collect_def *inline_find(const char *);
+/* Sample c now, its lines to the spool as a run's would go. */
+void		 inline_run(struct runner *, struct collector *, uint64_t);
+void		 inline_free(struct collector *);
 
 /* runner.c */
 struct collector *runner_find_pid(struct runner *, pid_t);

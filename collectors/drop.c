@@ -11,6 +11,12 @@
  * mtime have not changed for a second of the monotonic clock, which covers
  * a plain `cp` or a file left there while ferry was down.
  *
+ * The directory is read when inotify says a file arrived (created, written
+ * and closed, renamed in), then each second while a file waits to be
+ * stable; an idle directory costs nothing but a look now and then in case
+ * an event was missed (drop_sweep() says when). Without a watch (no
+ * inotify, or the directory is missing) it is read each second.
+ *
  * A file taken is first renamed to ".ferry-taking.<name>", so a new file
  * renamed in under the same name meanwhile is a file of its own, never
  * removed unread. Removal comes after the spool holds the lines and was
@@ -110,7 +116,7 @@ add_watch(void)
 	if (drop.ifd == -1 || drop.wd != -1)
 		return;
 	drop.wd = inotify_add_watch(drop.ifd, drop.dir,
-	    IN_MOVED_TO | IN_ONLYDIR);
+	    IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_ONLYDIR);
 }
 
 /* Files a crash left half taken: they go first, whole, again. */
@@ -177,11 +183,22 @@ enqueue(const char *name, int leftover)
 	(void)strlcpy(drop.queue[drop.nqueue++], name, NAME_MAX + 1);
 }
 
-void
-drop_moved_in(const char *name)
+int
+drop_event(uint32_t mask, const char *name)
 {
+	if (mask & IN_IGNORED) {
+		/* The directory was removed or moved: watched again once back. */
+		drop.wd = -1;
+		return 1;
+	}
 	/* Our own renames to TAKING show up here too: dotfiles are skipped. */
-	enqueue(name, 0);
+	if (name == NULL || name[0] == '.')
+		return 0;
+	if (mask & IN_MOVED_TO) {
+		enqueue(name, 0);
+		return 0;
+	}
+	return 1;
 }
 
 static int
@@ -247,7 +264,7 @@ stable(const char *name, const struct stat *st, uint64_t now)
 	return now - c->since >= DROP_STABLE_MS;
 }
 
-void
+int
 drop_sweep(uint64_t now)
 {
 	struct dirent	*de;
@@ -259,7 +276,7 @@ drop_sweep(uint64_t now)
 		if (!drop.failing)
 			log_warn("drop directory %s", drop.dir);
 		drop.failing = 1;
-		return;
+		return 1;
 	}
 	if (drop.failing)
 		log_info("drop directory %s is readable again", drop.dir);
@@ -281,6 +298,7 @@ drop_sweep(uint64_t now)
 		if (drop.cand[i].seen)
 			drop.cand[j++] = drop.cand[i];
 	drop.ncand = j;
+	return drop.ncand > 0 || drop.wd == -1;
 }
 
 static void

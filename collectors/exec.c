@@ -41,12 +41,10 @@
 
 static void	exec_child(const char *, char *const [], char *const [], int,
 		    int, pid_t, const char *) __attribute__((noreturn));
-static int	exec_safe(struct runner *, struct collector *);
 static void	status_str(int, char *, size_t);
 
-/* Whether c's file may run now; logs a refusal once per streak. */
-static int
-exec_safe(struct runner *r, struct collector *c)
+int
+exec_allowed(struct runner *r, struct collector *c)
 {
 	struct stat	st;
 	char		why[160];
@@ -91,7 +89,7 @@ exec_spawn(struct runner *r, struct collector *c, uint64_t now)
 	int			 out[2], err[2], ne = 0;
 	pid_t			 pid, self = getpid();
 
-	if (exec_safe(r, c) == -1)
+	if (exec_allowed(r, c) == -1)
 		return -1;
 	if ((argv = calloc(nargs + 2, sizeof(*argv))) == NULL) {
 		log_warn("calloc");

@@ -200,6 +200,17 @@ feed(struct runner *r, struct collector *c, struct pipe_in *p,
 	}
 }
 
+void
+output_feed(struct runner *r, struct collector *c, const char *data, size_t n,
+    uint64_t now)
+{
+	const char	*end = memrchr(data, '\n', n);
+
+	/* collect.c hands on whole lines only; anything else is not taken. */
+	if (end != NULL)
+		feed(r, c, &c->out, data, (size_t)(end - data) + 1, now);
+}
+
 /* One stdout line: limits, then prefix and validate, then the spool. */
 static void
 out_line(struct runner *r, struct collector *c, const char *line, size_t len,

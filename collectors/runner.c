@@ -12,9 +12,14 @@
  *  - their stdout and stderr are read without ever blocking (output.c),
  *    so one collector can hang, flood, crash or print garbage without
  *    delaying another by more than one chunk's handling;
- *  - the drop directory is looked at each second (drop.c);
+ *  - the built-ins that can run inline are sampled here, all in one turn
+ *    of the loop at one phase of the interval (inline.c);
+ *  - the drop directory is looked at when inotify says a file arrived
+ *    (drop.c);
  *  - accepted lines reach the spool file within FLUSH_MS and are fsynced
- *    each second, the receiver's promises.
+ *    within a second, the receiver's promises.
+ * An idle runner sleeps: no timer fires unless something is due, so that
+ * what it costs is what its collectors cost.
  *
  * The runner is a child subreaper, so whatever a collector leaves behind
  * is reaped here, and killed when the runner stops.
@@ -44,7 +49,10 @@
 
 #define FLUSH_MS	50	/* half the receiver's 100 ms promise */
 #define SYNC_MS		1000
-#define TICK_MS		1000	/* drop sweep, housekeeping, counters */
+#define TICK_MS		1000	/* drop sweep while a file settles */
+#define DROP_RESCAN_MS	30000	/* drop sweep in case an event was missed */
+#define HOUSEKEEP_MS	10000	/* log notices, archive.log rotation */
+#define INLINE_PHASE	"inline built-ins"	/* their one schedule offset */
 #define RESCAN_SOON_MS	200	/* after inotify: let a copy finish */
 #define SELF_PERIOD_MS	60000	/* counters at least this often */
 #define SELF_BATCH	40	/* lines per self-metrics write */
@@ -60,8 +68,10 @@ static const char		*dirs[2];	/* custom first: it wins */
 
 struct timers {
 	uint64_t	flush_due;	/* 0: nothing buffered */
-	uint64_t	sync_due;
-	uint64_t	tick_due;
+	uint64_t	sync_due;	/* 0: nothing happened since the last */
+	uint64_t	sweep_due;	/* the drop directory */
+	uint64_t	housekeep_due;
+	uint64_t	self_due;	/* counters written at least this often */
 	uint64_t	scan_due;
 	int		drop_busy;	/* a drop file is in progress */
 };
@@ -69,16 +79,18 @@ struct timers {
 static void	setup(void);
 static void	scan(uint64_t);
 static void	found(const char *, const char *, const struct stat *, void *);
+static int	coll_mode(struct collector *, int);
 static struct collector *coll_new(const char *, const char *, int, uint64_t);
 static void	coll_free(struct collector *);
 static void	coll_changed(struct collector *, const struct stat *, uint64_t);
 static void	coll_retire(struct collector *, const char *, uint64_t);
-static void	run_due(uint64_t);
+static int	run_due(uint64_t);
 static void	event_loop(void);
 static void	handle_signals(uint64_t);
 static void	handle_inotify(uint64_t, struct timers *);
 static void	watch_dirs(void);
 static void	run_timers(struct timers *, uint64_t);
+static void	activity(struct timers *, uint64_t);
 static int	next_timeout(const struct timers *, uint64_t, uint64_t);
 static void	publish_counters(uint64_t, int);
 static void	shutdown_collectors(void);
@@ -298,6 +310,33 @@ coll_changed(struct collector *c, const struct stat *st, uint64_t now)
 		c->due = now;
 }
 
+/*
+ * How c runs: its section's mode, else builtin_mode for a built-in and
+ * interval for the operator's. Inline is only for what inline.c can host
+ * (a built-in without args); the rest of the built-ins run as daemons.
+ */
+static int
+coll_mode(struct collector *c, int builtin)
+{
+	const struct collector_conf	*cc = c->cc;
+	int				 mode;
+
+	mode = cc != NULL ? cc->mode : COLLECTOR_MODE_DEFAULT;
+	if (mode == COLLECTOR_MODE_DEFAULT)
+		mode = builtin ? conf->collectors.builtin_mode :
+		    COLLECTOR_MODE_INTERVAL;
+	if (mode != COLLECTOR_MODE_INLINE)
+		return mode;
+	if (builtin && (cc == NULL || cc->nargs == 0) &&
+	    (c->inl = inline_find(c->name)) != NULL)
+		return COLLECTOR_MODE_INLINE;
+	if (cc != NULL && cc->mode == COLLECTOR_MODE_INLINE)
+		log_warnx("collector %s cannot run inline (only built-ins "
+		    "without args can); it runs as a %s", c->name,
+		    builtin ? "daemon" : "program each interval");
+	return builtin ? COLLECTOR_MODE_DAEMON : COLLECTOR_MODE_INTERVAL;
+}
+
 static struct collector *
 coll_new(const char *name, const char *path, int builtin, uint64_t now)
 {
@@ -317,10 +356,7 @@ coll_new(const char *name, const char *path, int builtin, uint64_t now)
 	for (i = 0; i < sizeof(c->mname) - 1 && name[i] != '\0'; i++)
 		c->mname[i] = (name[i] == '.' || name[i] == ' ') ? '_' : name[i];
 	c->cc = cc;
-	mode = cc != NULL ? cc->mode : COLLECTOR_MODE_DEFAULT;
-	if (mode == COLLECTOR_MODE_DEFAULT)
-		mode = builtin ? conf->collectors.builtin_mode :
-		    COLLECTOR_MODE_INTERVAL;
+	mode = coll_mode(c, builtin);
 	c->daemon = mode == COLLECTOR_MODE_DAEMON;
 	interval_s = cc != NULL ? cc->interval : conf->collectors.interval;
 	c->interval_ms = (uint64_t)(interval_s * 1000);
@@ -336,7 +372,13 @@ coll_new(const char *name, const char *path, int builtin, uint64_t now)
 	    (interval_s > 1 ? interval_s : 1), now);
 	bucket_init(&c->lines, (double)c->max_lines / interval_s,
 	    (double)c->max_lines, now);
-	c->offset_ms = sched_offset(name, c->interval_ms);
+	/*
+	 * Processes are spread over the interval so that they never start
+	 * all at once; inline samples cost no process, and taken together
+	 * they cost one wakeup and one write instead of one each.
+	 */
+	c->offset_ms = sched_offset(c->inl != NULL ? INLINE_PHASE : name,
+	    c->interval_ms);
 	if (c->daemon) {
 		c->state = COLL_BACKOFF;
 		c->due = now;
@@ -347,6 +389,7 @@ coll_new(const char *name, const char *path, int builtin, uint64_t now)
 	TAILQ_INSERT_TAIL(&R.list, c, entry);
 	R.ncoll++;
 	log_info("collector %s: %s, %s %g s%s", name, path,
+	    c->inl != NULL ? "inline, sampled every" :
 	    c->daemon ? "daemon, samples every" : "runs every", interval_s,
 	    builtin ? " (built-in)" : "");
 	return c;
@@ -357,6 +400,7 @@ coll_free(struct collector *c)
 {
 	TAILQ_REMOVE(&R.list, c, entry);
 	R.ncoll--;
+	inline_free(c);
 	free(c->out.buf);
 	free(c->err.buf);
 	free(c);
@@ -404,11 +448,15 @@ runner_ended(struct runner *r, struct collector *c, uint64_t now)
 		c->due = sched_next(now, c->interval_ms, c->offset_ms);
 }
 
-/* Start what is due: interval runs at their slot, daemons after backoff. */
-static void
+/*
+ * Start what is due: interval runs at their slot, daemons after backoff,
+ * inline samples. Returns how many were started or taken.
+ */
+static int
 run_due(uint64_t now)
 {
 	struct collector	*c, *tmp;
+	int			 started = 0;
 
 	for (c = TAILQ_FIRST(&R.list); c != NULL; c = tmp) {
 		tmp = TAILQ_NEXT(c, entry);
@@ -422,7 +470,11 @@ run_due(uint64_t now)
 				    "skipped while it ran", c->name, c->skipping);
 				c->skipping = 0;
 			}
-			(void)exec_spawn(&R, c, now);
+			if (c->inl != NULL)
+				inline_run(&R, c, now);
+			else
+				(void)exec_spawn(&R, c, now);
+			started++;
 			break;
 		case COLL_RUNNING:
 			if (c->daemon) {
@@ -445,11 +497,13 @@ run_due(uint64_t now)
 				c->restarts++;
 			} else
 				c->due = UINT64_MAX;
+			started++;
 			break;
 		case COLL_GONE:
 			break;
 		}
 	}
+	return started;
 }
 
 int
@@ -497,8 +551,9 @@ handle_inotify(uint64_t now, struct timers *t)
 				continue;
 			}
 			if (ev->wd == drop_watch()) {
-				if ((ev->mask & IN_MOVED_TO) && ev->len > 0)
-					drop_moved_in(ev->name);
+				if (drop_event(ev->mask, ev->len > 0 ? ev->name :
+				    NULL))
+					t->sweep_due = now;
 				continue;
 			}
 			for (i = 0; i < 2; i++) {
@@ -567,20 +622,28 @@ run_timers(struct timers *t, uint64_t now)
 			t->scan_due = now +
 			    (uint64_t)(conf->collectors.scan_interval * 1000);
 		}
-		run_due(now);
+		/* Inline samples are whole batches: no reason to wait. */
+		if (run_due(now) > 0) {
+			t->flush_due = now;
+			activity(t, now);
+		}
+		if (now >= t->sweep_due) {
+			t->sweep_due = now +
+			    (drop_sweep(now) ? TICK_MS : DROP_RESCAN_MS);
+			t->drop_busy = 1;
+		}
 	}
-	if (now >= t->tick_due) {
-		if (!R.quit)
-			drop_sweep(now);
-		t->drop_busy = 1;
+	if (now >= t->housekeep_due) {
 		TAILQ_FOREACH(c, &R.list, entry)
 			output_housekeep(c, now);
 		if (R.archive != NULL)
 			archive_check(R.archive);
-		t->tick_due = now + TICK_MS;
+		t->housekeep_due = now + HOUSEKEEP_MS;
 	}
-	if (t->drop_busy && !R.quit)
+	if (t->drop_busy && !R.quit) {
 		t->drop_busy = drop_work(now);
+		activity(t, now);
+	}
 	if (spool_pending(R.spool) > 0 && t->flush_due == 0)
 		t->flush_due = now + FLUSH_MS;
 	if (t->flush_due != 0 && now >= t->flush_due) {
@@ -589,27 +652,41 @@ run_timers(struct timers *t, uint64_t now)
 		if (R.archive != NULL)
 			archive_flush(R.archive);
 		t->flush_due = 0;
+		activity(t, now);
 	}
-	if (now >= t->sync_due) {
+	if ((t->sync_due != 0 && now >= t->sync_due) || now >= t->self_due) {
 		if (spool_sync(R.spool) == -1)
 			log_warn("spool sync");
 		publish_counters(now, 0);
-		t->sync_due = now + SYNC_MS;
+		t->sync_due = 0;
+		t->self_due = now + SELF_PERIOD_MS;
 	}
+}
+
+/* Something happened: lines, a run, a reap. Sync and count within SYNC_MS. */
+static void
+activity(struct timers *t, uint64_t now)
+{
+	if (t->sync_due == 0)
+		t->sync_due = now + SYNC_MS;
 }
 
 static int
 next_timeout(const struct timers *t, uint64_t now, uint64_t wake)
 {
 	struct collector	*c;
-	uint64_t		 due = t->sync_due;
+	uint64_t		 due = t->self_due;
 
 	if (t->drop_busy)
 		return 0;
 	if (t->flush_due != 0 && t->flush_due < due)
 		due = t->flush_due;
-	if (t->tick_due < due)
-		due = t->tick_due;
+	if (t->sync_due != 0 && t->sync_due < due)
+		due = t->sync_due;
+	if (t->housekeep_due < due)
+		due = t->housekeep_due;
+	if (!R.quit && t->sweep_due < due)
+		due = t->sweep_due;
 	if (!R.quit && t->scan_due < due)
 		due = t->scan_due;
 	if (wake < due)
@@ -651,8 +728,10 @@ event_loop(void)
 	int			 n, i, npipes;
 
 	memset(&t, 0, sizeof(t));
-	t.sync_due = now + SYNC_MS;
-	t.tick_due = now + TICK_MS;
+	t.sync_due = now + SYNC_MS;	/* the first counters */
+	t.self_due = now + SELF_PERIOD_MS;
+	t.housekeep_due = now + HOUSEKEEP_MS;
+	t.sweep_due = now;
 	t.scan_due = now;
 	run_timers(&t, now);
 	while (!R.quit || any_running()) {
@@ -691,12 +770,16 @@ event_loop(void)
 		now = clock_mono_ms();
 		/* Pipes before signals: a reap may free their collector. */
 		for (i = npipes; i < n; i++)
-			if (pfd[i].revents != 0)
+			if (pfd[i].revents != 0) {
 				output_read(&R, owner[i], which[i], now, 0);
+				activity(&t, now);
+			}
 		if (pfd[1].revents != 0)
 			handle_inotify(now, &t);
-		if (pfd[0].revents != 0)
+		if (pfd[0].revents != 0) {
 			handle_signals(now);
+			activity(&t, now);
+		}
 		run_timers(&t, now);
 		if (R.quit && !any_running())
 			break;

@@ -62,24 +62,36 @@ hash_str(const char *s)
 void
 scan_owners_init(struct scan_owners *o, const char *user)
 {
-	struct passwd	*pw;
-
 	memset(o, 0, sizeof(*o));
 	o->uid[o->n++] = 0;
-	if (user != NULL && user[0] != '\0') {
-		(void)strlcpy(o->user, user, sizeof(o->user));
-		if ((pw = getpwnam(user)) != NULL && pw->pw_uid != 0)
-			o->uid[o->n++] = pw->pw_uid;
-	}
-	if (geteuid() != 0 && (o->n == 1 || o->uid[1] != geteuid()))
+	if (geteuid() != 0)
 		o->uid[o->n++] = geteuid();
+	/*
+	 * The configured user is looked up only when a file owned by someone
+	 * else turns up: under the supervisor we already are that user, and
+	 * getpwnam() loads the NSS modules into a process that lives for good.
+	 */
+	o->resolved = user == NULL || user[0] == '\0';
+	if (!o->resolved)
+		(void)strlcpy(o->user, user, sizeof(o->user));
+}
+
+static int
+owner_ok(const struct scan_owners *o, uid_t uid)
+{
+	int	i;
+
+	for (i = 0; i < o->n; i++)
+		if (uid == o->uid[i])
+			return 1;
+	return 0;
 }
 
 int
-scan_check(const struct stat *st, const struct scan_owners *o, char *why,
+scan_check(const struct stat *st, struct scan_owners *o, char *why,
     size_t size)
 {
-	int	i;
+	struct passwd	*pw;
 
 	if (!S_ISREG(st->st_mode) || (st->st_mode & 0111) == 0)
 		return 1;
@@ -88,9 +100,15 @@ scan_check(const struct stat *st, const struct scan_owners *o, char *why,
 		    "chmod o-w it", (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
-	for (i = 0; i < o->n; i++)
-		if (st->st_uid == o->uid[i])
+	if (owner_ok(o, st->st_uid))
+		return 0;
+	if (!o->resolved) {
+		o->resolved = 1;
+		if ((pw = getpwnam(o->user)) != NULL && !owner_ok(o, pw->pw_uid))
+			o->uid[o->n++] = pw->pw_uid;
+		if (owner_ok(o, st->st_uid))
 			return 0;
+	}
 	snprintf(why, size, "is owned by uid %u, which is neither root nor "
 	    "the %s user", (unsigned)st->st_uid,
 	    o->user[0] != '\0' ? o->user : "ferry");
@@ -202,7 +220,7 @@ dir_status(const char *dir, int err)
 }
 
 int
-scan_dir(const char *dir, const struct scan_owners *o,
+scan_dir(const char *dir, struct scan_owners *o,
     void (*found)(const char *, const char *, const struct stat *, void *),
     void *arg)
 {

@@ -22,6 +22,7 @@
 
 #define BOOT_ID_PATH	"/proc/sys/kernel/random/boot_id"
 #define NAME_MAX_LEN	256	/* a metric name, before ferry's prefix */
+#define EMIT_BUF	8192	/* an inline collector's lines, handed on when full */
 
 struct collect {
 	const struct collect_def *def;
@@ -36,6 +37,10 @@ struct collect {
 	int		 round_failed;	/* this sample hit a failure */
 	int		 failing;	/* and so did the one before */
 	int		 failed;	/* the exit status will be 1 */
+	collect_emit_fn	 emit;		/* inline: where the lines go */
+	void		*emit_arg;
+	char		*buf;		/* inline: lines not handed on yet */
+	size_t		 len;
 };
 
 static void
@@ -256,6 +261,66 @@ collect_daemon(const struct collect *c)
 	return c->daemon;
 }
 
+int
+collect_main(const struct collect_def *def, int argc, char *argv[])
+{
+	struct collect	*c;
+
+	log_init(def->name, 0);
+	if ((c = collect_open(def, argc, argv)) == NULL)
+		return 1;
+	while (collect_next(c))
+		def->sample(c, def->arg);
+	if (def->done != NULL)
+		def->done(def->arg);
+	return collect_close(c);
+}
+
+struct collect *
+collect_inline(const struct collect_def *def, collect_emit_fn emit, void *arg)
+{
+	struct collect	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->rate = rate_new()) == NULL ||
+	    (c->buf = malloc(EMIT_BUF)) == NULL) {
+		log_warn("collector %s: calloc", def->name);
+		collect_close(c);
+		return NULL;
+	}
+	c->def = def;
+	c->daemon = 1;		/* counters live in memory, as a daemon's */
+	c->emit = emit;
+	c->emit_arg = arg;
+	return c;
+}
+
+static void
+collect_emit_flush(struct collect *c)
+{
+	if (c->len > 0)
+		c->emit(c->emit_arg, c->buf, c->len);
+	c->len = 0;
+}
+
+int
+collect_round(struct collect *c)
+{
+	c->round_failed = 0;
+	c->now = clock_wall();
+	rate_begin(c->rate, clock_mono_ms());
+	c->def->sample(c, c->def->arg);
+	rate_end(c->rate);
+	collect_emit_flush(c);
+	if (c->round_failed)
+		c->failing = 1;
+	else if (c->failing) {
+		log_info("collector %s: sampling works again", c->def->name);
+		c->failing = 0;
+	}
+	return c->round_failed ? -1 : 0;
+}
+
 static void
 collect_line(struct collect *c, const char *value, const char *fmt, va_list ap)
 {
@@ -267,7 +332,17 @@ collect_line(struct collect *c, const char *value, const char *fmt, va_list ap)
 		log_debug("metric name too long, skipped: %s...", name);
 		return;
 	}
-	printf("%s %s %lld\n", name, value, (long long)c->now);
+	if (c->emit == NULL) {
+		printf("%s %s %lld\n", name, value, (long long)c->now);
+		return;
+	}
+	/* A line is at most NAME_MAX_LEN + 64 + 24 bytes: it always fits. */
+	if (EMIT_BUF - c->len < NAME_MAX_LEN + 96)
+		collect_emit_flush(c);
+	n = snprintf(c->buf + c->len, EMIT_BUF - c->len, "%s %s %lld\n", name,
+	    value, (long long)c->now);
+	if (n > 0 && (size_t)n < EMIT_BUF - c->len)
+		c->len += (size_t)n;
 }
 
 void
@@ -299,7 +374,7 @@ collect_f(struct collect *c, double v, const char *fmt, ...)
 static void
 collect_vwarn(struct collect *c, int with_errno, const char *fmt, va_list ap)
 {
-	char	msg[512];
+	char	msg[512], who[96] = "";
 	int	saved = errno;
 
 	c->round_failed = 1;
@@ -307,10 +382,13 @@ collect_vwarn(struct collect *c, int with_errno, const char *fmt, va_list ap)
 		return;		/* logged when it started */
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	errno = saved;
+	/* Inline, our log is the runner's: say which collector. */
+	if (c->emit != NULL)
+		snprintf(who, sizeof(who), "collector %s: ", c->def->name);
 	if (with_errno)
-		log_warn("%s", msg);
+		log_warn("%s%s", who, msg);
 	else
-		log_warnx("%s", msg);
+		log_warnx("%s%s", who, msg);
 }
 
 void
@@ -342,6 +420,7 @@ collect_close(struct collect *c)
 		return 1;
 	status = c->failed ? 1 : 0;
 	rate_free(c->rate);
+	free(c->buf);
 	free(c);
 	return status;
 }

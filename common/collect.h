@@ -16,6 +16,10 @@
  *                       process lives for good instead of one per interval.
  *                       FERRY_MODE=daemon in the environment (what
  *                       ferry-collectors sets in that mode) means -d too.
+ *   inline              no process of its own: ferry-collectors links the
+ *                       collector in and calls collect_round() on its
+ *                       schedule; the lines go to a callback instead of
+ *                       stdout, counters are kept in memory.
  *
  * Output is Graphite plaintext, "name value timestamp", the names without
  * the "<prefix>.<hostname>." that ferry-collectors puts in front. A daemon
@@ -28,6 +32,7 @@
 #ifndef FERRY_COLLECT_H
 #define FERRY_COLLECT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define COLLECT_INTERVAL_DEFAULT	10.0	/* seconds */
@@ -43,8 +48,24 @@ struct collect_def {
 	const char	*usage;		/* those options, for the usage line */
 	/* Handles one of those options; 0, or -1 for a usage error. */
 	int		(*option)(int, const char *, void *);
-	void		*arg;
+	/* One sample: reads its source, prints with collect_u64/_f. */
+	void		(*sample)(struct collect *, void *);
+	void		(*done)(void *);	/* at the end, or NULL */
+	void		*arg;		/* the collector's own state */
 };
+
+/* A whole program: options, then samples until done; the exit status. */
+int		 collect_main(const struct collect_def *, int, char *[]);
+
+/* The lines of an inline collector: whole lines, each ending in '\n'. */
+typedef void	(*collect_emit_fn)(void *, const char *, size_t);
+
+/* An inline collector (no options); NULL when out of memory. */
+struct collect	*collect_inline(const struct collect_def *, collect_emit_fn,
+		    void *);
+/* One inline sample, its lines handed to the callback; 0, or -1 when the
+ * sample hit a failure (logged as collect_warn() says). */
+int		 collect_round(struct collect *);
 
 /* Parses argv (the common -d, -i SECONDS, -h and the collector's own). NULL
  * after printing the usage or logging why it cannot run. */

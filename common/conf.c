@@ -394,13 +394,14 @@ float_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	return 0;
 }
 
-/* "interval" or "daemon": the ways a collector can run. */
+/* "inline", "daemon" or "interval": the ways a collector can run. */
 static int
 mode_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	if (strcmp(value, "interval") != 0 && strcmp(value, "daemon") != 0) {
-		cfg_error(cfg, "%s = \"%s\": must be \"interval\" or \"daemon\"",
-		    opt->name, value);
+	if (strcmp(value, "interval") != 0 && strcmp(value, "daemon") != 0 &&
+	    strcmp(value, "inline") != 0) {
+		cfg_error(cfg, "%s = \"%s\": must be \"inline\", \"daemon\" or "
+		    "\"interval\"", opt->name, value);
 		return -1;
 	}
 	*(const char **)result = value;
@@ -432,6 +433,8 @@ mode_value(const char *s)
 		return COLLECTOR_MODE_DAEMON;
 	if (s != NULL && strcmp(s, "interval") == 0)
 		return COLLECTOR_MODE_INTERVAL;
+	if (s != NULL && strcmp(s, "inline") == 0)
+		return COLLECTOR_MODE_INLINE;
 	return COLLECTOR_MODE_DEFAULT;
 }
 
@@ -568,7 +571,7 @@ static cfg_opt_t collectors_opts[] = {
 	CFG_FLOAT_CB("timeout", 10.0, CFGF_NONE, float_cb),
 	CFG_STR("drop_dir", NULL, CFGF_NONE),
 	CFG_BOOL("archive", cfg_false, CFGF_NONE),
-	CFG_STR_CB("builtin_mode", "daemon", CFGF_NONE, mode_cb),
+	CFG_STR_CB("builtin_mode", "inline", CFGF_NONE, mode_cb),
 	CFG_INT_CB("max_lines", 10000, CFGF_NONE, int_cb),
 	CFG_INT_CB("max_bytes_per_second", 128L << 10, CFGF_NONE, size_cb),
 	CFG_FLOAT_CB("scan_interval", 30.0, CFGF_NONE, float_cb),

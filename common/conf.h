@@ -73,15 +73,17 @@ struct log_conf {
 };
 
 /*
- * How a collector runs: started each interval and expected to exit, or
- * started once and read for as long as it lives. DEFAULT in a collector
- * section means "not set there": interval, or collectors.builtin_mode for a
- * built-in.
+ * How a collector runs: started each interval and expected to exit,
+ * started once and read for as long as it lives, or (a built-in only)
+ * sampled inside ferry-collectors with no process of its own. DEFAULT in a
+ * collector section means "not set there": interval, or
+ * collectors.builtin_mode for a built-in.
  */
 enum collector_mode {
 	COLLECTOR_MODE_DEFAULT = 0,
 	COLLECTOR_MODE_INTERVAL,
-	COLLECTOR_MODE_DAEMON
+	COLLECTOR_MODE_DAEMON,
+	COLLECTOR_MODE_INLINE
 };
 
 /*

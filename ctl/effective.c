@@ -418,7 +418,8 @@ print_value(struct printer *p, const struct eff_key *k, const void *base)
 	case EFF_MODE:
 		v = *AT(base, k->off, const int *);
 		s = v == COLLECTOR_MODE_DAEMON ? "daemon" :
-		    v == COLLECTOR_MODE_INTERVAL ? "interval" : NULL;
+		    v == COLLECTOR_MODE_INTERVAL ? "interval" :
+		    v == COLLECTOR_MODE_INLINE ? "inline" : NULL;
 		if (s == NULL)
 			printf("null");	/* JSON only: the text notes it */
 		else if (p->json)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
@@ -111,11 +112,13 @@ line(char *l, void *p)
 }
 
 static void
-sample(struct cpu *cpu)
+sample(struct collect *c, void *arg)
 {
-	double	scale;
-	int	i;
+	struct cpu	*cpu = arg;
+	double		 scale;
+	int		 i;
 
+	cpu->c = c;
 	cpu->ncpu = 0;
 	cpu->have_total = 0;
 	cpu->total_n = 0;
@@ -133,18 +136,14 @@ sample(struct cpu *cpu)
 	collect_u64(cpu->c, (uint64_t)cpu->ncpu, "cpu.cpu_count");
 }
 
-int
-main(int argc, char *argv[])
-{
-	static struct cpu		cpu;
-	static const struct collect_def	def = {
-		"cpu", 1, "n", "[-n]", option, &cpu
-	};
+static struct cpu	cpu_state;
 
-	log_init("cpu", 0);
-	if ((cpu.c = collect_open(&def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(cpu.c))
-		sample(&cpu);
-	return collect_close(cpu.c);
-}
+const struct collect_def builtin_cpu = {
+	.name = "cpu",
+	.counters = 1,
+	.opts = "n",
+	.usage = "[-n]",
+	.option = option,
+	.sample = sample,
+	.arg = &cpu_state,
+};

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
@@ -140,24 +141,23 @@ line(char *l, void *p)
 }
 
 static void
-sample(struct diskio *dio)
+sample(struct collect *c, void *arg)
 {
+	struct diskio	*dio = arg;
+
+	dio->c = c;
 	if (procfs_lines(DISKSTATS_PATH, line, dio) == -1)
 		collect_warn(dio->c, "%s", DISKSTATS_PATH);
 }
 
-int
-main(int argc, char *argv[])
-{
-	static struct diskio		dio;
-	static const struct collect_def	def = {
-		"diskio", 1, "z", "[-z]", option, &dio
-	};
+static struct diskio	diskio_state;
 
-	log_init("diskio", 0);
-	if ((dio.c = collect_open(&def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(dio.c))
-		sample(&dio);
-	return collect_close(dio.c);
-}
+const struct collect_def builtin_diskio = {
+	.name = "diskio",
+	.counters = 1,
+	.opts = "z",
+	.usage = "[-z]",
+	.option = option,
+	.sample = sample,
+	.arg = &diskio_state,
+};

@@ -33,6 +33,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
@@ -186,25 +187,24 @@ line(char *l, void *p)
 }
 
 static void
-sample(struct diskspace *ds)
+sample(struct collect *c, void *arg)
 {
+	struct diskspace	*ds = arg;
+
+	ds->c = c;
 	ds->nseen = 0;
 	if (procfs_lines(MOUNTINFO_PATH, line, ds) == -1)
 		collect_warn(ds->c, "%s", MOUNTINFO_PATH);
 }
 
-int
-main(int argc, char *argv[])
-{
-	static struct diskspace		ds;
-	static const struct collect_def	def = {
-		"diskspace", 0, "t:", "[-t type]...", option, &ds
-	};
+static struct diskspace	diskspace_state;
 
-	log_init("diskspace", 0);
-	if ((ds.c = collect_open(&def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(ds.c))
-		sample(&ds);
-	return collect_close(ds.c);
-}
+const struct collect_def builtin_diskspace = {
+	.name = "diskspace",
+	.counters = 0,
+	.opts = "t:",
+	.usage = "[-t type]...",
+	.option = option,
+	.sample = sample,
+	.arg = &diskspace_state,
+};

@@ -11,13 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
 
 #define LOADAVG_PATH	"/proc/loadavg"
-
-static const struct collect_def loadavg_def = { "loadavg", 0, "", "", NULL, NULL };
 
 static int
 parse_load(const char *s, double *v)
@@ -29,13 +28,14 @@ parse_load(const char *s, double *v)
 }
 
 static void
-sample(struct collect *c)
+sample(struct collect *c, void *arg)
 {
 	char		 buf[256], *f[5], *slash;
 	double		 load[3];
 	uint64_t	 running, total;
 	int		 i;
 
+	(void)arg;
 	if (procfs_read(LOADAVG_PATH, buf, sizeof(buf)) == -1) {
 		collect_warn(c, "%s", LOADAVG_PATH);
 		return;
@@ -60,15 +60,10 @@ bad:
 	collect_warnx(c, "%s: unexpected format", LOADAVG_PATH);
 }
 
-int
-main(int argc, char *argv[])
-{
-	struct collect	*c;
-
-	log_init("loadavg", 0);
-	if ((c = collect_open(&loadavg_def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(c))
-		sample(c);
-	return collect_close(c);
-}
+const struct collect_def builtin_loadavg = {
+	.name = "loadavg",
+	.counters = 0,
+	.opts = "",
+	.usage = "",
+	.sample = sample,
+};

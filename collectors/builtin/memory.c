@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
@@ -69,8 +70,11 @@ line(char *l, void *p)
 }
 
 static void
-sample(struct memory *m)
+sample(struct collect *c, void *arg)
 {
+	struct memory	*m = arg;
+
+	m->c = c;
 	m->found = 0;
 	if (procfs_lines(MEMINFO_PATH, line, m) == -1)
 		collect_warn(m->c, "%s", MEMINFO_PATH);
@@ -78,18 +82,14 @@ sample(struct memory *m)
 		collect_warnx(m->c, "%s: no field found", MEMINFO_PATH);
 }
 
-int
-main(int argc, char *argv[])
-{
-	static struct memory		m;
-	static const struct collect_def	def = {
-		"memory", 0, "a", "[-a]", option, &m
-	};
+static struct memory	memory_state;
 
-	log_init("memory", 0);
-	if ((m.c = collect_open(&def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(m.c))
-		sample(&m);
-	return collect_close(m.c);
-}
+const struct collect_def builtin_memory = {
+	.name = "memory",
+	.counters = 0,
+	.opts = "a",
+	.usage = "[-a]",
+	.option = option,
+	.sample = sample,
+	.arg = &memory_state,
+};

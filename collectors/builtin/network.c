@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
@@ -104,24 +105,23 @@ line(char *l, void *p)
 }
 
 static void
-sample(struct network *net)
+sample(struct collect *c, void *arg)
 {
+	struct network	*net = arg;
+
+	net->c = c;
 	if (procfs_lines(NETDEV_PATH, line, net) == -1)
 		collect_warn(net->c, "%s", NETDEV_PATH);
 }
 
-int
-main(int argc, char *argv[])
-{
-	static struct network		net;
-	static const struct collect_def	def = {
-		"network", 1, "I:", "[-I prefix]...", option, &net
-	};
+static struct network	network_state;
 
-	log_init("network", 0);
-	if ((net.c = collect_open(&def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(net.c))
-		sample(&net);
-	return collect_close(net.c);
-}
+const struct collect_def builtin_network = {
+	.name = "network",
+	.counters = 1,
+	.opts = "I:",
+	.usage = "[-I prefix]...",
+	.option = option,
+	.sample = sample,
+	.arg = &network_state,
+};

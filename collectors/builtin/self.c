@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backlog.h"
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "path.h"
@@ -332,10 +333,20 @@ read_pidfile(struct self *s)
 }
 
 static void
-sample(struct self *s)
+sample(struct collect *c, void *arg)
 {
-	int	sup, i;
+	struct self	*s = arg;
+	int		 sup, i;
 
+	s->c = c;
+	if (s->hz <= 0 || s->pagesize <= 0) {
+		s->hz = sysconf(_SC_CLK_TCK);
+		s->pagesize = sysconf(_SC_PAGESIZE);
+		if (s->hz <= 0 || s->pagesize <= 0) {
+			collect_warnx(c, "sysconf: no clock tick or page size");
+			return;
+		}
+	}
 	s->nprocs = 0;
 	if ((sup = read_pidfile(s)) != -1) {
 		add_proc(s, sup, 0);
@@ -351,26 +362,23 @@ sample(struct self *s)
 	report_db(s);
 }
 
-int
-main(int argc, char *argv[])
+static void
+done(void *arg)
 {
-	static struct self		s;
-	static const struct collect_def	def = {
-		"self", 1, "", "", NULL, NULL
-	};
+	struct self	*s = arg;
 
-	log_init("self", 0);
-	s.hz = sysconf(_SC_CLK_TCK);
-	s.pagesize = sysconf(_SC_PAGESIZE);
-	if (s.hz <= 0 || s.pagesize <= 0) {
-		log_warnx("sysconf: no clock tick or page size");
-		return 1;
-	}
-	if ((s.c = collect_open(&def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(s.c))
-		sample(&s);
-	progress_close(s.db);
-	free(s.segs);
-	return collect_close(s.c);
+	progress_close(s->db);
+	free(s->segs);
 }
+
+static struct self	self_state;
+
+const struct collect_def builtin_self = {
+	.name = "self",
+	.counters = 1,
+	.opts = "",
+	.usage = "",
+	.sample = sample,
+	.done = done,
+	.arg = &self_state,
+};

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
@@ -61,8 +62,11 @@ line(char *l, void *p)
 }
 
 static void
-sample(struct sockstat *ss)
+sample(struct collect *c, void *arg)
 {
+	struct sockstat	*ss = arg;
+
+	ss->c = c;
 	ss->found = 0;
 	if (procfs_lines(SOCKSTAT_PATH, line, ss) == -1) {
 		collect_warn(ss->c, "%s", SOCKSTAT_PATH);
@@ -74,18 +78,14 @@ sample(struct sockstat *ss)
 		collect_warnx(ss->c, "%s: no field found", SOCKSTAT_PATH);
 }
 
-int
-main(int argc, char *argv[])
-{
-	static struct sockstat		ss;
-	static const struct collect_def	def = {
-		"sockstat", 0, "", "", NULL, NULL
-	};
+static struct sockstat	sockstat_state;
 
-	log_init("sockstat", 0);
-	if ((ss.c = collect_open(&def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(ss.c))
-		sample(&ss);
-	return collect_close(ss.c);
-}
+const struct collect_def builtin_sockstat = {
+	.name = "sockstat",
+	.counters = 0,
+	.opts = "",
+	.usage = "",
+	.option = NULL,
+	.sample = sample,
+	.arg = &sockstat_state,
+};

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "builtin.h"
 #include "collect.h"
 #include "log.h"
 #include "procfs.h"
@@ -48,12 +49,14 @@ line(char *l, void *p)
 }
 
 static void
-sample(struct vmstat *vm)
+sample(struct collect *c, void *arg)
 {
-	double	per_sec;
-	size_t	i;
-	int	found = 0;
+	struct vmstat	*vm = arg;
+	double		 per_sec;
+	size_t		 i;
+	int		 found = 0;
 
+	vm->c = c;
 	memset(vm->have, 0, sizeof(vm->have));
 	if (procfs_lines(VMSTAT_PATH, line, vm) == -1) {
 		collect_warn(vm->c, "%s", VMSTAT_PATH);
@@ -72,18 +75,14 @@ sample(struct vmstat *vm)
 		collect_warnx(vm->c, "%s: no field found", VMSTAT_PATH);
 }
 
-int
-main(int argc, char *argv[])
-{
-	static struct vmstat		vm;
-	static const struct collect_def	def = {
-		"vmstat", 1, "", "", NULL, NULL
-	};
+static struct vmstat	vmstat_state;
 
-	log_init("vmstat", 0);
-	if ((vm.c = collect_open(&def, argc, argv)) == NULL)
-		return 1;
-	while (collect_next(vm.c))
-		sample(&vm);
-	return collect_close(vm.c);
-}
+const struct collect_def builtin_vmstat = {
+	.name = "vmstat",
+	.counters = 1,
+	.opts = "",
+	.usage = "",
+	.option = NULL,
+	.sample = sample,
+	.arg = &vmstat_state,
+};

@@ -317,7 +317,11 @@ def test_cpu(runner):
 
 def test_cpu_normalized(runner):
     runner.run("cpu", "-n")
-    got = runner.run("cpu", "-n")
+    # Percentages need a tick of /proc/stat between the two samples; runs
+    # back to back can fall within one, and then print only cpu_count.
+    got = wait_for(lambda: (lambda g: any(k.startswith("cpu.total.") for k in g)
+                            and g)(runner.run("cpu", "-n")), 5, interval=0.01,
+                   what="a second sample with percentages")
     total = sum(v for k, v in got.items() if k.startswith("cpu.total.")
                 and not k.endswith(("guest", "guest_nice")))
     assert abs(total - 100) <= 0.1, total

@@ -264,8 +264,10 @@ def test_daemon_killed_by_hand_is_restarted(start_ferry, tmp_path):
             PREFIX + "coll.beater.beat", [])
         return [ts for ts, v in pts if v == second and ts > killed]
     wait_for(new_beats, ARRIVAL, what="beats from the restarted daemon")
-    c = counters(f)
-    assert c.get("beater.restarts", 0) >= 1 and c.get("beater.failures", 0) >= 1
+    # The counters travel in a stream of their own, written within a second.
+    c = wait_for(lambda: (lambda c: c.get("beater.restarts", 0) >= 1 and c)(
+        counters(f)), 10, interval=0.5, what="beater.restarts >= 1")
+    assert c.get("beater.failures", 0) >= 1
 
     # An upgrade of its file restarts it too, at once, and not as a failure.
     failures = c["beater.failures"]

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (CONFIG_TEMPLATE, REPO, check_stored, deadletter_batches,
-                      free_port, wait_for)
+from conftest import (CONFIG_TEMPLATE, REPO, check_stored, children_of,
+                      deadletter_batches, free_port, proc_exe_name, wait_for)
 from faultproxy import FaultProxy
 
 OUTPUT = "sink"             # the output's name in conftest's configuration
@@ -347,6 +347,69 @@ def test_builtin_collectors_through_the_runner(start_ferry):
     print("built-ins: loadavg and memory arrived; after disabling loadavg, "
           "%d new loadavg points" % len(after))
     assert after == [], "loadavg went on after it was disabled: %s" % after
+
+
+def test_builtins_run_inline_and_their_files_switch_them(start_ferry):
+    """
+    The default builtin_mode, "inline": the built-ins are sampled inside
+    ferry-collectors, with no process of their own (self excepted, which
+    opens ferry.db), and their lines go the way every collector's go. The
+    file in opt/ferry/collectors still switches each one: refused while
+    world-writable, stopped when removed. A built-in given args, and an
+    operator's collector asking for inline, run as processes instead.
+    """
+    f = start_ferry(start=False)
+    require(f, "ferry-collectors")
+    names = install_builtins(f)
+    custom = f.etc / "collectors.d"
+    custom.mkdir(parents=True, exist_ok=True)
+    (custom / "mine").write_text("#!/bin/sh\necho coll.mine.v 1\n")
+    os.chmod(custom / "mine", 0o755)
+    f.write_config("collectors { interval = 1 }\n"
+                   'collector "diskspace" { args = { "-t", "tmpfs" } }\n'
+                   'collector "mine" { mode = "inline" }\n')
+    f.start()
+    pid = f.child_pid("collectors")
+    pre = "servers.systest."
+    for name in ("loadavg.01", "cpu.cpu_count", "vmstat.pgfault", "coll.mine.v"):
+        f.wait_sink_count(pre + name, 1, timeout=ARRIVAL)
+
+    def kids():
+        return {proc_exe_name(p) for p in children_of(pid)}
+    wanted = {"diskspace"} | ({"self"} & names)
+    wait_for(lambda: wanted <= kids(), 10, what="daemons %s" % sorted(wanted))
+    inline = {"cpu", "memory", "loadavg", "diskio", "network", "vmstat", "sockstat"}
+    assert not inline & kids(), kids()
+    text = f.log_text("collectors")
+    root = f.root / "opt/ferry/collectors"
+    assert "collector loadavg: %s/loadavg, inline, sampled every 1 s (built-in)" \
+        % root in text
+    assert "collector diskspace: %s/diskspace, daemon" % root in text
+    assert "collector mine cannot run inline" in text
+
+    # World-writable: refused by name, and not sampled; memory goes on.
+    load, mem = pre + "loadavg.01", pre + "memory.MemTotal"
+    os.chmod(root / "loadavg", 0o757)
+    wait_for(lambda: "refusing to run collector %s/loadavg: it is world-writable"
+             % root in f.log_text("collectors"), 10, what="the refusal")
+    t_ref = int(time.time())
+    wait_for(lambda: len([t for t, _ in f.sink_points(mem).get(mem, [])
+                          if t > t_ref + 1]) >= 3, ARRIVAL, interval=0.3,
+             what="three new points of memory.MemTotal")
+    late = [t for t, _ in f.sink_points(load).get(load, []) if t > t_ref + 1]
+    assert late == [], "loadavg sampled while refused: %s" % late
+
+    # Safe again: sampled again. Removed: stopped.
+    os.chmod(root / "loadavg", 0o755)
+    t_ok = int(time.time())
+    wait_for(lambda: [t for t, _ in f.sink_points(load).get(load, [])
+                      if t > t_ok], ARRIVAL, interval=0.3,
+             what="loadavg sampled again")
+    (root / "loadavg").unlink()
+    wait_for(lambda: "collector loadavg: its file is gone" in
+             f.log_text("collectors"), 10, what="loadavg retired")
+    print("inline built-ins: daemons %s, refused and resumed loadavg"
+          % sorted(kids()))
 
 
 # -- 5. no output configured ------------------------------------------------------------------

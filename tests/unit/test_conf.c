@@ -1368,7 +1368,7 @@ test_every_default_from_empty_file(void **state)
 	 */
 	write_main(f, "");
 	c = load_ok(f);
-	assert_int_equal(c->collectors.builtin_mode, COLLECTOR_MODE_DAEMON);
+	assert_int_equal(c->collectors.builtin_mode, COLLECTOR_MODE_INLINE);
 	assert_int_equal(c->collectors.max_lines, 10000);
 	assert_int_equal(c->collectors.max_bytes_per_second, 128 * 1024);
 	assert_float(c->collectors.scan_interval, 30);

@@ -103,7 +103,7 @@ test_defaults(void **state)
 
 	(void)state;
 	c = load_ok("");
-	assert_int_equal(c->collectors.builtin_mode, COLLECTOR_MODE_DAEMON);
+	assert_int_equal(c->collectors.builtin_mode, COLLECTOR_MODE_INLINE);
 	assert_int_equal(c->collectors.max_lines, 10000);
 	assert_int_equal(c->collectors.max_bytes_per_second, 128 * 1024);
 	assert_true(c->collectors.scan_interval == 30);
@@ -154,6 +154,11 @@ test_dirs_and_builtin_mode(void **state)
 	assert_true(c->collectors.scan_interval == 1);
 	assert_string_equal(c->collectors.builtin_dir, "/b");
 	assert_string_equal(c->collectors.custom_dir, "/c");
+	conf_free(c);
+	c = load_ok("collectors { builtin_mode = \"interval\" }\n"
+	    "collector \"cpu\" { mode = \"inline\" }\n");
+	assert_int_equal(c->collectors.builtin_mode, COLLECTOR_MODE_INTERVAL);
+	assert_int_equal(c->collector[0].mode, COLLECTOR_MODE_INLINE);
 	conf_free(c);
 }
 

@@ -41,6 +41,7 @@ owners(uid_t user)
 	o.uid[o.n++] = 0;
 	o.uid[o.n++] = user;
 	strlcpy(o.user, "ferry", sizeof(o.user));
+	o.resolved = 1;
 	return o;
 }
 
@@ -126,6 +127,33 @@ test_owners_init(void **state)
 	assert_true(o.n >= 1 && o.n <= 2);
 }
 
+/* The configured user is looked up when a file of someone else's shows up. */
+static void
+test_owners_lookup_when_needed(void **state)
+{
+	struct scan_owners	o;
+	struct passwd		*pw;
+	struct stat		 st;
+	char			 why[160];
+
+	(void)state;
+	if ((pw = getpwnam("nobody")) == NULL || pw->pw_uid == geteuid())
+		skip();
+	scan_owners_init(&o, "nobody");
+	assert_false(o.resolved);
+	st = file_stat(S_IFREG | 0755, 0);
+	assert_int_equal(scan_check(&st, &o, why, sizeof(why)), 0);
+	assert_false(o.resolved);
+	st = file_stat(S_IFREG | 0755, pw->pw_uid);
+	assert_int_equal(scan_check(&st, &o, why, sizeof(why)), 0);
+	assert_true(o.resolved);
+
+	scan_owners_init(&o, "no-such-user-here");
+	st = file_stat(S_IFREG | 0755, pw->pw_uid);
+	assert_int_equal(scan_check(&st, &o, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "no-such-user-here"));
+}
+
 static void
 test_names(void **state)
 {
@@ -185,7 +213,7 @@ make_file(const char *dir, const char *name, mode_t mode)
 
 /* Scan dir with stderr going to a file; what was logged, in log. */
 static void
-scan_capture(const char *dir, const struct scan_owners *o,
+scan_capture(const char *dir, struct scan_owners *o,
     struct found_set *f, char *log, size_t size)
 {
 	char	path[] = "/tmp/test_scan_log.XXXXXX";
@@ -306,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_check_refuses_other_owners),
 		cmocka_unit_test(test_check_skips_what_is_no_collector),
 		cmocka_unit_test(test_owners_init),
+		cmocka_unit_test(test_owners_lookup_when_needed),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_scan_dir),
 		cmocka_unit_test(test_scan_missing_dir),
