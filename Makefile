@@ -94,7 +94,7 @@ all: $(BINS) $(BUILTIN_BINS) $(BENCH_BINS)
 
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -o $@ $<
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) -O2 -Wl,--as-needed -o $@ $< $(PKG_LIBS)
 
 # deps installs the Debian packages the build and the tests need when missing.
 deps:
