@@ -8,8 +8,9 @@
  * as the user, a body of plaintext lines. A dead peer is found in seconds:
  * a connect timeout; TCP keepalive for an idle connection (by default 1 s
  * idle, 1 s interval, 3 probes); TCP_USER_TIMEOUT for one with
- * unacknowledged data; and a low-speed limit for a peer that accepted the
- * request but never answers. There is no whole-request timeout, so a large
+ * unacknowledged data; and, for a peer that accepted the request but never
+ * answers, a request with no byte moving either way for STALL_SECONDS is
+ * ended (watch_progress). There is no whole-request timeout, so a large
  * batch over a slow link still succeeds. TLS peers are verified, against
  * the output's ca_file when it has one.
  *
@@ -41,7 +42,7 @@
 #include "log.h"
 #include "resolver.h"
 
-#define STALL_SECONDS		7	/* below 1 byte/s this long: dead (the promise: noticed within 10 s) */
+#define STALL_SECONDS		7	/* no byte moved this long: dead (the promise: noticed within 10 s) */
 #define USER_TIMEOUT_MS		10000
 #define CALLER_FDS_MAX		4	/* the forwarder's own fds in the poll */
 
@@ -53,6 +54,11 @@ struct http {
 	struct curl_slist	*headers;
 	char			 errbuf[CURL_ERROR_SIZE];
 	const struct conn_conf	*conn;
+
+	/* The request in flight: when a byte last moved. */
+	curl_off_t		 moved;
+	uint64_t		 moved_at;
+	int			 stalled;
 
 	/* The fallback resolver, when the output has dns_servers. */
 	struct resolver		*resolver;
@@ -120,6 +126,33 @@ set_sockopts(void *arg, curl_socket_t fd, curlsocktype purpose)
 		    sizeof(timeout));
 	}
 	return CURL_SOCKOPT_OK;
+}
+
+/*
+ * A peer that stops answering without closing: once the request has begun
+ * (connecting is connect_timeout's business), STALL_SECONDS without a byte
+ * moving either way ends it. libcurl's low-speed limit averages over its
+ * last five seconds, so alone it takes up to STALL_SECONDS + 5 s to see a
+ * silence; it stays, as what wakes the handle each second to call this.
+ */
+static int
+watch_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http	*h = arg;
+	uint64_t	 now = clock_mono_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow + ulnow == 0 || dlnow + ulnow != h->moved) {
+		h->moved = dlnow + ulnow;
+		h->moved_at = now;
+		return 0;
+	}
+	if (now - h->moved_at < STALL_SECONDS * 1000)
+		return 0;
+	h->stalled = 1;
+	return 1;
 }
 
 /* The response body is not needed; only its status. */
@@ -240,6 +273,9 @@ http_open(struct output *o)
 	    (long)(h->conn->connect_timeout * 1000));
 	curl_easy_setopt(h->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h->easy, CURLOPT_LOW_SPEED_TIME, (long)STALL_SECONDS);
+	curl_easy_setopt(h->easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h->easy, CURLOPT_XFERINFOFUNCTION, watch_progress);
+	curl_easy_setopt(h->easy, CURLOPT_XFERINFODATA, h);
 	curl_easy_setopt(h->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h->easy, CURLOPT_TCP_KEEPIDLE,
 	    (long)h->conn->keepalive_idle);
@@ -292,6 +328,9 @@ http_start(struct output *o)
 			    h->host);
 	}
 	h->errbuf[0] = '\0';
+	h->moved = 0;
+	h->moved_at = clock_mono_ms();
+	h->stalled = 0;
 	curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)o->batch.len);
 	curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, o->batch.body);
@@ -420,6 +459,9 @@ finished(CURLMsg *msg, uint64_t now)
 	    dnsfallback_system_ok(&h->fb))
 		log_info("output %s: the system resolver resolves %s again; "
 		    "the fallback resolver is no longer used", o->name, h->host);
+	if (h->stalled)
+		snprintf(h->errbuf, sizeof(h->errbuf), "the peer went silent: "
+		    "nothing sent or received for %d s", STALL_SECONDS);
 	output_done(o, rc == CURLE_OK, code, (long)retry_after,
 	    h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc), now);
 }

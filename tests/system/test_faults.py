@@ -263,8 +263,8 @@ def apply_fault(mode, proxy, snd):
         proxy.set_mode("reset", count=5)
         assert proxy.wait_mode("pass", 60), "5 requests never came to be reset"
     elif mode == "stall":
-        # Longer than the forwarder's low-speed limit (10 s), so it gives
-        # up on the request and sends it again.
+        # Longer than the forwarder waits for a silent peer (7 s), so it
+        # gives up on the request and sends it again.
         proxy.set_mode("stall")
         time.sleep(12.5)
         proxy.passthrough()
@@ -408,7 +408,7 @@ def test_sink_down_60s(rig):
 # -- 6. a peer that swallows ------------------------------------------------------
 
 NOTICE_LIMIT = 10.0     # issue 3: a silent peer is noticed within 10 s
-NOTICE_TOLERANCE = 2.0  # a loaded machine (the low-speed limit itself is 7 s)
+NOTICE_TOLERANCE = 2.0  # a loaded machine (the forwarder itself waits 7 s)
 
 
 def test_peer_swallows(rig):
