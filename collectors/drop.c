@@ -75,6 +75,7 @@ static struct {
 	int		 ifd;		/* inotify, or -1 */
 	int		 wd;		/* our watch, or -1 */
 	int		 failing;	/* the directory: logged once */
+	int		 overflow;	/* a ready file found no room in the queue */
 
 	struct cand	 cand[CAND_MAX];
 	int		 ncand;
@@ -96,7 +97,7 @@ static struct {
 	struct drop_stats st;
 } drop = { .ifd = -1, .wd = -1, .fd = -1 };
 
-static void	enqueue(const char *, int);
+static int	enqueue(const char *, int);
 
 static uint64_t
 hash_str(const char *s)
@@ -115,8 +116,8 @@ add_watch(void)
 {
 	if (drop.ifd == -1 || drop.wd != -1)
 		return;
-	drop.wd = inotify_add_watch(drop.ifd, drop.dir,
-	    IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_ONLYDIR);
+	drop.wd = inotify_add_watch(drop.ifd, drop.dir, IN_MOVED_TO | IN_CREATE |
+	    IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
 }
 
 /* Files a crash left half taken: they go first, whole, again. */
@@ -131,7 +132,7 @@ take_leftovers(void)
 	while ((de = readdir(d)) != NULL)
 		if (strncmp(de->d_name, TAKING, strlen(TAKING)) == 0 &&
 		    de->d_type == DT_REG)
-			enqueue(de->d_name, 1);
+			(void)enqueue(de->d_name, 1);
 	closedir(d);
 }
 
@@ -173,31 +174,39 @@ queued(const char *name)
 	return strcmp(drop.name, name) == 0 && drop.fd != -1;
 }
 
-/* Queue name to be taken; a dotfile only when it is our leftover. */
-static void
+/*
+ * Queue name to be taken; a dotfile only when it is our leftover. -1 when
+ * the queue is full: the file is found again by a sweep once there is room.
+ */
+static int
 enqueue(const char *name, int leftover)
 {
-	if ((name[0] == '.' && !leftover) || drop.nqueue == QUEUE_MAX ||
-	    queued(name) || strlen(name) > NAME_MAX)
-		return;
+	if ((name[0] == '.' && !leftover) || queued(name) ||
+	    strlen(name) > NAME_MAX)
+		return 0;
+	if (drop.nqueue == QUEUE_MAX) {
+		drop.overflow = 1;
+		return -1;
+	}
 	(void)strlcpy(drop.queue[drop.nqueue++], name, NAME_MAX + 1);
+	return 0;
 }
 
 int
 drop_event(uint32_t mask, const char *name)
 {
-	if (mask & IN_IGNORED) {
-		/* The directory was removed or moved: watched again once back. */
+	if (mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+		/* The directory went away: watched again once one is back. */
+		if (!(mask & IN_IGNORED) && drop.wd != -1)
+			(void)inotify_rm_watch(drop.ifd, drop.wd);
 		drop.wd = -1;
 		return 1;
 	}
 	/* Our own renames to TAKING show up here too: dotfiles are skipped. */
 	if (name == NULL || name[0] == '.')
 		return 0;
-	if (mask & IN_MOVED_TO) {
-		enqueue(name, 0);
-		return 0;
-	}
+	if (mask & IN_MOVED_TO)
+		return enqueue(name, 0) == -1;
 	return 1;
 }
 
@@ -281,6 +290,7 @@ drop_sweep(uint64_t now)
 	if (drop.failing)
 		log_info("drop directory %s is readable again", drop.dir);
 	drop.failing = 0;
+	drop.overflow = 0;
 	add_watch();
 	for (i = 0; i < drop.ncand; i++)
 		drop.cand[i].seen = 0;
@@ -291,14 +301,14 @@ drop_sweep(uint64_t now)
 		    !S_ISREG(st.st_mode) || skipped(de->d_name, &st))
 			continue;
 		if (stable(de->d_name, &st, now))
-			enqueue(de->d_name, 0);
+			(void)enqueue(de->d_name, 0);
 	}
 	closedir(d);
 	for (i = j = 0; i < drop.ncand; i++)
 		if (drop.cand[i].seen)
 			drop.cand[j++] = drop.cand[i];
 	drop.ncand = j;
-	return drop.ncand > 0 || drop.wd == -1;
+	return drop.ncand > 0 || drop.wd == -1 || drop.overflow;
 }
 
 static void

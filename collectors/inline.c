@@ -29,12 +29,12 @@ static const struct collect_def *const hosted[] = {
 	&builtin_diskio, &builtin_network, &builtin_vmstat, &builtin_sockstat,
 };
 
-/* Where the lines of the sample in progress go. */
-static struct {
+/* Where the lines of a sample go. */
+struct dest {
 	struct runner		*r;
 	struct collector	*c;
 	uint64_t		 now;
-} cur;
+};
 
 const struct collect_def *
 inline_find(const char *name)
@@ -50,20 +50,22 @@ inline_find(const char *name)
 static void
 inline_emit(void *arg, const char *lines, size_t len)
 {
-	(void)arg;
-	output_feed(cur.r, cur.c, lines, len, cur.now);
+	struct dest	*to = arg;
+
+	output_feed(to->r, to->c, lines, len, to->now);
 }
 
 /* One sample of c, now; counted and timed like an interval run. */
 void
 inline_run(struct runner *r, struct collector *c, uint64_t now)
 {
+	struct dest	to = { r, c, now };
 	uint64_t	start, took;
 
 	if (exec_allowed(r, c) == -1)
 		return;
 	if (c->sampler == NULL &&
-	    (c->sampler = collect_inline(c->inl, inline_emit, NULL)) == NULL) {
+	    (c->sampler = collect_inline(c->inl, inline_emit)) == NULL) {
 		c->st.failures++;
 		return;
 	}
@@ -71,13 +73,10 @@ inline_run(struct runner *r, struct collector *c, uint64_t now)
 	c->last_run = clock_wall();
 	c->run_lines = 0;
 	c->run_cut = 0;
-	cur.r = r;
-	cur.c = c;
-	cur.now = now;
+	c->draining = 0;
 	start = clock_mono_ms();
-	if (collect_round(c->sampler) == -1)
+	if (collect_round(c->sampler, &to) == -1)
 		c->st.failures++;	/* logged by collect.c, once a streak */
-	cur.c = NULL;
 
 	took = clock_mono_ms() - start;
 	c->duration_ms = (int64_t)took;

@@ -548,6 +548,7 @@ handle_inotify(uint64_t now, struct timers *t)
 			if (ev->mask & IN_Q_OVERFLOW) {
 				/* Events were lost: look at everything. */
 				t->scan_due = now;
+				t->sweep_due = now;
 				continue;
 			}
 			if (ev->wd == drop_watch()) {
@@ -609,11 +610,26 @@ handle_signals(uint64_t now)
 	}
 }
 
+/* What the drop directory has done so far: it moves when it did anything. */
+static uint64_t
+drop_progress(void)
+{
+	const struct drop_stats	*ds = drop_stats();
+	uint64_t		 sum = ds->files + ds->lines + ds->dropped +
+				    ds->errors;
+	int			 i;
+
+	for (i = 0; i < METRIC_NSTATUS; i++)
+		sum += ds->rejected[i];
+	return sum;
+}
+
 /* The spool's promises, the drop directory, housekeeping. */
 static void
 run_timers(struct timers *t, uint64_t now)
 {
 	struct collector	*c;
+	uint64_t		 done;
 
 	exec_timeouts(&R, now);
 	if (!R.quit) {
@@ -641,8 +657,10 @@ run_timers(struct timers *t, uint64_t now)
 		t->housekeep_due = now + HOUSEKEEP_MS;
 	}
 	if (t->drop_busy && !R.quit) {
+		done = drop_progress();
 		t->drop_busy = drop_work(now);
-		activity(t, now);
+		if (drop_progress() != done)
+			activity(t, now);
 	}
 	if (spool_pending(R.spool) > 0 && t->flush_due == 0)
 		t->flush_due = now + FLUSH_MS;
@@ -655,10 +673,12 @@ run_timers(struct timers *t, uint64_t now)
 		activity(t, now);
 	}
 	if ((t->sync_due != 0 && now >= t->sync_due) || now >= t->self_due) {
-		if (spool_sync(R.spool) == -1)
-			log_warn("spool sync");
-		publish_counters(now, 0);
 		t->sync_due = 0;
+		if (spool_sync(R.spool) == -1) {
+			log_warn("spool sync");
+			t->sync_due = now + SYNC_MS;	/* again, until it works */
+		}
+		publish_counters(now, 0);
 		t->self_due = now + SELF_PERIOD_MS;
 	}
 }
@@ -677,7 +697,7 @@ next_timeout(const struct timers *t, uint64_t now, uint64_t wake)
 	struct collector	*c;
 	uint64_t		 due = t->self_due;
 
-	if (t->drop_busy)
+	if (t->drop_busy && !R.quit)
 		return 0;
 	if (t->flush_due != 0 && t->flush_due < due)
 		due = t->flush_due;

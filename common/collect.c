@@ -38,7 +38,7 @@ struct collect {
 	int		 failing;	/* and so did the one before */
 	int		 failed;	/* the exit status will be 1 */
 	collect_emit_fn	 emit;		/* inline: where the lines go */
-	void		*emit_arg;
+	void		*emit_arg;	/* the round's, for emit */
 	char		*buf;		/* inline: lines not handed on yet */
 	size_t		 len;
 };
@@ -277,7 +277,7 @@ collect_main(const struct collect_def *def, int argc, char *argv[])
 }
 
 struct collect *
-collect_inline(const struct collect_def *def, collect_emit_fn emit, void *arg)
+collect_inline(const struct collect_def *def, collect_emit_fn emit)
 {
 	struct collect	*c;
 
@@ -291,7 +291,6 @@ collect_inline(const struct collect_def *def, collect_emit_fn emit, void *arg)
 	c->def = def;
 	c->daemon = 1;		/* counters live in memory, as a daemon's */
 	c->emit = emit;
-	c->emit_arg = arg;
 	return c;
 }
 
@@ -304,14 +303,16 @@ collect_emit_flush(struct collect *c)
 }
 
 int
-collect_round(struct collect *c)
+collect_round(struct collect *c, void *arg)
 {
+	c->emit_arg = arg;
 	c->round_failed = 0;
 	c->now = clock_wall();
 	rate_begin(c->rate, clock_mono_ms());
 	c->def->sample(c, c->def->arg);
 	rate_end(c->rate);
 	collect_emit_flush(c);
+	c->emit_arg = NULL;
 	if (c->round_failed)
 		c->failing = 1;
 	else if (c->failing) {

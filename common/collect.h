@@ -61,11 +61,10 @@ int		 collect_main(const struct collect_def *, int, char *[]);
 typedef void	(*collect_emit_fn)(void *, const char *, size_t);
 
 /* An inline collector (no options); NULL when out of memory. */
-struct collect	*collect_inline(const struct collect_def *, collect_emit_fn,
-		    void *);
-/* One inline sample, its lines handed to the callback; 0, or -1 when the
- * sample hit a failure (logged as collect_warn() says). */
-int		 collect_round(struct collect *);
+struct collect	*collect_inline(const struct collect_def *, collect_emit_fn);
+/* One inline sample, its lines handed to the callback with arg; 0, or -1
+ * when the sample hit a failure (logged as collect_warn() says). */
+int		 collect_round(struct collect *, void *);
 
 /* Parses argv (the common -d, -i SECONDS, -h and the collector's own). NULL
  * after printing the usage or logging why it cannot run. */

@@ -15,10 +15,12 @@
  *   - pseudo filesystems, which hold no disk space: proc, sysfs, devtmpfs,
  *     devpts, tmpfs, ramfs, cgroup*, overlay (one per container), squashfs
  *     and iso9660 (read-only images, always full), autofs, and the like;
- *   - network and user-space filesystems (nfs*, cifs, smb3, ceph, 9p,
- *     fuse.*): statvfs() on one whose server is gone blocks without end,
- *     which would stop every other filesystem's figures, and the space is
- *     better measured on the server. fuseblk (NTFS, exFAT disks) is kept;
+ *   - network, cluster, host-shared and user-space filesystems (nfs*,
+ *     cifs, smb3, ceph, 9p, virtiofs, gfs2, ocfs2, gpfs, lustre, fuse.*):
+ *     statvfs() on one whose server is gone blocks without end, which
+ *     would stop every other filesystem's figures (and, inline, the whole
+ *     of ferry-collectors), and the space is better measured on the
+ *     server. fuseblk (NTFS, exFAT disks) is kept;
  *   - mount points under /proc, /sys and /dev;
  *   - a second mount of a filesystem already reported (bind mounts), and a
  *     mount hidden under a later one on the same mount point.
@@ -49,9 +51,10 @@ static const char *const skip_types[] = {
 	"nsfs", "overlay", "proc", "pstore", "ramfs", "rootfs", "rpc_pipefs",
 	"securityfs", "selinuxfs", "squashfs", "sysfs", "tmpfs", "tracefs",
 	"nfsd", "binder", "none",
-	/* network and user space */
+	/* network, cluster, host-shared and user space */
 	"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "9p",
-	"afs", "lustre", "fuse",
+	"afs", "lustre", "fuse", "virtiofs", "gfs2", "ocfs2", "gpfs", "beegfs",
+	"orangefs", "coda", "ncpfs",
 };
 
 struct diskspace {

@@ -315,6 +315,40 @@ def test_drop_dir_file_is_ingested_once_then_removed(start_ferry):
     assert f.sink_points("drop.test.m7")["drop.test.m7"] == [(now - 7, 7)]
 
 
+def test_drop_dir_burst_and_a_recreated_dir_are_taken_promptly(start_ferry):
+    """
+    The drop directory is read on inotify events, not on a clock: more
+    files renamed in at once than the runner queues (32) are all taken
+    soon, and so is a file in a drop directory removed and made again
+    (its watch is set up anew). "Soon" is well under the 30 s safety
+    sweep that would otherwise find them.
+    """
+    f = suite(start_ferry)
+    drop = f.var / "drop"
+    drop.mkdir(parents=True, exist_ok=True)
+    now = int(time.time())
+    n = 40
+    for i in range(n):
+        tmp = drop / (".burst%d.tmp" % i)
+        tmp.write_text("drop.burst.m%d %d %d\n" % (i, i, now))
+        os.rename(tmp, drop / ("burst%d" % i))
+    t0 = time.monotonic()
+    wait_for(lambda: not [p for p in drop.iterdir() if p.name.startswith("burst")],
+             10, what="all %d burst files taken" % n)
+    print("drop burst: %d files taken in %.1f s" % (n, time.monotonic() - t0))
+    f.wait_sink_count("drop.burst.m", n, timeout=ARRIVAL)
+
+    drop.rmdir()
+    wait_for(lambda: "drop directory" in log(f), 10, what="the missing directory")
+    drop.mkdir()
+    tmp = drop / ".again.tmp"
+    tmp.write_text("drop.again.x 1 %d\n" % now)
+    os.rename(tmp, drop / "again")
+    wait_for(lambda: not (drop / "again").exists(), 10,
+             what="a file in the recreated drop directory taken")
+    f.wait_sink_count("drop.again.x", 1, timeout=ARRIVAL)
+
+
 def test_archive_log_gets_every_collector_metric(start_ferry):
     f = suite(start_ferry, "collectors { interval = 1 archive = true }\n")
     write_collector(f, "tick", 'echo "coll.tick.alive 1"\n')
