@@ -884,9 +884,7 @@ publish_counters(uint64_t now, int force)
 		for (i = 0; i < METRIC_NSTATUS; i++)
 			sum += c->st.rejected[i];
 	}
-	sum += ds->files + ds->lines + ds->dropped + ds->errors + R.ncoll;
-	for (i = 0; i < METRIC_NSTATUS; i++)
-		sum += ds->rejected[i];
+	sum += drop_progress() + R.ncoll;
 	if (R.archive != NULL)
 		sum += archive_dropped(R.archive);
 	if (!force && sum == last_sum && now - last_ms < SELF_PERIOD_MS)
