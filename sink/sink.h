@@ -7,17 +7,21 @@
  * Files: sink.c (main: options, config, listen socket, signal loop), http.c
  * (the daemon, routing, request bodies, auth, responses), ingest.c (the write
  * endpoints), query.c (render, find, the log and beat readers), glob.c (the
- * Graphite path matcher and the tree walker), json.c (a minimal JSON reader
- * and writer), buf.c (growable bounded buffers), store.c (SQLite).
+ * Graphite path matcher and the tree walker), and store.c (SQLite). The JSON
+ * reader and the bounded buffers it fills are common/jsonread.c and
+ * common/buf.c, which the forwarder uses too.
  *
- * glob.c, json.c and buf.c use nothing from the rest of the sink but struct
- * buf, so each can be read and tested alone.
+ * glob.c uses nothing from the rest of the sink but struct buf, so it can be
+ * read and tested alone.
  */
 #ifndef FERRY_SINK_H
 #define FERRY_SINK_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "buf.h"
+#include "json.h"
 
 #define SINK_BODY_MAX		(64UL << 20)	/* one request body: 413 beyond */
 #define SINK_INFLIGHT_MAX	(256UL << 20)	/* all bodies together: 503 beyond */
@@ -27,52 +31,6 @@
 #define SINK_SERIES_MAX		10000		/* series one render may return */
 #define SINK_TARGETS_MAX	64		/* target= arguments of one render */
 #define SINK_CHUNK		(64UL << 10)	/* a streamed reply is built by this much */
-
-/* buf.c: a byte buffer that grows up to max (0: no limit) and stays NUL-terminated. */
-struct buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	size_t	 max;
-};
-
-void	buf_init(struct buf *, size_t);
-void	buf_free(struct buf *);
-/* Make room for n more bytes; -1 with errno EFBIG past max, ENOMEM. */
-int	buf_reserve(struct buf *, size_t);
-int	buf_add(struct buf *, const void *, size_t);
-int	buf_addstr(struct buf *, const char *);
-int	buf_printf(struct buf *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
-/* Hand the memory to the caller (who frees it); the buffer is empty after. */
-char	*buf_take(struct buf *, size_t *);
-
-/* json.c: a pull reader over one document in memory, and string escaping. */
-struct json {
-	const char	*p;
-	const char	*end;
-	int		 depth;		/* open containers, at most 64 */
-	uint64_t	 first;		/* bit depth-1: no member read yet */
-};
-
-void	json_init(struct json *, const char *, size_t);
-int	json_object_begin(struct json *);
-/* 1: a member, its key decoded into key and the reader at its value; 0: '}'; -1: error. */
-int	json_object_next(struct json *, struct buf *);
-int	json_array_begin(struct json *);
-/* 1: an element follows; 0: ']'; -1: error. */
-int	json_array_next(struct json *);
-/* Decode a string value into out (replacing its content); -1 when not a string. */
-int	json_string(struct json *, struct buf *);
-/* A number, or a string holding an integer (some senders quote line numbers). */
-int	json_int64(struct json *, int64_t *);
-int	json_skip(struct json *);
-/* 0 when only white space is left. */
-int	json_end(struct json *);
-/* Append s as a quoted JSON string. */
-int	json_add_string(struct buf *, const char *, size_t);
-/* Append a finite double as a JSON number, else null. */
-int	json_add_double(struct buf *, double);
 
 /* glob.c: Graphite paths; '*', '?', '[...]' and '{a,b}' match within one component. */
 int	glob_has_magic(const char *);

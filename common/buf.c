@@ -1,6 +1,6 @@
 /*
- * buf: a growable byte buffer with a ceiling, so every request body and every
- * reply the sink builds in memory is bounded. The content is always followed
+ * buf: a growable byte buffer with a ceiling, so every request body, every
+ * reply and every batch rendered for a peer is bounded. The content is always followed
  * by a NUL (not counted in len), so a buffer can be read as a C string.
  * Functions here do not log: the caller knows what the bytes were for.
  */
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sink.h"
+#include "buf.h"
 
 void
 buf_init(struct buf *b, size_t max)
@@ -93,6 +93,14 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
 }
 
 char *

@@ -1,8 +1,9 @@
 /*
- * json: just enough JSON for the sink. A pull reader walks one document held
- * in memory (objects, arrays, strings with every escape, numbers, literals)
- * without building a tree, so a batch of thousands of log lines is stored as
- * it is read. Nesting is capped at 64 so a hostile body cannot exhaust the
+ * jsonread: just enough JSON for the sink's request bodies and the log
+ * records in the spool. A pull reader walks one document held in memory
+ * (objects, arrays, strings with every escape, numbers, literals) without
+ * building a tree, so a batch of thousands of log lines is stored as it is
+ * read. Nesting is capped at 64 so a hostile body cannot exhaust the
  * stack. The writer half escapes strings and prints numbers for the replies.
  *
  * The caller drives the reader: after json_object_next() or json_array_next()
@@ -18,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sink.h"
+#include "buf.h"
+#include "json.h"
 
 #define JSON_DEPTH_MAX	64
 
