@@ -38,7 +38,15 @@ int	json_int64(struct json *, int64_t *);
 int	json_skip(struct json *);
 /* 0 when only white space is left. */
 int	json_end(struct json *);
-/* Append s as a quoted JSON string. */
+/* Append the decoded content of a JSON string (no quotes around it). */
+int	json_unescape(struct buf *, const char *, size_t);
+/*
+ * Append the content of a JSON string as written, no quotes added, with
+ * each byte that is not part of well-formed UTF-8 escaped as \u00XX (its
+ * Latin-1 reading), so the result is valid JSON whatever a log file held.
+ */
+int	json_add_escaped(struct buf *, const char *, size_t);
+/* Append s as a quoted JSON string; bytes >= 0x80 pass as they are. */
 int	json_add_string(struct buf *, const char *, size_t);
 /* Append a finite double as a JSON number, else null. */
 int	json_add_double(struct buf *, double);

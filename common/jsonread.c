@@ -245,6 +245,28 @@ json_string(struct json *j, struct buf *out)
 }
 
 int
+json_unescape(struct buf *out, const char *p, size_t len)
+{
+	struct json	 j;
+	const char	*run;
+
+	json_init(&j, p, len);
+	while (j.p < j.end) {
+		run = j.p;
+		while (j.p < j.end && *j.p != '\\')
+			j.p++;
+		if (buf_add(out, run, (size_t)(j.p - run)) == -1)
+			return -1;
+		if (j.p == j.end)
+			break;
+		j.p++;
+		if (json_escape(&j, out) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
 json_object_next(struct json *j, struct buf *key)
 {
 	int	r;
@@ -435,4 +457,66 @@ json_add_double(struct buf *b, double v)
 	if (strtod(tmp, NULL) != v)
 		n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 	return buf_add(b, tmp, (size_t)n);
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence at s (at most n bytes), or 0
+ * when the byte at s does not start one: overlong forms, surrogates and
+ * code points past U+10FFFF are not well formed (RFC 3629).
+ */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t		need, i;
+	unsigned	cp, min;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 2;
+		cp = s[0] & 0x1f;
+		min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		cp = s[0] & 0x0f;
+		min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		cp = s[0] & 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	if (n < need)
+		return 0;
+	for (i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need;
+}
+
+int
+json_add_escaped(struct buf *b, const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
+	const unsigned char	*run;
+	size_t			 n;
+	char			 esc[8];
+
+	while (p < end) {
+		run = p;
+		while (p < end && (n = utf8_len(p, (size_t)(end - p))) != 0)
+			p += n;
+		if (buf_add(b, run, (size_t)(p - run)) == -1)
+			return -1;
+		if (p == end)
+			break;
+		snprintf(esc, sizeof(esc), "\\u%04x", *p++);
+		if (buf_add(b, esc, 6) == -1)
+			return -1;
+	}
+	return 0;
 }

@@ -1,0 +1,316 @@
+/*
+ * record: the two kinds of spool line (record.h), read without copying and,
+ * for log lines, written in the one form every reader expects.
+ *
+ * The log object is scanned by hand rather than with the JSON reader: the
+ * forwarder parses every log record it sends, and a scan that only finds
+ * where each string ends, leaving escapes for whoever renders the field,
+ * costs a pass over the line and no allocation. It accepts members in any
+ * order and skips ones it does not know, so a later ferry-tail may add
+ * fields without older forwarders refusing its records.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "json.h"
+#include "metric.h"
+#include "record.h"
+
+size_t
+record_key_len(const char *line, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len && line[i] != ' ' && line[i] != '\t'; i++)
+		;
+	return i;
+}
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* p at '"': the content into s; returns past the closing quote, or NULL. */
+static const char *
+scan_string(const char *p, const char *end, struct span *s)
+{
+	const char	*q;
+
+	if (p >= end || *p != '"')
+		return NULL;
+	for (q = ++p; q < end && *q != '"'; q++)
+		if (*q == '\\' && ++q == end)
+			return NULL;
+	if (q >= end)
+		return NULL;
+	s->p = p;
+	s->len = (size_t)(q - p);
+	return q + 1;
+}
+
+/* A JSON number, or true/false/null: the run up to the next ',' or '}'. */
+static const char *
+scan_scalar(const char *p, const char *end, struct span *s)
+{
+	const char	*q = p;
+
+	while (q < end && *q != ',' && *q != '}' && *q != ' ')
+		q++;
+	if (q == p)
+		return NULL;
+	s->p = p;
+	s->len = (size_t)(q - p);
+	return q;
+}
+
+/* A flat object of strings (attrs): its text, braces included, into s. */
+static const char *
+scan_flat_object(const char *p, const char *end, struct span *s)
+{
+	const char	*start = p;
+	struct span	 k, v;
+
+	if (p >= end || *p++ != '{')
+		return NULL;
+	p = skip_ws(p, end);
+	if (p < end && *p == '}')
+		goto done;
+	for (;;) {
+		if ((p = scan_string(skip_ws(p, end), end, &k)) == NULL)
+			return NULL;
+		p = skip_ws(p, end);
+		if (p >= end || *p++ != ':')
+			return NULL;
+		if ((p = scan_string(skip_ws(p, end), end, &v)) == NULL)
+			return NULL;
+		p = skip_ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == '}')
+			break;
+		return NULL;
+	}
+done:
+	s->p = start;
+	s->len = (size_t)(p + 1 - start);
+	return p + 1;
+}
+
+static int
+span_is(struct span s, const char *lit)
+{
+	size_t	n = strlen(lit);
+
+	return s.len == n && memcmp(s.p, lit, n) == 0;
+}
+
+static int64_t
+span_int(struct span s)
+{
+	char	tmp[24];
+
+	if (s.len == 0 || s.len >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, s.p, s.len);
+	tmp[s.len] = '\0';
+	return strtoll(tmp, NULL, 10);
+}
+
+/* One member's value, stored in r when its key is one of ours. */
+static const char *
+scan_member(const char *p, const char *end, struct span k, struct record *r)
+{
+	struct span	 v;
+	struct span	*str = NULL;
+
+	if (p >= end)
+		return NULL;
+	if (*p == '"') {
+		if (span_is(k, "text"))
+			str = &r->text;
+		else if (span_is(k, "host"))
+			str = &r->host;
+		else if (span_is(k, "file"))
+			str = &r->file;
+		else if (span_is(k, "name"))
+			str = &r->name;
+		p = scan_string(p, end, &v);
+		if (p != NULL && str != NULL)
+			*str = v;
+		return p;
+	}
+	if (*p == '{') {
+		p = scan_flat_object(p, end, &v);
+		if (p != NULL && span_is(k, "attrs"))
+			r->attrs = v;
+		return p;
+	}
+	if ((p = scan_scalar(p, end, &v)) == NULL)
+		return NULL;
+	if (span_is(k, "line"))
+		r->lineno = span_int(v);
+	else if (span_is(k, "offset"))
+		r->offset = span_int(v);
+	else if (span_is(k, "time"))
+		r->time = v;
+	return p;
+}
+
+static int
+parse_log(const char *p, const char *end, struct record *r)
+{
+	struct span	k;
+
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return skip_ws(p + 1, end) == end ? 0 : -1;
+	for (;;) {
+		if ((p = scan_string(skip_ws(p, end), end, &k)) == NULL)
+			return -1;
+		p = skip_ws(p, end);
+		if (p >= end || *p++ != ':')
+			return -1;
+		if ((p = scan_member(skip_ws(p, end), end, k, r)) == NULL)
+			return -1;
+		p = skip_ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == '}')
+			return skip_ws(p + 1, end) == end ? 0 : -1;
+		return -1;
+	}
+}
+
+int
+record_parse(const char *line, size_t len, struct record *r)
+{
+	const char	*end = line + len, *p;
+	struct metric	 m;
+
+	memset(r, 0, sizeof(*r));
+	r->line.p = line;
+	r->line.len = len;
+	r->key.p = line;
+	r->key.len = record_key_len(line, len);
+	if (r->key.len == 0)
+		return -1;
+	p = skip_ws(line + r->key.len, end);
+	if (p < end && *p == '{') {
+		r->kind = RECORD_LOG;
+		return parse_log(p, end, r);
+	}
+	r->kind = RECORD_METRIC;
+	if (metric_parse(line, len, &m) != METRIC_OK)
+		return -1;
+	r->value.p = m.value;
+	r->value.len = m.valuelen;
+	r->ts = m.ts;
+	return 0;
+}
+
+int
+record_unescape(struct buf *out, struct span s)
+{
+	return json_unescape(out, s.p, s.len);
+}
+
+int
+record_attr(const struct record *r, const char *name, size_t nlen,
+    struct span *out)
+{
+	const char	*p, *end;
+	struct span	 k, v;
+
+	if (r->attrs.len < 2)
+		return 0;
+	p = r->attrs.p + 1;
+	end = r->attrs.p + r->attrs.len - 1;
+	while ((p = scan_string(skip_ws(p, end), end, &k)) != NULL) {
+		p = skip_ws(p, end);
+		if (p >= end || *p++ != ':' ||
+		    (p = scan_string(skip_ws(p, end), end, &v)) == NULL)
+			return 0;
+		if (k.len == nlen && memcmp(k.p, name, nlen) == 0) {
+			*out = v;
+			return 1;
+		}
+		p = skip_ws(p, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int64_t
+record_seconds(const struct record *r)
+{
+	if (r->kind == RECORD_METRIC)
+		return r->ts;
+	return span_int(r->time);	/* strtoll stops at the '.' */
+}
+
+/* "name":"value", escaped as the spool needs it. */
+static int
+add_member(struct buf *b, const char *name, const char *v, size_t len)
+{
+	return buf_printf(b, "\"%s\":", name) == -1 ||
+	    json_add_string(b, v, len) == -1 ? -1 : 0;
+}
+
+/* "attrs":{"k":"v",...} from "k=v" strings; one without '=' has value "". */
+static int
+add_attrs(struct buf *b, char *const *attrs, size_t n)
+{
+	const char	*eq;
+	size_t		 i, klen;
+
+	if (buf_addstr(b, "\"attrs\":{") == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		eq = strchr(attrs[i], '=');
+		klen = eq != NULL ? (size_t)(eq - attrs[i]) : strlen(attrs[i]);
+		if ((i > 0 && buf_add(b, ",", 1) == -1) ||
+		    json_add_string(b, attrs[i], klen) == -1 ||
+		    buf_add(b, ":", 1) == -1 ||
+		    json_add_string(b, eq != NULL ? eq + 1 : "",
+		    eq != NULL ? strlen(eq + 1) : 0) == -1)
+			return -1;
+	}
+	return buf_add(b, "},", 2);
+}
+
+int
+record_log_append(struct buf *b, const struct log_fields *f)
+{
+	size_t	mark = b->len;
+
+	if (buf_printf(b, "%s {", f->key) == -1 ||
+	    add_member(b, "name", f->name, strlen(f->name)) == -1 ||
+	    buf_add(b, ",", 1) == -1 ||
+	    add_member(b, "host", f->host, strlen(f->host)) == -1 ||
+	    buf_add(b, ",", 1) == -1 ||
+	    add_member(b, "file", f->file, strlen(f->file)) == -1 ||
+	    buf_printf(b, ",\"line\":%" PRId64 ",\"offset\":%" PRId64
+	    ",\"time\":%" PRIu64 ".%03u,", f->lineno, f->offset,
+	    f->time_ms / 1000, (unsigned)(f->time_ms % 1000)) == -1 ||
+	    add_attrs(b, f->attrs, f->nattrs) == -1 ||
+	    add_member(b, "text", f->text, f->textlen) == -1 ||
+	    buf_add(b, "}\n", 2) == -1) {
+		b->len = mark;		/* never half a record */
+		if (b->p != NULL)
+			b->p[mark] = '\0';
+		return -1;
+	}
+	return 0;
+}

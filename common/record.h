@@ -1,0 +1,85 @@
+/*
+ * record: one line of the spool, seen as what it carries. Two kinds share
+ * the spool, told apart by their second field:
+ *
+ *   metric  "<name> <value> <timestamp>"                (Graphite plaintext)
+ *   log     "<key> {"name":..,"host":..,"file":..,"line":N,"offset":N,
+ *            "time":T,"attrs":{..},"text":..}"          (one JSON object)
+ *
+ * so an operator can still cat and grep a segment, and a record's key (the
+ * first field: a metric's name, a log line's source key) is what outputs
+ * filter on, whatever its kind. The log object is written by
+ * record_log_append() only, which escapes just what JSON requires ('"', '\'
+ * and control bytes) and leaves every other byte as the file had it, invalid
+ * UTF-8 included; a renderer decides what to do with such bytes.
+ *
+ * record_parse() copies nothing: every field points into the line, string
+ * fields still JSON-escaped (spans), decoded on demand.
+ */
+#ifndef FERRY_RECORD_H
+#define FERRY_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+enum record_kind {
+	RECORD_METRIC = 0,
+	RECORD_LOG = 1
+};
+#define RECORD_KINDS	2
+
+struct span {
+	const char	*p;
+	size_t		 len;
+};
+
+struct record {
+	enum record_kind kind;
+	struct span	 line;		/* the whole spool line, no newline */
+	struct span	 key;		/* its first field */
+	/* metric */
+	struct span	 value;
+	int64_t		 ts;
+	/* log: strings as escaped in the spool, without their quotes */
+	struct span	 name, host, file, text;
+	struct span	 attrs;		/* the attrs object, braces included */
+	struct span	 time;		/* the number as written: "1764751234.125" */
+	int64_t		 lineno, offset;
+};
+
+/* What record_log_append() writes for one log line. */
+struct log_fields {
+	const char	*key;		/* no blank in it */
+	const char	*name;		/* the log section's */
+	const char	*host;
+	const char	*file;
+	int64_t		 lineno, offset;
+	uint64_t	 time_ms;	/* wall clock, when the line was read */
+	char *const	*attrs;		/* "name=value" each */
+	size_t		 nattrs;
+	const char	*text;
+	size_t		 textlen;
+};
+
+/* 0, or -1 when the line is neither kind (it is then passed over). */
+int	record_parse(const char *, size_t, struct record *);
+/* The key of a spool line: its first field (cheap; no full parse). */
+size_t	record_key_len(const char *, size_t);
+/* Append one log record's spool line, newline included; 0 or -1 (buf full). */
+int	record_log_append(struct buf *, const struct log_fields *);
+/*
+ * Decode a span of escaped JSON string content into out (appended); bytes
+ * that are not escapes pass through as they are. 0, or -1 (buf full).
+ */
+int	record_unescape(struct buf *, struct span);
+/*
+ * The value of attribute name in rec's attrs, as an escaped span; 1 found,
+ * 0 not.
+ */
+int	record_attr(const struct record *, const char *, size_t, struct span *);
+/* Seconds since the epoch of a record (a log's time, truncated). */
+int64_t	record_seconds(const struct record *);
+
+#endif
