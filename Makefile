@@ -9,7 +9,7 @@
 # so adding a file never needs an edit here.
 
 CC	?= cc
-PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares
+PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis
 CFLAGS	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

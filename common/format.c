@@ -120,8 +120,35 @@ json_metric(const struct format_ctx *ctx, const struct record *r,
 	    buf_add(b, "}", 1) == -1 ? -1 : 0;
 }
 
+/* The attributes object as the value of a member: the object itself. */
 static int
-json_log(const struct record *r, struct buf *b)
+attrs_object(struct buf *b, struct span attrs)
+{
+	return json_add_escaped(b, attrs.p, attrs.len);
+}
+
+/*
+ * ClickHouse (18.16, Debian's) cannot put an object into a column, so for
+ * it the attributes are a string holding their JSON text, which its
+ * JSONExtract functions read back.
+ */
+static int
+attrs_string(struct buf *b, struct span attrs)
+{
+	struct buf	tmp;
+	int		rc;
+
+	buf_init(&tmp, 0);
+	rc = json_add_escaped(&tmp, attrs.p, attrs.len) == -1 ||
+	    json_add_string(b, tmp.p, tmp.len) == -1 ? -1 : 0;
+	buf_free(&tmp);
+	return rc;
+}
+
+/* A log record as one JSON object. */
+static int
+json_log(const struct record *r, struct buf *b,
+    int (*attrs_value)(struct buf *, struct span))
 {
 	struct span	attrs = r->attrs;
 
@@ -139,7 +166,7 @@ json_log(const struct record *r, struct buf *b)
 	    ",\"time\":%.*s,\"attributes\":", r->lineno, r->offset,
 	    r->time.len > 0 ? (int)r->time.len : 1,
 	    r->time.len > 0 ? r->time.p : "0") == -1 ||
-	    json_add_escaped(b, attrs.p, attrs.len) == -1 ||
+	    attrs_value(b, attrs) == -1 ||
 	    buf_add(b, ",", 1) == -1 ||
 	    json_member(b, "text", r->text) == -1 ||
 	    buf_add(b, "}", 1) == -1 ? -1 : 0;
@@ -151,7 +178,17 @@ render_json(const struct format *f, const struct format_ctx *ctx,
 {
 	(void)f;
 	return r->kind == RECORD_METRIC ? json_metric(ctx, r, b) :
-	    json_log(r, b);
+	    json_log(r, b, attrs_object);
+}
+
+/* JSONEachRow rows for ClickHouse: json, with attributes as a string. */
+static int
+render_clickhouse(const struct format *f, const struct format_ctx *ctx,
+    const struct record *r, struct buf *b)
+{
+	(void)f;
+	return r->kind == RECORD_METRIC ? json_metric(ctx, r, b) :
+	    json_log(r, b, attrs_string);
 }
 
 /* "<key> <json>": a log record is that already, as the spool holds it. */
@@ -343,6 +380,7 @@ static const struct format_ops formats[] = {
 	{ "raw", { 1, 1 }, render_raw, LINES },
 	{ "syslog", { 1, 1 }, render_syslog, LINES },
 	{ "sink", { 0, 1 }, render_sink, { "{\"batch\":[", ",", "]}\n" } },
+	{ "clickhouse", { 1, 1 }, render_clickhouse, LINES },
 };
 static const struct format_ops template_ops =
     { "template", { 1, 1 }, render_template, LINES };
@@ -441,8 +479,8 @@ format_new(const char *spec, char *err, size_t errlen)
 		}
 	if (strchr(spec, '{') == NULL) {
 		snprintf(err, errlen, "format \"%.64s\" is not one of graphite, "
-		    "json, raw, syslog, sink, nor a template with {fields}",
-		    spec);
+		    "json, raw, syslog, sink, clickhouse, nor a template with "
+		    "{fields}", spec);
 		free(f);
 		return NULL;
 	}

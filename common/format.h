@@ -8,6 +8,7 @@
  *   raw        "<key> <json>"
  *   syslog     an RFC 5424 message
  *   sink       the reference sink's /store/batch item (logs only)
+ *   clickhouse json, with a log's attributes as a string (JSONEachRow)
  *   anything with '{' in it: a template, "{name}@{host}: {text}"
  *
  * A template's fields are checked when it is made, so an unknown one is a

@@ -31,12 +31,10 @@
 
 #include "conf.h"
 #include "ctl.h"
+#include "url.h"
 
 #define DRAIN_NAME_MAX	48
 #define DRAIN_MARK	"# ferryctl drain:"
-
-/* The schemes ferry-forwarder can send to (forwarder.c load_config()). */
-static const char *const drain_schemes[] = { "http", "https" };
 
 struct drain_args {
 	const char	*name;
@@ -295,37 +293,17 @@ check_name(const struct ctl *ctl, const char *name)
 static int
 check_uri(const struct ctl *ctl, const char *uri)
 {
-	const char	*sep, *host, *at;
-	char		 list[64] = "";
-	size_t		 i, len;
+	struct url	u;
+	char		err[256];
 
 	if (check_value(uri) == -1 || strchr(uri, ' ') != NULL) {
 		(void)fail(ctl, "\"%s\": a URI holds no space, quote, "
 		    "backslash or control character", uri);
 		return -1;
 	}
-	if ((sep = strstr(uri, "://")) == NULL) {
-		(void)fail(ctl, "\"%s\" is not a URI (scheme://host/...)", uri);
-		return -1;
-	}
-	len = sep - uri;
-	for (i = 0; i < sizeof(drain_schemes) / sizeof(drain_schemes[0]); i++) {
-		if (strlen(drain_schemes[i]) == len &&
-		    strncasecmp(uri, drain_schemes[i], len) == 0)
-			break;
-		(void)snprintf(list + strlen(list), sizeof(list) - strlen(list),
-		    "%s%s", i ? ", " : "", drain_schemes[i]);
-	}
-	if (i == sizeof(drain_schemes) / sizeof(drain_schemes[0])) {
-		(void)fail(ctl, "\"%s\": ferry-forwarder sends to %s URIs only",
-		    uri, list);
-		return -1;
-	}
-	host = sep + 3;
-	if ((at = strchr(host, '@')) != NULL && at < host + strcspn(host, "/?#"))
-		host = at + 1;
-	if (strcspn(host, ":/?#") == 0) {
-		(void)fail(ctl, "\"%s\": no host", uri);
+	/* The forwarder's own parser, and its one list of schemes. */
+	if (url_parse(uri, &u, err, sizeof(err)) == -1) {
+		(void)fail(ctl, "\"%s\": %s", uri, err);
 		return -1;
 	}
 	return 0;

@@ -123,9 +123,12 @@ unsent(struct output *o, const struct spool_seg *seg, const char *path)
 	return lines_from(path, seq == seg->seq ? off : 0);
 }
 
-static void
-drop_segment(const struct spool_seg *seg, struct output *outs, size_t nouts,
-    uint64_t now)
+/*
+ * Delete seg, counting for each output the records it had not sent, and
+ * moving any reader inside it on. Returns the most any output lost.
+ */
+uint64_t
+cap_drop(const struct spool_seg *seg, struct output *outs, size_t nouts)
 {
 	char		path[4096];
 	uint64_t	lost, most = 0;
@@ -133,7 +136,7 @@ drop_segment(const struct spool_seg *seg, struct output *outs, size_t nouts,
 
 	if (spool_seg_path(path, sizeof(path), source_dir(seg->inmem),
 	    seg->stream, seg->seq) == -1)
-		return;
+		return 0;
 	for (i = 0; i < nouts; i++) {
 		struct stream_pos *p = source_pos(&outs[i], seg->stream);
 
@@ -152,10 +155,22 @@ drop_segment(const struct spool_seg *seg, struct output *outs, size_t nouts,
 		most = lines_from(path, 0);
 		totals.dropped += most;
 	}
-	if (unlink(path) == -1 && errno != ENOENT) {
+	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", path);
+	return most;
+}
+
+static void
+drop_segment(const struct spool_seg *seg, struct output *outs, size_t nouts,
+    uint64_t now)
+{
+	char		path[4096];
+	uint64_t	most;
+
+	if (spool_seg_path(path, sizeof(path), source_dir(seg->inmem),
+	    seg->stream, seg->seq) == -1)
 		return;
-	}
+	most = cap_drop(seg, outs, nouts);
 	if (!dropping)
 		log_warnx("spool over its cap (%s %" PRIu64 " bytes): deleting "
 		    "the oldest segments, first %s (%" PRIu64 " records unsent)",

@@ -3,12 +3,15 @@
  * every configured output, moving each output's cursor in the progress
  * database only after that output acknowledged.
  *
- * One loop does everything: libcurl's multi interface runs every output's
- * request, and the same poll waits on the signal pipe and on an inotify
- * watch of the spool directory, so new records are picked up as soon as a
- * writer appends them instead of on a rescan timer.
+ * One loop does everything: one poll waits on the signal pipe, on an
+ * inotify watch of the spool directory (so new records are picked up as
+ * soon as a writer appends them instead of on a rescan timer), and on
+ * whatever every output's transport waits on (transport.h): libcurl's
+ * sockets, a carbon stream, a Redis connection, a resolver.
  */
 #include <sys/inotify.h>
+
+#include <poll.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +29,7 @@
 #include "progress.h"
 #include "selfmetrics.h"
 #include "sig.h"
+#include "transport.h"
 
 #define RESCAN_MS	1000	/* new streams; inotify makes it a fallback */
 #define PUBLISH_MS	1000
@@ -45,15 +49,7 @@ static int		 inotify_fd = -1;
 static void
 load_config(const char *path)
 {
-	size_t	i;
-
 	conf = proc_conf(path);
-	for (i = 0; i < conf->noutputs; i++)
-		if (strncmp(conf->outputs[i].uri, "http://", 7) != 0 &&
-		    strncmp(conf->outputs[i].uri, "https://", 8) != 0)
-			fatalx_config("output \"%s\": %s: only http and https "
-			    "outputs are supported by this version",
-			    conf->outputs[i].name, conf->outputs[i].uri);
 	fconf = conf;
 }
 
@@ -111,13 +107,34 @@ drain_inotify(void)
 	return what;
 }
 
+/*
+ * A removed output's cursors and counts go at once (ferry-periodic's
+ * housekeeping would, later), so a drain added again under the same name
+ * starts afresh instead of resuming from a stale position.
+ */
+static void
+forget_removed_outputs(void)
+{
+	const char	**names;
+	size_t		  i;
+	int		  n;
+
+	if ((names = calloc(noutputs + 1, sizeof(*names))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < noutputs; i++)
+		names[i] = outputs[i].name;
+	if ((n = progress_prune_outputs(db, names, noutputs)) > 0)
+		log_info("forgot %d cursor and state rows of outputs no "
+		    "longer configured", n);
+	free(names);
+}
+
 static void
 open_outputs(const char *spool)
 {
 	size_t	i;
 
-	if (http_init() == -1 ||
-	    source_init(spool, conf->spool.memory_dir, db) == -1)
+	if (source_init(spool, conf->spool.memory_dir, db) == -1)
 		fatalx("cannot start the outputs");
 	noutputs = conf->noutputs;
 	if ((outputs = calloc(noutputs ? noutputs : 1, sizeof(*outputs))) == NULL)
@@ -131,6 +148,7 @@ open_outputs(const char *spool)
 	if (noutputs == 0)
 		log_warnx("no output configured: records stay in the spool, "
 		    "within spool.max_size");
+	forget_removed_outputs();
 	/* Segments passed before a crash between commit and unlink. */
 	source_cleanup(outputs, noutputs);
 	/* The caps hold across restarts: count what is on disk now. */
@@ -214,12 +232,17 @@ publish_counters(uint64_t now_ms, int force)
 static void
 handle_signals(uint64_t now, uint64_t *stop_by)
 {
+	size_t	i;
 	int	signo;
 
 	while ((signo = sig_next()) != 0) {
 		if ((signo == SIGTERM || signo == SIGINT) && !quit) {
 			quit = 1;
 			*stop_by = now + STOP_GRACE_MS;
+		} else if (signo == SIGUSR1) {
+			/* logrotate moved a file output's file away. */
+			for (i = 0; i < noutputs; i++)
+				output_reopen(&outputs[i]);
 		}
 	}
 }
@@ -250,21 +273,21 @@ poll_timeout(uint64_t now, uint64_t rescan_due)
 static void
 event_loop(void)
 {
-	int		 fds[2] = { sig_fd(), inotify_fd };
+	struct pollfd	 fds[2] = { { sig_fd(), POLLIN, 0 },
+			    { inotify_fd, POLLIN, 0 } };
 	uint64_t	 now = clock_mono_ms(), rescan_due = now, publish_due = now;
 	uint64_t	 stop_by = 0, cap_last = now;
 	size_t		 i;
 	int		 wrote;
 
 	for (;;) {
-		http_poll(fds, inotify_fd == -1 ? 1 : 2,
+		transport_wait(fds, inotify_fd == -1 ? 1 : 2, outputs, noutputs,
 		    poll_timeout(now, rescan_due));
 		now = clock_mono_ms();
 		handle_signals(now, &stop_by);
 		wrote = drain_inotify();
 		if (wrote == 2)
 			rescan_due = now;
-		http_perform(now);
 		if (now >= rescan_due) {
 			for (i = 0; i < noutputs; i++)
 				source_rescan(&outputs[i], 0);
@@ -323,7 +346,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < noutputs; i++)
 		output_free(&outputs[i]);
 	free(outputs);
-	http_cleanup();
+	transport_cleanup();
 	progress_close(db);
 	conf_free(conf);
 	log_info("stopped");

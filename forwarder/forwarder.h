@@ -7,12 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "format.h"
 #include "spool.h"
 #include "url.h"
 
+struct conn_conf;
 struct ferry_conf;
 struct output_conf;
 struct progress;
+struct transport;
+struct tr_result;
 
 /* Where one output stands in one spool stream. */
 struct stream_pos {
@@ -22,12 +27,18 @@ struct stream_pos {
 	int			 read_errors;	/* in a row, in the same segment */
 };
 
-/* Records read for an output, sent as one request. */
+/*
+ * Records read for an output and sent together: the spool lines as they
+ * are (each with its newline), all of one kind, so a format can render
+ * them and a peer that takes a whole batch (HTTP) gets one envelope.
+ */
 struct batch {
 	char		*body;
 	size_t		 len, cap;
 	int		 n;		/* records */
 	int		 nself;		/* of which ferry's own self-metrics */
+	enum record_kind kind;		/* of every record in it */
+	int		 full;		/* the next record cannot join it */
 	uint64_t	 first_ms;	/* when the first record was read */
 };
 
@@ -38,6 +49,11 @@ struct output {
 	char			*uri;
 	char			*api_key;
 	struct url		 url;		/* options, and the URL to send to */
+	const struct conn_conf	*conn;		/* timeouts, keepalive, resolvers */
+	const struct transport	*tr;		/* how its records travel */
+	void			*tstate;	/* the transport's, for this output */
+	struct format		*fmt[RECORD_KINDS];	/* metric, log */
+	struct format_ctx	 fctx;
 	enum out_state		 state;
 	struct stream_pos	*pos;
 	size_t			 npos;
@@ -45,15 +61,16 @@ struct output {
 	int			 failures;	/* consecutive */
 	int			 draining;	/* the last batch went out full */
 	uint64_t		 retry_at;	/* monotonic ms */
-	void			*transport;	/* output_http.c's handle */
 	/* counters, published for ferryctl status; "sent" leaves out our own
 	 * self-metrics, or sending them would change it and never let it rest */
 	uint64_t		 sent, batches, retries, deadlettered;
 	uint64_t		 filtered;	/* records its filters passed over */
+	uint64_t		 unrenderable;	/* records its formats cannot write */
 	uint64_t		 dropped;	/* deleted by the cap, never sent */
 	uint64_t		 orphans;	/* in the batch, their segment gone */
 	/* what ferryctl status shows; wall-clock seconds */
 	int64_t			 ok_since, fail_since, dead_since;
+	int			 failed;	/* failing longer than fail_after */
 	int64_t			 last_success, last_error_at;
 	int64_t			 last_drop_at;	/* records last dropped, wall s */
 	char			 last_error[256];
@@ -63,6 +80,22 @@ struct output {
 int	batch_add(struct batch *, const char *, size_t, size_t);
 void	batch_clear(struct batch *);
 void	batch_free(struct batch *);
+/*
+ * Call fn for each record of o's batch in order, parsed, with arg; stops at
+ * the first non-zero return and gives it. A line that does not parse is
+ * skipped (the source counted it when it was read).
+ */
+int	batch_each(const struct output *, int (*)(const struct output *,
+	    const struct record *, void *), void *);
+/*
+ * The batch rendered in o's format for its kind into out (appended): each
+ * record followed by sep, or, with sep NULL, framed as RFC 6587 octet
+ * counting ("LEN " before each). Records that cannot be rendered are left
+ * out. 0, or -1 (out full).
+ */
+int	batch_render(const struct output *, struct buf *, const char *);
+/* The same as one body: the format's envelope around the records. */
+int	batch_render_body(const struct output *, struct buf *);
 
 /* source.c: the spool side */
 int	source_init(const char *, const char *, struct progress *);
@@ -78,6 +111,7 @@ void	source_close(struct output *);
 /* cap.c: the spool's size caps */
 void	cap_init(const struct ferry_conf *);
 void	cap_enforce(struct output *, size_t, uint64_t);
+uint64_t cap_drop(const struct spool_seg *, struct output *, size_t);
 struct cap_totals {
 	uint64_t	disk_bytes, memory_bytes;
 	uint64_t	dropped;	/* with no output configured */
@@ -90,28 +124,14 @@ int	output_init(struct output *, const struct output_conf *,
 	    const struct ferry_conf *);
 void	output_tick(struct output *, uint64_t, int);
 uint64_t output_next_due(const struct output *, uint64_t);
-void	output_done(struct output *, int, long, long, const char *, uint64_t);
+/* A transport's word on the batch it was given (transport.h). */
+void	output_done(struct output *, const struct tr_result *, uint64_t);
 void	output_free(struct output *);
 void	output_orphans_lost(struct output *);
 void	output_restore(struct output *, struct progress *);
-/* "sending", "retrying" or "deadlettering", and since when. */
+void	output_reopen(struct output *);
+/* "sending", "retrying", "failed" or "deadlettering", and since when. */
 const char *output_health(const struct output *, int64_t *);
-
-/* output_http.c: the libcurl transport */
-int	http_init(void);
-int	http_open(struct output *);
-int	http_start(struct output *);
-/*
- * http_poll: wait up to the timeout (ms) on the transfers, on up to 4 fds of
- * the caller's (readable) and on the fallback resolvers' sockets, and let
- * the resolvers read. http_perform: run the transfers and call output_done()
- * for each finished request; one whose host the fallback resolver is
- * looking up finishes only once it has answered.
- */
-void	http_poll(const int *, int, int);
-void	http_perform(uint64_t);
-void	http_close(struct output *);
-void	http_cleanup(void);
 
 /* forwarder.c */
 extern const struct ferry_conf	*fconf;

@@ -1,16 +1,24 @@
 /*
  * output: one destination's state machine: idle (building a batch),
- * sending (one request in flight), backoff (waiting to resend the same
- * batch). Each output has its own batch, cursors and retry state, and the
- * transports never block, so a dead destination only ever delays itself.
+ * sending (one batch with its transport), backoff (waiting to resend the
+ * same batch). Each output has its own batch, cursors and retry state, and
+ * the transports never block, so a dead destination only ever delays
+ * itself. Nothing here knows a scheme: the transport (transport.h) says
+ * sent, retry or refused, and the formats (common/format.c) write records.
  *
  * Retries use capped exponential backoff with full jitter (a random delay
  * up to min(retry_max, 0.5 s * 2^failures)) so that many agents recovering
- * from the same outage do not hit the collector in lockstep; a Retry-After
- * from the peer is a floor. A batch the peer refuses for good (any 4xx but
- * 408 and 429, which ask us to come back) is written to the output's
- * dead-letter file and counted, so it never blocks what comes after it; an
- * operator who fixed, say, a wrong API key can replay it from there.
+ * from the same outage do not hit the collector in lockstep; a delay the
+ * peer asked for (Retry-After) is a floor. A batch the peer refuses for
+ * good (for HTTP any 4xx but 408 and 429; for Redis a type error) is
+ * written to the output's dead-letter file and counted, so it never blocks
+ * what comes after it; an operator who fixed, say, a wrong API key can
+ * replay it from there.
+ *
+ * An output with fail_after that has failed that long is marked failed:
+ * it keeps retrying, but stops holding spool segments (source.c deletes
+ * them once the others passed, counting what it loses), so one drain that
+ * never comes back cannot fill the spool for everyone.
  */
 #include <sys/stat.h>
 
@@ -27,29 +35,65 @@
 #include "log.h"
 #include "path.h"
 #include "progress.h"
+#include "transport.h"
 
 #define BACKOFF_BASE_MS	500
-#define RETRY_AFTER_MAX	3600	/* seconds: a peer cannot park us longer */
+#define RETRY_AFTER_MAX_MS	3600000	/* a peer cannot park us longer */
 
 int	cleanup_wanted;
+
+/*
+ * o's format for records of a kind: the URI's when it can write that kind,
+ * else the scheme's default (so format=graphite on a tcp drain still sends
+ * log lines, as JSON).
+ */
+static struct format *
+format_for(const struct output *o, enum record_kind kind)
+{
+	struct format	*f = NULL;
+	char		 err[256];
+
+	if (o->url.format[0] != '\0' &&
+	    (f = format_new(o->url.format, err, sizeof(err))) == NULL)
+		log_warnx("output \"%s\": %s", o->name, err);
+	if (f != NULL && format_takes(f, kind))
+		return f;
+	format_free(f);
+	if ((f = format_new(o->url.scheme->format[kind], err,
+	    sizeof(err))) == NULL)
+		log_warnx("output \"%s\": %s", o->name, err);
+	return f;
+}
 
 int
 output_init(struct output *o, const struct output_conf *oc,
     const struct ferry_conf *conf)
 {
 	char	err[256];
+	int	kind;
 
 	memset(o, 0, sizeof(*o));
 	o->name = oc->name;
 	o->uri = oc->uri;
+	o->conn = &oc->conn;
 	if (url_parse(oc->uri, &o->url, err, sizeof(err)) == -1) {
 		log_warnx("output \"%s\": %s", o->name, err);
 		return -1;
 	}
 	o->api_key = oc->api_key[0] != '\0' ? oc->api_key : conf->api_key;
+	o->fctx.hostname = conf->hostname;
+	o->fctx.app = "ferry";
+	for (kind = 0; kind < RECORD_KINDS; kind++)
+		if ((o->fmt[kind] = format_for(o, kind)) == NULL)
+			return -1;
 	o->state = OUT_IDLE;
 	o->ok_since = clock_wall();
-	return http_open(o);
+	if ((o->tr = transport_find(o->url.scheme->transport)) == NULL) {
+		log_warnx("output \"%s\": no transport %s", o->name,
+		    o->url.scheme->transport);
+		return -1;
+	}
+	return o->tr->open(o);
 }
 
 static void
@@ -88,10 +132,11 @@ batch_cap(void)
 }
 
 static void
-send_batch(struct output *o)
+send_batch(struct output *o, uint64_t now)
 {
-	if (http_start(o) == 0)
-		o->state = OUT_SENDING;
+	o->state = OUT_SENDING;
+	if (o->tr->start(o, now) == -1)
+		tr_retry(o, now, 0, "cannot start sending");
 }
 
 void
@@ -106,7 +151,7 @@ output_tick(struct output *o, uint64_t now, int quitting)
 		if (now < o->retry_at || quitting)
 			return;
 		o->retries++;
-		o->state = http_start(o) == 0 ? OUT_SENDING : OUT_BACKOFF;
+		send_batch(o, now);
 		return;
 	}
 	if (quitting)
@@ -122,17 +167,17 @@ output_tick(struct output *o, uint64_t now, int quitting)
 			cleanup_wanted = 1;
 		return;
 	}
-	if (o->batch.n >= want ||
+	if (o->batch.n >= want || o->batch.full ||
 	    o->batch.len >= batch_cap() - fconf->receiver.max_line) {
 		o->draining = 1;	/* full: there may be more behind it */
-		send_batch(o);
+		send_batch(o, now);
 	} else if (o->draining || now - o->batch.first_ms >= timeout) {
 		/*
 		 * Not full: the readers are at the end. The tail of a backlog
 		 * goes at once; live records wait batch_timeout for company.
 		 */
 		o->draining = 0;
-		send_batch(o);
+		send_batch(o, now);
 	}
 }
 
@@ -164,15 +209,9 @@ backoff_ms(int failures)
 	return 50 + (uint64_t)arc4random_uniform((uint32_t)ceil);
 }
 
-static int
-permanent_refusal(long code)
-{
-	return code >= 400 && code < 500 && code != 408 && code != 429;
-}
-
 /* Append the refused batch to deadletter/<output>.log, with why. */
 static int
-deadletter(struct output *o, long code)
+deadletter(struct output *o, const struct tr_result *res)
 {
 	char	dir[4096], path[4096], ts[40];
 	int	fd, n;
@@ -188,8 +227,8 @@ deadletter(struct output *o, long code)
 		return -1;
 	}
 	log_timestamp(ts, sizeof(ts));
-	dprintf(fd, "# %s output=%s status=%ld records=%d\n", ts, o->name, code,
-	    o->batch.n);
+	dprintf(fd, "# %s output=%s status=%s records=%d why=%s\n", ts, o->name,
+	    res->code[0] != '\0' ? res->code : "-", o->batch.n, res->why);
 	if (write(fd, o->batch.body, o->batch.len) != (ssize_t)o->batch.len ||
 	    fsync(fd) == -1) {
 		log_warn("write %s", path);
@@ -197,8 +236,8 @@ deadletter(struct output *o, long code)
 		return -1;
 	}
 	close(fd);
-	log_warnx("output %s: a batch of %d records refused with HTTP %ld was "
-	    "set aside in %s", o->name, o->batch.n, code, path);
+	log_warnx("output %s: a batch of %d records refused (%s) was set aside "
+	    "in %s", o->name, o->batch.n, res->why, path);
 	return 0;
 }
 
@@ -238,41 +277,67 @@ output_orphans_lost(struct output *o)
 	o->orphans = 0;
 }
 
+static void
+delivered(struct output *o)
+{
+	if (o->failures > 0)
+		log_info("output %s: delivering again after %d failed attempts",
+		    o->name, o->failures);
+	if (o->failed)
+		log_warnx("output %s: no longer failed; it holds spool again",
+		    o->name);
+	if (o->failures > 0 || o->dead_since != 0)
+		o->ok_since = clock_wall();
+	o->failures = 0;
+	o->failed = 0;
+	o->fail_since = o->dead_since = 0;
+	o->last_success = clock_wall();
+	o->sent += o->batch.n - o->batch.nself;
+	o->batches++;
+	batch_settled(o);
+}
+
+static void
+set_aside(struct output *o, const struct tr_result *res)
+{
+	o->deadlettered += o->batch.n;
+	snprintf(o->last_error, sizeof(o->last_error), "%s", res->why);
+	o->last_error_at = clock_wall();
+	if (o->dead_since == 0)
+		o->dead_since = o->last_error_at;
+	o->failures = 0;
+	o->fail_since = 0;
+	batch_settled(o);
+}
+
+/* Patience: failing longer than fail_after marks the output failed. */
+static void
+check_patience(struct output *o)
+{
+	if (o->failed || o->url.fail_after <= 0 ||
+	    (double)(clock_wall() - o->fail_since) < o->url.fail_after)
+		return;
+	o->failed = 1;
+	log_warnx("output %s: failing for %.0f s (fail_after): marked failed; "
+	    "it keeps retrying, but no longer holds spool segments, and what "
+	    "they hold for it is dropped and counted", o->name,
+	    o->url.fail_after);
+}
+
 void
-output_done(struct output *o, int transport_ok, long code, long retry_after,
-    const char *err, uint64_t now)
+output_done(struct output *o, const struct tr_result *res, uint64_t now)
 {
 	uint64_t	delay;
 
-	if (transport_ok && code >= 200 && code < 300) {
-		if (o->failures > 0)
-			log_info("output %s: delivering again after %d failed "
-			    "attempts", o->name, o->failures);
-		if (o->failures > 0 || o->dead_since != 0)
-			o->ok_since = clock_wall();
-		o->failures = 0;
-		o->fail_since = o->dead_since = 0;
-		o->last_success = clock_wall();
-		o->sent += o->batch.n - o->batch.nself;
-		o->batches++;
-		batch_settled(o);
+	if (res->status == TR_SENT) {
+		delivered(o);
 		return;
 	}
-	if (transport_ok && permanent_refusal(code) && deadletter(o, code) == 0) {
-		o->deadlettered += o->batch.n;
-		snprintf(o->last_error, sizeof(o->last_error), "HTTP %ld", code);
-		o->last_error_at = clock_wall();
-		if (o->dead_since == 0)
-			o->dead_since = o->last_error_at;
-		o->failures = 0;
-		o->fail_since = 0;
-		batch_settled(o);
+	if (res->status == TR_REFUSED && deadletter(o, res) == 0) {
+		set_aside(o, res);
 		return;
 	}
-	if (transport_ok)
-		snprintf(o->last_error, sizeof(o->last_error), "HTTP %ld", code);
-	else
-		snprintf(o->last_error, sizeof(o->last_error), "%s", err);
+	snprintf(o->last_error, sizeof(o->last_error), "%s", res->why);
 	o->last_error_at = clock_wall();
 	if (o->fail_since == 0)
 		o->fail_since = o->last_error_at;
@@ -280,15 +345,20 @@ output_done(struct output *o, int transport_ok, long code, long retry_after,
 	if (o->failures++ == 0)
 		log_warnx("output %s: %s; retrying with backoff", o->name,
 		    o->last_error);
+	check_patience(o);
 	delay = backoff_ms(o->failures);
-	if (retry_after > 0) {
-		if (retry_after > RETRY_AFTER_MAX)
-			retry_after = RETRY_AFTER_MAX;
-		if ((uint64_t)retry_after * 1000 > delay)
-			delay = (uint64_t)retry_after * 1000;
-	}
+	if (res->retry_after_ms > delay)
+		delay = res->retry_after_ms > RETRY_AFTER_MAX_MS ?
+		    RETRY_AFTER_MAX_MS : res->retry_after_ms;
 	o->retry_at = now + delay;
 	o->state = OUT_BACKOFF;
+}
+
+void
+output_reopen(struct output *o)
+{
+	if (o->tr->reopen != NULL)
+		o->tr->reopen(o);
 }
 
 const char *
@@ -296,7 +366,7 @@ output_health(const struct output *o, int64_t *since)
 {
 	if (o->fail_since != 0) {
 		*since = o->fail_since;
-		return "retrying";
+		return o->failed ? "failed" : "retrying";
 	}
 	if (o->dead_since != 0) {
 		*since = o->dead_since;
@@ -309,7 +379,12 @@ output_health(const struct output *o, int64_t *since)
 void
 output_free(struct output *o)
 {
-	http_close(o);
+	int	kind;
+
+	if (o->tr != NULL)
+		o->tr->close(o);
 	source_close(o);
 	batch_free(&o->batch);
+	for (kind = 0; kind < RECORD_KINDS; kind++)
+		format_free(o->fmt[kind]);
 }

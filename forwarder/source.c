@@ -25,6 +25,7 @@
 #include "forwarder.h"
 #include "log.h"
 #include "progress.h"
+#include "record.h"
 
 static char		 spool_dir[4096];
 static char		 mem_dir[4096];
@@ -120,17 +121,6 @@ source_rescan(struct output *o, size_t unused)
 
 #define READ_ERRORS_MAX	3	/* a segment failing this often is moved aside */
 
-/* A record's key: its first field (a metric's name). */
-static size_t
-strcspn_len(const char *line, size_t len)
-{
-	size_t	i;
-
-	for (i = 0; i < len && line[i] != ' ' && line[i] != '\t'; i++)
-		;
-	return i;
-}
-
 /*
  * A segment we cannot read (an I/O error, or something that is not a file)
  * would stop this stream for good if retried forever: move it into
@@ -169,9 +159,35 @@ quarantine(struct stream_pos *p)
 }
 
 /*
+ * Whether o takes this record at all: its filters pass the key, a scheme
+ * that carries logs only on request (carbon) has a filter naming it, and
+ * o's format for the kind can write it. Passed-over records are counted.
+ */
+static int
+takes(struct output *o, const char *line, size_t len, enum record_kind *kind)
+{
+	size_t	klen = record_key_len(line, len);
+
+	*kind = klen + 1 < len && line[klen + 1] == '{' ? RECORD_LOG :
+	    RECORD_METRIC;
+	if (!url_matches(&o->url, line, klen) || (*kind == RECORD_LOG &&
+	    o->url.scheme->logs_by_filter &&
+	    !url_filter_names(&o->url, line, klen))) {
+		o->filtered++;
+		return 0;
+	}
+	if (!format_takes(o->fmt[*kind], *kind)) {
+		o->unrenderable++;
+		return 0;
+	}
+	return 1;
+}
+
+/*
  * Read up to max records into the batch, taking the streams in turn from a
- * rotating start so a busy stream cannot starve a quiet one. Returns the
- * number added.
+ * rotating start so a busy stream cannot starve a quiet one. A batch holds
+ * one kind of record: one of the other kind ends it. Returns the number
+ * added.
  */
 int
 source_fill(struct output *o, int max, size_t cap)
@@ -180,6 +196,7 @@ source_fill(struct output *o, int max, size_t cap)
 	const char	*line;
 	size_t		 len, i, k;
 	uint64_t	 seq, off;
+	enum record_kind kind;
 	int		 added = 0, rc, progress = 1;
 
 	while (added < max && progress) {
@@ -197,15 +214,17 @@ source_fill(struct output *o, int max, size_t cap)
 					break;
 				}
 				p->read_errors = 0;
-				if (!url_matches(&o->url, line, strcspn_len(line, len))) {
-					o->filtered++;
+				if (!takes(o, line, len, &kind))
 					continue;	/* not for this output: passed over */
-				}
-				if (batch_add(&o->batch, line, len, cap) == -1) {
-					/* Full by bytes: this line starts the next batch. */
+				if ((o->batch.n > 0 && kind != o->batch.kind) ||
+				    batch_add(&o->batch, line, len, cap) == -1) {
+					/* This line starts the next batch. */
 					spool_reader_seek(r, seq, off);
+					o->batch.full = 1;
+					turn++;
 					return added;
 				}
+				o->batch.kind = kind;
 				added++;
 				o->batch.nself += self;
 				progress = 1;
@@ -267,19 +286,29 @@ source_commit(struct output *o)
 	return crossed;
 }
 
-/* Has every output committed a cursor past this finished segment? */
+/*
+ * Has every output committed a cursor past this finished segment? An
+ * output marked failed (fail_after) does not count: it holds no segment.
+ * 1 passed by all, 2 passed by all but failed ones, 0 not.
+ */
 static int
 segment_passed(const struct spool_seg *s, struct output *outs, size_t nouts)
 {
 	struct stream_pos	*p;
 	size_t			 i;
+	int			 rc = 1;
 
 	if (!s->finished || nouts == 0)
 		return 0;
-	for (i = 0; i < nouts; i++)
-		if ((p = source_pos(&outs[i], s->stream)) == NULL || p->seq <= s->seq)
+	for (i = 0; i < nouts; i++) {
+		if ((p = source_pos(&outs[i], s->stream)) != NULL &&
+		    p->seq > s->seq)
+			continue;
+		if (!outs[i].failed)
 			return 0;
-	return 1;
+		rc = 2;
+	}
+	return rc;
 }
 
 void
@@ -288,12 +317,23 @@ source_cleanup(struct output *outs, size_t nouts)
 	struct spool_seg	*segs;
 	size_t			 n, i;
 	char			 path[4096];
+	uint64_t		 lost;
+	int			 passed;
 
 	if (spool_list(spool_dir, mem_dir, &segs, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
-		if (!segment_passed(&segs[i], outs, nouts))
+		if ((passed = segment_passed(&segs[i], outs, nouts)) == 0)
 			continue;
+		if (passed == 2) {
+			/* Counted as dropped for the failed outputs. */
+			if ((lost = cap_drop(&segs[i], outs, nouts)) > 0)
+				log_info("deleted %s/%s.%" PRIu64 ": only failed "
+				    "outputs still needed it (%" PRIu64 " records "
+				    "dropped for them)", source_dir(segs[i].inmem),
+				    segs[i].stream, segs[i].seq, lost);
+			continue;
+		}
 		if (spool_seg_path(path, sizeof(path), source_dir(segs[i].inmem),
 		    segs[i].stream, segs[i].seq) == 0 && unlink(path) == -1 &&
 		    errno != ENOENT)

@@ -410,7 +410,9 @@ def test_drain_refusals_and_supervisor_down(start_ferry):
     f = start_ferry(start=False)
     cases = [
         (("add", "bad name", "http://h/"), "only letters, digits"),
-        (("add", "c", "carbon://h:2003/"), "sends to http, https URIs only"),
+        (("add", "c", "gopher://h:70/"), 'unknown scheme "gopher" (http, https, carbon'),
+        (("add", "c", "redis://h/?db=x"), "db=x is not a whole number"),
+        (("add", "c", "tcp://h:1/?format=%7Bbogus%7D"), "unknown field {bogus}"),
         (("add", "c", "h:2003"), "is not a URI"),
         (("add", "c", "http:///x"), "no host"),
         (("add", "c", 'http://h/"x'), "quote"),

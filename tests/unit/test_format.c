@@ -157,6 +157,11 @@ test_json_of_a_log_escapes_bad_utf8(void **state)
 	    "\"line\":12,\"offset\":3456,\"time\":1764751234.125,\"attributes\":"
 	    "{\"service\":\"web\",\"dc\":\"eu \\\"1\\\"\"},\"text\":"
 	    "\"caf\xc3\xa9 \\u00ff end\"}");
+	expect("clickhouse", line, "{\"key\":\"systail.nginx.web1\",\"name\":"
+	    "\"nginx\",\"host\":\"web1\",\"file\":\"/var/log/nginx/access.log\","
+	    "\"line\":12,\"offset\":3456,\"time\":1764751234.125,\"attributes\":"
+	    "\"{\\\"service\\\":\\\"web\\\",\\\"dc\\\":\\\"eu \\\\\\\"1\\\\\\\"\\\"}\","
+	    "\"text\":\"caf\xc3\xa9 \\u00ff end\"}");
 	/* raw passes the bytes through unchanged. */
 	expect("raw", line, line);
 	free(line);

@@ -1,11 +1,17 @@
 /*
- * output_http: the http/https transport, on libcurl's multi interface, so
- * every output's request runs in the forwarder's one poll loop and none can
- * block another. Each output keeps one easy handle for its life, which keeps
- * its connection (and TLS session) alive between batches.
+ * transport_http: the http, https and clickhouse transport, on libcurl's
+ * multi interface driven by the forwarder's loop: libcurl says which
+ * sockets it wants watched and when it next needs the time (its socket and
+ * timer callbacks), the loop polls them with every other transport's, and
+ * curl_multi_socket_action() is told what happened. So every output's
+ * request runs in the one poll and none can block another. Each output
+ * keeps one easy handle for its life, which keeps its connection (and TLS
+ * session) alive between batches. "Sent" is a 2xx answer.
  *
  * A batch is POSTed as Hosted Graphite expects: HTTP Basic with the API key
- * as the user, a body of plaintext lines. A dead peer is found in seconds:
+ * as the user, a body of plaintext lines; log records go to the log URL
+ * (the reference sink's /store/batch, or a ClickHouse INSERT) in the
+ * output's format for them. A dead peer is found in seconds:
  * a connect timeout; TCP keepalive for an idle connection (by default 1 s
  * idle, 1 s interval, 3 probes); TCP_USER_TIMEOUT for one with
  * unacknowledged data; and, for a peer that accepted the request but never
@@ -22,7 +28,6 @@
  * again (common/dnsfallback.c holds that policy). The output stays in
  * "sending" meanwhile, so output.c never sees the detour unless it fails.
  */
-#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -41,17 +46,18 @@
 #include "forwarder.h"
 #include "log.h"
 #include "resolver.h"
+#include "sock.h"
+#include "transport.h"
 
 #define STALL_SECONDS		7	/* no byte moved this long: dead (the promise: noticed within 10 s) */
-#define USER_TIMEOUT_MS		10000
-#define CALLER_FDS_MAX		4	/* the forwarder's own fds in the poll */
+#define SOCKS_MAX		TR_FDS_MAX	/* libcurl's sockets we watch */
 
 struct http {
-	LIST_ENTRY(http)	 entry;
 	struct output		*o;
 	CURL			*easy;
 	CURLSH			*share;		/* the output's own DNS cache */
 	struct curl_slist	*headers;
+	struct buf		 body;		/* the batch, rendered */
 	char			 errbuf[CURL_ERROR_SIZE];
 	const struct conn_conf	*conn;
 
@@ -69,17 +75,63 @@ struct http {
 	char			 syserr[CURL_ERROR_SIZE]; /* the system's failure */
 	int			 answered;	/* answer waits for http_perform */
 	struct resolver_answer	 answer;
-	struct pollfd		 pfd[RESOLVER_FDS_MAX];
-	int			 npfd;
-	int			 polled;	/* busy when the poll began */
 };
 
-static CURLM			*multi;
-static LIST_HEAD(, http)	 handles = LIST_HEAD_INITIALIZER(handles);
-static struct curl_waitfd	*waitfds;	/* the forwarder's, then resolvers' */
-static size_t			 waitcap;
+/* A socket libcurl asked us to watch, and for what (CURL_POLL_*). */
+struct watched {
+	curl_socket_t	fd;
+	int		what;
+};
 
-int
+static CURLM		*multi;
+static struct watched	 socks[SOCKS_MAX];
+static int		 nsocks;
+static uint64_t		 curl_due = UINT64_MAX;	/* libcurl's timer, mono ms */
+
+static void	perform_done(uint64_t);
+static void	fallback_answered(struct http *, uint64_t);
+
+/* libcurl's socket callback: what to watch on s from now on. */
+static int
+watch_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp)
+{
+	int	i;
+
+	(void)easy;
+	(void)userp;
+	(void)sockp;
+	for (i = 0; i < nsocks && socks[i].fd != s; i++)
+		;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < nsocks)
+			socks[i] = socks[--nsocks];
+		return 0;
+	}
+	if (i == nsocks) {
+		if (nsocks == SOCKS_MAX) {
+			log_warnx("libcurl wants more than %d sockets watched",
+			    SOCKS_MAX);
+			return -1;
+		}
+		nsocks++;
+	}
+	socks[i].fd = s;
+	socks[i].what = what;
+	return 0;
+}
+
+/* libcurl's timer callback: when it next needs socket_action(TIMEOUT). */
+static int
+set_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	(void)m;
+	(void)userp;
+	curl_due = timeout_ms < 0 ? UINT64_MAX :
+	    clock_mono_ms() + (uint64_t)timeout_ms;
+	return 0;
+}
+
+static int
 http_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
@@ -87,29 +139,9 @@ http_init(void)
 		log_warnx("libcurl initialisation failed");
 		return -1;
 	}
-	if (resolver_init() == -1)
-		return -1;
-	if ((waitfds = calloc(CALLER_FDS_MAX, sizeof(*waitfds))) == NULL) {
-		log_warn("calloc");
-		return -1;
-	}
-	waitcap = CALLER_FDS_MAX;
-	return 0;
-}
-
-/*
- * Linux ends a connection whose keepalive probes go unanswered after
- * TCP_USER_TIMEOUT when that is set, whatever TCP_KEEPCNT says; so it is
- * never shorter than the configured probes take, and never below 10 s, which
- * is also how long unacknowledged data may wait.
- */
-static int
-user_timeout_ms(const struct conn_conf *c)
-{
-	long	probes_ms = ((long)c->keepalive_idle +
-	    (long)c->keepalive_interval * c->keepalive_probes) * 1000;
-
-	return probes_ms > USER_TIMEOUT_MS ? (int)probes_ms : USER_TIMEOUT_MS;
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, watch_socket);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, set_timer);
+	return resolver_init();
 }
 
 /* libcurl sets SO_KEEPALIVE, TCP_KEEPIDLE and TCP_KEEPINTVL itself. */
@@ -117,14 +149,10 @@ static int
 set_sockopts(void *arg, curl_socket_t fd, curlsocktype purpose)
 {
 	const struct http	*h = arg;
-	int			 probes = h->conn->keepalive_probes;
-	int			 timeout = user_timeout_ms(h->conn);
 
-	if (purpose == CURLSOCKTYPE_IPCXN) {
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
-		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout,
-		    sizeof(timeout));
-	}
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		sock_dead_peer_limits(fd, h->conn->keepalive_idle,
+		    h->conn->keepalive_interval, h->conn->keepalive_probes);
 	return CURL_SOCKOPT_OK;
 }
 
@@ -164,18 +192,6 @@ discard(char *ptr, size_t size, size_t nmemb, void *unused)
 	return size * nmemb;
 }
 
-/* output_init() keeps the output's name, not its section: find that. */
-static const struct conn_conf *
-conn_of(const struct output *o)
-{
-	size_t	i;
-
-	for (i = 0; i < fconf->noutputs; i++)
-		if (strcmp(fconf->outputs[i].name, o->name) == 0)
-			return &fconf->outputs[i].conn;
-	return &fconf->forwarder.conn;
-}
-
 /* The host and port libcurl will connect to, for CURLOPT_RESOLVE. */
 static int
 url_host_port(const char *uri, char *host, size_t size, int *port)
@@ -201,22 +217,6 @@ url_host_port(const char *uri, char *host, size_t size, int *port)
 	return rc;
 }
 
-/* Room in the poll set for every resolver's sockets. */
-static int
-grow_waitfds(void)
-{
-	struct curl_waitfd	*w;
-
-	if ((w = reallocarray(waitfds, waitcap + RESOLVER_FDS_MAX,
-	    sizeof(*w))) == NULL) {
-		log_warn("reallocarray");
-		return -1;
-	}
-	waitfds = w;
-	waitcap += RESOLVER_FDS_MAX;
-	return 0;
-}
-
 static int
 open_fallback(struct http *h, const struct output *o)
 {
@@ -226,12 +226,14 @@ open_fallback(struct http *h, const struct output *o)
 		return -1;
 	}
 	if ((h->resolver = resolver_new(h->conn->dns_servers,
-	    h->conn->ndns_servers)) == NULL || grow_waitfds() == -1)
+	    h->conn->ndns_servers)) == NULL)
 		return -1;
 	return 0;
 }
 
-int
+static void	http_close(struct output *);
+
+static int
 http_open(struct output *o)
 {
 	struct http	*h;
@@ -246,9 +248,9 @@ http_open(struct output *o)
 		return -1;
 	}
 	h->o = o;
-	h->conn = conn_of(o);
-	LIST_INSERT_HEAD(&handles, h, entry);
-	o->transport = h;
+	h->conn = o->conn;
+	buf_init(&h->body, 0);
+	o->tstate = h;
 	if (h->conn->ndns_servers > 0 && open_fallback(h, o) == -1) {
 		http_close(o);
 		return -1;
@@ -256,8 +258,6 @@ http_open(struct output *o)
 	h->headers = curl_slist_append(NULL, "Content-Type: text/plain");
 	/* No 100-continue round trip before each batch. */
 	h->headers = curl_slist_append(h->headers, "Expect:");
-	/* Without ferry's own options (filter, format...): those are not the peer's. */
-	curl_easy_setopt(h->easy, CURLOPT_URL, o->url.target);
 	curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
 	curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
@@ -311,13 +311,13 @@ set_resolve(struct http *h, const char *entry)
 	return 0;
 }
 
-int
-http_start(struct output *o)
+static int
+http_start(struct output *o, uint64_t now)
 {
-	struct http	*h = o->transport;
+	struct http	*h = o->tstate;
 	char		 entry[300];
 
-	if (h->resolver != NULL && dnsfallback_expired(&h->fb, clock_mono_ms())) {
+	if (h->resolver != NULL && dnsfallback_expired(&h->fb, now)) {
 		/* "-host:port" takes the pinned answer out of the cache. */
 		snprintf(entry, sizeof(entry), "-%s:%d", h->host, h->port);
 		if (set_resolve(h, entry) == -1)
@@ -327,13 +327,21 @@ http_start(struct output *o)
 			    "asking the system resolver first again", o->name,
 			    h->host);
 	}
+	buf_reset(&h->body);
+	if (batch_render_body(o, &h->body) == -1) {
+		log_warn("output %s: cannot render a batch", o->name);
+		return -1;
+	}
 	h->errbuf[0] = '\0';
 	h->moved = 0;
-	h->moved_at = clock_mono_ms();
+	h->moved_at = now;
 	h->stalled = 0;
+	/* Without ferry's own options (filter, format...): those are not the peer's. */
+	curl_easy_setopt(h->easy, CURLOPT_URL, o->batch.kind == RECORD_LOG ?
+	    o->url.target_logs : o->url.target);
 	curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)o->batch.len);
-	curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, o->batch.body);
+	    (curl_off_t)h->body.len);
+	curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, h->body.p);
 	if (curl_multi_add_handle(multi, h->easy) != CURLM_OK) {
 		log_warnx("output %s: cannot start a request", o->name);
 		return -1;
@@ -341,41 +349,77 @@ http_start(struct output *o)
 	return 0;
 }
 
-void
-http_poll(const int *fds, int nfds, int timeout_ms)
+static int
+http_shared_fds(struct pollfd *pfd, int max, uint64_t *due)
 {
-	struct http	*h;
-	int		 i, n = 0, numfds;
+	int	i;
 
-	for (i = 0; i < nfds && i < CALLER_FDS_MAX; i++) {
-		waitfds[n].fd = fds[i];
-		waitfds[n].events = CURL_WAIT_POLLIN;
-		waitfds[n++].revents = 0;
+	for (i = 0; i < nsocks && i < max; i++) {
+		pfd[i].fd = socks[i].fd;
+		pfd[i].events = (socks[i].what & CURL_POLL_IN ? POLLIN : 0) |
+		    (socks[i].what & CURL_POLL_OUT ? POLLOUT : 0);
 	}
-	LIST_FOREACH(h, &handles, entry) {
-		h->npfd = 0;
-		if ((h->polled = h->resolver != NULL && resolver_busy(h->resolver)) == 0)
+	if (curl_due < *due)
+		*due = curl_due;
+	return i;
+}
+
+static void
+http_shared_progress(const struct pollfd *pfd, int n, uint64_t now)
+{
+	int	i, running, flags;
+
+	for (i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
 			continue;
-		h->npfd = resolver_fds(h->resolver, h->pfd, RESOLVER_FDS_MAX);
-		for (i = 0; i < h->npfd; i++) {
-			waitfds[n].fd = h->pfd[i].fd;
-			waitfds[n].events =
-			    (h->pfd[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
-			    (h->pfd[i].events & POLLOUT ? CURL_WAIT_POLLOUT : 0);
-			waitfds[n++].revents = 0;
-		}
-		timeout_ms = resolver_timeout(h->resolver, timeout_ms);
+		flags = (pfd[i].revents & POLLIN ? CURL_CSELECT_IN : 0) |
+		    (pfd[i].revents & POLLOUT ? CURL_CSELECT_OUT : 0) |
+		    (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL) ?
+		    CURL_CSELECT_ERR : 0);
+		curl_multi_socket_action(multi, pfd[i].fd, flags, &running);
 	}
-	curl_multi_poll(multi, waitfds, (unsigned)n, timeout_ms, &numfds);
-	n = nfds < CALLER_FDS_MAX ? nfds : CALLER_FDS_MAX;
-	LIST_FOREACH(h, &handles, entry) {
-		if (!h->polled)
-			continue;
-		for (i = 0; i < h->npfd; i++, n++)
-			h->pfd[i].revents =
-			    (waitfds[n].revents & CURL_WAIT_POLLIN ? POLLIN : 0) |
-			    (waitfds[n].revents & CURL_WAIT_POLLOUT ? POLLOUT : 0);
-		resolver_process(h->resolver, h->pfd, h->npfd);
+	if (now >= curl_due) {
+		curl_due = UINT64_MAX;
+		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	perform_done(now);
+}
+
+/* The fallback resolver's sockets, while it looks a name up for o. */
+static int
+http_fds(struct output *o, struct pollfd *pfd, int max, uint64_t *due)
+{
+	struct http	*h = o->tstate;
+	int		 timeout, n;
+	uint64_t	 now;
+
+	if (h->resolver == NULL || !resolver_busy(h->resolver))
+		return 0;
+	n = resolver_fds(h->resolver, pfd, max);
+	if ((timeout = resolver_timeout(h->resolver, -1)) >= 0) {
+		now = clock_mono_ms();
+		if (now + (uint64_t)timeout < *due)
+			*due = now + (uint64_t)timeout;
+	}
+	return n;
+}
+
+static void
+http_progress(struct output *o, const struct pollfd *pfd, int n,
+    uint64_t now)
+{
+	struct http	*h = o->tstate;
+
+	/*
+	 * Read every resolver socket, ready or not: an ICMP error on its
+	 * connected UDP socket would otherwise wake every poll at once until
+	 * the lookup timed out. A lookup that has not begun has no sockets.
+	 */
+	if (h->resolver != NULL && resolver_busy(h->resolver))
+		resolver_process(h->resolver, pfd, n);
+	if (h->answered) {
+		h->answered = 0;
+		fallback_answered(h, now);
 	}
 }
 
@@ -403,20 +447,18 @@ fallback_answered(struct http *h, uint64_t now)
 {
 	const struct resolver_answer	*a = &h->answer;
 	struct output			*o = h->o;
-	char				 entry[600], err[CURL_ERROR_SIZE + 160];
+	char				 entry[600];
 	const char			*addrs;
 
 	if (!a->ok) {
-		snprintf(err, sizeof(err), "%s; the fallback resolver: %s",
-		    h->syserr, a->error);
-		output_done(o, 0, 0, 0, err, now);
+		tr_retry(o, now, 0, "%s; the fallback resolver: %s", h->syserr,
+		    a->error);
 		return;
 	}
 	if (dnsfallback_resolve_entry(entry, sizeof(entry), h->host, h->port,
 	    a->addrs, a->naddrs) == -1 || set_resolve(h, entry) == -1) {
-		snprintf(err, sizeof(err), "%s; the fallback's answer cannot "
-		    "be used", h->syserr);
-		output_done(o, 0, 0, 0, err, now);
+		tr_retry(o, now, 0, "%s; the fallback's answer cannot be used",
+		    h->syserr);
 		return;
 	}
 	/* "host:port:" comes first; the host has no ':' (it is a name). */
@@ -429,8 +471,35 @@ fallback_answered(struct http *h, uint64_t now)
 	else
 		log_debug("output %s: fallback resolver: %s, TTL %ld s",
 		    o->name, entry, a->ttl);
-	if (http_start(o) == -1)
-		output_done(o, 0, 0, 0, "cannot start a request", now);
+	if (http_start(o, now) == -1)
+		tr_retry(o, now, 0, "cannot start a request");
+}
+
+/*
+ * What an HTTP answer means: 2xx sent; a permanent 4xx (all but 408 Request
+ * Timeout and 429 Too Many Requests, which ask us to come back) refused for
+ * good; anything else, or no answer, retried.
+ */
+static void
+answer(struct output *o, CURLcode rc, long code, uint64_t retry_after_ms,
+    const char *err, uint64_t now)
+{
+	char	word[16];
+
+	if (rc != CURLE_OK) {
+		tr_retry(o, now, 0, "%s", err);
+		return;
+	}
+	if (code >= 200 && code < 300) {
+		tr_sent(o, now);
+		return;
+	}
+	if (code >= 400 && code < 500 && code != 408 && code != 429) {
+		snprintf(word, sizeof(word), "%ld", code);
+		tr_refused(o, now, word, "HTTP %ld", code);
+		return;
+	}
+	tr_retry(o, now, retry_after_ms, "HTTP %ld", code);
 }
 
 static void
@@ -443,7 +512,7 @@ finished(CURLMsg *msg, uint64_t now)
 	CURLcode	 rc = msg->data.result;
 
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&o);
-	h = o->transport;
+	h = o->tstate;
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_RETRY_AFTER, &retry_after);
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_NUM_CONNECTS, &connects);
@@ -462,52 +531,58 @@ finished(CURLMsg *msg, uint64_t now)
 	if (h->stalled)
 		snprintf(h->errbuf, sizeof(h->errbuf), "the peer went silent: "
 		    "nothing sent or received for %d s", STALL_SECONDS);
-	output_done(o, rc == CURLE_OK, code, (long)retry_after,
+	answer(o, rc, code, (uint64_t)retry_after * 1000,
 	    h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc), now);
 }
 
-void
-http_perform(uint64_t now)
+/* Every request libcurl has finished: its answer to its output. */
+static void
+perform_done(uint64_t now)
 {
-	struct http	*h;
-	CURLMsg		*msg;
-	int		 running, left;
+	CURLMsg	*msg;
+	int	 left;
 
-	LIST_FOREACH(h, &handles, entry) {
-		if (h->answered) {
-			h->answered = 0;
-			fallback_answered(h, now);
-		}
-	}
-	curl_multi_perform(multi, &running);
 	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 		if (msg->msg == CURLMSG_DONE)
 			finished(msg, now);
 }
 
-void
+static void
 http_close(struct output *o)
 {
-	struct http	*h = o->transport;
+	struct http	*h = o->tstate;
 
 	if (h == NULL)
 		return;
-	LIST_REMOVE(h, entry);
 	resolver_free(h->resolver);
 	curl_multi_remove_handle(multi, h->easy);
 	curl_easy_cleanup(h->easy);
 	curl_share_cleanup(h->share);
 	curl_slist_free_all(h->headers);
 	curl_slist_free_all(h->resolve);
+	buf_free(&h->body);
 	free(h);
-	o->transport = NULL;
+	o->tstate = NULL;
 }
 
-void
+static void
 http_cleanup(void)
 {
 	curl_multi_cleanup(multi);
-	free(waitfds);
+	multi = NULL;
 	resolver_cleanup();
 	curl_global_cleanup();
 }
+
+const struct transport transport_http = {
+	.name = "http",
+	.init = http_init,
+	.cleanup = http_cleanup,
+	.shared_fds = http_shared_fds,
+	.shared_progress = http_shared_progress,
+	.open = http_open,
+	.start = http_start,
+	.fds = http_fds,
+	.progress = http_progress,
+	.close = http_close,
+};
