@@ -3,7 +3,7 @@
 # Run as root, or with sudo available.
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfuse-dev libsqlite3-dev
-libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev python3 python3-pytest netcat-openbsd
+libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev libhiredis-dev python3 python3-pytest netcat-openbsd
 carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl"
 missing=""
 for p in $PKGS; do
