@@ -1,10 +1,19 @@
 #!/bin/sh
 # Install the Debian packages that building and testing ferry need, when missing.
 # Run as root, or with sudo available.
+#
+# The real peers of tests/system/peers.py (redis-server, rsyslog,
+# graphite-carbon, victoria-metrics, clickhouse-server) come as services:
+# their maintainer scripts would start the system's instance (invoke-rc.d)
+# in a container without systemd. The tests start their own, in a temporary
+# folder on free ports, so the install runs with a policy-rc.d that forbids
+# starting any service (exit 101), removed again afterwards when it was ours.
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfuse-dev libsqlite3-dev
-libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev libhiredis-dev python3 python3-pytest netcat-openbsd
-carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl"
+libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev python3 python3-pytest netcat-openbsd
+carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl
+libhiredis-dev libpcre2-dev python3-pytest-xdist
+redis-server rsyslog graphite-carbon python3-whisper victoria-metrics clickhouse-server"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -14,5 +23,13 @@ echo "deps: installing$missing"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+POLICY=/usr/sbin/policy-rc.d
+if [ ! -e "$POLICY" ]; then
+	printf '#!/bin/sh\n# written by ferry .ci/deps.sh for the time of an install\nexit 101\n' |
+		$SUDO tee "$POLICY" >/dev/null
+	$SUDO chmod 755 "$POLICY"
+	trap '$SUDO rm -f "$POLICY"' EXIT
+	trap 'exit 1' INT TERM
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends $missing

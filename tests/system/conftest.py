@@ -14,10 +14,12 @@ error:") fails the test and is printed.
 """
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -57,7 +59,61 @@ def sanitizer_env(env=None):
     return env
 
 
+# Ports. A port that free_port() found free is bound only later by the
+# program under test (an ASan ferry takes a second or more to start). Under
+# pytest-xdist several tests run at once, and two of them asking the kernel
+# for "any free port" can be handed the same one in that window, as can any
+# client's connect() (the kernel's ephemeral range). So each pytest process
+# takes ports in turn from its own slice of PORT_LOW up to the ephemeral
+# range, starting at a random point of it, and hands out only one that is
+# free right now for both TCP and UDP.
+PORT_LOW = 10000
+_port_lock = threading.Lock()
+_port_state = {}
+
+
+def _port_slice():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    size = (ephemeral_low - PORT_LOW) // max(workers, 1)
+    if size < 100:
+        return None     # no room below the ephemeral range: ask the kernel
+    lo = PORT_LOW + (index % workers) * size
+    return lo, lo + size
+
+
+def _bindable(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port(kind=socket.SOCK_STREAM):
+    """A port on 127.0.0.1 that nothing uses, for TCP and UDP alike."""
+    with _port_lock:
+        if "slice" not in _port_state:
+            _port_state["slice"] = _port_slice()
+            if _port_state["slice"] is not None:
+                lo, hi = _port_state["slice"]
+                _port_state["next"] = random.SystemRandom().randrange(lo, hi)
+        sl = _port_state["slice"]
+        if sl is not None:
+            lo, hi = sl
+            for _ in range(hi - lo):
+                port = _port_state["next"]
+                _port_state["next"] = lo + (port + 1 - lo) % (hi - lo)
+                if _bindable(port):
+                    return port
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -465,6 +521,8 @@ def pytest_runtest_makereport(item, call):
     if rep.when == "call" and rep.failed:
         for f in getattr(item, "ferry_suites", ()):
             rep.sections.append(("ferry logs (%s)" % f.root, f.diagnostics()))
+        for p in getattr(item, "peers", ()):
+            rep.sections.append(("%s logs (%s)" % (p.name, p.dir), p.diagnostics()))
 
 
 @pytest.fixture
@@ -513,3 +571,30 @@ def start_ferry(tmp_path, request):
 def ferry(start_ferry):
     """A running suite with the default test configuration."""
     return start_ferry()
+
+
+@pytest.fixture
+def start_peer(tmp_path, request):
+    """
+    A factory for the real peers of peers.py: start_peer(Redis, **kwargs)
+    -> a started Redis(tmp_path, **kwargs) (skips when its program is not
+    installed; start=False to start it later). Teardown stops each by pid; a
+    failing test's report gets their logs.
+    """
+    made = []
+    request.node.peers = made
+
+    def make(cls, start=True, **kwargs):
+        cls.require()
+        if "name" not in kwargs:
+            same = sum(1 for q in made if isinstance(q, cls))
+            kwargs["name"] = cls.name + ("%d" % same if same else "")
+        p = cls(tmp_path, **kwargs)
+        made.append(p)
+        if start:
+            p.start()
+        return p
+
+    yield make
+    for p in made:
+        p.stop()
