@@ -340,3 +340,25 @@ def test_clickhouse_metrics_and_logs(start_ferry, start_peer):
     one = next(l for l in logs if l["text"] == "db line 00041")
     assert one["key"] == "systail.db.web1" and int(one["line"]) == 42, one
     assert json.loads(one["attributes"]) == {"service": "db"}, one
+
+
+# -- http: log lines to the reference sink ------------------------------------------
+
+def test_http_logs_to_the_sink(start_ferry):
+    """
+    An http output takes log records as the reference sink's /store/batch
+    bodies (format sink, to logs_path), and the sink rebuilds the file.
+    """
+    f = start_ferry()
+    spool_logs(f, "app", host="web9", n=2000)
+    want = "".join("app line %05d\n" % i for i in range(2000))
+
+    def rebuilt():
+        try:
+            return f.http_get("/store/log?host=web9&file=/var/log/app.log")
+        except OSError:
+            return ""
+    wait_for(lambda: rebuilt() == want, ARRIVAL, interval=0.3,
+             what="the sink to rebuild the log file")
+    wait_for(lambda: (counter(f, "output.sink.sent") or 0) >= 2000, 30,
+             interval=0.3, what="output.sink.sent to count them")
