@@ -25,6 +25,7 @@
 #include "forwarder.h"
 #include "log.h"
 #include "progress.h"
+#include "record.h"
 
 static char		 spool_dir[4096];
 static char		 mem_dir[4096];
@@ -120,17 +121,6 @@ source_rescan(struct output *o, size_t unused)
 
 #define READ_ERRORS_MAX	3	/* a segment failing this often is moved aside */
 
-/* A record's key: its first field (a metric's name). */
-static size_t
-strcspn_len(const char *line, size_t len)
-{
-	size_t	i;
-
-	for (i = 0; i < len && line[i] != ' ' && line[i] != '\t'; i++)
-		;
-	return i;
-}
-
 /*
  * A segment we cannot read (an I/O error, or something that is not a file)
  * would stop this stream for good if retried forever: move it into
@@ -197,7 +187,8 @@ source_fill(struct output *o, int max, size_t cap)
 					break;
 				}
 				p->read_errors = 0;
-				if (!url_matches(&o->url, line, strcspn_len(line, len))) {
+				if (!url_matches(&o->url, line,
+				    record_key_len(line, len))) {
 					o->filtered++;
 					continue;	/* not for this output: passed over */
 				}
