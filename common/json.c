@@ -2,15 +2,24 @@
  * json: a JSON string writer (see json.h). Bytes >= 0x80 pass through:
  * what ferry prints is UTF-8 or ASCII, and JSON takes UTF-8 as it is.
  */
+#include <string.h>
+
 #include "json.h"
 
 void
 json_str(FILE *fp, const char *s)
 {
-	const unsigned char	*p;
+	json_strn(fp, s, strlen(s));
+}
+
+void
+json_strn(FILE *fp, const char *s, size_t len)
+{
+	const unsigned char	*p, *end;
 
 	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+	end = (const unsigned char *)s + len;
+	for (p = (const unsigned char *)s; p < end; p++) {
 		if (*p == '"' || *p == '\\')
 			fprintf(fp, "\\%c", *p);
 		else if (*p == '\n')

@@ -15,6 +15,8 @@ struct buf;
 
 /* json.c: s as a JSON string, quotes included. */
 void	json_str(FILE *, const char *);
+/* The len bytes at s as a JSON string: a NUL byte is escaped, not an end. */
+void	json_strn(FILE *, const char *, size_t);
 
 /* jsonread.c: a pull reader over one document in memory, and string escaping. */
 struct json {

@@ -29,6 +29,22 @@ record_key_len(const char *line, size_t len)
 	return i;
 }
 
+int
+record_key_matches(const char *key, size_t keylen,
+    const char *const *prefixes, size_t n)
+{
+	size_t	i, plen;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i < n; i++) {
+		plen = strlen(prefixes[i]);
+		if (plen <= keylen && memcmp(key, prefixes[i], plen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static const char *
 skip_ws(const char *p, const char *end)
 {

@@ -67,6 +67,13 @@ struct log_fields {
 int	record_parse(const char *, size_t, struct record *);
 /* The key of a spool line: its first field (cheap; no full parse). */
 size_t	record_key_len(const char *, size_t);
+/*
+ * Does the key (keylen bytes) start with one of the n prefixes? With no
+ * prefix every key does. A prefix longer than the key never matches, so a
+ * prefix cannot reach past the key into the value (ferryctl tail's test,
+ * the same as an output's filter=).
+ */
+int	record_key_matches(const char *, size_t, const char *const *, size_t);
 /* Append one log record's spool line, newline included; 0 or -1 (buf full). */
 int	record_log_append(struct buf *, const struct log_fields *);
 /*

@@ -46,4 +46,7 @@ const char	*ctl_uri_mask(const char *, char *, size_t);
 /* drain.c */
 int		 cmd_drain(struct ctl *, int, char **);
 
+/* tail.c */
+int		 cmd_tail(struct ctl *, int, char **);
+
 #endif

@@ -33,15 +33,19 @@ static const struct command {
 	const char	*name;
 	int		(*fn)(struct ctl *, int, char **);
 	const char	*usage;
+	int		 own_options;	/* it parses every argument after its name */
 } commands[] = {
 	{ "check-config",	cmd_check_config,
-	    "check-config [-c file] [--effective]" },
+	    "check-config [-c file] [--effective]", 0 },
 	{ "drain",		cmd_drain,
-	    "drain add name uri [--api-key key] | drain list | drain remove name" },
-	{ "reload",		cmd_reload,	"reload" },
-	{ "send",		cmd_send,	"send name value [timestamp]" },
-	{ "status",		cmd_status,	"status" },
-	{ "version",		cmd_version,	"version" },
+	    "drain add name uri [--api-key key] | drain list | drain remove name",
+	    0 },
+	{ "reload",		cmd_reload,	"reload", 0 },
+	{ "send",		cmd_send,	"send name value [timestamp]", 0 },
+	{ "status",		cmd_status,	"status", 0 },
+	{ "tail",		cmd_tail,
+	    "tail [--json] [--self] [-n count] [prefix ...]", 1 },
+	{ "version",		cmd_version,	"version", 0 },
 };
 
 void
@@ -72,7 +76,9 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[0], commands[i].name) != 0)
 			continue;
-		n = parse_options(&ctl, argc, argv);
+		/* A command with options of its own (tail -n) takes them all. */
+		n = commands[i].own_options ? 1 :
+		    parse_options(&ctl, argc, argv);
 		return commands[i].fn(&ctl, argc - n, argv + n);
 	}
 	fprintf(stderr, "ferryctl: unknown command: %s\n", argv[0]);

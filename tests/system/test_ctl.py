@@ -8,14 +8,16 @@ import http.server
 import json
 import os
 import re
+import signal
 import socketserver
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port, require_programs, wait_for
+from conftest import SANITIZER_MARKS, free_port, require_programs, wait_for
 
 ARRIVAL = 60.0      # ASan builds on two shared cores
 PREFIX = "servers.systest."
@@ -437,3 +439,306 @@ def test_drain_refusals_and_supervisor_down(start_ferry):
     r = drain(f, "remove", "later")
     assert r.returncode == 0
     assert list((f.etc / "conf.d").iterdir()) == []
+
+
+# -- tail -------------------------------------------------------------------
+
+READY = re.compile(r"^ferryctl: tailing (\d+) streams in ")
+LIVE = 1.0          # the issue: a metric sent after tail started, within 1 s
+
+
+class TailRun:
+    """
+    `ferryctl tail ARGS` in the background; its stdout lines, each with the
+    time it arrived, and its stderr. read_stdout=False leaves stdout to the
+    test (to close it).
+    """
+
+    def __init__(self, f, *args, read_stdout=True):
+        self.proc = subprocess.Popen(
+            [str(f.bin / "ferryctl"), "tail", *args], env=f.env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        self.lock = threading.Lock()
+        self.lines = []     # (time.monotonic(), line)
+        self.err = []
+        self.threads = [threading.Thread(target=self._read,
+                                         args=(self.proc.stderr, self.err,
+                                               False), daemon=True)]
+        if read_stdout:
+            self.threads.append(threading.Thread(
+                target=self._read, args=(self.proc.stdout, self.lines, True),
+                daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def _read(self, stream, into, stamp):
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self.lock:
+                into.append((time.monotonic(), line) if stamp else line)
+
+    def out(self):
+        with self.lock:
+            return [l for _, l in self.lines]
+
+    def stderr(self):
+        with self.lock:
+            return "\n".join(self.err)
+
+    def wait_ready(self, timeout=20):
+        """The number of streams it says it follows, once it is ready."""
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("ferryctl tail exited %s: %s"
+                                     % (self.proc.returncode, self.stderr()))
+            with self.lock:
+                return next((READY.match(l) for l in self.err
+                             if READY.match(l)), None)
+        return int(wait_for(ready, timeout, what="tail ready").group(1))
+
+    def wait_line(self, line, timeout):
+        """The time the line arrived, waiting for it up to timeout."""
+        def arrived():
+            with self.lock:
+                return next((t for t, l in self.lines if l == line), None)
+        return wait_for(arrived, timeout, interval=0.01,
+                        what="%r from tail (have %r)" % (line, self.out()[-5:]))
+
+    def wait_exit(self, timeout=10):
+        rc = self.proc.wait(timeout=timeout)
+        for t in self.threads:
+            t.join(timeout)
+        return rc
+
+    def stop(self, sig=signal.SIGINT):
+        self.proc.send_signal(sig)
+        return self.wait_exit()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def tails():
+    """A factory: tails(f, *args) -> TailRun; none outlives the test."""
+    require_programs("ferryctl")
+    made = []
+
+    def make(f, *args, **kw):
+        t = TailRun(f, *args, **kw)
+        made.append(t)
+        return t
+    yield make
+    for t in made:
+        t.kill()
+    reports = [t.stderr() for t in made
+               if any(m in t.stderr() for m in SANITIZER_MARKS)]
+    assert not reports, "\n".join(reports)
+
+
+def open_files(pid, under):
+    """[(path, access mode)] of what pid holds open under the folder."""
+    out = []
+    fddir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fddir):
+        try:
+            target = os.readlink(os.path.join(fddir, fd))
+            info = Path("/proc/%d/fdinfo/%s" % (pid, fd)).read_text()
+        except OSError:
+            continue
+        if target.startswith(str(under)):
+            flags = int(re.search(r"^flags:\s+(\d+)", info, re.M).group(1), 8)
+            out.append((target, flags & os.O_ACCMODE))
+    return out
+
+
+def leftovers(f):
+    """What a tail could leave behind: non-segment files, drains, db rows."""
+    spool = sorted(p.name for p in f.spool.iterdir()
+                   if not SEGMENT.match(p.name))
+    confd = sorted(p.name for p in (f.etc / "conf.d").iterdir())
+    outputs = sorted({r[0] for r in f._db_query(
+        "SELECT output FROM cursor") or []})
+    procs = sorted(r[0] for r in f._db_query("SELECT name FROM process") or [])
+    return spool, confd, outputs, procs
+
+
+def test_tail_live_metric_within_1s(start_ferry, tails):
+    f = start_ferry()
+    ts = int(time.time())
+    # Already spooled before tail starts: not shown.
+    f.send_tcp(["tail.live.old %d" % ts])
+    f.wait_sink_count("tail.live.old", 1, timeout=ARRIVAL)
+    before = leftovers(f)
+
+    t = tails(f, "tail.live.", "tail.also.")
+    assert t.wait_ready() >= 1
+    # A reader only: it holds segments open read-only, and not ferry.db.
+    files = open_files(t.proc.pid, f.root)
+    assert any(SEGMENT.match(os.path.basename(p.split(" ")[0]))
+               for p, _ in files), files
+    assert all(mode == os.O_RDONLY for _, mode in files), files
+    assert not any("ferry.db" in p for p, _ in files), files
+
+    sent = time.monotonic()
+    f.send_tcp(["tail.live.a 1 %d" % ts, "tail.other.b 2 %d" % ts,
+                "tail.also.c 3 %d" % ts])
+    arrived = t.wait_line("tail.live.a 1 %d" % ts, ARRIVAL)
+    assert arrived - sent <= LIVE, "shown %.3f s after it was sent" % (
+        arrived - sent)
+    # c was spooled after b, in the same stream: once c shows, b was passed.
+    t.wait_line("tail.also.c 3 %d" % ts, ARRIVAL)
+    assert t.out() == ["tail.live.a 1 %d" % ts, "tail.also.c 3 %d" % ts]
+
+    # Delivery is unchanged: the sink has all of them, once.
+    f.wait_sink_count("tail.", 4, timeout=ARRIVAL)
+    assert sorted(f.sink_points("tail.")) == [
+        "tail.also.c", "tail.live.a", "tail.live.old", "tail.other.b"]
+
+    assert t.stop(signal.SIGINT) == 0, t.stderr()
+    assert t.out() == ["tail.live.a 1 %d" % ts, "tail.also.c 3 %d" % ts]
+    # Nothing left behind: no file in the spool, no drain, no row.
+    assert leftovers(f) == before
+    assert before[2] == ["sink"]
+
+
+def test_tail_follows_rotation_and_deletion(start_ferry, tails):
+    # The smallest segments allowed: the receiver rotates every 4 KiB and
+    # the forwarder deletes each segment once the sink has it, while tail
+    # still reads on.
+    f = start_ferry("spool { segment_size = 4096 }\n")
+    n = 3000
+    t = tails(f, "-n", str(n), "--json", "tail.rot.")
+    t.wait_ready()
+    first = [p.split(" ")[0] for p, _ in open_files(t.proc.pid, f.spool)
+             if os.path.basename(p).startswith("receiver.")]
+    assert len(first) == 1, first
+    lines = []
+    for i in range(n):
+        lines.append("tail.rot.m%04d %d 1700000000" % (i, i))
+        if i % 3 == 0:
+            lines.append("tail.skip.m%04d %d 1700000000" % (i, i))
+    # A segment is at least one write of the receiver (every 50 ms): send
+    # in pieces, so there are many segments.
+    for i in range(0, len(lines), 100):
+        f.send_tcp(lines[i:i + 100])
+        time.sleep(0.06)
+    # -n: it ends by itself once it printed that many.
+    assert t.wait_exit(timeout=ARRIVAL) == 0, t.stderr()
+    got = [json.loads(l) for l in t.out()]
+    want = [l for l in lines if l.startswith("tail.rot.")]
+    assert [g["line"] for g in got] == want
+    assert all(g["stream"] == "receiver" for g in got)
+    assert [g["key"] for g in got] == [l.split()[0] for l in want]
+    assert "skipped" not in t.stderr(), t.stderr()
+
+    f.wait_sink_count("tail.", len(lines), timeout=ARRIVAL)
+    segs = [p for p in f.spool.iterdir() if p.name.startswith("receiver.")]
+    newest = max(int(p.name.split(".")[1]) for p in segs)
+    assert newest > int(first[0].rsplit(".", 1)[1]) + 10, (first, segs)
+    # The segment tail started in went while it was open, and it went on.
+    wait_for(lambda: not os.path.exists(first[0]), ARRIVAL,
+             what="the forwarder to delete %s" % first[0])
+
+
+def seg(d, stream, seq):
+    return Path(d) / ("%s.%016d" % (stream, seq))
+
+
+def append(path, text):
+    with open(path, "a") as fp:
+        fp.write(text)
+
+
+def test_tail_hand_made_spool(start_ferry, tails):
+    """
+    No ferry running: segments written here, each step awaited, so every
+    case is certain to happen: a segment deleted while tail has it open, a
+    line written in two pieces, the memory place appearing, new streams.
+    """
+    f = start_ferry(start=False)
+    f.spool.mkdir(parents=True)
+    mem = f.root / "dev/shm/ferry"
+    append(seg(f.spool, "receiver", 1), "old.a 1 1\n")
+    append(seg(f.spool, "self-receiver", 1), "self.a 1 1\n")
+    t = tails(f)
+    # self-* streams are left out without --self.
+    assert t.wait_ready() == 1
+    append(seg(f.spool, "receiver", 1), "r.1 1 1\n")
+    t.wait_line("r.1 1 1", 5)
+
+    # Rotation, and the finished segment deleted at once (as the forwarder
+    # may): what was appended to it is still read, through the open fd.
+    append(seg(f.spool, "receiver", 1), "r.2 1 1\n")
+    append(seg(f.spool, "receiver", 2), "r.3 1 1\n")
+    os.unlink(seg(f.spool, "receiver", 1))
+    t.wait_line("r.3 1 1", 5)
+
+    # A line is shown only once it is whole.
+    append(seg(f.spool, "receiver", 2), "r.4 1")
+    append(seg(f.spool, "self-receiver", 1), "self.b 1 1\n")
+    time.sleep(0.1)
+    append(seg(f.spool, "receiver", 2), " 1\n")
+    t.wait_line("r.4 1 1", 5)
+
+    # The disk is full: the stream goes on in the memory place, which did
+    # not exist when tail started, then comes back.
+    mem.mkdir(parents=True)
+    append(seg(mem, "receiver", 3), "r.5 1 1\n")
+    t.wait_line("r.5 1 1", 5)
+    append(seg(f.spool, "receiver", 4), "r.6 1 1\n")
+    t.wait_line("r.6 1 1", 5)
+    # A stream that appears later is shown from its start.
+    append(seg(f.spool, "collectors", 1), "c.1 1 1\nc.2 1 1\n")
+    t.wait_line("c.2 1 1", 5)
+    assert t.stop(signal.SIGTERM) == 0, t.stderr()
+    assert t.out() == ["r.1 1 1", "r.2 1 1", "r.3 1 1", "r.4 1 1", "r.5 1 1",
+                       "r.6 1 1", "c.1 1 1", "c.2 1 1"]
+
+    # --self, prefixes, JSON and -n.
+    t = tails(f, "--self", "--json", "-n", "2", "self.", "c.")
+    assert t.wait_ready() == 3
+    append(seg(f.spool, "self-receiver", 1), "self.c 1 1\nother 1 1\n")
+    append(seg(f.spool, "collectors", 1), "c.3 1 1\n")
+    assert t.wait_exit() == 0, t.stderr()
+    # Streams are read in turn: across them, no order is promised.
+    assert sorted((json.loads(l) for l in t.out()),
+                  key=lambda r: r["stream"]) == [
+        {"stream": "collectors", "key": "c.3", "line": "c.3 1 1"},
+        {"stream": "self-receiver", "key": "self.c", "line": "self.c 1 1"}]
+
+    # Started while a line was half written: its rest is not a record.
+    append(seg(f.spool, "collectors", 1), "c.half 1")
+    t = tails(f, "-n", "1")
+    t.wait_ready()
+    append(seg(f.spool, "collectors", 1), " 1\nc.4 1 1\n")
+    assert t.wait_exit() == 0, t.stderr()
+    assert t.out() == ["c.4 1 1"]
+
+    # The reader of its output went away: it ends, with 0, even though
+    # nothing was printed.
+    t = tails(f, "nothing.matches.", read_stdout=False)
+    t.wait_ready()
+    t.proc.stdout.close()
+    assert t.wait_exit() == 0, t.stderr()
+
+    # Nothing written: the spool holds exactly what this test wrote.
+    assert sorted(p.name for p in f.spool.iterdir()) == [
+        seg(f.spool, s, q).name for s, q in
+        (("collectors", 1), ("receiver", 2), ("receiver", 4),
+         ("self-receiver", 1))]
+    assert sorted(p.name for p in mem.iterdir()) == [seg(mem, "receiver", 3).name]
+    assert not f.db_path.exists()
+
+
+def test_tail_usage(start_ferry):
+    require_programs("ferryctl")
+    f = start_ferry(start=False)
+    for args in (("-n",), ("-n", "0"), ("--count=x",), ("--bogus",)):
+        r = f.run("ferryctl", "tail", *args)
+        assert r.returncode == 64, (args, r.stderr)
+    r = f.run("ferryctl", "tail")
+    assert r.returncode == 1 and "spool" in r.stderr, r.stderr

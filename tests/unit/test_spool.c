@@ -838,6 +838,35 @@ test_reader_crosses_gap_after_existing_segment(void **state)
 }
 
 static void
+test_reader_reads_deleted_open_segment(void **state)
+{
+	struct fixture		*f = *state;
+	struct spool_reader	*r;
+	char			 path[256];
+
+	/*
+	 * A reader that follows the live end of a stream (ferryctl tail) has
+	 * the segment open when the forwarder deletes it: what was appended
+	 * before the unlink is still read through the descriptor, and then it
+	 * moves on to the next segment, neither stopping nor failing.
+	 */
+	raw_append(f->dir, "receiver", 1, "one\n");
+	assert_non_null(r = spool_reader_open(f->dir, NULL, "receiver", 1, 4));
+	assert_no_next(r);		/* at the end: the segment is open now */
+	raw_append(f->dir, "receiver", 1, "two\n");
+	raw_append(f->dir, "receiver", 2, "three\n");
+	seg_path(path, sizeof(path), f->dir, "receiver", 1);
+	assert_int_equal(unlink(path), 0);
+	assert_next(r, "two");
+	assert_next(r, "three");
+	assert_no_next(r);
+	raw_append(f->dir, "receiver", 2, "four\n");
+	assert_next(r, "four");
+	assert_int_equal(spool_reader_torn(r), 0);
+	spool_reader_close(r);
+}
+
+static void
 test_reader_ignores_other_streams(void **state)
 {
 	struct fixture		*f = *state;
@@ -1328,6 +1357,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_from_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_skips_deleted_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_crosses_gap_after_existing_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_reads_deleted_open_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_ignores_other_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_waits_for_newline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_skips_torn_tail_of_finished, setup, teardown),

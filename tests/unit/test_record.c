@@ -1,0 +1,74 @@
+/*
+ * test_record: a spool record's key and prefix matching (common/record.c),
+ * which an output's filter and ferryctl tail both select records by.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "record.h"
+
+static int
+matches(const char *line, const char *const *prefixes, size_t n)
+{
+	return record_key_matches(line, record_key_len(line, strlen(line)),
+	    prefixes, n);
+}
+
+static void
+test_key_is_the_first_field(void **state)
+{
+	(void)state;
+	assert_int_equal(record_key_len("a.b.c 1 1700000000", 18), 5);
+	assert_int_equal(record_key_len("a.b\t1", 5), 3);
+	assert_int_equal(record_key_len("nospace", 7), 7);
+	assert_int_equal(record_key_len(" leading", 8), 0);
+	assert_int_equal(record_key_len("", 0), 0);
+	/* Only len bytes are looked at: no NUL needed, none trusted. */
+	assert_int_equal(record_key_len("abc def", 2), 2);
+	assert_int_equal(record_key_len("a\0b c", 5), 3);
+}
+
+static void
+test_no_prefix_matches_all(void **state)
+{
+	(void)state;
+	assert_true(matches("anything 1", NULL, 0));
+	assert_true(matches("", NULL, 0));
+}
+
+static void
+test_prefixes_any_matches(void **state)
+{
+	static const char *const p[] = { "servers.", "app." };
+	static const char *const empty[] = { "" };
+
+	(void)state;
+	assert_true(matches("servers.web1.cpu 1 2", p, 2));
+	assert_true(matches("app.x 1 2", p, 2));
+	assert_false(matches("other.servers.x 1 2", p, 2));
+	/* The key is shorter than the prefix. */
+	assert_false(matches("servers 1 2", p, 2));
+	/* A prefix never reaches past the key into the value. */
+	assert_false(matches("app 1", (const char *const[]){ "app 1" }, 1));
+	/* An empty prefix is a prefix of every key. */
+	assert_true(matches("x 1", empty, 1));
+	/* Case matters, as it does to an output's filter. */
+	assert_false(matches("Servers.a 1", p, 2));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_is_the_first_field),
+		cmocka_unit_test(test_no_prefix_matches_all),
+		cmocka_unit_test(test_prefixes_any_matches),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
