@@ -31,7 +31,7 @@
 #include "netconn.h"
 #include "transport.h"
 
-#define BURST		32	/* datagrams per PACE_MS */
+#define BURST		16	/* datagrams per PACE_MS */
 #define PACE_MS		1
 #define UDP_MAX		65507
 

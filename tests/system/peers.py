@@ -379,7 +379,7 @@ global(workDirectory="{dir}" maxMessageSize="{max_size}"
 module(load="imtcp")
 module(load="imudp")
 input(type="imtcp" address="127.0.0.1" port="{tcp_port}")
-input(type="imudp" address="127.0.0.1" port="{udp_port}")
+input(type="imudp" address="127.0.0.1" port="{udp_port}" rcvbufSize="4m")
 template(name="ferry_line" type="string" string="{template}")
 template(name="ferry_json" type="list" option.jsonf="on") {{
   property(outname="input" name="inputname" format="jsonf")

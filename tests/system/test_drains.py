@@ -130,7 +130,10 @@ def counter(f, name):
 # -- carbon ---------------------------------------------------------------------
 
 def test_carbon_c_relay(start_ferry, start_peer):
-    relay = start_peer(CarbonCRelay)
+    # One worker: carbon-c-relay 3.7.3 with two segfaults now and then when a
+    # client connects while it starts (seen 2 in 15 starts), and ferry
+    # reconnects at once after the restart below.
+    relay = start_peer(CarbonCRelay, workers=1)
     f = start_ferry('output "relay" { uri = "carbon://127.0.0.1:%d/?filter=ccr." }\n'
                     % relay.port)
     faults = Faults(f)
