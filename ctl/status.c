@@ -427,7 +427,8 @@ reason(struct snapshot *snap, const char *fmt, ...)
  * named in snap->reasons:
  *   - a child the supervisor wants running is not ("stopped" is what it
  *     records for a child the configuration does not enable);
- *   - a configured output is retrying or dead-lettering;
+ *   - a configured output is retrying, dead-lettering, or failed (failing
+ *     longer than its fail_after: its records are being dropped);
  *   - the receiver writes to the memory fallback (the disk is full);
  *   - an output dropped records in the last DROP_RECENT seconds (its
  *     count is kept across restarts, so the time of the last drop says
@@ -463,6 +464,11 @@ health(struct snapshot *snap)
 		    strcmp(o->st.state, "deadlettering") == 0)
 			reason(snap, "output %s is %s for %s", o->st.name,
 			    o->st.state, ctl_duration(snap->now - o->st.since, ago,
+			    sizeof(ago)));
+		else if (strcmp(o->st.state, "failed") == 0)
+			reason(snap, "output %s has failed for %s (fail_after): "
+			    "what the other outputs sent is dropped for it",
+			    o->st.name, ctl_duration(snap->now - o->st.since, ago,
 			    sizeof(ago)));
 		if (o->st.dropped > 0 && o->st.last_drop_at != 0 &&
 		    snap->now - o->st.last_drop_at < DROP_RECENT)
