@@ -125,6 +125,7 @@ drain_add(struct ctl *ctl, const struct drain_args *a)
 	struct conf_errors	 errs;
 	struct ferry_conf	*conf;
 	char			 path[PATH_MAX], dir[PATH_MAX], where[PATH_MAX];
+	char			 masked[2048];
 	char			*text;
 	int			 n;
 
@@ -159,8 +160,11 @@ drain_add(struct ctl *ctl, const struct drain_args *a)
 	    a->api_key != NULL ? "\"\n" : "");
 	if (n == -1)
 		return fail(ctl, "out of memory");
+	/* A password or key in the URI is as secret as an API key. */
 	if (write_atomic(ctl->confpath != NULL ? ctl->confpath :
-	    conf_default_path(), path, text, a->api_key != NULL) == -1) {
+	    conf_default_path(), path, text, a->api_key != NULL ||
+	    strcmp(ctl_uri_mask(a->uri, masked, sizeof(masked)), a->uri) != 0)
+	    == -1) {
 		free(text);
 		return fail(ctl, "%s: %s", path, strerror(errno));
 	}
