@@ -530,6 +530,31 @@ def test_failed_drain_holds_no_segments(start_ferry):
     assert gone["state"] == "failed" and gone["dropped"] > 0, gone
 
 
+def test_failed_drain_releases_what_was_passed_before(start_ferry):
+    """
+    Segments the sink passed while the drain was still only retrying go as
+    soon as it is marked failed, not at the next segment some stream
+    finishes (with 64 KiB segments and nothing sent, that is minutes away).
+    """
+    require_programs("ferry-collectors", "ferry-periodic")
+    f = start_ferry("spool { segment_size = 65536 }\n")
+    fwd = f.child_pid("forwarder")
+    r = drain(f, "add", "late", "tcp://127.0.0.1:%d/?fail_after=12" % dead_port())
+    assert r.returncode == 0, r.stderr
+    f.child_pid("forwarder", not_pid=fwd)
+    send_rotating(f, "drainctl.late", 4, per=1800)
+    wait_for(lambda: sink_cursor(f) >= receiver_segments(f)[-1], ARRIVAL,
+             what="the sink's cursor at the newest receiver segment")
+    held = [s for s in receiver_segments(f) if s < sink_cursor(f)]
+    assert len(held) >= 3, held
+    assert drain_list(f)[0]["late"]["state"] == "retrying"
+
+    wait_for(lambda: drain_list(f)[0]["late"]["state"] == "failed", 30,
+             what="the drain marked failed")
+    wait_for(lambda: not set(held) & set(receiver_segments(f)), 5,
+             what="segments %s deleted once the drain failed" % held)
+
+
 # -- secrets, and a forwarder that has never run ---------------------------------
 
 def test_list_masks_secrets_and_says_not_running(start_ferry):
