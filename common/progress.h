@@ -28,7 +28,7 @@ struct proc_state {
 /* One output as the forwarder last saw it. */
 struct output_state {
 	char		name[64];
-	char		state[16];	/* sending retrying deadlettering */
+	char		state[16];	/* sending retrying failed deadlettering */
 	int64_t		since;		/* wall seconds: in this state since */
 	int64_t		last_success;	/* last acknowledged batch, 0 never */
 	char		last_error[256];

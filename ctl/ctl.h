@@ -11,12 +11,14 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "json.h"
 
 #define CTL_EX_USAGE	64
 
+struct backlog;
 struct conf_errors;
 struct ferry_conf;
 
@@ -32,6 +34,16 @@ void		 ctl_usage(void) __attribute__((noreturn));
 struct ferry_conf *ctl_conf_load(const struct ctl *, struct conf_errors *);
 void		 ctl_conf_errors(const struct ctl *, const struct conf_errors *);
 int		 ctl_supervisor_pid(pid_t *);
+/* Seconds as "42s", "5m12s", "3h04m", "2d03h". */
+const char	*ctl_duration(int64_t, char *, size_t);
+/* Bytes as "812 B", "4.1 KiB", "12.3 MiB", "1.0 GiB". */
+const char	*ctl_bytes(uint64_t, char *, size_t);
+/* ,"key":"s", or null for "" (none). */
+void		 ctl_json_text(const char *, const char *);
+/* ,"key":T with T in epoch seconds, or null for 0 (never). */
+void		 ctl_json_time(const char *, int64_t);
+/* ,"backlog":{records, bytes, oldest, oldest_age}, or null for NULL. */
+void		 ctl_json_backlog(const struct backlog *, int64_t);
 
 /* status.c */
 int		 cmd_status(struct ctl *, int, char **);

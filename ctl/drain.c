@@ -12,7 +12,9 @@
  * the file back when it does not), then asks the supervisor to reload;
  * remove deletes only such a file, never an output written by hand. list
  * shows every output, drains and hand-written ones, with the file it comes
- * from and any password in its URI masked.
+ * from, its URI with any secret masked, and how it is doing: its state as
+ * the forwarder last published it in ferry.db, its backlog (counted from
+ * its cursors in the spool, common/backlog.c) and its last error.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -21,15 +23,21 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "backlog.h"
+#include "clock.h"
 #include "conf.h"
+#include "path.h"
+#include "progress.h"
 #include "ctl.h"
 #include "url.h"
 
@@ -125,6 +133,7 @@ drain_add(struct ctl *ctl, const struct drain_args *a)
 	struct conf_errors	 errs;
 	struct ferry_conf	*conf;
 	char			 path[PATH_MAX], dir[PATH_MAX], where[PATH_MAX];
+	char			 masked[2048];
 	char			*text;
 	int			 n;
 
@@ -159,8 +168,11 @@ drain_add(struct ctl *ctl, const struct drain_args *a)
 	    a->api_key != NULL ? "\"\n" : "");
 	if (n == -1)
 		return fail(ctl, "out of memory");
+	/* A password or key in the URI is as secret as an API key. */
 	if (write_atomic(ctl->confpath != NULL ? ctl->confpath :
-	    conf_default_path(), path, text, a->api_key != NULL) == -1) {
+	    conf_default_path(), path, text, a->api_key != NULL ||
+	    strcmp(ctl_uri_mask(a->uri, masked, sizeof(masked)), a->uri) != 0)
+	    == -1) {
 		free(text);
 		return fail(ctl, "%s: %s", path, strerror(errno));
 	}
@@ -220,11 +232,168 @@ drain_remove(struct ctl *ctl, const struct drain_args *a)
 	return 0;
 }
 
+/*
+ * What the forwarder last published of one output (its row in ferry.db),
+ * and its backlog counted from its cursors in the spool.
+ */
+struct drain_row {
+	struct output_state	st;
+	int			recorded;	/* the forwarder wrote a row */
+	struct backlog		bl;
+	int			bl_ok;
+};
+
+struct drain_view {
+	const struct ferry_conf	*conf;
+	struct drain_row	*rows;		/* one per conf->outputs[] */
+	int			 fwd_up;	/* the forwarder is running */
+	int			 unread;	/* ferry.db could not be read */
+	int64_t			 now;
+};
+
+static void
+view_output(const struct output_state *os, void *arg)
+{
+	struct drain_view	*v = arg;
+	size_t			 i;
+
+	for (i = 0; i < v->conf->noutputs; i++) {
+		if (strcmp(v->conf->outputs[i].name, os->name) == 0) {
+			v->rows[i].st = *os;
+			v->rows[i].recorded = 1;
+		}
+	}
+}
+
+static void
+view_proc(const struct proc_state *ps, void *arg)
+{
+	struct drain_view	*v = arg;
+
+	if (strcmp(ps->name, "forwarder") == 0 &&
+	    strcmp(ps->state, "running") == 0 && ps->pid > 0)
+		v->fwd_up = 1;
+}
+
+/*
+ * Read each output's row and backlog, as ferryctl status does, from the
+ * database opened read-only: no database yet leaves every row unrecorded,
+ * which is the truth. The forwarder counts as running when the supervisor
+ * is alive and records it as running; a row published by a forwarder that
+ * has stopped since still shows, as the last word there is.
+ */
+static int
+view_read(struct drain_view *v)
+{
+	struct progress	*db;
+	char		 dbpath[PATH_MAX], spool[PATH_MAX];
+	const char	*memdir = v->conf->spool.memory_dir;
+	pid_t		 pid;
+	size_t		 i;
+	int		 rc = 0;
+
+	v->now = clock_wall();
+	if (path_get(dbpath, sizeof(dbpath), PATH_DB) == NULL ||
+	    path_get(spool, sizeof(spool), PATH_SPOOL) == NULL)
+		return -1;
+	if (access(dbpath, F_OK) == -1)
+		return 0;
+	if ((db = progress_open_ro(dbpath)) == NULL)
+		return -1;
+	if (progress_output_each(db, view_output, v) == -1 ||
+	    progress_proc_each(db, view_proc, v) == -1)
+		rc = -1;
+	if (ctl_supervisor_pid(&pid) != 1)
+		v->fwd_up = 0;
+	if (rc == 0 && access(spool, F_OK) == 0)
+		for (i = 0; i < v->conf->noutputs; i++)
+			v->rows[i].bl_ok = backlog_compute(db, spool,
+			    memdir[0] != '\0' ? memdir : NULL,
+			    v->conf->outputs[i].name, &v->rows[i].bl) == 0;
+	progress_close(db);
+	return rc;
+}
+
+/* The state to show: as published, else why there is none. */
+static const char *
+view_state(const struct drain_view *v, const struct drain_row *r)
+{
+	if (r->recorded)
+		return r->st.state;
+	return v->fwd_up || v->unread ? "unknown" : "not running";
+}
+
+/* "2026-01-05T12:00:03Z (42s ago)" */
+static const char *
+when(const struct drain_view *v, int64_t t, char *buf, size_t size)
+{
+	struct tm	tm;
+	time_t		tt = (time_t)t;
+	char		ago[32], at[32];
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)snprintf(at, sizeof(at), "%lld", (long long)t);
+	(void)snprintf(buf, size, "%s (%s ago)", at, ctl_duration(v->now - t,
+	    ago, sizeof(ago)));
+	return buf;
+}
+
+/*
+ * The line under an output's row: "sending", "retrying since T (age)",
+ * "failed since T (age)", "deadlettering since T (age)", "unknown" or "not
+ * running"; the backlog; the last error and when.
+ */
+static void
+print_detail(const struct drain_view *v, const struct drain_row *r, int w)
+{
+	const char	*state = view_state(v, r);
+	char		 t[80], b[32], age[32];
+
+	printf("%-*s  %s", w, "", state);
+	if (r->recorded && r->st.since != 0 && strcmp(state, "sending") != 0)
+		printf(" since %s", when(v, r->st.since, t, sizeof(t)));
+	if (r->bl_ok) {
+		printf("; backlog %" PRIu64 " records, %s", r->bl.records,
+		    ctl_bytes(r->bl.bytes, b, sizeof(b)));
+		if (r->bl.oldest != 0)
+			printf(", oldest %s old", ctl_duration(v->now -
+			    r->bl.oldest, age, sizeof(age)));
+	} else
+		printf("; backlog unknown");
+	if (r->st.last_error[0] != '\0')
+		printf("; last error %s: %s", when(v, r->st.last_error_at, t,
+		    sizeof(t)), r->st.last_error);
+	else
+		printf("; no error");
+	printf("\n");
+}
+
+static void
+print_json_detail(const struct drain_view *v, const struct drain_row *r)
+{
+	printf(",\"state\":");
+	json_str(stdout, view_state(v, r));
+	ctl_json_time("since", r->recorded ? r->st.since : 0);
+	ctl_json_backlog(r->bl_ok ? &r->bl : NULL, v->now);
+	ctl_json_text("last_error", r->st.last_error);
+	ctl_json_time("last_error_at", r->st.last_error_at);
+	ctl_json_time("updated", r->st.updated);
+}
+
+/*
+ * Every output, drains and hand-written ones: a row of what the
+ * configuration says (name, drain or not, URI with its secrets masked, the
+ * file), and under it a line of how it is doing as the forwarder last
+ * published it. The row keeps its own line so scripts that read it go on
+ * working.
+ */
 static int
 drain_list(struct ctl *ctl)
 {
 	struct conf_errors	 errs;
 	struct ferry_conf	*conf;
+	struct drain_view	 v;
 	char			 where[PATH_MAX], uri[2048];
 	size_t			 i;
 	int			 w = 4, rc;
@@ -233,11 +402,25 @@ drain_list(struct ctl *ctl)
 		ctl_conf_errors(ctl, &errs);
 		return 1;
 	}
+	memset(&v, 0, sizeof(v));
+	v.conf = conf;
+	if ((v.rows = calloc(conf->noutputs + 1, sizeof(*v.rows))) == NULL) {
+		conf_free(conf);
+		return fail(ctl, "out of memory");
+	}
+	/* The configuration is still worth showing without the states. */
+	if (view_read(&v) == -1) {
+		memset(v.rows, 0, (conf->noutputs + 1) * sizeof(*v.rows));
+		v.unread = 1;
+		fprintf(stderr, "ferryctl: cannot read the outputs' states "
+		    "from the progress database\n");
+	}
 	for (i = 0; i < conf->noutputs; i++)
 		if ((int)strlen(conf->outputs[i].name) > w)
 			w = strlen(conf->outputs[i].name);
 	if (ctl->json)
-		printf("{\"outputs\":[");
+		printf("{\"forwarder_running\":%s,\"outputs\":[",
+		    v.unread ? "null" : v.fwd_up ? "true" : "false");
 	else if (conf->noutputs == 0)
 		printf("no output is configured\n");
 	else
@@ -255,15 +438,23 @@ drain_list(struct ctl *ctl)
 			json_str(stdout, uri);
 			printf(",\"file\":");
 			json_str(stdout, where);
-			printf(",\"drain\":%s}", is_drain_file(where) ?
+			printf(",\"drain\":%s", is_drain_file(where) ?
 			    "true" : "false");
-		} else
+			print_json_detail(&v, &v.rows[i]);
+			printf("}");
+		} else {
 			printf("%-*s  %-5s  %-40s  %s\n", w,
 			    conf->outputs[i].name, is_drain_file(where) ?
 			    "yes" : "no", uri, where);
+			print_detail(&v, &v.rows[i], w);
+		}
 	}
 	if (ctl->json)
 		printf("]}\n");
+	else if (conf->noutputs > 0 && !v.fwd_up && !v.unread)
+		printf("(ferry-forwarder is not running: each state is the "
+		    "last it published)\n");
+	free(v.rows);
 	conf_free(conf);
 	return 0;
 }

@@ -2,7 +2,8 @@
  * ferryctl: main(), the command table, and the small commands
  * (check-config, reload, version) with what every command shares: loading
  * the configuration, finding the supervisor through its pid file, and
- * writing JSON strings.
+ * the way durations, sizes, times and backlogs are written, so status and
+ * drain list say them alike.
  *
  *   ferryctl [-c config] [--json] command [args]
  *
@@ -13,12 +14,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "backlog.h"
 #include "conf.h"
 #include "log.h"
 #include "pidfile.h"
@@ -247,4 +250,80 @@ cmd_version(struct ctl *ctl, int argc, char **argv)
 	else
 		printf("%s\n", FERRY_VERSION);
 	return 0;
+}
+
+const char *
+ctl_duration(int64_t s, char *buf, size_t size)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		(void)snprintf(buf, size, "%" PRId64 "s", s);
+	else if (s < 3600)
+		(void)snprintf(buf, size, "%" PRId64 "m%02" PRId64 "s", s / 60,
+		    s % 60);
+	else if (s < 86400)
+		(void)snprintf(buf, size, "%" PRId64 "h%02" PRId64 "m",
+		    s / 3600, s % 3600 / 60);
+	else
+		(void)snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h",
+		    s / 86400, s % 86400 / 3600);
+	return buf;
+}
+
+const char *
+ctl_bytes(uint64_t n, char *buf, size_t size)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	double	v = (double)n;
+	int	i = -1;
+
+	if (n < 1024) {
+		(void)snprintf(buf, size, "%" PRIu64 " B", n);
+		return buf;
+	}
+	while (v >= 1024 && i < 3) {
+		v /= 1024;
+		i++;
+	}
+	(void)snprintf(buf, size, "%.1f %s", v, unit[i]);
+	return buf;
+}
+
+void
+ctl_json_text(const char *key, const char *s)
+{
+	printf(",\"%s\":", key);
+	if (s[0] != '\0')
+		json_str(stdout, s);
+	else
+		printf("null");
+}
+
+void
+ctl_json_time(const char *key, int64_t t)
+{
+	if (t != 0)
+		printf(",\"%s\":%" PRId64, key, t);
+	else
+		printf(",\"%s\":null", key);
+}
+
+void
+ctl_json_backlog(const struct backlog *bl, int64_t now)
+{
+	printf(",\"backlog\":");
+	if (bl == NULL) {
+		printf("null");
+		return;
+	}
+	printf("{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64, bl->records,
+	    bl->bytes);
+	ctl_json_time("oldest", bl->oldest);
+	printf(",\"oldest_age\":");
+	if (bl->oldest != 0)
+		printf("%" PRId64, now - bl->oldest);
+	else
+		printf("null");
+	printf("}");
 }

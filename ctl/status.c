@@ -120,10 +120,7 @@ static void	print_receiver(const struct snapshot *);
 static void	print_spool(const struct snapshot *);
 static void	print_collectors(const struct snapshot *);
 static void	print_json(const struct snapshot *, int);
-static void	json_time(const char *, int64_t);
-static const char *duration(int64_t, char *, size_t);
 static const char *millis(int64_t, char *, size_t);
-static const char *bytes(uint64_t, char *, size_t);
 
 static const char *const health_names[] = { "healthy", "degraded", "down" };
 
@@ -430,7 +427,8 @@ reason(struct snapshot *snap, const char *fmt, ...)
  * named in snap->reasons:
  *   - a child the supervisor wants running is not ("stopped" is what it
  *     records for a child the configuration does not enable);
- *   - a configured output is retrying or dead-lettering;
+ *   - a configured output is retrying, dead-lettering, or failed (failing
+ *     longer than its fail_after: its records are being dropped);
  *   - the receiver writes to the memory fallback (the disk is full);
  *   - an output dropped records in the last DROP_RECENT seconds (its
  *     count is kept across restarts, so the time of the last drop says
@@ -465,12 +463,17 @@ health(struct snapshot *snap)
 		if (strcmp(o->st.state, "retrying") == 0 ||
 		    strcmp(o->st.state, "deadlettering") == 0)
 			reason(snap, "output %s is %s for %s", o->st.name,
-			    o->st.state, duration(snap->now - o->st.since, ago,
+			    o->st.state, ctl_duration(snap->now - o->st.since, ago,
+			    sizeof(ago)));
+		else if (strcmp(o->st.state, "failed") == 0)
+			reason(snap, "output %s has failed for %s (fail_after): "
+			    "what the other outputs sent is dropped for it",
+			    o->st.name, ctl_duration(snap->now - o->st.since, ago,
 			    sizeof(ago)));
 		if (o->st.dropped > 0 && o->st.last_drop_at != 0 &&
 		    snap->now - o->st.last_drop_at < DROP_RECENT)
 			reason(snap, "output %s dropped records %s ago (%" PRIu64
-			    " in all)", o->st.name, duration(snap->now -
+			    " in all)", o->st.name, ctl_duration(snap->now -
 			    o->st.last_drop_at, ago, sizeof(ago)), o->st.dropped);
 	}
 	if (memory_fallback(snap))
@@ -586,13 +589,13 @@ print_processes(const struct snapshot *snap)
 		(void)snprintf(pid, sizeof(pid), "%d", ps->pid);
 		if (ps->last_exit_str[0] != '\0')
 			(void)snprintf(last, sizeof(last), "%s, %s ago",
-			    ps->last_exit_str, duration(snap->now -
+			    ps->last_exit_str, ctl_duration(snap->now -
 			    ps->last_exit_at, ago, sizeof(ago)));
 		else
 			(void)strlcpy(last, "-", sizeof(last));
 		printf("%-*s  %-8s  %7s  %9s  %8d  %s\n", w, ps->name,
 		    proc_state(snap, ps), ps->pid > 0 ? pid : "-",
-		    proc_running(ps) ? duration(snap->now - ps->started, up,
+		    proc_running(ps) ? ctl_duration(snap->now - ps->started, up,
 		    sizeof(up)) : "-", ps->restarts, last);
 	}
 }
@@ -625,24 +628,24 @@ print_outputs(const struct snapshot *snap)
 			(void)strlcpy(state, o->st.state, sizeof(state));
 		else
 			(void)snprintf(state, sizeof(state), "%s for %s",
-			    o->st.state, duration(snap->now - o->st.since, ago,
+			    o->st.state, ctl_duration(snap->now - o->st.since, ago,
 			    sizeof(ago)));
 		if (snap->conf != NULL && !o->configured)
 			(void)strlcpy(state, "removed", sizeof(state));
 		if (o->bl_ok)
 			(void)snprintf(backlog, sizeof(backlog), "%" PRIu64
-			    " (%s)", o->bl.records, bytes(o->bl.bytes, b,
+			    " (%s)", o->bl.records, ctl_bytes(o->bl.bytes, b,
 			    sizeof(b)));
 		else
 			(void)strlcpy(backlog, "-", sizeof(backlog));
 		if (o->bl_ok && o->bl.oldest != 0)
-			(void)duration(snap->now - o->bl.oldest, oldest,
+			(void)ctl_duration(snap->now - o->bl.oldest, oldest,
 			    sizeof(oldest));
 		else
 			(void)strlcpy(oldest, "-", sizeof(oldest));
 		if (o->st.last_error[0] != '\0')
 			(void)snprintf(err, sizeof(err), "%s ago: %.60s",
-			    duration(snap->now - o->st.last_error_at, ago,
+			    ctl_duration(snap->now - o->st.last_error_at, ago,
 			    sizeof(ago)), o->st.last_error);
 		else
 			(void)strlcpy(err, "-", sizeof(err));
@@ -683,12 +686,12 @@ print_spool(const struct snapshot *snap)
 {
 	char	a[32], b[32];
 
-	printf("spool: %s", bytes(snap->disk_bytes, a, sizeof(a)));
+	printf("spool: %s", ctl_bytes(snap->disk_bytes, a, sizeof(a)));
 	if (snap->conf != NULL)
-		printf(" of %s", bytes(snap->conf->spool.max_size, b, sizeof(b)));
-	printf(" on disk, %s", bytes(snap->mem_bytes, a, sizeof(a)));
+		printf(" of %s", ctl_bytes(snap->conf->spool.max_size, b, sizeof(b)));
+	printf(" on disk, %s", ctl_bytes(snap->mem_bytes, a, sizeof(a)));
 	if (snap->conf != NULL)
-		printf(" of %s", bytes(snap->conf->spool.memory_max_size, b,
+		printf(" of %s", ctl_bytes(snap->conf->spool.memory_max_size, b,
 		    sizeof(b)));
 	printf(" in memory; memory fallback %s",
 	    memory_fallback(snap) ? "IN USE" : "not in use");
@@ -735,7 +738,7 @@ print_collectors(const struct snapshot *snap)
 		    (int)len, snap->counters[i].name);
 		if (counter_get(snap, "collectors", name, &v) && v > 0) {
 			(void)snprintf(last, sizeof(last), "%s ago",
-			    duration(snap->now - v, ago, sizeof(ago)));
+			    ctl_duration(snap->now - v, ago, sizeof(ago)));
 		} else
 			(void)strlcpy(last, "-", sizeof(last));
 		(void)snprintf(name, sizeof(name), "%.*s." COLL_DURATION,
@@ -759,16 +762,6 @@ print_collectors(const struct snapshot *snap)
 	}
 }
 
-/* "key":T, or null for 0 (never). */
-static void
-json_time(const char *key, int64_t t)
-{
-	if (t != 0)
-		printf(",\"%s\":%" PRId64, key, t);
-	else
-		printf(",\"%s\":null", key);
-}
-
 static void
 print_json_outputs(const struct snapshot *snap)
 {
@@ -790,31 +783,15 @@ print_json_outputs(const struct snapshot *snap)
 			json_str(stdout, o->st.state);
 		else
 			printf("null");
-		json_time("since", o->st.since);
-		printf(",\"backlog\":");
-		if (o->bl_ok) {
-			printf("{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64,
-			    o->bl.records, o->bl.bytes);
-			json_time("oldest", o->bl.oldest);
-			printf(",\"oldest_age\":");
-			if (o->bl.oldest != 0)
-				printf("%" PRId64, snap->now - o->bl.oldest);
-			else
-				printf("null");
-			printf("}");
-		} else
-			printf("null");
+		ctl_json_time("since", o->st.since);
+		ctl_json_backlog(o->bl_ok ? &o->bl : NULL, snap->now);
 		printf(",\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64
 		    ",\"deadlettered\":%" PRIu64 ",\"retries\":%" PRIu64,
 		    o->st.sent, o->st.dropped, o->st.deadlettered, o->st.retries);
-		json_time("last_success", o->st.last_success);
-		printf(",\"last_error\":");
-		if (o->st.last_error[0] != '\0')
-			json_str(stdout, o->st.last_error);
-		else
-			printf("null");
-		json_time("last_error_at", o->st.last_error_at);
-		json_time("updated", o->st.updated);
+		ctl_json_time("last_success", o->st.last_success);
+		ctl_json_text("last_error", o->st.last_error);
+		ctl_json_time("last_error_at", o->st.last_error_at);
+		ctl_json_time("updated", o->st.updated);
 		printf("}");
 	}
 	printf("]");
@@ -875,7 +852,7 @@ print_json_collectors(const struct snapshot *snap)
 		    (int)len, snap->counters[i].name);
 		if (!counter_get(snap, "collectors", name, &v))
 			v = 0;
-		json_time(COLL_LAST_RUN, v);
+		ctl_json_time(COLL_LAST_RUN, v);
 		printf(",\"last_run_age\":");
 		if (v > 0)
 			printf("%" PRId64, snap->now - v);
@@ -973,27 +950,7 @@ print_json(const struct snapshot *snap, int h)
 	printf("]}\n");
 }
 
-/* Seconds as "42s", "5m12s", "3h04m", "2d03h". */
-static const char *
-duration(int64_t s, char *buf, size_t size)
-{
-	if (s < 0)
-		s = 0;
-	if (s < 60)
-		(void)snprintf(buf, size, "%" PRId64 "s", s);
-	else if (s < 3600)
-		(void)snprintf(buf, size, "%" PRId64 "m%02" PRId64 "s", s / 60,
-		    s % 60);
-	else if (s < 86400)
-		(void)snprintf(buf, size, "%" PRId64 "h%02" PRId64 "m",
-		    s / 3600, s % 3600 / 60);
-	else
-		(void)snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h",
-		    s / 86400, s % 86400 / 3600);
-	return buf;
-}
-
-/* Milliseconds as "340ms", "12.3s", then as duration(): "5m12s". */
+/* Milliseconds as "340ms", "12.3s", then as ctl_duration(): "5m12s". */
 static const char *
 millis(int64_t ms, char *buf, size_t size)
 {
@@ -1005,26 +962,6 @@ millis(int64_t ms, char *buf, size_t size)
 		(void)snprintf(buf, size, "%" PRId64 ".%" PRId64 "s", ms / 1000,
 		    ms % 1000 / 100);
 	else
-		(void)duration(ms / 1000, buf, size);
-	return buf;
-}
-
-/* Bytes as "812 B", "4.1 KiB", "12.3 MiB", "1.0 GiB". */
-static const char *
-bytes(uint64_t n, char *buf, size_t size)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-	double	v = (double)n;
-	int	i = -1;
-
-	if (n < 1024) {
-		(void)snprintf(buf, size, "%" PRIu64 " B", n);
-		return buf;
-	}
-	while (v >= 1024 && i < 3) {
-		v /= 1024;
-		i++;
-	}
-	(void)snprintf(buf, size, "%.1f %s", v, unit[i]);
+		(void)ctl_duration(ms / 1000, buf, size);
 	return buf;
 }

@@ -318,6 +318,11 @@ check_patience(struct output *o)
 	    (double)(clock_wall() - o->fail_since) < o->url.fail_after)
 		return;
 	o->failed = 1;
+	/*
+	 * What the others passed can go now: cleanup otherwise waits for a
+	 * cursor to cross into a new segment, minutes away on a quiet host.
+	 */
+	cleanup_wanted = 1;
 	log_warnx("output %s: failing for %.0f s (fail_after): marked failed; "
 	    "it keeps retrying, but no longer holds spool segments, and what "
 	    "they hold for it is dropped and counted", o->name,
