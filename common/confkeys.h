@@ -123,4 +123,13 @@ long long	 conf_key_int(const struct conf_key *, const void *);
 /* 10485760 as "10M", 4096 as "4K", 1000 as "1000". */
 const char	*conf_size_str(uint64_t, char *, size_t);
 
+/*
+ * ferry.conf(5) keeps its list of keys between two marker lines and this
+ * writes what goes between them, from the table. conf_man_update() puts
+ * it into the page at path (write) or only compares: 0 up to date (or
+ * written), 1 stale, -1 error (logged).
+ */
+void		 conf_man_keys(FILE *);
+int		 conf_man_update(const char *, int);
+
 #endif
