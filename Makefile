@@ -4,6 +4,7 @@
 #   make run        build, then start the suite in the foreground under ./run/
 #   make check      build, then run lint, unit tests (sanitized), system tests, bench smoke
 #   make install DESTDIR=D   install the FHS tree of SPEC.md under D
+#   make man        rewrite the list of keys in man/ferry.conf.5 from common/confkeys.c
 #
 # Each program is every .c file of its folder linked with libferry.a (common/),
 # so adding a file never needs an edit here.
@@ -64,6 +65,10 @@ $(1)/fuzz/%: $(1)/obj/tests/fuzz/fuzz_%.o $(1)/obj/tests/fuzz/driver.o $(1)/libf
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
+$(1)/tools/%: $(1)/obj/tools/%.o $(1)/libferry.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ -lcmocka $$(PKG_LIBS) -lm
@@ -86,15 +91,22 @@ ASAN_BUILTIN_BINS := $(foreach c,$(BUILTINS),$(B)/asan/collectors/$(c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/asan/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
+# Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys.
+TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz system bench-smoke install clean
+.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz system bench-smoke install clean man
 .DEFAULT_GOAL := all
 
-all: $(BINS) $(BUILTIN_BINS) $(BENCH_BINS)
+all: $(BINS) $(BUILTIN_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) -O2 -Wl,--as-needed -o $@ $< $(PKG_LIBS)
+
+# The list of keys in ferry.conf(5) comes from the table of keys; the page is
+# committed, and tests/unit/test_confkeys.c fails while it is stale.
+man: $(B)/tools/mankeys
+	$(B)/tools/mankeys man/ferry.conf.5
 
 # deps installs the Debian packages the build and the tests need when missing.
 deps:
@@ -120,7 +132,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 		--include=$(QUEUE_H) \
-		$(PRESENT) common
+		$(PRESENT) common tools
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -150,11 +162,12 @@ install: all
 		$(DESTDIR)/etc/opt/ferry/conf.d $(DESTDIR)/etc/opt/ferry/collectors.d \
 		$(DESTDIR)/var/opt/ferry/spool $(DESTDIR)/var/opt/ferry/drop \
 		$(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
-		$(DESTDIR)$(PREFIX)/man/man8
+		$(DESTDIR)$(PREFIX)/man/man5 $(DESTDIR)$(PREFIX)/man/man8
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(BUILTIN_BINS),install -m 0755 $(BUILTIN_BINS) $(DESTDIR)$(PREFIX)/collectors/)
 	[ -e $(DESTDIR)/etc/opt/ferry/ferry.conf ] || \
 		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/opt/ferry/ferry.conf
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/man/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/man/man8/
 	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/logrotate.d
 	install -m 0644 etc/systemd/ferry.service $(DESTDIR)/lib/systemd/system/

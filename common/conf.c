@@ -2,25 +2,30 @@
  * conf: reads ferry.conf and conf.d/<name>.conf with libconfuse and hands out a
  * typed struct ferry_conf. cfg_t never leaves this file.
  *
+ * What the keys are is not here: common/confkeys.c holds one row per key,
+ * and this file turns the rows into libconfuse's options at the first
+ * load, checks every value through its row, and fills and frees the struct
+ * by walking them. What is here is loading, and errors an operator can act
+ * on.
+ *
  * Each file (ferry.conf, then conf.d fragments in name order) is read into
  * memory, stripped of its comments and parsed into the same cfg_t, so later
  * files add to earlier ones. Comments are stripped here, with their newlines
  * kept, because libconfuse 3.3 miscounts lines after a comment; and each
  * file is parsed on its own rather than through include(), because a parse
- * error inside an include leaks libconfuse's include stack for good. Ranges
+ * error inside an include leaks libconfuse's include stack for good. Values
  * are checked in the value parse callbacks: that is the moment libconfuse
- * still knows the line. FERRY_<KEY> and FERRY_<SECTION>_<KEY> environment variables are
- * applied after the files, through the same callbacks, so they are checked
- * by the same rules.
+ * still knows the line. FERRY_<KEY> and FERRY_<SECTION>_<KEY> environment
+ * variables are applied after the files, through the same callbacks, so
+ * they are checked by the same rules.
  */
 #include <sys/stat.h>
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <float.h>
-#include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,56 +34,10 @@
 #include <confuse.h>
 
 #include "conf.h"
-#include "dnsfallback.h"
+#include "confkeys.h"
 #include "log.h"
-#include "metric.h"
 #include "path.h"
 #include "url.h"
-
-struct num_range {
-	const char	*section;	/* NULL: top level */
-	const char	*name;
-	double		 min;
-	double		 max;
-};
-
-/* One row per numeric key: the bounds a value must fall within. */
-static const struct num_range ranges[] = {
-	{ "receiver", "tcp_port", 0, 65535 },
-	{ "receiver", "udp_port", 0, 65535 },
-	{ "receiver", "flush_interval", 0.01, 3600 },
-	{ "receiver", "max_line", 64, 1048576 },
-	{ "receiver", "idle_timeout", 0.1, 86400 },
-	{ "receiver", "max_connections", 1, 65536 },
-	{ "spool", "segment_size", 4096, 1ULL << 40 },
-	{ "spool", "max_size", 65536, 1ULL << 50 },
-	{ "spool", "memory_max_size", 0, 1ULL << 40 },
-	{ "forwarder", "batch_size", 1, 100000 },
-	{ "forwarder", "batch_timeout", 0.001, 3600 },
-	{ "forwarder", "retry_max", 0.1, 86400 },
-	{ "forwarder", "connect_timeout", 0.1, 600 },
-	{ "forwarder", "keepalive_idle", 1, 32767 },	/* Linux's bounds */
-	{ "forwarder", "keepalive_interval", 1, 32767 },
-	{ "forwarder", "keepalive_probes", 1, 127 },
-	{ "output", "connect_timeout", 0.1, 600 },
-	{ "output", "keepalive_idle", 1, 32767 },
-	{ "output", "keepalive_interval", 1, 32767 },
-	{ "output", "keepalive_probes", 1, 127 },
-	{ "log", "max_line", 256, 16 << 20 },
-	{ "collectors", "interval", 0.1, 86400 },
-	{ "collectors", "timeout", 0.1, 86400 },
-	{ "collector", "interval", 0.1, 86400 },
-	{ "collector", "timeout", 0.1, 86400 },
-	{ "collectors", "max_lines", 1, 10000000 },
-	{ "collectors", "max_bytes_per_second", 1024, 1ULL << 30 },
-	{ "collectors", "scan_interval", 0.1, 3600 },
-	{ "collector", "max_lines", 1, 10000000 },
-	{ "collector", "max_bytes_per_second", 1024, 1ULL << 30 },
-	{ "sample", "rate", 0, 1 },
-	{ "periodic", "heartbeat_interval", 1, 86400 },
-	{ "periodic", "config_interval", 0.1, 86400 },
-	{ "sink", "port", 1, 65535 },
-};
 
 static struct conf_errors	*cur_errs;
 static const char		*cur_env;	/* set while applying FERRY_* */
@@ -267,175 +226,43 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 		    (cur_root ? cur_root->line : 0), "%s", msg);
 }
 
-static const struct num_range *
-range_find(const char *section, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if (strcmp(ranges[i].name, name) != 0)
-			continue;
-		if ((ranges[i].section == NULL && section == NULL) ||
-		    (ranges[i].section != NULL && section != NULL &&
-		    strcmp(ranges[i].section, section) == 0))
-			return &ranges[i];
-	}
-	return NULL;
-}
-
+/* libconfuse names the top level "root"; the table, "". */
 static const char *
-section_of(cfg_t *cfg)
+section_name(cfg_t *cfg)
 {
-	return strcmp(cfg->name, "root") == 0 ? NULL : cfg->name;
+	return strcmp(cfg->name, "root") == 0 ? "" : cfg->name;
 }
 
+/*
+ * Every value of a key with rules (a number, an enum, a checked string or
+ * list element) goes through its row, from a file or from FERRY_*.
+ */
 static int
-range_check(cfg_t *cfg, cfg_opt_t *opt, double v, const char *text)
+value_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
-	const struct num_range	*r = range_find(section_of(cfg), opt->name);
+	const struct conf_key	*k;
+	struct conf_value	 v;
+	char			 err[256];
 
-	if (r == NULL || (v >= r->min && v <= r->max))
-		return 0;
-	cfg_error(cfg, "%s%s%s = %s is out of range (%g to %g)",
-	    section_of(cfg) ? section_of(cfg) : "", section_of(cfg) ? "." : "",
-	    opt->name, text, r->min, r->max);
-	return -1;
-}
-
-int
-conf_parse_size(const char *s, uint64_t *out)
-{
-	char		*end;
-	unsigned long long v;
-	uint64_t	 mult = 1;
-
-	if (s == NULL || !isdigit((unsigned char)*s))
+	if ((k = conf_key_lookup(section_name(cfg), opt->name)) == NULL)
+		fatalx("conf: %s.%s has no row", cfg->name, opt->name);
+	if (conf_key_parse(k, value, &v, err, sizeof(err)) == -1) {
+		cfg_error(cfg, "%s", err);
 		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	switch (toupper((unsigned char)*end)) {
-	case '\0':
+	}
+	switch (k->type) {
+	case CONF_KEY_INT:
+	case CONF_KEY_SIZE:
+		*(long *)result = v.i;
 		break;
-	case 'K':
-		mult = 1ULL << 10;
-		end++;
-		break;
-	case 'M':
-		mult = 1ULL << 20;
-		end++;
-		break;
-	case 'G':
-		mult = 1ULL << 30;
-		end++;
+	case CONF_KEY_FLOAT:
+		*(double *)result = v.f;
 		break;
 	default:
-		return -1;
+		*(const char **)result = value;
+		break;
 	}
-	if (toupper((unsigned char)*end) == 'B')
-		end++;
-	if (*end != '\0' || v > UINT64_MAX / mult)
-		return -1;
-	*out = v * mult;
 	return 0;
-}
-
-static int
-size_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	uint64_t	v;
-
-	if (conf_parse_size(value, &v) == -1 || v > LONG_MAX) {
-		cfg_error(cfg, "%s = %s: not a size (a number, optionally "
-		    "followed by K, M or G)", opt->name, value);
-		return -1;
-	}
-	if (range_check(cfg, opt, (double)v, value) == -1)
-		return -1;
-	*(long *)result = (long)v;
-	return 0;
-}
-
-static int
-int_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0') {
-		cfg_error(cfg, "%s = %s: not a whole number", opt->name, value);
-		return -1;
-	}
-	if (range_check(cfg, opt, (double)v, value) == -1)
-		return -1;
-	*(long *)result = v;
-	return 0;
-}
-
-static int
-float_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	char	*end;
-	double	 v;
-
-	errno = 0;
-	v = strtod(value, &end);
-	if (errno != 0 || end == value || *end != '\0' || v != v) {
-		cfg_error(cfg, "%s = %s: not a number of seconds", opt->name,
-		    value);
-		return -1;
-	}
-	if (range_check(cfg, opt, v, value) == -1)
-		return -1;
-	*(double *)result = v;
-	return 0;
-}
-
-/* "inline", "daemon" or "interval": the ways a collector can run. */
-static int
-mode_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	if (strcmp(value, "interval") != 0 && strcmp(value, "daemon") != 0 &&
-	    strcmp(value, "inline") != 0) {
-		cfg_error(cfg, "%s = \"%s\": must be \"inline\", \"daemon\" or "
-		    "\"interval\"", opt->name, value);
-		return -1;
-	}
-	*(const char **)result = value;
-	return 0;
-}
-
-/* A prefix is the first part of metric names: no blanks, no empty part. */
-static int
-prefix_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	struct metric	m;
-	char		line[600];
-
-	snprintf(line, sizeof(line), "%s.x 1", value);
-	if (value[0] == '\0' || strlen(value) > 255 ||
-	    metric_parse(line, strlen(line), &m) != METRIC_OK) {
-		cfg_error(cfg, "%s = \"%s\" is not a metric name part", opt->name,
-		    value);
-		return -1;
-	}
-	*(const char **)result = value;
-	return 0;
-}
-
-static int
-mode_value(const char *s)
-{
-	if (s != NULL && strcmp(s, "daemon") == 0)
-		return COLLECTOR_MODE_DAEMON;
-	if (s != NULL && strcmp(s, "interval") == 0)
-		return COLLECTOR_MODE_INTERVAL;
-	if (s != NULL && strcmp(s, "inline") == 0)
-		return COLLECTOR_MODE_INLINE;
-	return COLLECTOR_MODE_DEFAULT;
 }
 
 /* Called as an output section closes, while the file and line are known. */
@@ -459,169 +286,134 @@ validate_output(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-static cfg_opt_t receiver_opts[] = {
-	CFG_STR("bind", "127.0.0.1", CFGF_NONE),
-	CFG_INT_CB("tcp_port", 2003, CFGF_NONE, int_cb),
-	CFG_INT_CB("udp_port", 2003, CFGF_NONE, int_cb),
-	CFG_FLOAT_CB("flush_interval", 1.0, CFGF_NONE, float_cb),
-	CFG_INT_CB("max_line", 4096, CFGF_NONE, size_cb),
-	CFG_FLOAT_CB("idle_timeout", 60.0, CFGF_NONE, float_cb),
-	CFG_INT_CB("max_connections", 1024, CFGF_NONE, int_cb),
-	CFG_END()
-};
-
-static cfg_opt_t spool_opts[] = {
-	CFG_INT_CB("segment_size", 10L << 20, CFGF_NONE, size_cb),
-	CFG_INT_CB("max_size", 100L << 20, CFGF_NONE, size_cb),
-	CFG_BOOL("fsync", cfg_true, CFGF_NONE),
-	CFG_STR("memory_dir", NULL, CFGF_NONE),
-	CFG_INT_CB("memory_max_size", 64L << 20, CFGF_NONE, size_cb),
-	CFG_END()
-};
-
-/* A CA file must be there now: a typo would fail every request, forever. */
-static int
-ca_file_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+static char *
+xstrdup(const char *s)
 {
-	struct stat	st;
+	char	*p = strdup(s != NULL ? s : "");
 
-	if (value[0] != '\0' && value[0] != '/') {
-		cfg_error(cfg, "%s = \"%s\": not an absolute path", opt->name,
-		    value);
-		return -1;
-	}
-	if (value[0] != '\0' && stat(value, &st) == -1) {
-		cfg_error(cfg, "%s = \"%s\": %s", opt->name, value,
-		    strerror(errno));
-		return -1;
-	}
-	if (value[0] != '\0' && !S_ISREG(st.st_mode)) {
-		cfg_error(cfg, "%s = \"%s\": not a file", opt->name, value);
-		return -1;
-	}
-	*(const char **)result = value;
-	return 0;
+	if (p == NULL)
+		fatal("strdup");
+	return p;
 }
 
-/* One entry of dns_servers: an address, not a name, with an optional port. */
-static int
-dns_server_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+static void *
+xcalloc(size_t n, size_t size)
 {
-	if (dnsfallback_server_parse(value, NULL, 0) == -1) {
-		cfg_error(cfg, "%s: \"%s\" is not an IP address with an "
-		    "optional port (\"192.0.2.1\", \"192.0.2.1:5353\", "
-		    "\"[2001:db8::1]:53\")", opt->name, value);
-		return -1;
+	void	*p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		fatal("calloc");
+	return p;
+}
+
+static char **
+strlist(cfg_t *cfg, const char *name, size_t *n)
+{
+	char	**v;
+	size_t	  i;
+
+	*n = cfg_size(cfg, name);
+	v = xcalloc(*n + 1, sizeof(char *));
+	for (i = 0; i < *n; i++)
+		v[i] = xstrdup(cfg_getnstr(cfg, name, i));
+	return v;
+}
+
+/* Whether key was written in section s (or set from the environment). */
+static int
+is_set(cfg_t *s, const char *key)
+{
+	cfg_opt_t	*opt = cfg_getopt(s, key);
+
+	return opt != NULL && (opt->flags & CFGF_MODIFIED);
+}
+
+static int
+in_section(const struct conf_key *k, const struct conf_section *sec)
+{
+	return strcmp(k->section, sec->path) == 0;
+}
+
+/* The libconfuse option of one row; its default parsed by its own rules. */
+static cfg_opt_t
+key_opt(const struct conf_key *k)
+{
+	struct conf_value	 v;
+	char			 err[256];
+	char			*def = (char *)k->def;
+	cfg_callback_t		 cb = k->check != NULL ? value_cb : NULL;
+
+	memset(&v, 0, sizeof(v));
+	if (def != NULL && k->type != CONF_KEY_BOOL &&
+	    conf_key_parse(k, def, &v, err, sizeof(err)) == -1)
+		fatalx("conf: the default of %s.%s: %s", k->section, k->name, err);
+	switch (k->type) {
+	case CONF_KEY_STR:
+		/* A rooted path is resolved when filled: FERRY_ROOT may change. */
+		if (k->flags & CONF_ROOTED)
+			return (cfg_opt_t)CFG_STR_CB(k->name, NULL, CFGF_NONE, cb);
+		return (cfg_opt_t)CFG_STR_CB(k->name, def, def == NULL ?
+		    CFGF_NODEFAULT : CFGF_NONE, cb);
+	case CONF_KEY_LIST:
+		return (cfg_opt_t)CFG_STR_LIST_CB(k->name, "{}", CFGF_NONE, cb);
+	case CONF_KEY_INT:
+	case CONF_KEY_SIZE:
+		return (cfg_opt_t)CFG_INT_CB(k->name, v.i, CFGF_NONE, value_cb);
+	case CONF_KEY_FLOAT:
+		return (cfg_opt_t)CFG_FLOAT_CB(k->name, v.f, CFGF_NONE, value_cb);
+	case CONF_KEY_BOOL:
+		return (cfg_opt_t)CFG_BOOL(k->name, def != NULL &&
+		    strcmp(def, "true") == 0 ? cfg_true : cfg_false, CFGF_NONE);
+	case CONF_KEY_ENUM:
+		return (cfg_opt_t)CFG_STR_CB(k->name, def, CFGF_NONE, value_cb);
 	}
-	*(const char **)result = value;
-	return 0;
+	fatalx("conf: %s.%s: no type", k->section, k->name);
+}
+
+/* The options of sec: its keys, then the sections in it, in table order. */
+static cfg_opt_t *
+section_opts(const struct conf_section *sec)
+{
+	const struct conf_key		*keys;
+	const struct conf_section	*secs;
+	cfg_opt_t			*opts;
+	size_t				 nkeys, nsecs, i, n = 0;
+	cfg_flag_t			 flags;
+
+	keys = conf_keys(&nkeys);
+	secs = conf_sections(&nsecs);
+	opts = xcalloc(nkeys + nsecs + 1, sizeof(*opts));
+	for (i = 0; i < nkeys; i++)
+		if (in_section(&keys[i], sec))
+			opts[n++] = key_opt(&keys[i]);
+	for (i = 0; i < nsecs; i++) {
+		if (conf_section_parent(&secs[i]) != sec)
+			continue;
+		flags = CFGF_NONE;
+		if (secs[i].flags & CONF_MULTI)
+			flags |= CFGF_MULTI;
+		if (secs[i].flags & CONF_TITLED)
+			flags |= CFGF_TITLE | CFGF_NO_TITLE_DUPES;
+		opts[n++] = (cfg_opt_t)CFG_SEC(conf_section_name(&secs[i]),
+		    section_opts(&secs[i]), flags);
+	}
+	opts[n] = (cfg_opt_t)CFG_END();
+	return opts;
 }
 
 /*
- * How an http(s) output connects: the defaults in forwarder { }, and the
- * same keys in an output section override them for that output.
+ * libconfuse's options, built from the table once and kept for the life of
+ * the process (cfg_init() copies them for each load).
  */
-#define CONN_OPTS \
-	CFG_FLOAT_CB("connect_timeout", 5.0, CFGF_NONE, float_cb), \
-	CFG_INT_CB("keepalive_idle", 1, CFGF_NONE, int_cb), \
-	CFG_INT_CB("keepalive_interval", 1, CFGF_NONE, int_cb), \
-	CFG_INT_CB("keepalive_probes", 3, CFGF_NONE, int_cb), \
-	CFG_STR_CB("ca_file", "", CFGF_NONE, ca_file_cb), \
-	CFG_STR_LIST_CB("dns_servers", "{}", CFGF_NONE, dns_server_cb)
+static cfg_opt_t *
+root_opts(void)
+{
+	static cfg_opt_t	*root;
 
-static cfg_opt_t forwarder_opts[] = {
-	CFG_INT_CB("batch_size", 250, CFGF_NONE, int_cb),
-	CFG_FLOAT_CB("batch_timeout", 0.5, CFGF_NONE, float_cb),
-	CFG_FLOAT_CB("retry_max", 30.0, CFGF_NONE, float_cb),
-	CONN_OPTS,
-	CFG_END()
-};
-
-static cfg_opt_t output_opts[] = {
-	CFG_STR("uri", NULL, CFGF_NODEFAULT),
-	CFG_STR("api_key", "", CFGF_NONE),
-	CONN_OPTS,
-	CFG_END()
-};
-
-static cfg_opt_t redact_opts[] = {
-	CFG_STR("match", NULL, CFGF_NODEFAULT),
-	CFG_STR("replace", "", CFGF_NONE),
-	CFG_END()
-};
-
-static cfg_opt_t sample_opts[] = {
-	CFG_STR("match", NULL, CFGF_NODEFAULT),
-	CFG_FLOAT_CB("rate", 1.0, CFGF_NONE, float_cb),
-	CFG_END()
-};
-
-static cfg_opt_t log_opts[] = {
-	CFG_STR("path", NULL, CFGF_NODEFAULT),
-	CFG_STR("key", "", CFGF_NONE),
-	CFG_INT_CB("max_line", 64L << 10, CFGF_NONE, size_cb),
-	CFG_STR_LIST("attributes", "{}", CFGF_NONE),
-	CFG_SEC("redact", redact_opts, CFGF_MULTI),
-	CFG_SEC("sample", sample_opts, CFGF_MULTI),
-	CFG_END()
-};
-
-static cfg_opt_t collectors_opts[] = {
-	CFG_FLOAT_CB("interval", 10.0, CFGF_NONE, float_cb),
-	CFG_FLOAT_CB("timeout", 10.0, CFGF_NONE, float_cb),
-	CFG_STR("drop_dir", NULL, CFGF_NONE),
-	CFG_BOOL("archive", cfg_false, CFGF_NONE),
-	CFG_STR_CB("builtin_mode", "inline", CFGF_NONE, mode_cb),
-	CFG_INT_CB("max_lines", 10000, CFGF_NONE, int_cb),
-	CFG_INT_CB("max_bytes_per_second", 128L << 10, CFGF_NONE, size_cb),
-	CFG_FLOAT_CB("scan_interval", 30.0, CFGF_NONE, float_cb),
-	CFG_STR("builtin_dir", NULL, CFGF_NONE),
-	CFG_STR("custom_dir", NULL, CFGF_NONE),
-	CFG_END()
-};
-
-static cfg_opt_t collector_opts[] = {
-	CFG_BOOL("enabled", cfg_true, CFGF_NONE),
-	CFG_FLOAT_CB("interval", 10.0, CFGF_NONE, float_cb),
-	CFG_FLOAT_CB("timeout", 10.0, CFGF_NONE, float_cb),
-	CFG_STR_LIST("args", "{}", CFGF_NONE),
-	CFG_STR_CB("mode", NULL, CFGF_NONE, mode_cb),
-	CFG_INT_CB("max_lines", 10000, CFGF_NONE, int_cb),
-	CFG_INT_CB("max_bytes_per_second", 128L << 10, CFGF_NONE, size_cb),
-	CFG_END()
-};
-
-static cfg_opt_t periodic_opts[] = {
-	CFG_STR("heartbeat_url", "", CFGF_NONE),
-	CFG_FLOAT_CB("heartbeat_interval", 60.0, CFGF_NONE, float_cb),
-	CFG_FLOAT_CB("config_interval", 10.0, CFGF_NONE, float_cb),
-	CFG_END()
-};
-
-static cfg_opt_t sink_opts[] = {
-	CFG_BOOL("enabled", cfg_false, CFGF_NONE),
-	CFG_STR("bind", "127.0.0.1", CFGF_NONE),
-	CFG_INT_CB("port", 8080, CFGF_NONE, int_cb),
-	CFG_STR("api_key", "", CFGF_NONE),
-	CFG_END()
-};
-
-static cfg_opt_t root_opts[] = {
-	CFG_STR("hostname", "", CFGF_NONE),
-	CFG_STR_CB("prefix", "servers", CFGF_NONE, prefix_cb),
-	CFG_STR("api_key", "", CFGF_NONE),
-	CFG_STR("user", "ferry", CFGF_NONE),
-	CFG_SEC("receiver", receiver_opts, CFGF_NONE),
-	CFG_SEC("spool", spool_opts, CFGF_NONE),
-	CFG_SEC("forwarder", forwarder_opts, CFGF_NONE),
-	CFG_SEC("output", output_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("log", log_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("collectors", collectors_opts, CFGF_NONE),
-	CFG_SEC("collector", collector_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-	CFG_SEC("periodic", periodic_opts, CFGF_NONE),
-	CFG_SEC("sink", sink_opts, CFGF_NONE),
-	CFG_END()
-};
+	if (root == NULL)
+		root = section_opts(conf_section_find(""));
+	return root;
+}
 
 const char *
 conf_default_path(void)
@@ -809,20 +601,6 @@ parse_all(cfg_t *cfg, const char *path)
 	free(ents);
 	return rc;
 }
-
-static void
-env_name(char *buf, size_t size, const char *section, const char *key)
-{
-	char	*p;
-
-	if (section != NULL)
-		snprintf(buf, size, "FERRY_%s_%s", section, key);
-	else
-		snprintf(buf, size, "FERRY_%s", key);
-	for (p = buf; *p; p++)
-		*p = toupper((unsigned char)*p);
-}
-
 /*
  * The keys FERRY_* variables set in the load under way ("api_key",
  * "receiver.tcp_port"), handed to the struct ferry_conf it makes, so that
@@ -867,272 +645,181 @@ env_keys_give(struct ferry_conf *c)
 	nenv_keys = 0;
 }
 
-/* FERRY_<KEY> and FERRY_<SECTION>_<KEY> for the scalar keys of one section. */
+/* FERRY_<KEY> and FERRY_<SECTION>_<KEY>: each row that has a variable. */
 static int
-apply_env_section(cfg_t *cfg, const char *section)
+apply_env(cfg_t *cfg)
 {
-	char		 name[128];
-	const char	*v;
-	cfg_opt_t	*opt;
-	int		 rc = 0;
+	const struct conf_key	*keys;
+	const char		*v;
+	char			 name[128];
+	cfg_t			*sec;
+	size_t			 nkeys, i;
+	int			 rc = 0;
 
-	/* A section absent from the files has no error function of its own. */
-	cfg_set_error_function(cfg, conf_errfunc);
-	for (opt = cfg->opts; opt->name != NULL; opt++) {
-		if (opt->type == CFGT_SEC || opt->type == CFGT_FUNC ||
-		    opt->flags & CFGF_LIST)
+	keys = conf_keys(&nkeys);
+	for (i = 0; i < nkeys; i++) {
+		if (conf_key_env(&keys[i], name, sizeof(name)) == NULL ||
+		    (v = getenv(name)) == NULL)
 			continue;
-		env_name(name, sizeof(name), section, opt->name);
-		if ((v = getenv(name)) == NULL)
-			continue;
+		sec = keys[i].section[0] != '\0' ?
+		    cfg_getsec(cfg, keys[i].section) : cfg;
+		/* A section absent from the files has no error function of its own. */
+		cfg_set_error_function(sec, conf_errfunc);
 		cur_env = name;
-		if (cfg_setopt(cfg, opt, v) == NULL)
+		if (cfg_setopt(sec, cfg_getopt(sec, keys[i].name), v) == NULL)
 			rc = -1;
 		else
-			env_keys_add(section, opt->name);
+			env_keys_add(keys[i].section[0] != '\0' ?
+			    keys[i].section : NULL, keys[i].name);
 		cur_env = NULL;
 	}
 	return rc;
 }
 
-static int
-apply_env(cfg_t *cfg)
-{
-	static const char *sections[] = { "receiver", "spool", "forwarder",
-	    "collectors", "periodic", "sink" };
-	size_t	i;
-	int	rc = apply_env_section(cfg, NULL);
 
-	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-		if (apply_env_section(cfg_getsec(cfg, sections[i]), sections[i]) == -1)
-			rc = -1;
-	return rc;
+static void
+store_int(const struct conf_key *k, void *base, long v)
+{
+	if (k->size == sizeof(uint64_t))
+		*CONF_AT(base, k->off, uint64_t *) = (uint64_t)v;
+	else
+		*CONF_AT(base, k->off, int *) = (int)v;
 }
 
-static char *
-xstrdup(const char *s)
+/* k's field in base, a copy of the field of row from in c (strings too). */
+static void
+copy_key(const struct conf_key *k, void *base, const struct conf_key *from,
+    const struct ferry_conf *c)
 {
-	char	*p = strdup(s != NULL ? s : "");
+	char	**src, **dst;
+	size_t	  i, n;
 
-	if (p == NULL)
-		fatal("strdup");
-	return p;
+	switch (k->type) {
+	case CONF_KEY_STR:
+		*CONF_AT(base, k->off, char **) =
+		    xstrdup(*CONF_AT(c, from->off, char **));
+		break;
+	case CONF_KEY_LIST:
+		n = *CONF_AT(c, from->noff, size_t *);
+		src = *CONF_AT(c, from->off, char ***);
+		dst = xcalloc(n + 1, sizeof(char *));
+		for (i = 0; i < n; i++)
+			dst[i] = xstrdup(src[i]);
+		*CONF_AT(base, k->off, char ***) = dst;
+		*CONF_AT(base, k->noff, size_t *) = n;
+		break;
+	default:
+		memcpy(CONF_AT(base, k->off, void *),
+		    CONF_AT(c, from->off, const void *), k->size);
+		break;
+	}
 }
 
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void	*p = calloc(n ? n : 1, size);
-
-	if (p == NULL)
-		fatal("calloc");
-	return p;
-}
-
-static char **
-strlist(cfg_t *cfg, const char *name, size_t *n)
-{
-	char	**v;
-	size_t	  i;
-
-	*n = cfg_size(cfg, name);
-	v = xcalloc(*n + 1, sizeof(char *));
-	for (i = 0; i < *n; i++)
-		v[i] = xstrdup(cfg_getnstr(cfg, name, i));
-	return v;
-}
-
-/* A default path under FERRY_ROOT, or the configured one as written. */
-static char *
-conf_path(cfg_t *sec, const char *key, const char *fhs)
+/*
+ * One key of section s into its field in base. A key that takes another
+ * section's value when not set here (output's connection keys, a
+ * collector's timings) copies it from c, where it is already filled.
+ */
+static void
+fill_key(cfg_t *s, const struct conf_key *k, void *base,
+    const struct ferry_conf *c)
 {
 	char		 buf[4096];
-	const char	*v = cfg_getstr(sec, key);
+	const char	*v;
 
-	if (v != NULL && v[0] != '\0')
-		return xstrdup(v);
-	return xstrdup(path_get(buf, sizeof(buf), fhs));
-}
-
-static void
-fill_logs(cfg_t *cfg, struct ferry_conf *c)
-{
-	size_t	i, j;
-
-	c->nlogs = cfg_size(cfg, "log");
-	c->logs = xcalloc(c->nlogs, sizeof(*c->logs));
-	for (i = 0; i < c->nlogs; i++) {
-		cfg_t		*s = cfg_getnsec(cfg, "log", i);
-		struct log_conf	*l = &c->logs[i];
-
-		l->name = xstrdup(cfg_title(s));
-		l->path = xstrdup(cfg_getstr(s, "path"));
-		l->key = xstrdup(cfg_getstr(s, "key"));
-		l->max_line = cfg_getint(s, "max_line");
-		l->attributes = strlist(s, "attributes", &l->nattributes);
-		l->nredact = cfg_size(s, "redact");
-		l->redact = xcalloc(l->nredact, sizeof(*l->redact));
-		for (j = 0; j < l->nredact; j++) {
-			cfg_t *r = cfg_getnsec(s, "redact", j);
-			l->redact[j].match = xstrdup(cfg_getstr(r, "match"));
-			l->redact[j].replace = xstrdup(cfg_getstr(r, "replace"));
-		}
-		l->nsample = cfg_size(s, "sample");
-		l->sample = xcalloc(l->nsample, sizeof(*l->sample));
-		for (j = 0; j < l->nsample; j++) {
-			cfg_t *r = cfg_getnsec(s, "sample", j);
-			l->sample[j].match = xstrdup(cfg_getstr(r, "match"));
-			l->sample[j].rate = cfg_getfloat(r, "rate");
-		}
-	}
-}
-
-/* Whether key was written in section s (or set from the environment). */
-static int
-is_set(cfg_t *s, const char *key)
-{
-	cfg_opt_t	*opt = cfg_getopt(s, key);
-
-	return opt != NULL && (opt->flags & CFGF_MODIFIED);
-}
-
-/*
- * The connection keys of section s; what s leaves out comes from def (the
- * forwarder section's, already filled) unless def is NULL.
- */
-static void
-fill_conn(cfg_t *s, const struct conn_conf *def, struct conn_conf *cc)
-{
-	size_t	i;
-
-	cc->connect_timeout = def != NULL && !is_set(s, "connect_timeout") ?
-	    def->connect_timeout : cfg_getfloat(s, "connect_timeout");
-	cc->keepalive_idle = def != NULL && !is_set(s, "keepalive_idle") ?
-	    def->keepalive_idle : cfg_getint(s, "keepalive_idle");
-	cc->keepalive_interval = def != NULL && !is_set(s, "keepalive_interval") ?
-	    def->keepalive_interval : cfg_getint(s, "keepalive_interval");
-	cc->keepalive_probes = def != NULL && !is_set(s, "keepalive_probes") ?
-	    def->keepalive_probes : cfg_getint(s, "keepalive_probes");
-	cc->ca_file = xstrdup(def != NULL && !is_set(s, "ca_file") ?
-	    def->ca_file : cfg_getstr(s, "ca_file"));
-	if (def == NULL || is_set(s, "dns_servers")) {
-		cc->dns_servers = strlist(s, "dns_servers", &cc->ndns_servers);
+	if (k->from != NULL && !is_set(s, k->name)) {
+		copy_key(k, base, conf_key_lookup(k->from, k->name), c);
 		return;
 	}
-	cc->ndns_servers = def->ndns_servers;
-	cc->dns_servers = xcalloc(cc->ndns_servers + 1, sizeof(char *));
-	for (i = 0; i < cc->ndns_servers; i++)
-		cc->dns_servers[i] = xstrdup(def->dns_servers[i]);
+	switch (k->type) {
+	case CONF_KEY_STR:
+		v = cfg_getstr(s, k->name);
+		if (k->flags & CONF_ROOTED && (v == NULL || v[0] == '\0'))
+			v = path_get(buf, sizeof(buf), k->def);
+		*CONF_AT(base, k->off, char **) = xstrdup(v);
+		break;
+	case CONF_KEY_LIST:
+		*CONF_AT(base, k->off, char ***) = strlist(s, k->name,
+		    CONF_AT(base, k->noff, size_t *));
+		break;
+	case CONF_KEY_INT:
+	case CONF_KEY_SIZE:
+		store_int(k, base, cfg_getint(s, k->name));
+		break;
+	case CONF_KEY_FLOAT:
+		*CONF_AT(base, k->off, double *) = cfg_getfloat(s, k->name);
+		break;
+	case CONF_KEY_BOOL:
+		*CONF_AT(base, k->off, int *) = cfg_getbool(s, k->name);
+		break;
+	case CONF_KEY_ENUM:
+		*CONF_AT(base, k->off, int *) = conf_key_choice(k,
+		    cfg_getstr(s, k->name));
+		break;
+	}
 }
 
 /*
- * The collector "NAME" sections. What a section leaves out comes from the
- * collectors section, so `collectors { interval = 1 }` speeds up every
- * collector that does not say otherwise.
+ * Section sec, read as s, into base: its keys, then the sections in it.
+ * The single sections go first, so that the repeated ones can take their
+ * values: the forwarder's before the outputs'.
  */
 static void
-fill_collectors(cfg_t *cfg, struct ferry_conf *c)
+fill_section(cfg_t *s, const struct conf_section *sec, void *base,
+    const struct ferry_conf *c)
 {
-	const struct collectors_conf	*all = &c->collectors;
-	struct collector_conf		*cc;
-	cfg_t				*s;
-	size_t				 i;
+	const struct conf_key		*keys;
+	const struct conf_section	*secs, *sub;
+	const char			*name;
+	cfg_t				*ss;
+	char				*arr, *elem;
+	size_t				 nkeys, nsecs, i, j, n;
+	int				 multi;
 
-	c->ncollector = cfg_size(cfg, "collector");
-	c->collector = xcalloc(c->ncollector, sizeof(*c->collector));
-	for (i = 0; i < c->ncollector; i++) {
-		s = cfg_getnsec(cfg, "collector", i);
-		cc = &c->collector[i];
-		cc->name = xstrdup(cfg_title(s));
-		cc->enabled = cfg_getbool(s, "enabled");
-		cc->interval = is_set(s, "interval") ?
-		    cfg_getfloat(s, "interval") : all->interval;
-		cc->timeout = is_set(s, "timeout") ?
-		    cfg_getfloat(s, "timeout") : all->timeout;
-		cc->args = strlist(s, "args", &cc->nargs);
-		cc->mode = mode_value(cfg_getstr(s, "mode"));
-		cc->max_lines = is_set(s, "max_lines") ?
-		    (uint64_t)cfg_getint(s, "max_lines") : all->max_lines;
-		cc->max_bytes_per_second = is_set(s, "max_bytes_per_second") ?
-		    (uint64_t)cfg_getint(s, "max_bytes_per_second") :
-		    all->max_bytes_per_second;
+	keys = conf_keys(&nkeys);
+	secs = conf_sections(&nsecs);
+	for (i = 0; i < nkeys; i++)
+		if (in_section(&keys[i], sec))
+			fill_key(s, &keys[i], base, c);
+	for (multi = 0; multi <= 1; multi++) {
+		for (i = 0; i < nsecs; i++) {
+			sub = &secs[i];
+			if (conf_section_parent(sub) != sec ||
+			    !(sub->flags & CONF_MULTI) != !multi)
+				continue;
+			name = conf_section_name(sub);
+			if (!multi) {
+				fill_section(cfg_getsec(s, name), sub, base, c);
+				continue;
+			}
+			n = cfg_size(s, name);
+			arr = xcalloc(n, sub->size);
+			*CONF_AT(base, sub->off, char **) = arr;
+			*CONF_AT(base, sub->noff, size_t *) = n;
+			for (j = 0; j < n; j++) {
+				elem = arr + j * sub->size;
+				ss = cfg_getnsec(s, name, j);
+				if (sub->flags & CONF_TITLED)
+					*CONF_AT(elem, sub->titleoff, char **) =
+					    xstrdup(cfg_title(ss));
+				fill_section(ss, sub, elem, c);
+			}
+		}
 	}
 }
 
 static void
 fill(cfg_t *cfg, struct ferry_conf *c)
 {
-	cfg_t	*s;
-	char	 host[256];
-	size_t	 i;
+	char	host[256];
 
-	c->hostname = xstrdup(cfg_getstr(cfg, "hostname"));
+	fill_section(cfg, conf_section_find(""), c, c);
+	/* An empty hostname is the machine's own. */
 	if (c->hostname[0] == '\0' && gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
 		free(c->hostname);
 		c->hostname = xstrdup(host);
 	}
-	c->prefix = xstrdup(cfg_getstr(cfg, "prefix"));
-	c->api_key = xstrdup(cfg_getstr(cfg, "api_key"));
-	c->user = xstrdup(cfg_getstr(cfg, "user"));
-
-	s = cfg_getsec(cfg, "receiver");
-	c->receiver.bind = xstrdup(cfg_getstr(s, "bind"));
-	c->receiver.tcp_port = cfg_getint(s, "tcp_port");
-	c->receiver.udp_port = cfg_getint(s, "udp_port");
-	c->receiver.flush_interval = cfg_getfloat(s, "flush_interval");
-	c->receiver.max_line = cfg_getint(s, "max_line");
-	c->receiver.idle_timeout = cfg_getfloat(s, "idle_timeout");
-	c->receiver.max_connections = cfg_getint(s, "max_connections");
-
-	s = cfg_getsec(cfg, "spool");
-	c->spool.segment_size = cfg_getint(s, "segment_size");
-	c->spool.max_size = cfg_getint(s, "max_size");
-	c->spool.fsync = cfg_getbool(s, "fsync");
-	c->spool.memory_dir = conf_path(s, "memory_dir", PATH_MEMSPOOL);
-	c->spool.memory_max_size = cfg_getint(s, "memory_max_size");
-
-	s = cfg_getsec(cfg, "forwarder");
-	c->forwarder.batch_size = cfg_getint(s, "batch_size");
-	c->forwarder.batch_timeout = cfg_getfloat(s, "batch_timeout");
-	c->forwarder.retry_max = cfg_getfloat(s, "retry_max");
-	fill_conn(s, NULL, &c->forwarder.conn);
-
-	c->noutputs = cfg_size(cfg, "output");
-	c->outputs = xcalloc(c->noutputs, sizeof(*c->outputs));
-	for (i = 0; i < c->noutputs; i++) {
-		s = cfg_getnsec(cfg, "output", i);
-		c->outputs[i].name = xstrdup(cfg_title(s));
-		c->outputs[i].uri = xstrdup(cfg_getstr(s, "uri"));
-		c->outputs[i].api_key = xstrdup(cfg_getstr(s, "api_key"));
-		fill_conn(s, &c->forwarder.conn, &c->outputs[i].conn);
-	}
-	fill_logs(cfg, c);
-
-	s = cfg_getsec(cfg, "collectors");
-	c->collectors.interval = cfg_getfloat(s, "interval");
-	c->collectors.timeout = cfg_getfloat(s, "timeout");
-	c->collectors.drop_dir = conf_path(s, "drop_dir", PATH_DROP);
-	c->collectors.archive = cfg_getbool(s, "archive");
-	c->collectors.builtin_mode = mode_value(cfg_getstr(s, "builtin_mode"));
-	c->collectors.max_lines = cfg_getint(s, "max_lines");
-	c->collectors.max_bytes_per_second = cfg_getint(s,
-	    "max_bytes_per_second");
-	c->collectors.scan_interval = cfg_getfloat(s, "scan_interval");
-	c->collectors.builtin_dir = conf_path(s, "builtin_dir", PATH_COLLECTORS);
-	c->collectors.custom_dir = conf_path(s, "custom_dir", PATH_COLLECTORS_D);
-	fill_collectors(cfg, c);
-
-	s = cfg_getsec(cfg, "periodic");
-	c->periodic.heartbeat_url = xstrdup(cfg_getstr(s, "heartbeat_url"));
-	c->periodic.heartbeat_interval = cfg_getfloat(s, "heartbeat_interval");
-	c->periodic.config_interval = cfg_getfloat(s, "config_interval");
-
-	s = cfg_getsec(cfg, "sink");
-	c->sink.enabled = cfg_getbool(s, "enabled");
-	c->sink.bind = xstrdup(cfg_getstr(s, "bind"));
-	c->sink.port = cfg_getint(s, "port");
-	c->sink.api_key = xstrdup(cfg_getstr(s, "api_key"));
 }
 
 /*
@@ -1161,7 +848,6 @@ validate(const struct ferry_conf *c, const char *path)
 		    (unsigned long long)c->spool.max_size);
 }
 
-
 struct ferry_conf *
 conf_load(const char *path, struct conf_errors *errs)
 {
@@ -1179,7 +865,7 @@ conf_load(const char *path, struct conf_errors *errs)
 		cur_errs = NULL;
 		return NULL;
 	}
-	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL)
+	if ((cfg = cfg_init(root_opts(), CFGF_NONE)) == NULL)
 		fatal("cfg_init");
 	cfg_set_error_function(cfg, conf_errfunc);
 	cfg_set_validate_func(cfg, "output", validate_output);
@@ -1224,127 +910,82 @@ strlist_free(char **v, size_t n)
 	free(v);
 }
 
+/* What fill_section() allocated for section sec in base. */
 static void
-conn_free(struct conn_conf *cc)
+free_section(const struct conf_section *sec, void *base)
 {
-	free(cc->ca_file);
-	strlist_free(cc->dns_servers, cc->ndns_servers);
-}
+	const struct conf_key		*keys;
+	const struct conf_section	*secs, *sub;
+	char				*arr, *elem;
+	size_t				 nkeys, nsecs, i, j, n;
 
-int
-conf_conn_differ(const struct conn_conf *a, const struct conn_conf *b)
-{
-	size_t	i;
-
-	if (a->connect_timeout != b->connect_timeout ||
-	    a->keepalive_idle != b->keepalive_idle ||
-	    a->keepalive_interval != b->keepalive_interval ||
-	    a->keepalive_probes != b->keepalive_probes ||
-	    strcmp(a->ca_file, b->ca_file) != 0 ||
-	    a->ndns_servers != b->ndns_servers)
-		return 1;
-	for (i = 0; i < a->ndns_servers; i++)
-		if (strcmp(a->dns_servers[i], b->dns_servers[i]) != 0)
-			return 1;
-	return 0;
+	keys = conf_keys(&nkeys);
+	secs = conf_sections(&nsecs);
+	for (i = 0; i < nkeys; i++) {
+		if (!in_section(&keys[i], sec))
+			continue;
+		if (keys[i].type == CONF_KEY_STR)
+			free(*CONF_AT(base, keys[i].off, char **));
+		else if (keys[i].type == CONF_KEY_LIST)
+			strlist_free(*CONF_AT(base, keys[i].off, char ***),
+			    *CONF_AT(base, keys[i].noff, size_t *));
+	}
+	for (i = 0; i < nsecs; i++) {
+		sub = &secs[i];
+		if (conf_section_parent(sub) != sec)
+			continue;
+		if (!(sub->flags & CONF_MULTI)) {
+			free_section(sub, base);
+			continue;
+		}
+		arr = *CONF_AT(base, sub->off, char **);
+		n = *CONF_AT(base, sub->noff, size_t *);
+		for (j = 0; j < n; j++) {
+			elem = arr + j * sub->size;
+			if (sub->flags & CONF_TITLED)
+				free(*CONF_AT(elem, sub->titleoff, char **));
+			free_section(sub, elem);
+		}
+		free(arr);
+	}
 }
 
 void
 conf_free(struct ferry_conf *c)
 {
-	size_t	i, j;
-
 	if (c == NULL)
 		return;
-	free(c->hostname);
-	free(c->prefix);
-	free(c->api_key);
-	free(c->user);
-	free(c->receiver.bind);
-	free(c->spool.memory_dir);
-	conn_free(&c->forwarder.conn);
-	for (i = 0; i < c->noutputs; i++) {
-		free(c->outputs[i].name);
-		free(c->outputs[i].uri);
-		free(c->outputs[i].api_key);
-		conn_free(&c->outputs[i].conn);
-	}
-	free(c->outputs);
-	for (i = 0; i < c->nlogs; i++) {
-		struct log_conf *l = &c->logs[i];
-		free(l->name);
-		free(l->path);
-		free(l->key);
-		strlist_free(l->attributes, l->nattributes);
-		for (j = 0; j < l->nredact; j++) {
-			free(l->redact[j].match);
-			free(l->redact[j].replace);
-		}
-		free(l->redact);
-		for (j = 0; j < l->nsample; j++)
-			free(l->sample[j].match);
-		free(l->sample);
-	}
-	free(c->logs);
-	free(c->collectors.drop_dir);
-	free(c->collectors.builtin_dir);
-	free(c->collectors.custom_dir);
-	for (i = 0; i < c->ncollector; i++) {
-		free(c->collector[i].name);
-		strlist_free(c->collector[i].args, c->collector[i].nargs);
-	}
-	free(c->collector);
-	free(c->periodic.heartbeat_url);
-	free(c->sink.bind);
-	free(c->sink.api_key);
+	free_section(conf_section_find(""), c);
 	free(c->path);
 	strlist_free(c->env_keys, c->nenv_keys);
 	free(c);
 }
 
-/* The keys of opts and of the sections in it, under section path. */
-static void
-key_walk(cfg_opt_t *opts, const char *path,
-    void (*fn)(const char *, const char *, enum conf_key_type, void *),
-    void *arg)
+/*
+ * The forwarder's rows whose fields lie in its struct conn_conf say what a
+ * connection is made of: compared in a and b, moved to their offsets there.
+ */
+int
+conf_conn_differ(const struct conn_conf *a, const struct conn_conf *b)
 {
-	cfg_opt_t		*opt;
-	char			 sub[128];
-	enum conf_key_type	 type;
+	const size_t		 lo = offsetof(struct ferry_conf, forwarder.conn);
+	const struct conf_key	*keys;
+	struct conf_key		 k;
+	size_t			 nkeys, i;
 
-	for (opt = opts; opt->name != NULL; opt++) {
-		switch (opt->type) {
-		case CFGT_SEC:
-			snprintf(sub, sizeof(sub), "%s%s%s", path,
-			    path[0] != '\0' ? "." : "", opt->name);
-			key_walk(opt->subopts, sub, fn, arg);
+	keys = conf_keys(&nkeys);
+	for (i = 0; i < nkeys; i++) {
+		if (strcmp(keys[i].section, "forwarder") != 0 ||
+		    keys[i].off < lo || keys[i].off >= lo + sizeof(*a))
 			continue;
-		case CFGT_INT:
-			type = opt->parsecb == size_cb ? CONF_KEY_SIZE :
-			    CONF_KEY_INT;
-			break;
-		case CFGT_FLOAT:
-			type = CONF_KEY_FLOAT;
-			break;
-		case CFGT_BOOL:
-			type = CONF_KEY_BOOL;
-			break;
-		case CFGT_STR:
-			type = opt->flags & CFGF_LIST ? CONF_KEY_LIST :
-			    CONF_KEY_STR;
-			break;
-		default:
-			continue;
-		}
-		fn(path, opt->name, type, arg);
+		k = keys[i];
+		k.off -= lo;
+		if (k.type == CONF_KEY_LIST)
+			k.noff -= lo;
+		if (conf_key_differ(&k, a, b))
+			return 1;
 	}
-}
-
-void
-conf_key_each(void (*fn)(const char *, const char *, enum conf_key_type,
-    void *), void *arg)
-{
-	key_walk(root_opts, "", fn, arg);
+	return 0;
 }
 
 /*
@@ -1360,7 +1001,7 @@ conf_file_outputs(const char *path, struct conf_errors *errs)
 
 	memset(errs, 0, sizeof(*errs));
 	cur_errs = errs;
-	if ((cfg = cfg_init(root_opts, CFGF_NONE)) == NULL)
+	if ((cfg = cfg_init(root_opts(), CFGF_NONE)) == NULL)
 		fatal("cfg_init");
 	cfg_set_error_function(cfg, conf_errfunc);
 	cur_root = cfg;

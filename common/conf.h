@@ -3,7 +3,8 @@
  * overrides, defaults and validation, turned into the typed struct below.
  * libconfuse's cfg_t never leaves conf.c.
  *
- * Every key of SPEC.md has its default here. Errors are collected with the
+ * Every key of SPEC.md is a row of common/confkeys.c, with its default and
+ * range, and a field below. Errors are collected with the
  * file and line they belong to, so ferryctl check-config and every program
  * report the same messages.
  */
@@ -198,14 +199,15 @@ enum conf_key_type {
 	CONF_KEY_INT,
 	CONF_KEY_SIZE,		/* bytes, "10M" */
 	CONF_KEY_FLOAT,
-	CONF_KEY_BOOL
+	CONF_KEY_BOOL,
+	CONF_KEY_ENUM		/* one of a few words, an int in the struct */
 };
 
 /*
- * Every key conf_load() knows, in the order of its option tables, as
- * (section path: "" at the top level, "receiver", "log.redact"; key name;
- * type; arg). For whatever must cover every key: ferryctl check-config
- * --effective, and the tests of defaults and ranges.
+ * Every key conf_load() knows, in the order of the file, as (section path:
+ * "" at the top level, "receiver", "log.redact"; key name; type; arg):
+ * a section's keys, then the sections in it. The table itself is in
+ * confkeys.h; this is the short view the tests of every key walk.
  */
 void		 conf_key_each(void (*)(const char *, const char *,
 		    enum conf_key_type, void *), void *);

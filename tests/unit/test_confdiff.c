@@ -393,13 +393,13 @@ test_bits_by_name(void **state)
 }
 
 /*
- * A tripwire, not a test of behaviour: confdiff.c compares the fields of
- * conf.h one by one, so a field added there restarts nothing on change
- * until confdiff.c learns it. When a size below no longer matches, classify
- * the new fields in common/confdiff.c (which program reads them), add a
- * case above, then update the size here. (ferry_conf's env_keys, the
- * FERRY_* variables that were applied, is not a setting: the values they
- * set are what is compared.)
+ * A tripwire, not a test of behaviour: confdiff.c compares the fields that
+ * have a row in the table of keys, so a field added to conf.h restarts
+ * nothing on change until its row says who reads it. When a size below no
+ * longer matches, give the new fields their rows in common/confkeys.c
+ * (the readers column), add a case above, then update the size here.
+ * (ferry_conf's env_keys, the FERRY_* variables that were applied, is not
+ * a setting: the values they set are what is compared.)
  */
 static void
 test_conf_structs_unchanged_since_classified(void **state)
@@ -407,9 +407,9 @@ test_conf_structs_unchanged_since_classified(void **state)
 	(void)state;
 #define SIZE_IS(type, n) do {						\
 	if (sizeof(type) != (n))					\
-		fail_msg("%s is %zu bytes, was %d: classify its new "	\
-		    "fields in common/confdiff.c", #type, sizeof(type),	\
-		    (n));						\
+		fail_msg("%s is %zu bytes, was %d: give its new "	\
+		    "fields rows in common/confkeys.c", #type,		\
+		    sizeof(type), (n));					\
 } while (0)
 	SIZE_IS(struct ferry_conf, 392);
 	SIZE_IS(struct receiver_conf, 48);
