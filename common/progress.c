@@ -30,6 +30,9 @@ enum stmt_id {
 	ST_PROC_EACH,
 	ST_OUTPUT_SET,
 	ST_OUTPUT_EACH,
+	ST_TAIL_SET,
+	ST_TAIL_EACH,
+	ST_TAIL_DELETE,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -50,6 +53,12 @@ static const char *stmt_sql[ST_COUNT] = {
 	[ST_OUTPUT_EACH] = "SELECT name, state, since, last_success, last_error, "
 	    "last_error_at, sent, dropped, deadlettered, retries, updated, "
 	    "last_drop_at FROM output ORDER BY name",
+	[ST_TAIL_SET] = "INSERT OR REPLACE INTO tail (dev, ino, fp, fplen, log, "
+	    "path, off, line, spool_seq, spool_off, updated) VALUES (?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?)",
+	[ST_TAIL_EACH] = "SELECT dev, ino, fp, fplen, log, path, off, line, "
+	    "spool_seq, spool_off, updated FROM tail",
+	[ST_TAIL_DELETE] = "DELETE FROM tail WHERE dev = ? AND ino = ?",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -64,7 +73,11 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS output (name TEXT PRIMARY KEY, state TEXT, "
 	"  since INTEGER, last_success INTEGER, last_error TEXT, last_error_at INTEGER, "
 	"  sent INTEGER, dropped INTEGER, deadlettered INTEGER, retries INTEGER, "
-	"  updated INTEGER, last_drop_at INTEGER);";
+	"  updated INTEGER, last_drop_at INTEGER);"
+	"CREATE TABLE IF NOT EXISTS tail (dev INTEGER NOT NULL, ino INTEGER NOT NULL, "
+	"  fp INTEGER, fplen INTEGER, log TEXT, path TEXT, off INTEGER, line INTEGER, "
+	"  spool_seq INTEGER, spool_off INTEGER, updated INTEGER, "
+	"  PRIMARY KEY (dev, ino)) WITHOUT ROWID;";
 
 /* Set by a failed open when the file was not a usable database. */
 static int	progress_last_corrupt;
@@ -435,6 +448,66 @@ progress_proc_each(struct progress *p,
 		return -1;
 	}
 	return 0;
+}
+
+int
+progress_tail_set(struct progress *p, const struct tail_checkpoint *tc)
+{
+	sqlite3_stmt	*st = p->st[ST_TAIL_SET];
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)tc->dev);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)tc->ino);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)tc->fp);
+	sqlite3_bind_int(st, 4, tc->fplen);
+	sqlite3_bind_text(st, 5, tc->log, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, tc->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, tc->offset);
+	sqlite3_bind_int64(st, 8, tc->line);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)tc->spool_seq);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)tc->spool_off);
+	sqlite3_bind_int64(st, 11, tc->updated);
+	return progress_step_done(p, st);
+}
+
+int
+progress_tail_each(struct progress *p,
+    void (*fn)(const struct tail_checkpoint *, void *), void *arg)
+{
+	sqlite3_stmt		*st = p->st[ST_TAIL_EACH];
+	struct tail_checkpoint	 tc;
+	int			 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&tc, 0, sizeof(tc));
+		tc.dev = (uint64_t)sqlite3_column_int64(st, 0);
+		tc.ino = (uint64_t)sqlite3_column_int64(st, 1);
+		tc.fp = (uint64_t)sqlite3_column_int64(st, 2);
+		tc.fplen = sqlite3_column_int(st, 3);
+		copy_text(tc.log, sizeof(tc.log), st, 4);
+		copy_text(tc.path, sizeof(tc.path), st, 5);
+		tc.offset = sqlite3_column_int64(st, 6);
+		tc.line = sqlite3_column_int64(st, 7);
+		tc.spool_seq = (uint64_t)sqlite3_column_int64(st, 8);
+		tc.spool_off = (uint64_t)sqlite3_column_int64(st, 9);
+		tc.updated = sqlite3_column_int64(st, 10);
+		fn(&tc, arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+progress_tail_delete(struct progress *p, uint64_t dev, uint64_t ino)
+{
+	sqlite3_stmt	*st = p->st[ST_TAIL_DELETE];
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)dev);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)ino);
+	return progress_step_done(p, st);
 }
 
 /*

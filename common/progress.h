@@ -38,6 +38,24 @@ struct output_state {
 	int64_t		updated;
 };
 
+/*
+ * Where ferry-tail stands in one log file, known by its identity (device,
+ * inode, and a hash of its first fplen bytes, which tells a new file from
+ * an old one that had the same inode). Everything before offset (line
+ * numbers before line) is in the spool, and fsynced there; the spool's
+ * "tail" stream was at (spool_seq, spool_off) then, so whatever ferry-tail
+ * wrote after the commit is found from there on at the next start.
+ */
+struct tail_checkpoint {
+	uint64_t	dev, ino, fp;
+	int		fplen;
+	char		log[64];	/* the log section that followed it */
+	char		path[1024];	/* where it was last seen */
+	int64_t		offset, line;	/* the next byte, the next line's number */
+	uint64_t	spool_seq, spool_off;
+	int64_t		updated;	/* wall seconds */
+};
+
 struct progress	*progress_open(const char *);
 /* For readers such as ferryctl: never creates or changes anything. */
 struct progress	*progress_open_ro(const char *);
@@ -65,6 +83,12 @@ int		 progress_proc_set(struct progress *, const struct proc_state *);
 /* Calls fn for each process row, in name order. */
 int		 progress_proc_each(struct progress *,
 		    void (*)(const struct proc_state *, void *), void *);
+
+/* ferry-tail's checkpoints: one row per file identity (dev, ino). */
+int		 progress_tail_set(struct progress *, const struct tail_checkpoint *);
+int		 progress_tail_each(struct progress *,
+		    void (*)(const struct tail_checkpoint *, void *), void *);
+int		 progress_tail_delete(struct progress *, uint64_t, uint64_t);
 
 /*
  * Housekeeping (ferry-periodic). Each deletes, in one transaction, the rows

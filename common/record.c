@@ -159,6 +159,8 @@ scan_member(const char *p, const char *end, struct span k, struct record *r)
 			str = &r->file;
 		else if (span_is(k, "name"))
 			str = &r->name;
+		else if (span_is(k, "fid"))
+			str = &r->fid;
 		p = scan_string(p, end, &v);
 		if (p != NULL && str != NULL)
 			*str = v;
@@ -176,6 +178,10 @@ scan_member(const char *p, const char *end, struct span k, struct record *r)
 		r->lineno = span_int(v);
 	else if (span_is(k, "offset"))
 		r->offset = span_int(v);
+	else if (span_is(k, "end"))
+		r->end = span_int(v);
+	else if (span_is(k, "lines"))
+		r->nlines = span_int(v);
 	else if (span_is(k, "time"))
 		r->time = v;
 	return p;
@@ -224,6 +230,7 @@ record_parse(const char *line, size_t len, struct record *r)
 	p = skip_ws(line + r->key.len, end);
 	if (p < end && *p == '{') {
 		r->kind = RECORD_LOG;
+		r->nlines = 1;
 		return parse_log(p, end, r);
 	}
 	r->kind = RECORD_METRIC;
@@ -306,10 +313,21 @@ add_attrs(struct buf *b, char *const *attrs, size_t n)
 	return buf_add(b, "},", 2);
 }
 
+/* ',"lines":N' for a record that joins several lines, else "". */
+static const char *
+lines_member(int64_t n, char *buf, size_t size)
+{
+	if (n <= 1)
+		return "";
+	snprintf(buf, size, ",\"lines\":%" PRId64, n);
+	return buf;
+}
+
 int
 record_log_append(struct buf *b, const struct log_fields *f)
 {
 	size_t	mark = b->len;
+	char	nl[32];
 
 	if (buf_printf(b, "%s {", f->key) == -1 ||
 	    add_member(b, "name", f->name, strlen(f->name)) == -1 ||
@@ -318,7 +336,9 @@ record_log_append(struct buf *b, const struct log_fields *f)
 	    buf_add(b, ",", 1) == -1 ||
 	    add_member(b, "file", f->file, strlen(f->file)) == -1 ||
 	    buf_printf(b, ",\"line\":%" PRId64 ",\"offset\":%" PRId64
-	    ",\"time\":%" PRIu64 ".%03u,", f->lineno, f->offset,
+	    ",\"end\":%" PRId64 "%s,\"fid\":\"%" PRIu64 ":%" PRIu64 "\","
+	    "\"time\":%" PRIu64 ".%03u,", f->lineno, f->offset, f->end,
+	    lines_member(f->nlines, nl, sizeof(nl)), f->dev, f->ino,
 	    f->time_ms / 1000, (unsigned)(f->time_ms % 1000)) == -1 ||
 	    add_attrs(b, f->attrs, f->nattrs) == -1 ||
 	    add_member(b, "text", f->text, f->textlen) == -1 ||

@@ -4,7 +4,8 @@
  *
  *   metric  "<name> <value> <timestamp>"                (Graphite plaintext)
  *   log     "<key> {"name":..,"host":..,"file":..,"line":N,"offset":N,
- *            "time":T,"attrs":{..},"text":..}"          (one JSON object)
+ *            "end":N,"fid":"DEV:INO","time":T,"attrs":{..},"text":..}"
+ *                                                       (one JSON object)
  *
  * so an operator can still cat and grep a segment, and a record's key (the
  * first field: a metric's name, a log line's source key) is what outputs
@@ -46,7 +47,10 @@ struct record {
 	struct span	 name, host, file, text;
 	struct span	 attrs;		/* the attrs object, braces included */
 	struct span	 time;		/* the number as written: "1764751234.125" */
+	struct span	 fid;		/* the file's identity, "DEV:INO" */
 	int64_t		 lineno, offset;
+	int64_t		 end;		/* the byte after the record's last line */
+	int64_t		 nlines;	/* lines it joins (multiline), at least 1 */
 };
 
 /* What record_log_append() writes for one log line. */
@@ -55,7 +59,9 @@ struct log_fields {
 	const char	*name;		/* the log section's */
 	const char	*host;
 	const char	*file;
-	int64_t		 lineno, offset;
+	uint64_t	 dev, ino;	/* the file's identity */
+	int64_t		 lineno, offset, end;
+	int64_t		 nlines;	/* lines joined into it (1 unless multiline) */
 	uint64_t	 time_ms;	/* wall clock, when the line was read */
 	char *const	*attrs;		/* "name=value" each */
 	size_t		 nattrs;

@@ -520,6 +520,13 @@ spool_pending(const struct spool *s)
 	return s->len;
 }
 
+void
+spool_tell(const struct spool *s, uint64_t *seq, uint64_t *off)
+{
+	*seq = s->seq;
+	*off = s->size;
+}
+
 int
 spool_in_memory(const struct spool *s)
 {

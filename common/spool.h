@@ -51,6 +51,8 @@ void		 spool_close(struct spool *);		/* flush, sync, close */
 uint64_t	 spool_torn_bytes(const struct spool *);/* cut at open */
 uint64_t	 spool_pending(const struct spool *);	/* bytes buffered */
 int		 spool_in_memory(const struct spool *);	/* writing to memdir */
+/* Where what was written so far ends: the open segment and its size. */
+void		 spool_tell(const struct spool *, uint64_t *, uint64_t *);
 
 /* Listing: every segment in dir and memdir, sorted by stream then seq. */
 int		 spool_list(const char *, const char *, struct spool_seg **, size_t *);

@@ -25,7 +25,8 @@ log_line(const char *text, size_t textlen)
 	struct log_fields f = {
 		.key = "systail.nginx.web1", .name = "nginx", .host = "web1",
 		.file = "/var/log/nginx/access.log", .lineno = 12,
-		.offset = 3456, .time_ms = 1764751234125ULL, .attrs = attrs,
+		.offset = 3456, .end = 3470, .dev = 2049, .ino = 77,
+		.nlines = 1, .time_ms = 1764751234125ULL, .attrs = attrs,
 		.nattrs = 2, .text = text, .textlen = textlen
 	};
 	struct buf	b;
@@ -82,7 +83,8 @@ test_log_record_round_trip(void **state)
 	(void)state;
 	assert_string_equal(line, "systail.nginx.web1 {\"name\":\"nginx\","
 	    "\"host\":\"web1\",\"file\":\"/var/log/nginx/access.log\","
-	    "\"line\":12,\"offset\":3456,\"time\":1764751234.125,"
+	    "\"line\":12,\"offset\":3456,\"end\":3470,\"fid\":\"2049:77\","
+	    "\"time\":1764751234.125,"
 	    "\"attrs\":{\"service\":\"web\",\"dc\":\"eu \\\"1\\\"\"},"
 	    "\"text\":\"GET /a \\\"q\\\"\\ttab\"}");
 	assert_int_equal(record_parse(line, strlen(line), &r), 0);
@@ -90,6 +92,9 @@ test_log_record_round_trip(void **state)
 	assert_int_equal(r.key.len, strlen("systail.nginx.web1"));
 	assert_int_equal(r.lineno, 12);
 	assert_int_equal(r.offset, 3456);
+	assert_int_equal(r.end, 3470);
+	assert_int_equal(r.nlines, 1);
+	assert_int_equal(r.fid.len, 7);
 	assert_int_equal(record_seconds(&r), 1764751234);
 	buf_init(&b, 0);
 	assert_int_equal(record_unescape(&b, r.text), 0);
