@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfuse-dev libsqlite3-dev
 libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev libhiredis-dev python3 python3-pytest netcat-openbsd
-carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl"
+carbon-c-relay redis-server collectd-core logrotate sqlite3 cppcheck time curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
