@@ -1,4 +1,5 @@
-"""benchlib: what the Python benchmarks of bench/ share (catchup, latency).
+"""benchlib: what the Python benchmarks of bench/ share (catchup, latency,
+outputs).
 
 Not executable, so bench/run.sh does not run it. It starts and stops
 processes by pid only (every Popen is recorded in RUNNING and stopped by
@@ -291,6 +292,8 @@ def median(values):
 def fmt_rate(v):
     if v is None:
         return "-"
+    if v < 1e4:
+        return "%.0f /s" % v
     return "%.2f M/s" % (v / 1e6) if v >= 1e6 else "%.0f k/s" % (v / 1e3)
 
 

@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,48 +20,63 @@
 #define USER_TIMEOUT_MIN_MS	10000
 
 int
-sock_listen(const char *host, int port, int type, int backlog, char *err,
-    size_t errlen)
+sock_addrs(const char *host, int port, int type, int passive,
+    struct addrinfo **res)
 {
-	struct addrinfo	 hints, *res, *ai;
+	struct addrinfo	 hints;
 	char		 serv[16];
-	int		 fd = -1, on = 1, rc, saved = 0;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = type;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(serv, sizeof(serv), "%d", port);
-	if ((rc = getaddrinfo(host != NULL && host[0] != '\0' ? host : NULL,
-	    serv, &hints, &res)) != 0) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
-		return -1;
-	}
+	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+	(void)snprintf(serv, sizeof(serv), "%d", port);
+	if (passive && host != NULL && host[0] == '\0')
+		host = NULL;
+	return getaddrinfo(host, serv, &hints, res);
+}
+
+int
+sock_listen(const struct addrinfo *res, int backlog)
+{
+	const struct addrinfo	*ai;
+	int			 fd = -1, on = 1, saved = EADDRNOTAVAIL;
+
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
-		if ((fd = socket(ai->ai_family, type | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
 			saved = errno;
 			continue;
 		}
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    (type == SOCK_STREAM && listen(fd, backlog) == -1)) {
+		/* A restart must not wait out the old sockets' TIME_WAIT. */
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)) == -1 ||
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    (ai->ai_socktype == SOCK_STREAM &&
+		    listen(fd, backlog) == -1)) {
 			saved = errno;
 			close(fd);
 			fd = -1;
 		}
 	}
-	freeaddrinfo(res);
 	if (fd == -1)
-		snprintf(err, errlen, "%s:%d/%s: %s", host ? host : "", port,
-		    type == SOCK_STREAM ? "tcp" : "udp", strerror(saved));
+		errno = saved;
 	return fd;
+}
+
+void
+sock_rcvbuf(int fd, int size)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
+	    sizeof(size)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
+		    sizeof(size));
 }
 
 int
 sock_connect(const struct sockaddr *sa, socklen_t len, int type, int *fdp)
 {
-	int	fd;
+	int	fd, saved;
 
 	if ((fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1)
@@ -73,7 +89,9 @@ sock_connect(const struct sockaddr *sa, socklen_t len, int type, int *fdp)
 		*fdp = fd;
 		return 1;
 	}
+	saved = errno;
 	close(fd);
+	errno = saved;
 	return -1;
 }
 
@@ -119,4 +137,47 @@ sock_unacked(int fd)
 	if (ioctl(fd, SIOCOUTQ, &n) == -1)
 		return -1;
 	return n;
+}
+
+int
+sock_source_addr(const char *to, char *out, size_t size)
+{
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+	struct sockaddr_storage	 me;
+	struct sockaddr		*sa;
+	socklen_t		 salen, melen = sizeof(me);
+	const void		*src;
+	int			 fd, rc = -1;
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(9);	/* any port: nothing is sent */
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(9);
+	if (inet_pton(AF_INET, to, &sin.sin_addr) == 1) {
+		sa = (struct sockaddr *)&sin;
+		salen = sizeof(sin);
+	} else if (inet_pton(AF_INET6, to, &sin6.sin6_addr) == 1) {
+		sa = (struct sockaddr *)&sin6;
+		salen = sizeof(sin6);
+	} else
+		return -1;
+	/*
+	 * connect() on a UDP socket only picks the route and with it the
+	 * source address, which getsockname() then tells.
+	 */
+	if ((fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, sa, salen) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&me, &melen) == 0) {
+		src = me.ss_family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)&me)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)&me)->sin6_addr;
+		if (inet_ntop(me.ss_family, src, out, size) != NULL)
+			rc = 0;
+	}
+	close(fd);
+	return rc;
 }

@@ -1,10 +1,11 @@
 /*
  * sock: the one place that knows how ferry makes its sockets, as Redis's
  * anet.c does: bound listeners (receiver, sink), non-blocking connects
- * (the forwarder's transports, ferryctl send), and the keepalive and
- * user-timeout settings that find a dead peer in seconds instead of the
- * kernel's two hours. Nothing here logs: errors come back in errno or err,
- * and the caller, who knows what the socket was for, says so.
+ * (the forwarder's transports, ferryctl send), the source address toward
+ * a peer (the heartbeat's report), and the keepalive and user-timeout
+ * settings that find a dead peer in seconds instead of the kernel's two
+ * hours. Nothing here logs: errors come back in errno or as getaddrinfo()'s
+ * code, and the caller, who knows what the socket was for, says so.
  */
 #ifndef FERRY_SOCK_H
 #define FERRY_SOCK_H
@@ -13,16 +14,31 @@
 
 #include <stddef.h>
 
+struct addrinfo;
+
 /*
- * A socket of type (SOCK_STREAM, SOCK_DGRAM) bound to host:port, non-blocking
- * and close-on-exec, with SO_REUSEADDR; a stream socket also listens with
- * backlog. host "" or NULL: every address. -1 with err set.
+ * The addresses of host:port for type (SOCK_STREAM, SOCK_DGRAM), to
+ * connect to, or with passive to listen on, where host "" or NULL means
+ * every address. Blocks in the system's resolver for a name. 0 with *res
+ * set (the caller frees it with freeaddrinfo()), or getaddrinfo()'s error,
+ * for gai_strerror().
  */
-int	sock_listen(const char *, int, int, int, char *, size_t);
+int	sock_addrs(const char *, int, int, int, struct addrinfo **);
 /*
- * A non-blocking, close-on-exec socket for ai with a connect() begun: 0 when
- * it connected at once, 1 when it is under way (poll for POLLOUT, then
- * sock_connect_result()), -1 with errno.
+ * A non-blocking, close-on-exec socket with SO_REUSEADDR bound to the first
+ * address of the list that takes it; a stream socket also listens with
+ * backlog. -1 with errno of the last address's failure.
+ */
+int	sock_listen(const struct addrinfo *, int);
+/*
+ * SO_RCVBUF of size bytes, past the system's rmem_max when we may
+ * (SO_RCVBUFFORCE needs CAP_NET_ADMIN), else as much as it allows.
+ */
+void	sock_rcvbuf(int, int);
+/*
+ * A non-blocking, close-on-exec socket of type for sa with a connect()
+ * begun: 0 when it connected at once, 1 when it is under way (poll for
+ * POLLOUT, then sock_connect_result()), -1 with errno.
  */
 int	sock_connect(const struct sockaddr *, socklen_t, int, int *);
 /* After POLLOUT: 0 connected, else the errno the connect ended with. */
@@ -43,5 +59,10 @@ void	sock_keepalive(int, int, int, int);
 void	sock_dead_peer_limits(int, int, int, int);
 /* Bytes written but not yet acknowledged by the peer (SIOCOUTQ); -1 on error. */
 long	sock_unacked(int);
+/*
+ * The numeric address this host sends from toward the numeric address to
+ * (the routing table's choice, nothing is sent): 0 with out filled, -1.
+ */
+int	sock_source_addr(const char *, char *, size_t);
 
 #endif

@@ -12,7 +12,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "conf.h"
 #include "metric.h"
 #include "ctl.h"
+#include "sock.h"
 
 #define SEND_TIMEOUT_MS	5000	/* for the connect, and again for the close */
 #define SEND_LINE_MAX	8192
@@ -99,46 +99,28 @@ connect_host(const char *bind)
 static int
 dial(const char *host, int port, char *err, size_t errsize)
 {
-	struct addrinfo	 hints, *res, *ai;
-	char		 serv[16];
-	socklen_t	 len;
-	int		 fd = -1, gai, soerr;
+	struct addrinfo	*res, *ai;
+	int		 fd = -1, gai, rc;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	(void)snprintf(serv, sizeof(serv), "%d", port);
-	if ((gai = getaddrinfo(host, serv, &hints, &res)) != 0) {
+	if ((gai = sock_addrs(host, port, SOCK_STREAM, 0, &res)) != 0) {
 		(void)snprintf(err, errsize, "%s: %s", host, gai_strerror(gai));
 		return -1;
 	}
 	(void)snprintf(err, errsize, "no address");
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1) {
-			(void)snprintf(err, errsize, "socket: %s",
-			    strerror(errno));
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if ((rc = sock_connect(ai->ai_addr, ai->ai_addrlen, SOCK_STREAM,
+		    &fd)) == 0)
 			break;
-		soerr = errno;
-		if (soerr == EINPROGRESS) {
+		if (rc == 1) {
 			if (wait_fd(fd, POLLOUT, clock_mono_ms() +
 			    SEND_TIMEOUT_MS) == -1)
-				soerr = ETIMEDOUT;
-			else {
-				len = sizeof(soerr);
-				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
-				    &len) == -1)
-					soerr = errno;
-				if (soerr == 0)
-					break;
-			}
-		}
-		(void)snprintf(err, errsize, "connect: %s", strerror(soerr));
-		close(fd);
+				rc = ETIMEDOUT;
+			else if ((rc = sock_connect_result(fd)) == 0)
+				break;
+			close(fd);
+		} else
+			rc = errno;
+		(void)snprintf(err, errsize, "connect: %s", strerror(rc));
 		fd = -1;
 	}
 	freeaddrinfo(res);

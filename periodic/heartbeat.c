@@ -12,22 +12,18 @@
  * With an api_key set, the request carries it as the HTTP Basic user (with
  * an empty password), as the outputs do.
  */
-#include <sys/socket.h>
 #include <sys/types.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "conf.h"
 #include "log.h"
 #include "periodic.h"
+#include "sock.h"
 
 static CURLM			*multi;
 static CURL			*easy;		/* non-NULL while one is out */
@@ -41,7 +37,6 @@ static int			 failing;
 static size_t	discard(char *, size_t, size_t, void *);
 static void	primary_ip(const char *, char *, size_t);
 static void	url_host(const char *, char *, size_t);
-static int	source_addr(const char *, char *, size_t);
 static void	finish(CURLcode);
 
 int
@@ -205,8 +200,8 @@ finish(CURLcode res)
 }
 
 /*
- * The source address this host uses toward the heartbeat's endpoint: a UDP
- * socket connect()ed there (no packet is sent) and getsockname(). The
+ * The source address this host uses toward the heartbeat's endpoint, as the
+ * routing table picks it (sock_source_addr(): nothing is sent). The
  * endpoint is the URL's host when it is an address, else the address curl
  * reached last time: resolving a name here would block the loop. "" when
  * neither is known yet (the first beat to a name).
@@ -218,8 +213,8 @@ primary_ip(const char *u, char *out, size_t size)
 
 	out[0] = '\0';
 	url_host(u, addr, sizeof(addr));
-	if (source_addr(addr, out, size) == -1)
-		(void)source_addr(remote_ip, out, size);
+	if (sock_source_addr(addr, out, size) == -1)
+		(void)sock_source_addr(remote_ip, out, size);
 }
 
 /* The host part of URL u, without an IPv6 literal's brackets; "" if none. */
@@ -243,44 +238,4 @@ url_host(const char *u, char *out, size_t size)
 	}
 	curl_free(host);
 	curl_url_cleanup(h);
-}
-
-/* Our source address toward the numeric address to; 0, or -1. */
-static int
-source_addr(const char *to, char *out, size_t size)
-{
-	struct sockaddr_in	 sin;
-	struct sockaddr_in6	 sin6;
-	struct sockaddr_storage	 me;
-	struct sockaddr		*sa;
-	socklen_t		 salen, melen = sizeof(me);
-	const void		*src;
-	int			 fd, rc = -1;
-
-	memset(&sin, 0, sizeof(sin));
-	memset(&sin6, 0, sizeof(sin6));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(9);	/* any port: nothing is sent */
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = htons(9);
-	if (inet_pton(AF_INET, to, &sin.sin_addr) == 1) {
-		sa = (struct sockaddr *)&sin;
-		salen = sizeof(sin);
-	} else if (inet_pton(AF_INET6, to, &sin6.sin6_addr) == 1) {
-		sa = (struct sockaddr *)&sin6;
-		salen = sizeof(sin6);
-	} else
-		return -1;
-	if ((fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, sa, salen) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&me, &melen) == 0) {
-		src = me.ss_family == AF_INET ?
-		    (const void *)&((struct sockaddr_in *)&me)->sin_addr :
-		    (const void *)&((struct sockaddr_in6 *)&me)->sin6_addr;
-		if (inet_ntop(me.ss_family, src, out, size) != NULL)
-			rc = 0;
-	}
-	close(fd);
-	return rc;
 }

@@ -12,11 +12,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +23,13 @@
 #include "conf.h"
 #include "log.h"
 #include "receiver.h"
+#include "sock.h"
 
 #define RBUF_SIZE	(64 * 1024)
 #define READS_PER_EVENT	8	/* then let other sockets have a turn */
 #define UDP_PER_EVENT	256
 #define UDP_RCVBUF	(8 * 1024 * 1024)
+#define LISTEN_BACKLOG	512
 
 enum sock_kind { SOCK_TCP_LISTEN, SOCK_UDP, SOCK_CONN };
 
@@ -66,36 +64,23 @@ epoll_add(struct sock *s)
 	return 0;
 }
 
-/* A bound socket of type for bind:port; -1 (logged) on failure. */
+/*
+ * A socket of type bound (and, for TCP, listening) on bind:port; -1
+ * (logged) on failure.
+ */
 static int
 bind_socket(const char *bind_addr, int port, int type)
 {
-	struct addrinfo	 hints, *res;
-	char		 service[16];
-	int		 fd, on = 1, rc;
+	struct addrinfo	*res;
+	int		 fd, rc;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = type;
-	hints.ai_flags = AI_PASSIVE;
-	snprintf(service, sizeof(service), "%d", port);
-	if ((rc = getaddrinfo(bind_addr, service, &hints, &res)) != 0) {
+	if ((rc = sock_addrs(bind_addr, port, type, 1, &res)) != 0) {
 		log_warnx("receiver.bind %s: %s", bind_addr, gai_strerror(rc));
 		return -1;
 	}
-	fd = socket(res->ai_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		log_warn("socket");
-		freeaddrinfo(res);
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+	if ((fd = sock_listen(res, LISTEN_BACKLOG)) == -1)
 		log_warn("bind %s:%d/%s", bind_addr, port,
 		    type == SOCK_STREAM ? "tcp" : "udp");
-		close(fd);
-		fd = -1;
-	}
 	freeaddrinfo(res);
 	return fd;
 }
@@ -106,25 +91,17 @@ open_tcp(const struct ferry_conf *conf)
 	if ((tcp_listener.fd = bind_socket(conf->receiver.bind,
 	    conf->receiver.tcp_port, SOCK_STREAM)) == -1)
 		return -1;
-	if (listen(tcp_listener.fd, 512) == -1) {
-		log_warn("listen");
-		return -1;
-	}
 	return epoll_add(&tcp_listener);
 }
 
 static int
 open_udp(const struct ferry_conf *conf)
 {
-	int	size = UDP_RCVBUF;
-
 	if ((udp_sock.fd = bind_socket(conf->receiver.bind,
 	    conf->receiver.udp_port, SOCK_DGRAM)) == -1)
 		return -1;
 	/* A burst must wait in the kernel, not be dropped by it. */
-	if (setsockopt(udp_sock.fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
-	    sizeof(size)) == -1)
-		setsockopt(udp_sock.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	sock_rcvbuf(udp_sock.fd, UDP_RCVBUF);
 	return epoll_add(&udp_sock);
 }
 

@@ -6,9 +6,10 @@
  * the log file, SIGHUP is noted and ignored (the supervisor restarts the sink
  * when its section of the configuration changes).
  *
- * The socket is made here rather than by libmicrohttpd so that the bind
- * address may be IPv4, IPv6 or a name, and so that the loopback check looks
- * at the very addresses the sink listens on.
+ * The socket is made here (with common/sock.c) rather than by
+ * libmicrohttpd so that the bind address may be IPv4, IPv6 or a name, and
+ * so that the loopback check looks at the very addresses the sink listens
+ * on.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -32,6 +33,7 @@
 #include "selfmetrics.h"
 #include "sig.h"
 #include "sink.h"
+#include "sock.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION	"unknown"
@@ -75,19 +77,12 @@ is_loopback(const struct sockaddr *sa)
 static struct addrinfo *
 sink_resolve(const char *baddr, int port, int have_key)
 {
-	struct addrinfo	 hints, *res, *ai;
-	char		 serv[16];
+	struct addrinfo	*res, *ai;
 	int		 rc;
 
 	if (port < 1 || port > 65535)
 		fatalx_config("sink.port %d: not a TCP port", port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(serv, sizeof(serv), "%d", port);
-	if ((rc = getaddrinfo(*baddr != '\0' ? baddr : NULL, serv, &hints,
-	    &res)) != 0)
+	if ((rc = sock_addrs(baddr, port, SOCK_STREAM, 1, &res)) != 0)
 		fatalx_config("sink.bind \"%s\": %s", baddr, gai_strerror(rc));
 	for (ai = res; ai != NULL && !have_key; ai = ai->ai_next)
 		if (!is_loopback(ai->ai_addr))
@@ -96,38 +91,16 @@ sink_resolve(const char *baddr, int port, int have_key)
 	return res;
 }
 
-static int
-sink_socket(const struct addrinfo *ai)
-{
-	int	fd, on = 1;
-
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, ai->ai_protocol)) == -1)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Listen on the first address that works; exit 1 (retry later) if none does. */
 static int
 sink_listen(const char *baddr, int port, struct addrinfo *res)
 {
-	struct addrinfo	*ai;
-	int		 fd = -1, saved = 0;
+	int	fd;
 
-	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-		if ((fd = sink_socket(ai)) == -1)
-			saved = errno;
+	fd = sock_listen(res, LISTEN_BACKLOG);
 	freeaddrinfo(res);
-	if (fd == -1) {
-		errno = saved;
+	if (fd == -1)
 		fatal("cannot listen on %s:%d", baddr, port);
-	}
 	return fd;
 }
 
