@@ -59,11 +59,13 @@ batch_free(struct batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-int
-batch_each(const struct output *o, int (*fn)(const struct output *,
+/* batch_each() from byte from of the body (a record's start). */
+static int
+each_from(const struct output *o, size_t from, int (*fn)(const struct output *,
     const struct record *, void *), void *arg)
 {
-	const char	*p = o->batch.body, *end = p + o->batch.len, *nl;
+	const char	*p = o->batch.body + from, *end = o->batch.body + o->batch.len;
+	const char	*nl;
 	struct record	 r;
 	int		 rc;
 
@@ -76,6 +78,13 @@ batch_each(const struct output *o, int (*fn)(const struct output *,
 			return rc;
 	}
 	return 0;
+}
+
+int
+batch_each(const struct output *o, int (*fn)(const struct output *,
+    const struct record *, void *), void *arg)
+{
+	return each_from(o, 0, fn, arg);
 }
 
 struct render {
@@ -119,23 +128,30 @@ render_one(const struct output *o, const struct record *r, void *arg)
 }
 
 int
-batch_render(const struct output *o, struct buf *out, const char *sep)
+batch_render_from(const struct output *o, size_t from, struct buf *out,
+    const char *sep)
 {
 	struct render	rd = { out, sep, 1 };
 
 	if (sep != NULL && strcmp(sep, "\n") == 0 && o->batch.kind ==
 	    RECORD_METRIC && strcmp(format_name(o->fmt[RECORD_METRIC]),
 	    "graphite") == 0)
-		return buf_add(out, o->batch.body, o->batch.len);
-	if (buf_reserve(out, o->batch.len) == -1)
+		return buf_add(out, o->batch.body + from, o->batch.len - from);
+	if (buf_reserve(out, o->batch.len - from) == -1)
 		return -1;
 	rd.first = 1;
-	if (batch_each(o, render_one, &rd) != 0)
+	if (each_from(o, from, render_one, &rd) != 0)
 		return -1;
 	/* Line framing ends the last record too. */
 	if (sep != NULL && !rd.first && strcmp(sep, "\n") == 0)
 		return buf_add(out, "\n", 1);
 	return 0;
+}
+
+int
+batch_render(const struct output *o, struct buf *out, const char *sep)
+{
+	return batch_render_from(o, 0, out, sep);
 }
 
 int

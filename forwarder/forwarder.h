@@ -94,6 +94,9 @@ int	batch_each(const struct output *, int (*)(const struct output *,
  * out. 0, or -1 (out full).
  */
 int	batch_render(const struct output *, struct buf *, const char *);
+/* The same, of the records from byte from of the batch on (output_extend()). */
+int	batch_render_from(const struct output *, size_t, struct buf *,
+	    const char *);
 /* The same as one body: the format's envelope around the records. */
 int	batch_render_body(const struct output *, struct buf *);
 
@@ -130,6 +133,13 @@ void	output_free(struct output *);
 void	output_orphans_lost(struct output *);
 void	output_restore(struct output *, struct progress *);
 void	output_reopen(struct output *);
+/*
+ * For a transport that streams (a carbon connection, a file): more records
+ * into the batch it was given and has not answered for yet, up to a
+ * streaming batch's bounds. The records added; *from is where they start
+ * in the body.
+ */
+int	output_extend(struct output *, size_t *);
 /* "sending", "retrying", "failed" or "deadlettering", and since when. */
 const char *output_health(const struct output *, int64_t *);
 

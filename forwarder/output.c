@@ -38,6 +38,13 @@
 #include "transport.h"
 
 #define BACKOFF_BASE_MS	500
+/*
+ * A streaming transport's batch grows while it waits for the peer's
+ * acknowledgement, up to these: the wait (a TCP delayed ACK is 40 ms, an
+ * fdatasync a few) is then paid per megabyte, not per 250 records.
+ */
+#define EXTEND_RECORDS	32768
+#define EXTEND_BYTES	(1 << 20)
 #define RETRY_AFTER_MAX_MS	3600000	/* a peer cannot park us longer */
 
 int	cleanup_wanted;
@@ -181,14 +188,27 @@ output_tick(struct output *o, uint64_t now, int quitting)
 	}
 }
 
+int
+output_extend(struct output *o, size_t *from)
+{
+	size_t	cap = EXTEND_BYTES > batch_cap() ? EXTEND_BYTES : batch_cap();
+
+	*from = o->batch.len;
+	if (o->batch.full || o->batch.n >= EXTEND_RECORDS)
+		return 0;
+	return source_fill(o, EXTEND_RECORDS - o->batch.n, cap);
+}
+
 uint64_t
 output_next_due(const struct output *o, uint64_t now)
 {
 	uint64_t	timeout = (uint64_t)(fconf->forwarder.batch_timeout * 1000);
 
-	(void)now;
 	if (o->state == OUT_BACKOFF)
 		return o->retry_at;
+	/* A backlog: the next batch at once (a transport may answer inline). */
+	if (o->state == OUT_IDLE && o->draining)
+		return now;
 	if (o->state == OUT_IDLE && o->batch.n > 0)
 		return o->batch.first_ms + timeout;
 	return UINT64_MAX;

@@ -94,6 +94,28 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * The batch, and what is waiting behind it (output_extend(), up to a
+ * megabyte), so one fdatasync covers it all.
+ */
+static int
+write_batch(struct output *o, struct filetr *f)
+{
+	size_t	from;
+
+	for (;;) {
+		if (write_all(f->fd, f->out.p, f->out.len) == -1)
+			return -1;
+		buf_reset(&f->out);
+		if (output_extend(o, &from) <= 0)
+			return 0;
+		if (batch_render_from(o, from, &f->out, "\n") == -1) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+}
+
 static int
 file_start(struct output *o, uint64_t now)
 {
@@ -112,8 +134,7 @@ file_start(struct output *o, uint64_t now)
 	if (batch_render(o, &f->out, "\n") == -1)
 		return -1;
 	end = lseek(f->fd, 0, SEEK_END);
-	if (write_all(f->fd, f->out.p, f->out.len) == -1 ||
-	    fdatasync(f->fd) == -1) {
+	if (write_batch(o, f) == -1 || fdatasync(f->fd) == -1) {
 		tr_retry(o, now, 0, "write %s: %s", o->url.path, strerror(errno));
 		/* Never leave half a batch: a retry writes it whole. */
 		if (end != -1)
