@@ -10,7 +10,7 @@
 # so adding a file never needs an edit here.
 
 CC	?= cc
-PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis
+PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis libpcre2-8
 CFLAGS	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -23,7 +23,7 @@ DESTDIR	?=
 PREFIX	:= /opt/ferry
 
 # program folder -> binary name
-PROGRAMS := supervisor receiver forwarder sink ctl collectors periodic
+PROGRAMS := supervisor receiver forwarder tail sink ctl collectors periodic
 bin_name = $(if $(filter ctl,$(1)),ferryctl,ferry-$(1))
 
 COMMON_SRC := $(sort $(wildcard common/*.c))

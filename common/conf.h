@@ -60,6 +60,13 @@ struct sample_conf {
 	double	 rate;
 };
 
+/* Where ferry-tail starts a file it has no checkpoint for. */
+enum log_from {
+	LOG_FROM_AUTO = 1,	/* the end at the section's first start, else 0 */
+	LOG_FROM_START,
+	LOG_FROM_END
+};
+
 struct log_conf {
 	char			*name;
 	char			*path;
@@ -67,10 +74,16 @@ struct log_conf {
 	uint64_t		 max_line;
 	char			**attributes;
 	size_t			 nattributes;
+	int			 from;		/* enum log_from */
 	struct redact_conf	*redact;
 	size_t			 nredact;
 	struct sample_conf	*sample;
 	size_t			 nsample;
+	struct multiline_conf {
+		char		*start;		/* "": one line, one record */
+		int		 max_lines;
+		double		 timeout;
+	} multiline;
 };
 
 /*
@@ -153,6 +166,12 @@ struct ferry_conf {
 	} collectors;
 	struct collector_conf	*collector;
 	size_t			 ncollector;
+
+	struct tail_conf {
+		double		 rescan_interval;
+		int		 max_open_files;
+		double		 partial_line_wait;
+	} tail;
 
 	struct periodic_conf {
 		char		*heartbeat_url;

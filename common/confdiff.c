@@ -121,6 +121,7 @@ static const struct {
 	{ "sink",	CONFDIFF_SINK },
 	{ "collectors",	CONFDIFF_COLLECTORS },
 	{ "periodic",	CONFDIFF_PERIODIC },
+	{ "tail",	CONFDIFF_TAIL },
 };
 
 unsigned

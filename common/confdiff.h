@@ -19,9 +19,11 @@ struct ferry_conf;
 #define CONFDIFF_SINK		0x04
 #define CONFDIFF_COLLECTORS	0x08
 #define CONFDIFF_PERIODIC	0x10
+#define CONFDIFF_TAIL		0x20
 /* Every program that writes its own self-metrics to the spool. */
 #define CONFDIFF_WRITERS	(CONFDIFF_RECEIVER | CONFDIFF_FORWARDER | \
-				    CONFDIFF_COLLECTORS | CONFDIFF_PERIODIC)
+				    CONFDIFF_COLLECTORS | CONFDIFF_PERIODIC | \
+				    CONFDIFF_TAIL)
 
 /* The CONFDIFF_* bits of the programs whose settings differ in a and b. */
 unsigned	 confdiff(const struct ferry_conf *, const struct ferry_conf *);

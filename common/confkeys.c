@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "confkeys.h"
 #include "dnsfallback.h"
 #include "log.h"
@@ -53,6 +56,29 @@ check_prefix(const struct conf_key *k, const char *value, char *err,
 		    k->name, value);
 		return -1;
 	}
+	return 0;
+}
+
+/* A regular expression ferry-tail will compile: it must compile now. */
+static int
+check_regex(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	pcre2_code	*re;
+	PCRE2_UCHAR	 msg[160];
+	PCRE2_SIZE	 at;
+	int		 code;
+
+	if (value[0] == '\0' && strcmp(k->name, "start") == 0)
+		return 0;
+	if ((re = pcre2_compile((PCRE2_SPTR)value, PCRE2_ZERO_TERMINATED, 0,
+	    &code, &at, NULL)) == NULL) {
+		pcre2_get_error_message(code, msg, sizeof(msg));
+		(void)snprintf(err, size, "%s = \"%s\": %s at offset %zu",
+		    k->name, value, (char *)msg, (size_t)at);
+		return -1;
+	}
+	pcre2_code_free(re);
 	return 0;
 }
 
@@ -105,6 +131,14 @@ static const struct conf_choice collector_modes[] = {
 	{ NULL, 0 }
 };
 
+/* Where ferry-tail starts a file it does not know (enum log_from). */
+static const struct conf_choice log_froms[] = {
+	{ "auto", LOG_FROM_AUTO },
+	{ "start", LOG_FROM_START },
+	{ "end", LOG_FROM_END },
+	{ NULL, 0 }
+};
+
 /*
  * The sections, in the order of the file. A single section's keys are
  * fields of the struct it is in (receiver { } of struct ferry_conf); a
@@ -137,6 +171,9 @@ static const struct conf_section sections[] = {
 	REPEATED("log.sample", struct sample_conf, struct log_conf, sample,
 	    nsample, "Keeps a fraction of a log's matching lines; the first "
 	    "rule that matches applies."),
+	SINGLE("log.multiline", "Joins continuation lines (a stack trace) to "
+	    "the line that starts a record."),
+	SINGLE("tail", "Following log files, ferry-tail."),
 	SINGLE("collectors", "Collectors and the drop directory, "
 	    "ferry-collectors; the defaults of every collector."),
 	TITLED("collector", struct collector_conf, struct ferry_conf,
@@ -202,6 +239,7 @@ static const struct conf_section sections[] = {
 #define COLL	CONFDIFF_COLLECTORS
 #define PERIOD	CONFDIFF_PERIODIC
 #define SINK	CONFDIFF_SINK
+#define TAIL	CONFDIFF_TAIL
 
 #define GIB	((double)(1ULL << 30))
 
@@ -291,23 +329,42 @@ static const struct conf_key table[] = {
 	INHERIT_LIST("output", "dns_servers", OUTPUT(conn.dns_servers),
 	    COUNT(struct output_conf, conn.ndns_servers), "forwarder"),
 
-	STR("log", "path", LOGF(path), NULL, FWD, 0, NULL,
+	STR("log", "path", LOGF(path), NULL, TAIL, 0, NULL,
 	    "a glob of the files to follow"),
-	STR("log", "key", LOGF(key), "", FWD, 0, NULL,
+	STR("log", "key", LOGF(key), "", TAIL, 0, NULL,
 	    "the key of its records; empty: systail.NAME.HOSTNAME"),
-	SIZE("log", "max_line", LOGF(max_line), "64K", 256, 16 << 20, FWD,
+	SIZE("log", "max_line", LOGF(max_line), "64K", 256, 16 << 20, TAIL,
 	    "a longer line is cut"),
 	LIST("log", "attributes", LOGF(attributes),
-	    COUNT(struct log_conf, nattributes), FWD, NULL,
+	    COUNT(struct log_conf, nattributes), TAIL, NULL,
 	    "\"name=value\" pairs added to each record"),
-	STR("log.redact", "match", REDACT(match), NULL, FWD, 0, NULL,
-	    "a regular expression"),
-	STR("log.redact", "replace", REDACT(replace), "", FWD, 0, NULL,
-	    "what replaces each match"),
-	STR("log.sample", "match", SAMPLE(match), NULL, FWD, 0, NULL,
-	    "a regular expression"),
-	SECONDS("log.sample", "rate", SAMPLE(rate), "1", 0, 1, FWD,
+	ENUM("log", "from", LOGF(from), "auto", log_froms, NULL, TAIL,
+	    "where a file without a checkpoint starts: auto (its end at the "
+	    "section's first start, else its beginning), start or end"),
+	STR("log.redact", "match", REDACT(match), NULL, TAIL, 0, check_regex,
+	    "a regular expression (PCRE2)"),
+	STR("log.redact", "replace", REDACT(replace), "", TAIL, 0, NULL,
+	    "what replaces each match ($1 for a group)"),
+	STR("log.sample", "match", SAMPLE(match), NULL, TAIL, 0, check_regex,
+	    "a regular expression (PCRE2)"),
+	SECONDS("log.sample", "rate", SAMPLE(rate), "1", 0, 1, TAIL,
 	    "the fraction of the matching lines kept"),
+	STR("log.multiline", "start", LOGF(multiline.start), "", TAIL, 0,
+	    check_regex, "a line matching it starts a record; empty: every "
+	    "line is one"),
+	INT("log.multiline", "max_lines", LOGF(multiline.max_lines), "500", 1,
+	    100000, TAIL, "lines a record may join"),
+	SECONDS("log.multiline", "timeout", LOGF(multiline.timeout), "1", 0.01,
+	    3600, TAIL, "seconds a record waits for more lines"),
+
+	SECONDS("tail", "rescan_interval", TOP(tail.rescan_interval), "30", 0.1,
+	    86400, TAIL, "seconds between expansions of the globs (inotify "
+	    "also wakes it)"),
+	INT("tail", "max_open_files", TOP(tail.max_open_files), "1024", 1,
+	    1048576, TAIL, "files held open at once; the idle are closed first"),
+	SECONDS("tail", "partial_line_wait", TOP(tail.partial_line_wait), "5",
+	    0, 3600, TAIL, "seconds a last line without a newline waits for "
+	    "one"),
 
 	SECONDS("collectors", "interval", TOP(collectors.interval), "10", 0.1,
 	    86400, COLL, "seconds between a collector's runs"),

@@ -40,12 +40,14 @@
 
 static int	enabled_always(const struct ferry_conf *);
 static int	enabled_sink(const struct ferry_conf *);
+static int	enabled_tail(const struct ferry_conf *);
 
 /* In start order. */
 static struct child	children[] = {
 	{ .name = "receiver",	.enabled = enabled_always },
 	{ .name = "collectors",	.enabled = enabled_always },
 	{ .name = "forwarder",	.enabled = enabled_always },
+	{ .name = "tail",	.enabled = enabled_tail },
 	{ .name = "sink",	.enabled = enabled_sink },
 	{ .name = "periodic",	.enabled = enabled_always },
 };
@@ -69,6 +71,13 @@ enabled_always(const struct ferry_conf *conf)
 {
 	(void)conf;
 	return 1;
+}
+
+/* ferry-tail runs when there is a log section to follow. */
+static int
+enabled_tail(const struct ferry_conf *conf)
+{
+	return conf->nlogs > 0;
 }
 
 static int

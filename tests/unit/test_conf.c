@@ -1065,6 +1065,8 @@ static const struct {
 	    "}\n}\n" },
 	{ "log.sample", "log \"t\" {\npath = \"/x\"\nsample {\nmatch = \"a\"\n",
 	    "}\n}\n" },
+	{ "log.multiline", "log \"t\" {\npath = \"/x\"\nmultiline {\n",
+	    "}\n}\n" },
 	{ "collector", "collector \"t\" {\n", "}\n" },
 };
 

@@ -28,7 +28,7 @@
 #include "confdiff.h"
 
 #define ALL_WRITERS	(CONFDIFF_RECEIVER | CONFDIFF_FORWARDER | \
-			    CONFDIFF_COLLECTORS | CONFDIFF_PERIODIC)
+			    CONFDIFF_COLLECTORS | CONFDIFF_PERIODIC | CONFDIFF_TAIL)
 
 static const char base[] =
 	"hostname = \"h1\"\n"
@@ -256,18 +256,22 @@ test_forwarder_section_restarts_forwarder_only(void **state)
 }
 
 static void
-test_log_changes_restart_forwarder_only(void **state)
+test_log_changes_restart_tail_only(void **state)
 {
 	assert_int_equal(diff_extra(*state,
-	    "log \"app\" { path = \"/tmp/y.log\" }\n"), CONFDIFF_FORWARDER);
+	    "log \"app\" { path = \"/tmp/y.log\" }\n"), CONFDIFF_TAIL);
 	assert_int_equal(diff_text(*state, edit("pw=***", "pw=xxx")),
-	    CONFDIFF_FORWARDER);
+	    CONFDIFF_TAIL);
 	assert_int_equal(diff_text(*state, edit("/tmp/x/*.log\"",
 	    "/tmp/x/*.log\" attributes = {\"service=web\"}")),
-	    CONFDIFF_FORWARDER);
+	    CONFDIFF_TAIL);
 	assert_int_equal(diff_text(*state, edit("/tmp/x/*.log\"",
 	    "/tmp/x/*.log\" sample { match = \"GET\" rate = 0.5 }")),
-	    CONFDIFF_FORWARDER);
+	    CONFDIFF_TAIL);
+	assert_int_equal(diff_text(*state, edit("/tmp/x/*.log\"",
+	    "/tmp/x/*.log\" multiline { start = \"^2\" }")), CONFDIFF_TAIL);
+	assert_int_equal(diff_extra(*state, "tail { max_open_files = 9 }\n"),
+	    CONFDIFF_TAIL);
 }
 
 static void
@@ -411,13 +415,13 @@ test_conf_structs_unchanged_since_classified(void **state)
 		    "fields rows in common/confkeys.c", #type,		\
 		    sizeof(type), (n));					\
 } while (0)
-	SIZE_IS(struct ferry_conf, 392);
+	SIZE_IS(struct ferry_conf, 416);
 	SIZE_IS(struct receiver_conf, 48);
 	SIZE_IS(struct spool_conf, 40);
 	SIZE_IS(struct forwarder_conf, 72);
 	SIZE_IS(struct output_conf, 72);
 	SIZE_IS(struct conn_conf, 48);
-	SIZE_IS(struct log_conf, 80);
+	SIZE_IS(struct log_conf, 112);
 	SIZE_IS(struct redact_conf, 16);
 	SIZE_IS(struct sample_conf, 16);
 	SIZE_IS(struct collectors_conf, 72);
@@ -443,7 +447,7 @@ main(void)
 		T(test_output_in_fragment_restarts_forwarder),
 		T(test_connection_keys_restart_forwarder_only),
 		T(test_forwarder_section_restarts_forwarder_only),
-		T(test_log_changes_restart_forwarder_only),
+		T(test_log_changes_restart_tail_only),
 		T(test_receiver_port_restarts_receiver_only),
 		T(test_receiver_max_line_sizes_forwarder_batches),
 		T(test_api_key_touches_its_readers),

@@ -120,7 +120,7 @@ test_open_creates_schema(void **state)
 	assert_int_equal(access(f->db, F_OK), 0);
 	query_text(f->db, "SELECT name FROM sqlite_master WHERE type = 'table' "
 	    "ORDER BY name", buf, sizeof(buf));
-	assert_string_equal(buf, "cursor,output,process");
+	assert_string_equal(buf, "cursor,output,process,tail");
 	query_text(f->db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	progress_close(p);

@@ -1,0 +1,315 @@
+/*
+ * checkpoint: where each followed file stands, in ferry.db, and what the
+ * spool says beyond it.
+ *
+ * A checkpoint is committed only after the spool was fsynced (tail.c calls
+ * checkpoint_commit() right after spool_sync()), so it is never ahead of
+ * the spool: a crash can leave records in the spool that the checkpoint
+ * does not cover yet, never the other way round. Each row also keeps where
+ * the spool's "tail" stream stood at that commit, and every record carries
+ * its file's identity and the offset after it; so at start the records
+ * written after the last commit are read back (from that position on) and
+ * each file resumes after the last line that reached the spool: no line
+ * is copied twice, none skipped. A commit is also forced whenever the
+ * stream moves to a new segment, so those records are always in the
+ * stream's open segment, which the forwarder never deletes.
+ *
+ * Rows are read once at start, into memory, and let go after the first
+ * scans; a row whose file is no longer followed is kept a week (a file
+ * that comes back, a glob edited back) and then deleted.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "log.h"
+#include "progress.h"
+#include "record.h"
+#include "spool.h"
+#include "tail.h"
+
+#define KEEP_S	(7 * 86400)	/* a row no file claims, kept this long */
+
+static struct progress		*db;
+static struct tail_checkpoint	*rows;
+static size_t			 nrows;
+static uint64_t			*forget;	/* dev, ino pairs */
+static size_t			 nforget;
+static uint64_t			 committed_seq;
+
+
+static void
+add_row(const struct tail_checkpoint *tc, void *arg)
+{
+	struct tail_checkpoint	*nr;
+
+	(void)arg;
+	if ((nr = reallocarray(rows, nrows + 1, sizeof(*rows))) == NULL)
+		fatal("reallocarray");
+	rows = nr;
+	rows[nrows++] = *tc;
+}
+
+static struct tail_checkpoint *
+row(uint64_t dev, uint64_t ino)
+{
+	size_t	i;
+
+	for (i = 0; i < nrows; i++)
+		if (rows[i].dev == dev && rows[i].ino == ino)
+			return &rows[i];
+	return NULL;
+}
+
+/* "DEV:INO" of a record. */
+static int
+parse_fid(struct span s, uint64_t *dev, uint64_t *ino)
+{
+	char	tmp[64];
+
+	if (s.len == 0 || s.len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s.p, s.len);
+	tmp[s.len] = '\0';
+	return sscanf(tmp, "%" SCNu64 ":%" SCNu64, dev, ino) == 2 ? 0 : -1;
+}
+
+/* A record written after the last commit: its file is further on. */
+static void
+recover_record(const struct record *r)
+{
+	struct tail_checkpoint	 tc, *t;
+	uint64_t		 dev, ino;
+	int64_t			 next;
+
+	if (r->kind != RECORD_LOG || parse_fid(r->fid, &dev, &ino) == -1 ||
+	    r->end <= 0)
+		return;
+	next = r->lineno + (r->nlines > 0 ? r->nlines : 1);
+	if ((t = row(dev, ino)) == NULL) {
+		/* First seen after the commit: its first bytes are unknown. */
+		memset(&tc, 0, sizeof(tc));
+		tc.dev = dev;
+		tc.ino = ino;
+		snprintf(tc.log, sizeof(tc.log), "%.*s", (int)r->name.len,
+		    r->name.p);
+		snprintf(tc.path, sizeof(tc.path), "%.*s", (int)r->file.len,
+		    r->file.p);
+		tc.updated = clock_wall();
+		add_row(&tc, NULL);
+		t = &rows[nrows - 1];
+	}
+	if (r->end > t->offset) {
+		t->offset = r->end;
+		t->line = next;
+	}
+}
+
+/*
+ * The "tail" stream from the newest commit's position to its end: the
+ * records that reached the spool after it.
+ */
+static void
+recover_from_spool(const char *dir, const char *memdir)
+{
+	struct spool_reader	*rd;
+	struct record		 r;
+	const char		*line;
+	size_t			 len, i, n = 0;
+	uint64_t		 seq = 0, off = 0;
+
+	for (i = 0; i < nrows; i++)
+		if (rows[i].spool_seq > seq || (rows[i].spool_seq == seq &&
+		    rows[i].spool_off > off)) {
+			seq = rows[i].spool_seq;
+			off = rows[i].spool_off;
+		}
+	if (seq == 0 && nrows > 0)
+		return;		/* rows from before positions were kept */
+	if ((rd = spool_reader_open(dir, memdir, "tail", seq, off)) == NULL)
+		return;
+	while (spool_reader_next(rd, &line, &len) == 1) {
+		if (record_parse(line, len, &r) == 0) {
+			recover_record(&r);
+			n++;
+		}
+	}
+	spool_reader_close(rd);
+	if (n > 0)
+		log_info("%zu records reached the spool after the last "
+		    "checkpoint: their files resume after them", n);
+}
+
+int
+checkpoint_init(struct progress *p, const char *dir, const char *memdir)
+{
+	db = p;
+	if (progress_tail_each(db, add_row, NULL) == -1)
+		return -1;
+	recover_from_spool(dir, memdir);
+	return 0;
+}
+
+const struct tail_checkpoint *
+checkpoint_find(uint64_t dev, uint64_t ino)
+{
+	return row(dev, ino);
+}
+
+/* The next line number at a path: after every line its files had. */
+int64_t
+checkpoint_path_next(const char *path)
+{
+	int64_t	next = 1;
+	size_t	i;
+
+	for (i = 0; i < nrows; i++)
+		if (strcmp(rows[i].path, path) == 0 && rows[i].line > next)
+			next = rows[i].line;
+	return next;
+}
+
+/* Has this log section ever been followed? (its first start, if not) */
+int
+checkpoint_known_log(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < nrows; i++)
+		if (strcmp(rows[i].log, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The rows of a log section, for finding files rotated while we were down. */
+void
+checkpoint_each(const char *name, void (*fn)(const struct tail_checkpoint *,
+    void *), void *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < nrows; i++)
+		if (strcmp(rows[i].log, name) == 0)
+			fn(&rows[i], arg);
+}
+
+void
+checkpoint_forget(const struct tfile *tf)
+{
+	uint64_t	*nf;
+
+	if ((nf = reallocarray(forget, nforget + 2, sizeof(*nf))) == NULL)
+		return;
+	forget = nf;
+	forget[nforget++] = tf->dev;
+	forget[nforget++] = tf->ino;
+}
+
+static int
+commit_file(struct tfile *tf, uint64_t seq, uint64_t off, int64_t now)
+{
+	struct tail_checkpoint	tc;
+
+	if (tf->done_off == tf->ck_off && tf->done_line == tf->ck_line &&
+	    !tf->renamed)
+		return 0;	/* nothing new: the row stands */
+	memset(&tc, 0, sizeof(tc));
+	tc.dev = tf->dev;
+	tc.ino = tf->ino;
+	tc.fp = tf->fp;
+	tc.fplen = tf->fplen;
+	strlcpy(tc.log, tf->src->lc->name, sizeof(tc.log));
+	strlcpy(tc.path, tf->path, sizeof(tc.path));
+	tc.offset = tf->done_off;
+	tc.line = tf->done_line;
+	tc.spool_seq = seq;
+	tc.spool_off = off;
+	tc.updated = now;
+	if (progress_tail_set(db, &tc) == -1)
+		return -1;
+	tf->ck_off = tf->done_off;
+	tf->ck_line = tf->done_line;
+	tf->renamed = 0;
+	return 0;
+}
+
+/*
+ * Every file's done position that moved, in one transaction; call only
+ * right after the spool was synced. Files still counting their lines
+ * (from = end) have no position to keep yet. A failed commit leaves the
+ * positions to the next one (the rows it did write were rolled back, so
+ * their files are written again: the committed marks are only advisory).
+ */
+int
+checkpoint_commit(void)
+{
+	struct source	*src;
+	struct tfile	*tf;
+	uint64_t	 seq, off;
+	int64_t		 now = clock_wall();
+	size_t		 i;
+
+	spool_tell(tspool, &seq, &off);
+	if (progress_begin(db) == -1)
+		return -1;
+	for (i = 0; i + 1 < nforget; i += 2)
+		if (progress_tail_delete(db, forget[i], forget[i + 1]) == -1)
+			goto fail;
+	TAILQ_FOREACH(src, &sources, entry)
+		TAILQ_FOREACH(tf, &src->files, entry)
+			if (tf->count_to < 0 &&
+			    commit_file(tf, seq, off, now) == -1)
+				goto fail;
+	if (progress_commit(db) == -1)
+		goto fail;
+	nforget = 0;
+	committed_seq = seq;
+	return 0;
+fail:
+	(void)progress_rollback(db);
+	TAILQ_FOREACH(src, &sources, entry)
+		TAILQ_FOREACH(tf, &src->files, entry)
+			tf->ck_off = -1;	/* none of it stands */
+	return -1;
+}
+
+/* Has the stream moved to a segment after the last commit's? */
+int
+checkpoint_behind(void)
+{
+	uint64_t	seq, off;
+
+	spool_tell(tspool, &seq, &off);
+	return seq != committed_seq;
+}
+
+/*
+ * After the first scans: rows no file claims and older than KEEP_S go,
+ * and the rest are let go from memory.
+ */
+void
+checkpoint_cleanup(void)
+{
+	struct source	*src;
+	struct tfile	*tf;
+	int64_t		 now = clock_wall();
+	size_t		 i;
+	int		 claimed;
+
+	for (i = 0; i < nrows; i++) {
+		claimed = 0;
+		TAILQ_FOREACH(src, &sources, entry)
+			TAILQ_FOREACH(tf, &src->files, entry)
+				claimed |= tf->dev == rows[i].dev &&
+				    tf->ino == rows[i].ino;
+		if (!claimed && now - rows[i].updated > KEEP_S &&
+		    progress_tail_delete(db, rows[i].dev, rows[i].ino) == -1)
+			break;
+	}
+	free(rows);
+	rows = NULL;
+	nrows = 0;
+}

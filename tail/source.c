@@ -1,0 +1,512 @@
+/*
+ * source: one log "NAME" section: the files its glob matches, each known by
+ * its identity (device, inode, and the hash of its first bytes), never by
+ * its name, which is what makes every rotation one case:
+ *
+ *   a name now leads to another file (rename rotation, delete and
+ *   recreate, a symlink retargeted, an inode reused)  the file we had is
+ *       "rotated": read to its end through the descriptor we hold, and let
+ *       go once it has been quiet for ROTATED_GRACE_MS; the new one is read
+ *       from its beginning
+ *   a file of ours turns up under another name the glob matches  followed
+ *       on under that name
+ *   a file shrinks (copytruncate)  file.c
+ *
+ * Where a file found for the first time starts: at its checkpoint when
+ * ferry.db knows it (its first bytes must still be the same); at its end
+ * when it was there at the section's first start (from = "auto", or at
+ * every start with from = "end"); else at its beginning (it appeared
+ * later, or from = "start"). Starting at the end still counts the lines
+ * before it (in quanta, like any read) so line numbers stay true.
+ *
+ * Files are closed when idle (IDLE_CLOSE_MS at their end) and reopened by
+ * identity when they change, so thousands of matched files cost memory,
+ * not descriptors; tail.max_open_files caps the descriptors, and a file
+ * waits for one rather than being dropped.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "progress.h"
+#include "tail.h"
+
+#define IDLE_CLOSE_MS		60000	/* an open file quiet this long is closed */
+#define ROTATED_GRACE_MS	5000	/* a rotated file quiet this long is let go */
+
+struct sources	 sources = TAILQ_HEAD_INITIALIZER(sources);
+static size_t	 nopen;
+
+size_t
+source_open_files(void)
+{
+	return nopen;
+}
+
+struct source *
+source_new(const struct log_conf *lc, const struct ferry_conf *conf)
+{
+	struct source	*src;
+	char		 err[512];
+
+	if ((src = calloc(1, sizeof(*src))) == NULL)
+		fatal("calloc");
+	src->lc = lc;
+	if (lc->key[0] != '\0')
+		strlcpy(src->key, lc->key, sizeof(src->key));
+	else
+		snprintf(src->key, sizeof(src->key), "systail.%s.%s", lc->name,
+		    conf->hostname);
+	src->attrs = lc->attributes;
+	src->nattrs = lc->nattributes;
+	src->max_line = lc->max_line;
+	src->from = lc->from;
+	TAILQ_INIT(&src->files);
+	LIST_INIT(&src->paths);
+	if (pipeline_init(src, err, sizeof(err)) == -1)
+		fatalx_config("log \"%s\": %s", lc->name, err);
+	return src;
+}
+
+static void
+drop_file(struct source *src, struct tfile *tf)
+{
+	if (tf->fd != -1)
+		nopen--;
+	TAILQ_REMOVE(&src->files, tf, entry);
+	src->nfiles--;
+	checkpoint_forget(tf);
+	tfile_free(tf);
+}
+
+void
+source_free(struct source *src)
+{
+	struct tfile	*tf;
+	struct pathctr	*pc;
+
+	while ((tf = TAILQ_FIRST(&src->files)) != NULL) {
+		if (tf->fd != -1)
+			nopen--;
+		TAILQ_REMOVE(&src->files, tf, entry);
+		tfile_free(tf);
+	}
+	while ((pc = LIST_FIRST(&src->paths)) != NULL) {
+		LIST_REMOVE(pc, entry);
+		free(pc->path);
+		free(pc);
+	}
+	pipeline_free(src);
+	free(src);
+}
+
+static struct tfile *
+by_ident(struct source *src, uint64_t dev, uint64_t ino)
+{
+	struct tfile	*tf;
+
+	TAILQ_FOREACH(tf, &src->files, entry)
+		if (tf->dev == dev && tf->ino == ino)
+			return tf;
+	return NULL;
+}
+
+static struct tfile *
+by_path(struct source *src, const char *path)
+{
+	struct tfile	*tf;
+
+	TAILQ_FOREACH(tf, &src->files, entry)
+		if (!tf->rotated && strcmp(tf->path, path) == 0)
+			return tf;
+	return NULL;
+}
+
+/* Make room for one more descriptor: close the quietest file at its end. */
+static int
+make_room(uint64_t now)
+{
+	struct source	*src;
+	struct tfile	*tf, *best = NULL;
+
+	if (nopen < (size_t)tconf->tail.max_open_files)
+		return 0;
+	TAILQ_FOREACH(src, &sources, entry)
+		TAILQ_FOREACH(tf, &src->files, entry)
+			if (tf->fd != -1 && !tf->rotated && tf->part.len == 0 &&
+			    tf->ml_lines == 0 && tfile_at_end(tf) &&
+			    (best == NULL || tf->active_ms < best->active_ms))
+				best = tf;
+	if (best == NULL)
+		return -1;
+	(void)now;
+	tfile_close(best);
+	nopen--;
+	return 0;
+}
+
+static int
+open_file(struct tfile *tf, uint64_t now)
+{
+	if (tf->fd != -1)
+		return 0;
+	if (make_room(now) == -1 || tfile_open(tf) == -1)
+		return -1;
+	nopen++;
+	if (tf->active_ms == 0)
+		tf->active_ms = now;
+	return 0;
+}
+
+static void
+close_file(struct tfile *tf)
+{
+	if (tf->fd == -1)
+		return;
+	tfile_close(tf);
+	nopen--;
+}
+
+/* Where a newly found file starts (see the top of this file). */
+static void
+start_position(struct source *src, struct tfile *tf, int64_t size,
+    int first_start)
+{
+	const struct tail_checkpoint	*ck = checkpoint_find(tf->dev, tf->ino);
+	int				 fd;
+	uint64_t			 fp;
+
+	if (ck != NULL && ck->offset <= size && ck->fplen <= size &&
+	    (fd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) != -1) {
+		if (tfile_fingerprint(fd, ck->fplen, &fp) == 0 && fp == ck->fp) {
+			tf->off = tf->done_off = ck->offset;
+			tf->done_line = ck->line;
+			if (ck->line > tf->pc->next)
+				tf->pc->next = ck->line;
+			tf->fp = ck->fp;
+			tf->fplen = ck->fplen;
+			close(fd);
+			log_debug("log %s: %s resumes at byte %lld, line %lld",
+			    src->lc->name, tf->path, (long long)tf->off,
+			    (long long)ck->line);
+			return;
+		}
+		close(fd);
+	}
+	if (size > 0 && (src->from == LOG_FROM_END ||
+	    (src->from == LOG_FROM_AUTO && first_start))) {
+		tf->count_to = size;
+		log_debug("log %s: %s starts at its end (%lld bytes)",
+		    src->lc->name, tf->path, (long long)size);
+	}
+}
+
+static void
+found(struct source *src, const char *path, const struct stat *st,
+    int first_start, uint64_t now)
+{
+	struct tfile	*tf, *old;
+
+	if ((tf = by_ident(src, st->st_dev, st->st_ino)) != NULL && tf->fd == -1 &&
+	    !tfile_same(tf, path)) {
+		/* The inode of a closed file, now another file's. */
+		drop_file(src, tf);
+		tf = NULL;
+	}
+	if (tf != NULL) {
+		if (strcmp(tf->path, path) != 0) {
+			free(tf->path);
+			if ((tf->path = strdup(path)) == NULL)
+				fatal("strdup");
+			tf->renamed = 1;
+		}
+		tf->rotated = 0;
+		tf->seen = 1;
+		return;
+	}
+	if ((old = by_path(src, path)) != NULL) {
+		tfile_rotated(old);
+		old->dirty = 1;
+		old->active_ms = now;
+		src->c.rotations++;
+		log_debug("log %s: %s is another file now; reading the old one "
+		    "to its end", src->lc->name, path);
+	}
+	if ((tf = tfile_new(src, path, path, st->st_dev, st->st_ino)) == NULL)
+		return;
+	start_position(src, tf, st->st_size, first_start);
+	tf->seen = 1;
+	tf->dirty = 1;
+	TAILQ_INSERT_TAIL(&src->files, tf, entry);
+	src->nfiles++;
+	watch_file(tf);
+	(void)open_file(tf, now);
+}
+
+/* A closed file whose name is gone: renamed beside it? Follow it there. */
+static int
+find_renamed(struct tfile *tf)
+{
+	char		 dirbuf[4096], path[4096], *dir;
+	glob_t		 g;
+	struct stat	 st;
+	size_t		 i;
+	int		 rc = -1;
+
+	strlcpy(dirbuf, tf->path, sizeof(dirbuf));
+	dir = dirname(dirbuf);
+	snprintf(path, sizeof(path), "%s/*", dir);
+	if (glob(path, GLOB_NOSORT, NULL, &g) != 0)
+		return -1;
+	for (i = 0; i < g.gl_pathc && rc == -1; i++)
+		if (stat(g.gl_pathv[i], &st) == 0 &&
+		    (uint64_t)st.st_dev == tf->dev &&
+		    (uint64_t)st.st_ino == tf->ino &&
+		    tfile_same(tf, g.gl_pathv[i])) {
+			free(tf->path);
+			if ((tf->path = strdup(g.gl_pathv[i])) == NULL)
+				fatal("strdup");
+			tf->renamed = 1;
+			rc = 0;
+		}
+	globfree(&g);
+	return rc;
+}
+
+/* A file of ours the scan no longer found under its name. */
+static void
+vanished(struct source *src, struct tfile *tf, uint64_t now)
+{
+	if (tf->fd == -1 && find_renamed(tf) == -1) {
+		if (tf->done_off < tf->off || tf->count_to >= 0 ||
+		    tf->active_ms == 0) {
+			log_warnx("log %s: %s went away before it could be read "
+			    "(tail.max_open_files)", src->lc->name, tf->path);
+			src->c.errors++;
+		}
+		drop_file(src, tf);
+		return;
+	}
+	tfile_rotated(tf);
+	tf->active_ms = now;
+	tf->dirty = 1;
+	src->c.rotations++;
+	(void)open_file(tf, now);
+	log_debug("log %s: %s rotated away; reading it to its end",
+	    src->lc->name, tf->path);
+}
+
+void
+source_scan(struct source *src, int first_start)
+{
+	struct tfile	*tf, *next;
+	struct stat	 st;
+	glob_t		 g;
+	uint64_t	 now = tail_now();
+	size_t		 i;
+	int		 rc;
+
+	TAILQ_FOREACH(tf, &src->files, entry)
+		tf->seen = 0;
+	rc = glob(src->lc->path, GLOB_NOSORT | GLOB_BRACE, NULL, &g);
+	if (rc != 0 && rc != GLOB_NOMATCH) {
+		log_warnx("log %s: cannot expand %s", src->lc->name, src->lc->path);
+		src->c.errors++;
+	}
+	for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
+		if (stat(g.gl_pathv[i], &st) == -1 || !S_ISREG(st.st_mode))
+			continue;
+		found(src, g.gl_pathv[i], &st, first_start && !src->scanned, now);
+	}
+	if (rc == 0)
+		globfree(&g);
+	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
+		next = TAILQ_NEXT(tf, entry);
+		if (!tf->seen && !tf->rotated)
+			vanished(src, tf, now);
+	}
+	watch_dir(src->lc->path);
+	src->scanned = 1;
+}
+
+/*
+ * One pass over the files: each that may have something gets a quantum.
+ * *more is set when some file has more to read at once.
+ */
+int
+source_read(struct source *src, uint64_t now, int *more)
+{
+	struct tfile	*tf;
+	int		 rc;
+
+	TAILQ_FOREACH(tf, &src->files, entry) {
+		if (spool_blocked)
+			return 0;
+		if ((!tf->dirty && tf->wd != -1) || !tfile_turn(tf))
+			continue;
+		if (tf->fd == -1 && open_file(tf, now) == -1)
+			continue;
+		if ((rc = tfile_read(tf, now, READ_QUANTUM)) == 1)
+			*more = 1;
+		else
+			tf->dirty = rc == -1;
+	}
+	return 0;
+}
+
+/* Timers: partial lines, multiline records, idle and rotated files. */
+void
+source_expire(struct source *src, uint64_t now)
+{
+	struct tfile	*tf, *next;
+
+	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
+		next = TAILQ_NEXT(tf, entry);
+		tfile_flush_partial(tf, now, 0);
+		(void)pipeline_flush(tf, now, 0);
+		if (tf->fd == -1 || !tfile_at_end(tf) || tf->part.len > 0 ||
+		    tf->ml_lines > 0)
+			continue;
+		if (tf->rotated && now - tf->active_ms >= ROTATED_GRACE_MS)
+			drop_file(src, tf);
+		else if (!tf->rotated && now - tf->active_ms >= IDLE_CLOSE_MS)
+			close_file(tf);
+	}
+}
+
+/* A file name logrotate may have made of base: base.1, base-20261203, ... */
+static int
+rotated_name(const char *name, const char *base)
+{
+	size_t		 n = strlen(base);
+	const char	*ext;
+
+	if (strncmp(name, base, n) != 0 || name[n] == '\0')
+		return 0;
+	/* Compressed copies cannot be read as text. */
+	if ((ext = strrchr(name + n, '.')) != NULL &&
+	    (strcmp(ext, ".gz") == 0 || strcmp(ext, ".bz2") == 0 ||
+	    strcmp(ext, ".xz") == 0 || strcmp(ext, ".zst") == 0))
+		return 0;
+	return name[n] == '.' || name[n] == '-' || name[n] == '_';
+}
+
+/* A file found under its rotated name, to be read to its end. */
+static struct tfile *
+follow_rotated(struct source *src, const char *path, const char *logical,
+    const struct stat *st)
+{
+	struct tfile	*tf;
+
+	if ((tf = tfile_new(src, path, logical, st->st_dev, st->st_ino)) == NULL)
+		return NULL;
+	tfile_rotated(tf);
+	tf->dirty = 1;
+	tf->active_ms = tail_now();
+	TAILQ_INSERT_TAIL(&src->files, tf, entry);
+	src->nfiles++;
+	src->c.rotations++;
+	return tf;
+}
+
+/*
+ * One checkpoint row of this section whose file the first scan did not
+ * find: rotated while we were down. It is looked for beside its old name
+ * by identity and read from its checkpoint; and every file rotated there
+ * since (a newer name of the same base, unknown to us, changed after the
+ * checkpoint) is read whole: a file rotated twice while we were down.
+ */
+struct found_file {
+	char		*path;
+	struct stat	 st;
+	int		 ours;		/* the checkpoint's own file */
+};
+
+static int
+older_first(const void *a, const void *b)
+{
+	const struct found_file	*x = a, *y = b;
+
+	if (x->ours != y->ours)
+		return y->ours - x->ours;	/* the checkpoint's file first */
+	if (x->st.st_mtim.tv_sec != y->st.st_mtim.tv_sec)
+		return x->st.st_mtim.tv_sec < y->st.st_mtim.tv_sec ? -1 : 1;
+	if (x->st.st_mtim.tv_nsec != y->st.st_mtim.tv_nsec)
+		return x->st.st_mtim.tv_nsec < y->st.st_mtim.tv_nsec ? -1 : 1;
+	return 0;
+}
+
+static void
+recover_row(const struct tail_checkpoint *ck, void *arg)
+{
+	struct source		*src = arg;
+	struct tfile		*tf;
+	struct found_file	*ff = NULL, *nf;
+	char			 dirbuf[1024], basebuf[1024], pat[2100];
+	char			*dir, *base;
+	struct stat		 st;
+	glob_t			 g;
+	size_t			 i, n = 0;
+
+	if (by_ident(src, ck->dev, ck->ino) != NULL)
+		return;
+	strlcpy(dirbuf, ck->path, sizeof(dirbuf));
+	strlcpy(basebuf, ck->path, sizeof(basebuf));
+	dir = dirname(dirbuf);
+	base = basename(basebuf);
+	snprintf(pat, sizeof(pat), "%s/%s*", dir, base);
+	if (glob(pat, GLOB_NOSORT, NULL, &g) != 0)
+		return;
+	for (i = 0; i < g.gl_pathc; i++) {
+		int ours;
+
+		if (stat(g.gl_pathv[i], &st) == -1 || !S_ISREG(st.st_mode) ||
+		    by_ident(src, st.st_dev, st.st_ino) != NULL)
+			continue;
+		ours = (uint64_t)st.st_dev == ck->dev &&
+		    (uint64_t)st.st_ino == ck->ino;
+		if (!ours && (!rotated_name(strrchr(g.gl_pathv[i], '/') + 1,
+		    base) || st.st_mtime < ck->updated))
+			continue;
+		if ((nf = reallocarray(ff, n + 1, sizeof(*ff))) == NULL)
+			break;
+		ff = nf;
+		ff[n].path = g.gl_pathv[i];
+		ff[n].st = st;
+		ff[n++].ours = ours;
+	}
+	/* Oldest first: the lines of the path are numbered in that order. */
+	qsort(ff, n, sizeof(*ff), older_first);
+	for (i = 0; i < n; i++) {
+		if ((tf = follow_rotated(src, ff[i].path, ck->path,
+		    &ff[i].st)) == NULL)
+			continue;
+		if (ff[i].ours) {
+			start_position(src, tf, ff[i].st.st_size, 0);
+			log_info("log %s: %s was rotated to %s while ferry-tail "
+			    "was down: reading it on from line %lld",
+			    src->lc->name, ck->path, tf->path,
+			    (long long)tf->done_line);
+		} else
+			log_info("log %s: %s was rotated in while ferry-tail was "
+			    "down: reading it whole", src->lc->name, tf->path);
+		watch_file(tf);
+	}
+	free(ff);
+	globfree(&g);
+}
+
+void
+source_recover(struct source *src)
+{
+	checkpoint_each(src->lc->name, recover_row, src);
+}

@@ -1,0 +1,350 @@
+/*
+ * ferry-tail: follows the configured log files (log "NAME" sections) and
+ * copies each line, with its origin, into the spool stream "tail"; the
+ * forwarder delivers them like any record. Like Logyard's systail it only
+ * tails and publishes.
+ *
+ * The loop's promises match the receiver's: a line read reaches the spool
+ * file within FLUSH_MS (so a crash of ferry-tail re-reads at most that
+ * from the files, which still have it), and the spool is fsynced every
+ * SYNC_MS, after which the checkpoints are committed (checkpoint.c). Reading
+ * goes in passes, a quantum per file that has something, so a file with a
+ * gigabyte to catch up on and a file with one new line both advance; a
+ * pass stops after PASS_MS so the flush and sync keep their times.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "log.h"
+#include "path.h"
+#include "proc.h"
+#include "progress.h"
+#include "selfmetrics.h"
+#include "sig.h"
+#include "spool.h"
+#include "tail.h"
+
+#define FLUSH_MS	50	/* a line in the spool file within 100 ms */
+#define SYNC_MS		1000	/* fsync, then commit the checkpoints */
+#define POLL_MS		250	/* files without an inotify watch */
+#define PASS_MS		20	/* reading, before the timers get a look */
+#define PUBLISH_MS	1000
+
+const struct ferry_conf	*tconf;
+struct spool		*tspool;
+int			 spool_blocked;
+
+static struct ferry_conf	*conf;
+static struct progress		*db;
+static struct selfmetrics	*self;
+static int			 quit;
+static uint64_t			 now_ms;
+
+uint64_t
+tail_now(void)
+{
+	return now_ms;
+}
+
+static void
+open_spool(char *dir, size_t size)
+{
+	if (path_get(dir, size, PATH_SPOOL) == NULL ||
+	    path_mkdirs(PATH_SPOOL, 0750) == -1)
+		fatalx("cannot make the spool directory");
+	if ((self = selfmetrics_open(conf, dir, "tail")) == NULL)
+		fatalx("cannot open the self-metrics stream in %s", dir);
+}
+
+static void
+open_db(void)
+{
+	char	path[4096];
+
+	if (path_get(path, sizeof(path), PATH_DB) == NULL ||
+	    path_mkdirs(PATH_VAR, 0750) == -1 ||
+	    (db = progress_open(path)) == NULL)
+		fatalx("cannot open the progress database");
+}
+
+static void
+open_sources(void)
+{
+	struct source	*src;
+	size_t		 i;
+
+	for (i = 0; i < conf->nlogs; i++) {
+		src = source_new(&conf->logs[i], conf);
+		TAILQ_INSERT_TAIL(&sources, src, entry);
+	}
+	if (conf->nlogs == 0)
+		log_warnx("no log section: nothing to follow");
+}
+
+/* The first scans: checkpoints first, then what rotated while we were down. */
+static void
+first_scan(void)
+{
+	struct source	*src;
+
+	TAILQ_FOREACH(src, &sources, entry) {
+		source_scan(src, !checkpoint_known_log(src->lc->name));
+		source_recover(src);
+	}
+	checkpoint_cleanup();
+}
+
+static void
+scan_all(void)
+{
+	struct source	*src;
+
+	TAILQ_FOREACH(src, &sources, entry)
+		source_scan(src, 0);
+}
+
+/* Read in passes until nothing has more, or PASS_MS is used up. */
+static void
+read_all(void)
+{
+	struct source	*src;
+	uint64_t	 until = clock_mono_ms() + PASS_MS;
+	int		 more;
+
+	do {
+		more = 0;
+		TAILQ_FOREACH(src, &sources, entry)
+			(void)source_read(src, now_ms, &more);
+	} while (more && !spool_blocked && spool_room(tspool) > 0 &&
+	    clock_mono_ms() < until);
+}
+
+/* Is some file left with more to read now (a pass was cut short)? */
+static int
+behind(void)
+{
+	struct source	*src;
+	struct tfile	*tf;
+
+	TAILQ_FOREACH(src, &sources, entry)
+		TAILQ_FOREACH(tf, &src->files, entry)
+			if (tf->dirty)
+				return 1;
+	return 0;
+}
+
+/* One counter of a log section: log.<NAME>.<what>. */
+static void
+pub(const struct source *src, const char *what, uint64_t v)
+{
+	char	name[160];
+
+	snprintf(name, sizeof(name), "log.%s.%s", src->lc->name, what);
+	selfmetrics_add(self, name, v);
+}
+
+/* Counters as self-metrics: log.<NAME>.<what>, for ferryctl status. */
+static void
+publish_counters(int force)
+{
+	static uint64_t	 last_sum, last_ms;
+	struct source	*src;
+	struct tfile	*tf;
+	uint64_t	 sum = 0, lag;
+	struct stat	 st;
+
+	TAILQ_FOREACH(src, &sources, entry)
+		sum += src->c.lines + src->c.records + src->c.cut +
+		    src->c.sampled_out + src->c.rotations + src->c.errors +
+		    src->c.lost_bytes + src->nfiles;
+	if (!force && sum == last_sum && now_ms - last_ms < 60000)
+		return;
+	last_sum = sum;
+	last_ms = now_ms;
+	TAILQ_FOREACH(src, &sources, entry) {
+		lag = 0;
+		TAILQ_FOREACH(tf, &src->files, entry)
+			if (stat(tf->path, &st) == 0 &&
+			    (uint64_t)st.st_ino == tf->ino && st.st_size > tf->off)
+				lag += (uint64_t)(st.st_size - tf->off);
+		pub(src, "files", src->nfiles);
+		pub(src, "lines", src->c.lines);
+		pub(src, "bytes", src->c.bytes);
+		pub(src, "records", src->c.records);
+		pub(src, "cut", src->c.cut);
+		pub(src, "sampled_out", src->c.sampled_out);
+		pub(src, "rotations", src->c.rotations);
+		pub(src, "lost_bytes", src->c.lost_bytes);
+		pub(src, "errors", src->c.errors);
+		pub(src, "lag_bytes", lag);
+	}
+	selfmetrics_add(self, "open_files", source_open_files());
+	selfmetrics_add(self, "spool.memory", spool_in_memory(tspool));
+	if (selfmetrics_write(self, clock_wall()) == -1)
+		log_warn("self-metrics write");
+}
+
+struct timers {
+	uint64_t	flush_due;	/* 0: nothing buffered */
+	uint64_t	sync_due;
+	uint64_t	scan_due;
+	uint64_t	poll_due;
+	uint64_t	publish_due;
+};
+
+/* fsync the spool, then commit: a checkpoint never runs ahead of it. */
+static void
+sync_and_commit(void)
+{
+	if (spool_sync(tspool) == -1) {
+		log_warn("spool sync");
+		return;
+	}
+	spool_blocked = 0;	/* the spool took writes again */
+	if (checkpoint_commit() == -1)
+		log_warnx("checkpoints not committed; they are tried again");
+}
+
+static void
+run_timers(struct timers *t)
+{
+	struct source	*src;
+
+	TAILQ_FOREACH(src, &sources, entry)
+		source_expire(src, now_ms);
+	if (spool_pending(tspool) > 0 && t->flush_due == 0)
+		t->flush_due = now_ms + FLUSH_MS;
+	if (t->flush_due != 0 && now_ms >= t->flush_due) {
+		if (spool_flush(tspool) == -1)
+			log_warn("spool write");
+		t->flush_due = 0;
+		/* A new segment: commit now, so the old one is not needed. */
+		if (checkpoint_behind())
+			sync_and_commit();
+	}
+	if (now_ms >= t->sync_due || spool_blocked) {
+		sync_and_commit();
+		t->sync_due = now_ms + SYNC_MS;
+	}
+	if (now_ms >= t->publish_due) {
+		publish_counters(0);
+		t->publish_due = now_ms + PUBLISH_MS;
+	}
+}
+
+static int
+next_timeout(const struct timers *t)
+{
+	uint64_t	due = t->sync_due;
+
+	if (t->flush_due != 0 && t->flush_due < due)
+		due = t->flush_due;
+	if (t->scan_due < due)
+		due = t->scan_due;
+	if (t->poll_due < due)
+		due = t->poll_due;
+	if (t->publish_due < due)
+		due = t->publish_due;
+	if (behind() && !spool_blocked)
+		return 0;
+	return due > now_ms ? (int)(due - now_ms) : 0;
+}
+
+static void
+event_loop(void)
+{
+	struct pollfd	 pfd[2];
+	struct timers	 t;
+	uint64_t	 rescan = (uint64_t)(conf->tail.rescan_interval * 1000);
+	int		 n;
+
+	memset(&t, 0, sizeof(t));
+	now_ms = clock_mono_ms();
+	t.sync_due = now_ms + SYNC_MS;
+	t.scan_due = now_ms + rescan;
+	t.poll_due = now_ms + POLL_MS;
+	t.publish_due = now_ms;
+	pfd[0].fd = sig_fd();
+	pfd[0].events = POLLIN;
+	pfd[1].fd = watch_fd();
+	pfd[1].events = POLLIN;
+	n = watch_fd() == -1 ? 1 : 2;
+	while (!quit) {
+		if (poll(pfd, n, next_timeout(&t)) == -1 && errno != EINTR)
+			fatal("poll");
+		now_ms = clock_mono_ms();
+		if (pfd[0].revents)
+			quit |= sig_quit_requested();
+		if (n > 1 && pfd[1].revents && watch_events())
+			t.scan_due = now_ms;
+		if (now_ms >= t.scan_due) {
+			scan_all();
+			t.scan_due = now_ms + rescan;
+		}
+		if (now_ms >= t.poll_due)
+			t.poll_due = now_ms + POLL_MS;
+		read_all();
+		run_timers(&t);
+	}
+}
+
+static void
+stop(void)
+{
+	struct source	*src;
+	struct tfile	*tf;
+
+	/* Records being joined go now; a partial last line waits for us. */
+	TAILQ_FOREACH(src, &sources, entry)
+		TAILQ_FOREACH(tf, &src->files, entry)
+			(void)pipeline_flush(tf, now_ms, 1);
+	sync_and_commit();
+	publish_counters(1);
+	while ((src = TAILQ_FIRST(&sources)) != NULL) {
+		TAILQ_REMOVE(&sources, src, entry);
+		source_free(src);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	char		 dir[4096];
+
+	conf = proc_conf(proc_init(argc, argv, "tail"));
+	tconf = conf;
+	if (sig_init(sigs, 4) == -1)
+		fatalx("signals");
+	open_spool(dir, sizeof(dir));
+	open_db();
+	/* Before our writer starts a segment: what the last one left. */
+	if (checkpoint_init(db, dir, conf->spool.memory_dir) == -1)
+		fatalx("cannot read the checkpoints");
+	if ((tspool = spool_open(dir, conf->spool.memory_dir, "tail",
+	    &conf->spool)) == NULL)
+		fatalx("cannot open the spool in %s", dir);
+	(void)watch_init();
+	open_sources();
+	now_ms = clock_mono_ms();
+	first_scan();
+
+	event_loop();
+
+	stop();
+	spool_close(tspool);
+	selfmetrics_close(self);
+	progress_close(db);
+	conf_free(conf);
+	log_info("stopped");
+	return 0;
+}
