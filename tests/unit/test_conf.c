@@ -479,6 +479,35 @@ test_missing_confd_is_fine(void **state)
 	conf_free(c);
 }
 
+/*
+ * A drain's template with an unknown field, and a regular expression that
+ * does not compile, are refused when the configuration loads, with their
+ * file and line: not a blank in every record, not a crash of ferry-tail.
+ */
+static void
+test_formats_and_expressions_checked(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+
+	write_main(f, "hostname = \"h\"\n"
+	    "output \"t\" {\n"
+	    "uri = \"tcp://127.0.0.1:9/?format=%7Bname%7D%20%7Bbogus%7D\"\n"
+	    "}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 4, "unknown field {bogus}");
+	write_main(f, "log \"a\" {\npath = \"/x\"\n"
+	    "redact { match = \"pass(\" }\n"
+	    "}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 3, "match = \"pass(\"");
+	write_main(f, "log \"a\" {\npath = \"/x\"\n"
+	    "multiline {\nstart = \"[\"\n}\n"
+	    "}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 4, "start = \"[\"");
+}
+
 static void
 test_env_overrides(void **state)
 {
@@ -1438,6 +1467,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_values_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_confd_merge_in_name_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_confd_is_fine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_formats_and_expressions_checked,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_overrides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_override_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_override_checked_without_section, setup, teardown),
