@@ -498,7 +498,7 @@ def test_503_retry_after_is_honoured(rig):
     assert len(k) == 1, reqs
     k = k[0]
     assert k + 1 < len(reqs), "no attempt after the 503"
-    gap = reqs[k + 1].t_start - reqs[k].t_answer
+    gap = reqs[k + 1].t_start - reqs[k].t_reply
     print("503 Retry-After 2: the next attempt %.3f s later" % gap)
     assert gap >= 2.0 - 0.01, "the attempt after a 503 with Retry-After: 2 came " \
         "%.3f s later" % gap
