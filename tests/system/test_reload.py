@@ -223,8 +223,15 @@ def test_invalid_edit_changes_nothing_and_fixing_applies(start_ferry, name, bad,
 
     def error_logged():
         return pattern.findall(f.log_text("periodic"))
-    errors = wait_for(error_logged, APPLY_TIMEOUT,
-                      what="the error with file and line in periodic.log")
+
+    def reported():
+        # The errors come first, then the line saying the running
+        # configuration stays: read them once that last line is there.
+        text = f.log_text("periodic")
+        return "the running configuration stays" in text and pattern.findall(text)
+    errors = wait_for(reported, APPLY_TIMEOUT,
+                      what="the error with file and line in periodic.log, then "
+                      "'the running configuration stays'")
     lines = {int(l) for l, _ in errors}
     if name == "syntax_error":
         # Two lines of bad input: the unclosed section's, or the broken uri's.
@@ -232,7 +239,6 @@ def test_invalid_edit_changes_nothing_and_fixing_applies(start_ferry, name, bad,
     else:
         assert line in lines, errors
     assert says in " ".join(m for _, m in errors)
-    assert "the running configuration stays" in f.log_text("periodic")
 
     # Logged once: several checks later, the same errors are not repeated.
     time.sleep(WATCH * 4)
