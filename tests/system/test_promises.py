@@ -203,6 +203,7 @@ def test_self_metrics_reach_the_sink(ferry):
 LATENCY_LIMIT = 2.0
 
 
+@pytest.mark.long(15)
 def test_dead_output_does_not_slow_the_other(rig):
     f = rig.start_ferry(start=False)
     f.env["FERRY_FORWARDER_RETRY_MAX"] = "2"

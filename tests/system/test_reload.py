@@ -267,6 +267,7 @@ def test_unclosed_section_line(start_ferry):
     assert int(found[0]) == line, (found, line)
 
 
+@pytest.mark.long(12)
 def test_periodic_started_on_an_invalid_config_still_applies_the_fix(start_ferry):
     import os
     import signal
@@ -347,6 +348,7 @@ def send_until_read(port, lines, deadline):
             time.sleep(0.02)
 
 
+@pytest.mark.long(15)
 def test_metrics_sent_during_20_reloads_arrive_complete(start_ferry):
     """
     A stream sent through 20 reloads: each adds or removes an output (the
