@@ -150,9 +150,26 @@ fuzz:
 			-o $(B)/libfuzzer/$$n $$t $(COMMON_SRC) $(PKG_LIBS) -lm; \
 		$(B)/libfuzzer/$$n -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n; done
 
+# The system tests mostly wait, so they run SYSTEM_JOBS at a time (pytest-xdist;
+# each has its own FERRY_ROOT and ports), then those marked `serial` (timing
+# promises measured on an idle machine) one by one. SYSTEM_JOBS=0, or no
+# xdist, runs everything in one serial pass.
+SYSTEM_JOBS ?= 6
+SYSTEM_ENV = FERRY_BIN=$(abspath $(B))/asan/bin FERRY_COLLECTORS_BIN=$(abspath $(B))/asan/collectors
+PYTEST = /usr/bin/python3 -m pytest -q -p no:cacheprovider
+
 system: $(ASAN_BINS) $(ASAN_BUILTIN_BINS) $(BINS)
-	FERRY_BIN=$(abspath $(B))/asan/bin FERRY_COLLECTORS_BIN=$(abspath $(B))/asan/collectors \
-		/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/system
+	@rc=0; \
+	if [ "$(SYSTEM_JOBS)" = 0 ] || ! /usr/bin/python3 -c 'import xdist' 2>/dev/null; then \
+		echo "system tests: one serial pass"; \
+		$(SYSTEM_ENV) $(PYTEST) tests/system || rc=$$?; \
+	else \
+		echo "system tests: $(SYSTEM_JOBS) at a time, then the serial ones"; \
+		$(SYSTEM_ENV) $(PYTEST) -n $(SYSTEM_JOBS) -m "not serial" tests/system || rc=$$?; \
+		$(SYSTEM_ENV) $(PYTEST) -m serial tests/system || \
+			{ r=$$?; [ $$r -eq 5 ] || rc=$$r; }; \
+	fi; \
+	exit $$rc
 
 bench-smoke: all
 	@FERRY_BIN=$(abspath $(B))/bin BENCH_BIN=$(abspath $(B))/bench sh bench/run.sh --smoke

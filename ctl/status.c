@@ -151,6 +151,11 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		snapshot_free(&snap);
 		return STATUS_DOWN;
 	}
+	/*
+	 * Ages count from once everything was read: a collector that ran
+	 * while we read (slow on a loaded machine) is not "-1 s ago".
+	 */
+	snap.now = clock_wall();
 	h = health(&snap);
 	if (ctl->json)
 		print_json(&snap, h);
@@ -174,7 +179,6 @@ snapshot_read(const struct ctl *ctl, struct snapshot *snap)
 	size_t			 i;
 
 	memset(snap, 0, sizeof(*snap));
-	snap->now = clock_wall();
 	snap->sup_up = ctl_supervisor_pid(&snap->sup_pid) == 1;
 	/* With a broken configuration, the default places are read. */
 	if ((snap->conf = ctl_conf_load(ctl, &errs)) != NULL)

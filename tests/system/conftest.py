@@ -513,6 +513,40 @@ class Ferry:
                 if any(m in text for m in SANITIZER_MARKS)]
 
 
+# -- running in parallel ------------------------------------------------------
+#
+# `make system` runs this suite with pytest-xdist (-n), every test in its own
+# FERRY_ROOT on its own ports, and then, one at a time, the tests marked
+# `serial`. Two markers:
+#
+#   long(S) the test takes about S seconds, 10 or more (mostly waiting):
+#           the long tests start first, longest first, so that no worker is
+#           left with one at the end while the others idle
+#   serial  a timing promise (a latency, "within 100 ms") that a test can
+#           only measure on an otherwise idle machine; it runs after the
+#           parallel part, alone
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "long(seconds): takes about that long (10 s or more); "
+        "started first, longest first")
+    config.addinivalue_line(
+        "markers", "serial: measures a timing promise; `make system` runs it "
+        "alone, after the parallel part")
+
+
+def _expected_seconds(item):
+    m = item.get_closest_marker("long")
+    if m is None:
+        return 0
+    return m.args[0] if m.args else 10
+
+
+def pytest_collection_modifyitems(config, items):
+    # Stable: the long tests first, longest first; the rest as collected.
+    items.sort(key=lambda item: -_expected_seconds(item))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """When a test fails, attach the tail of every log of its suites."""

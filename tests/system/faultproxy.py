@@ -55,6 +55,11 @@ class Request:
         self.cid = cid
         self.t_start = t_start      # monotonic: the head was read
         self.t_answer = None        # monotonic: the answer was written
+        # monotonic: the answer began to be written. The client cannot have
+        # it earlier, so a wait it owes after the answer (Retry-After) is
+        # measured from here: t_answer is taken once this thread runs again,
+        # which on a loaded machine can be well after the client read it.
+        self.t_reply = None
         self.action = None          # pass, reset, stall, slow, status, swallow
         self.status = None          # what the client was answered, if anything
         self.upstream_status = None  # what the sink answered, if relayed
@@ -286,6 +291,7 @@ class FaultProxy:
                     if self._current()[0] == "swallow":
                         self._hold(cs, req, "swallow")
                 req.status = status
+                req.t_reply = time.monotonic()
                 if not conn.write(self, resp, rate):
                     req.client_gone = True
                     return

@@ -67,6 +67,7 @@ def log(f):
     return f.log_text("collectors")
 
 
+@pytest.mark.long(12)
 def test_dropped_in_script_runs_within_two_intervals_and_stops_when_removed(
         start_ferry):
     interval = 2
@@ -97,6 +98,7 @@ def test_dropped_in_script_runs_within_two_intervals_and_stops_when_removed(
     assert late == [], late
 
 
+@pytest.mark.long(10)
 def test_timeout_kills_the_group_while_a_neighbour_keeps_reporting(
         start_ferry, tmp_path):
     pids = tmp_path / "sleeper.pids"
@@ -360,6 +362,7 @@ def spool_text(f, stream="collectors."):
     return b"".join(out)
 
 
+@pytest.mark.serial
 def test_daemon_lines_reach_the_spool_file_within_100ms(start_ferry, tmp_path):
     """
     The receiver's promise holds for collectors too: a line a collector

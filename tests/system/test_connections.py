@@ -288,6 +288,7 @@ def log_lines(f, needle):
     return [l for l in f.log_text("forwarder").splitlines() if needle in l]
 
 
+@pytest.mark.long(70)
 def test_fallback_episode(start_ferry, dns, tmp_path):
     """
     The whole episode, over two TTLs (about 70 s): the system resolver

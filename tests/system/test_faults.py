@@ -290,6 +290,7 @@ def apply_fault(mode, proxy, snd):
 
 
 
+@pytest.mark.long(12)
 @pytest.mark.parametrize("mode", ["refuse", "reset", "stall", "slow", "500",
                                   "429", "400"])
 def test_proxy_fault(rig, mode):
@@ -340,7 +341,7 @@ def test_proxy_fault(rig, mode):
         for k, r in enumerate(reqs):
             if r.status == 429:
                 assert k + 1 < len(reqs), "no attempt after the 429"
-                gap = reqs[k + 1].t_start - r.t_answer
+                gap = reqs[k + 1].t_start - r.t_reply
                 assert gap >= 2.0 - 0.01, (
                     "the attempt after a 429 with Retry-After: 2 came %.3f s "
                     "later" % gap)
@@ -374,6 +375,7 @@ def stored_below(f, prefix, snd, n):
 
 # -- 2. the sink away for a minute ----------------------------------------------
 
+@pytest.mark.long(70)
 def test_sink_down_60s(rig):
     f, proxy = rig.make()
     prefix = "outage."
@@ -411,6 +413,7 @@ NOTICE_LIMIT = 10.0     # issue 3: a silent peer is noticed within 10 s
 NOTICE_TOLERANCE = 2.0  # a loaded machine (the forwarder itself waits 7 s)
 
 
+@pytest.mark.long(20)
 def test_peer_swallows(rig):
     f, proxy = rig.make()
     prefix = "swallow."
@@ -459,6 +462,7 @@ KILLS_PER_CHILD_PER_EPOCH = 4
 KILL_PHASE_TIMEOUT = 150.0
 
 
+@pytest.mark.long(50)
 def test_kill9_30_times(rig):
     """
     30 kill -9s spread at random over the receiver, the forwarder, the
@@ -497,12 +501,18 @@ def test_kill9_30_times(rig):
             f.start()
             last_pid = {}
         left = dict.fromkeys(children, KILLS_PER_CHILD_PER_EPOCH)
-        for _ in range(KILLS_PER_EPOCH):
+        # Each child once per epoch, in a random order (left to chance,
+        # one seed in about 40 never killed some child), then at random.
+        each = rnd.sample(children, len(children))
+        for j in range(KILLS_PER_EPOCH):
             assert time.monotonic() < deadline, "the kill phase took too long"
-            # The data path (receiver, forwarder, sink) twice as often.
-            can = [c for c in children if left[c] > 0]
-            child = rnd.choices(can, weights=[2 if c in DATA_PATH else 1
-                                              for c in can])[0]
+            if j < len(each):
+                child = each[j]
+            else:
+                # The data path (receiver, forwarder, sink) twice as often.
+                can = [c for c in children if left[c] > 0]
+                child = rnd.choices(can, weights=[2 if c in DATA_PATH else 1
+                                                  for c in can])[0]
             left[child] -= 1
             pid = f.child_pid(child, timeout=max(1.0, deadline - time.monotonic()),
                               not_pid=last_pid.get(child))
@@ -581,6 +591,7 @@ def dropped_total(f):
     return (rc.get("dropped") or 0) + (fc.get("output.%s.dropped" % OUTPUT) or 0)
 
 
+@pytest.mark.long(13)
 def test_small_filesystem(rig, tmp_path):
     memdir = tmp_path / "shm"
     extra = ('spool { segment_size = 256K memory_dir = "%s" memory_max_size = 4M }\n'

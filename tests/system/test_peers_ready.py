@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import pid_alive
-from peers import (CarbonCache, CarbonCRelay, ClickHouse, Redis, Rsyslog,
+from peers import (ALL, CarbonCache, CarbonCRelay, ClickHouse, Redis, Rsyslog,
                    VictoriaMetrics, graphite_lines, octet_frame, send_tcp,
                    send_udp, tcp_accepts)
 
@@ -139,3 +139,15 @@ def test_free_ports_do_not_repeat():
     from conftest import free_port
     ports = [free_port(k) for k in (socket.SOCK_STREAM, socket.SOCK_DGRAM) * 50]
     assert len(set(ports)) == len(ports)
+
+
+@pytest.mark.parametrize("cls", ALL, ids=[c.name for c in ALL])
+def test_restart_keeps_the_ports(start_peer, cls):
+    """restart() (the 'peer restarts' tests) comes back on the same ports."""
+    p = start_peer(cls)
+    ports = {k: v for k, v in vars(p).items() if k.endswith("port")}
+    pid = p.pid
+    p.restart()
+    assert p.pid != pid and not pid_alive(pid)
+    assert {k: v for k, v in vars(p).items() if k.endswith("port")} == ports
+    assert p.ready() and p.starts == 2

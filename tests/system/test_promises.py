@@ -89,11 +89,24 @@ def expect(prefix, n, start=0):
     return {"%sm%05d" % (prefix, i): i for i in range(start, start + n)}
 
 
+SINK_SELF = "servers.systest.ferry.sink."
+
+
 def wait_quiet(proxy, quiet=1.5, timeout=20.0):
-    """Wait until the proxy has seen no new request for `quiet` seconds."""
+    """
+    Wait until the proxy has seen no new request for `quiet` seconds, from
+    now on: the self-metrics every process publishes as it starts are
+    through. The sink's own counters are left out: each request it takes
+    changes them, so it publishes them again a second later, and a request
+    holding only those comes every second for as long as the suite runs.
+    """
+    t0 = time.monotonic()
+
     def calm():
-        reqs = proxy.snapshot()
-        last = max((r.t_start for r in reqs), default=0.0)
+        reqs = [r for r in proxy.snapshot()
+                if not r.lines() or
+                not all(l.startswith(SINK_SELF) for l in r.lines())]
+        last = max([t0] + [r.t_start for r in reqs])
         return time.monotonic() - last >= quiet
     wait_for(calm, timeout, interval=0.1, what="the output to go quiet")
 
@@ -190,6 +203,7 @@ def test_self_metrics_reach_the_sink(ferry):
 LATENCY_LIMIT = 2.0
 
 
+@pytest.mark.long(15)
 def test_dead_output_does_not_slow_the_other(rig):
     f = rig.start_ferry(start=False)
     f.env["FERRY_FORWARDER_RETRY_MAX"] = "2"
@@ -498,7 +512,7 @@ def test_503_retry_after_is_honoured(rig):
     assert len(k) == 1, reqs
     k = k[0]
     assert k + 1 < len(reqs), "no attempt after the 503"
-    gap = reqs[k + 1].t_start - reqs[k].t_answer
+    gap = reqs[k + 1].t_start - reqs[k].t_reply
     print("503 Retry-After 2: the next attempt %.3f s later" % gap)
     assert gap >= 2.0 - 0.01, "the attempt after a 503 with Retry-After: 2 came " \
         "%.3f s later" % gap

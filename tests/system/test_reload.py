@@ -223,8 +223,15 @@ def test_invalid_edit_changes_nothing_and_fixing_applies(start_ferry, name, bad,
 
     def error_logged():
         return pattern.findall(f.log_text("periodic"))
-    errors = wait_for(error_logged, APPLY_TIMEOUT,
-                      what="the error with file and line in periodic.log")
+
+    def reported():
+        # The errors come first, then the line saying the running
+        # configuration stays: read them once that last line is there.
+        text = f.log_text("periodic")
+        return "the running configuration stays" in text and pattern.findall(text)
+    errors = wait_for(reported, APPLY_TIMEOUT,
+                      what="the error with file and line in periodic.log, then "
+                      "'the running configuration stays'")
     lines = {int(l) for l, _ in errors}
     if name == "syntax_error":
         # Two lines of bad input: the unclosed section's, or the broken uri's.
@@ -232,7 +239,6 @@ def test_invalid_edit_changes_nothing_and_fixing_applies(start_ferry, name, bad,
     else:
         assert line in lines, errors
     assert says in " ".join(m for _, m in errors)
-    assert "the running configuration stays" in f.log_text("periodic")
 
     # Logged once: several checks later, the same errors are not repeated.
     time.sleep(WATCH * 4)
@@ -261,6 +267,7 @@ def test_unclosed_section_line(start_ferry):
     assert int(found[0]) == line, (found, line)
 
 
+@pytest.mark.long(12)
 def test_periodic_started_on_an_invalid_config_still_applies_the_fix(start_ferry):
     import os
     import signal
@@ -341,6 +348,7 @@ def send_until_read(port, lines, deadline):
             time.sleep(0.02)
 
 
+@pytest.mark.long(15)
 def test_metrics_sent_during_20_reloads_arrive_complete(start_ferry):
     """
     A stream sent through 20 reloads: each adds or removes an output (the
