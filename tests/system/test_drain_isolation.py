@@ -16,6 +16,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from conftest import free_port, wait_for
 from faultproxy import FaultProxy
 
@@ -74,6 +76,7 @@ def p99(values):
     return v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))]
 
 
+@pytest.mark.serial
 def test_bad_drains_do_not_slow_an_http_output(start_ferry):
     dead_port = free_port()             # nothing listens there
     stall = StallingPeer()

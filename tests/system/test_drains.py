@@ -129,6 +129,7 @@ def counter(f, name):
 
 # -- carbon ---------------------------------------------------------------------
 
+@pytest.mark.long(15)
 def test_carbon_c_relay(start_ferry, start_peer):
     # One worker: carbon-c-relay 3.7.3 with two segfaults now and then when a
     # client connects while it starts (seen 2 in 15 starts), and ferry
@@ -152,6 +153,7 @@ def test_carbon_c_relay(start_ferry, start_peer):
           % (len(lines), dups, faults.count))
 
 
+@pytest.mark.long(40)
 def test_carbon_cache_whisper(start_ferry, start_peer):
     cache = start_peer(CarbonCache)
     f = start_ferry('output "carbon" { uri = "carbon://127.0.0.1:%d/?filter=cc." }\n'
@@ -167,6 +169,7 @@ def test_carbon_cache_whisper(start_ferry, start_peer):
         assert pts == [(ts, float(i))], (i, pts)
 
 
+@pytest.mark.long(20)
 def test_victoria_metrics(start_ferry, start_peer):
     vm = start_peer(VictoriaMetrics)
     f = start_ferry('output "vm" { uri = "carbon://127.0.0.1:%d/?filter=vm." }\n'
@@ -184,6 +187,7 @@ def test_victoria_metrics(start_ferry, start_peer):
 
 # -- redis ----------------------------------------------------------------------
 
+@pytest.mark.long(15)
 def test_redis(start_ferry, start_peer):
     # Persistence on, so a restart of the peer keeps what it acknowledged.
     r = start_peer(Redis, extra_args=("--appendonly", "yes",
@@ -227,6 +231,7 @@ def test_redis_type_error_is_deadlettered(start_ferry, start_peer):
 
 # -- syslog -----------------------------------------------------------------------
 
+@pytest.mark.long(12)
 def test_rsyslog_tcp(start_ferry, start_peer):
     rs = start_peer(Rsyslog)
     f = start_ferry('output "syslog" { uri = "syslog://127.0.0.1:%d/?filter=systail.app." }\n'
@@ -242,6 +247,7 @@ def test_rsyslog_tcp(start_ferry, start_peer):
     assert 'file="/var/log/app.log"' in recs[0]["structured_data"], recs[0]
 
 
+@pytest.mark.long(12)
 def test_rsyslog_udp(start_ferry, start_peer):
     rs = start_peer(Rsyslog)
     f = start_ferry('output "sudp" { uri = "syslog+udp://127.0.0.1:%d/?filter=systail.web." }\n'
@@ -278,6 +284,7 @@ LOGROTATE = """\
 """
 
 
+@pytest.mark.long(12)
 def test_file_rotated_by_logrotate(start_ferry, tmp_path):
     out = tmp_path / "drain" / "copy.log"
     out.parent.mkdir()
@@ -320,6 +327,7 @@ CH_TABLES = (
 )
 
 
+@pytest.mark.long(30)
 def test_clickhouse_metrics_and_logs(start_ferry, start_peer):
     ch = start_peer(ClickHouse)
     for sql in CH_TABLES:
