@@ -17,6 +17,8 @@
  *               (every "<collector>.runs" names one), with when its last
  *               run started (a daemon: when it last printed) and how long
  *               that run took;
+ *   logs        ferry-tail's self-metrics for each configured log section
+ *               (status_logs.c);
  *   spool       its segments' sizes on disk and in memory, against the
  *               caps of the configuration.
  * Self-metrics are read back from the tail of each self-<proc> stream
@@ -45,50 +47,9 @@
 #include "selfmetrics.h"
 #include "spool.h"
 #include "ctl.h"
-
-#define STATUS_HEALTHY	0
-#define STATUS_DEGRADED	1
-#define STATUS_DOWN	2
+#include "status.h"
 
 #define DROP_RECENT	600	/* seconds a drop keeps an output "degraded" */
-
-#define REASONS_MAX	8
-
-struct counter_row {
-	char	proc[32];
-	char	name[160];
-	int64_t	value;
-};
-
-/* One output: configured, recorded by the forwarder, or both. */
-struct out_row {
-	struct output_state	st;	/* zero but the name when not recorded */
-	int			recorded;	/* a row in the output table */
-	int			configured;	/* in the configuration */
-	struct backlog		bl;
-	int			bl_ok;
-};
-
-struct snapshot {
-	pid_t			 sup_pid;
-	int			 sup_up;
-	struct ferry_conf	*conf;		/* NULL: it does not load */
-	char			 spooldir[PATH_MAX];
-	char			 memdir[PATH_MAX];
-	struct proc_state	*procs;
-	size_t			 nprocs;
-	struct out_row		*outs;
-	size_t			 nouts;
-	struct counter_row	*counters;
-	size_t			 ncounters;
-	uint64_t		 disk_bytes, mem_bytes;
-	size_t			 nsegs;
-	int			 failed;	/* out of memory while reading */
-	int64_t			 now;
-	/* health(): each reason to be degraded or down, in words */
-	char			 reasons[REASONS_MAX][160];
-	int			 nreasons;
-};
 
 static int	snapshot_read(const struct ctl *, struct snapshot *);
 static void	snapshot_free(struct snapshot *);
@@ -105,8 +66,6 @@ static void	read_spool(struct snapshot *);
 static void	read_backlogs(struct snapshot *, struct progress *);
 static void	supervisor_first(struct snapshot *);
 static int	health(struct snapshot *);
-static void	reason(struct snapshot *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 static int	proc_running(const struct proc_state *);
 static const char *proc_state(const struct snapshot *,
 		    const struct proc_state *);
@@ -197,6 +156,7 @@ snapshot_read(const struct ctl *ctl, struct snapshot *snap)
 			if (out_find(snap, snap->conf->outputs[i].name, 1) != NULL)
 				snap->outs[snap->nouts - 1].configured = 1;
 	read_self_metrics(snap);
+	status_logs_read(snap);
 	read_spool(snap);
 	if (access(path, F_OK) == -1)
 		return snap->failed ? -1 : 0;
@@ -309,6 +269,7 @@ snapshot_free(struct snapshot *snap)
 	free(snap->procs);
 	free(snap->outs);
 	free(snap->counters);
+	free(snap->logs);
 }
 
 static void
@@ -413,8 +374,8 @@ counter_or0(const struct snapshot *snap, const char *proc, const char *name)
 	return counter_get(snap, proc, name, &v) ? v : 0;
 }
 
-static void
-reason(struct snapshot *snap, const char *fmt, ...)
+void
+status_reason(struct snapshot *snap, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -438,7 +399,9 @@ reason(struct snapshot *snap, const char *fmt, ...)
  *     count is kept across restarts, so the time of the last drop says
  *     whether it still matters);
  *   - records were dropped since the process that counts them started
- *     (the receiver's, the spool cap's with no output, a collector's).
+ *     (the receiver's, the spool cap's with no output, a collector's);
+ *   - a log section had errors or lost bytes since ferry-tail started
+ *     (status_logs_health()).
  */
 static int
 health(struct snapshot *snap)
@@ -449,7 +412,7 @@ health(struct snapshot *snap)
 	char			 ago[32], name[sizeof(snap->counters->name)];
 
 	if (!snap->sup_up) {
-		reason(snap, "ferry-supervisor is not running");
+		status_reason(snap, "ferry-supervisor is not running");
 		return STATUS_DOWN;
 	}
 	for (i = 0; i < snap->nprocs; i++) {
@@ -457,7 +420,7 @@ health(struct snapshot *snap)
 		    strcmp(snap->procs[i].state, "running") == 0 ||
 		    strcmp(snap->procs[i].state, "stopped") == 0)
 			continue;
-		reason(snap, "%s is %s", snap->procs[i].name,
+		status_reason(snap, "%s is %s", snap->procs[i].name,
 		    snap->procs[i].state);
 	}
 	for (i = 0; i < snap->nouts; i++) {
@@ -466,26 +429,31 @@ health(struct snapshot *snap)
 			continue;
 		if (strcmp(o->st.state, "retrying") == 0 ||
 		    strcmp(o->st.state, "deadlettering") == 0)
-			reason(snap, "output %s is %s for %s", o->st.name,
-			    o->st.state, ctl_duration(snap->now - o->st.since, ago,
-			    sizeof(ago)));
+			status_reason(snap, "output %s is %s for %s",
+			    o->st.name, o->st.state, ctl_duration(snap->now -
+			    o->st.since, ago, sizeof(ago)));
 		else if (strcmp(o->st.state, "failed") == 0)
-			reason(snap, "output %s has failed for %s (fail_after): "
-			    "what the other outputs sent is dropped for it",
+			status_reason(snap, "output %s has failed for %s "
+			    "(fail_after): what the other outputs sent is "
+			    "dropped for it",
 			    o->st.name, ctl_duration(snap->now - o->st.since, ago,
 			    sizeof(ago)));
 		if (o->st.dropped > 0 && o->st.last_drop_at != 0 &&
 		    snap->now - o->st.last_drop_at < DROP_RECENT)
-			reason(snap, "output %s dropped records %s ago (%" PRIu64
-			    " in all)", o->st.name, ctl_duration(snap->now -
-			    o->st.last_drop_at, ago, sizeof(ago)), o->st.dropped);
+			status_reason(snap, "output %s dropped records %s ago "
+			    "(%" PRIu64 " in all)", o->st.name,
+			    ctl_duration(snap->now - o->st.last_drop_at, ago,
+			    sizeof(ago)), o->st.dropped);
 	}
 	if (memory_fallback(snap))
-		reason(snap, "the spool is in the memory fallback (disk full?)");
+		status_reason(snap, "the spool is in the memory fallback "
+		    "(disk full?)");
 	if ((v = counter_or0(snap, "receiver", "dropped")) > 0)
-		reason(snap, "the receiver dropped %" PRId64 " records", v);
+		status_reason(snap, "the receiver dropped %" PRId64 " records",
+		    v);
 	if ((v = counter_or0(snap, "forwarder", "spool.dropped")) > 0)
-		reason(snap, "the spool cap dropped %" PRId64 " records", v);
+		status_reason(snap, "the spool cap dropped %" PRId64
+		    " records", v);
 	for (i = 0; i < snap->ncounters; i++) {
 		if (!is_collector(snap, i))
 			continue;
@@ -494,9 +462,10 @@ health(struct snapshot *snap)
 		(void)snprintf(name, sizeof(name), "%.*s.dropped", (int)len,
 		    snap->counters[i].name);
 		if ((v = counter_or0(snap, "collectors", name)) > 0)
-			reason(snap, "collector %.*s dropped %" PRId64 " lines",
-			    (int)len, snap->counters[i].name, v);
+			status_reason(snap, "collector %.*s dropped %" PRId64
+			    " lines", (int)len, snap->counters[i].name, v);
 	}
+	status_logs_health(snap);
 	return snap->nreasons > 0 ? STATUS_DEGRADED : STATUS_HEALTHY;
 }
 
@@ -569,6 +538,7 @@ print_table(const struct snapshot *snap, int h)
 	print_receiver(snap);
 	print_spool(snap);
 	print_collectors(snap);
+	status_logs_print(snap);
 }
 
 static void
@@ -929,6 +899,7 @@ print_json(const struct snapshot *snap, int h)
 	print_json_outputs(snap);
 	print_json_receiver(snap);
 	print_json_collectors(snap);
+	status_logs_json(snap);
 	printf(",\"spool\":{\"bytes\":%" PRIu64 ",\"max_size\":", snap->disk_bytes);
 	if (snap->conf != NULL)
 		printf("%" PRIu64, snap->conf->spool.max_size);

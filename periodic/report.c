@@ -9,12 +9,17 @@
  *                   "last_exit", "last_exit_at"}],
  *    "outputs": [{"name", "state", "since", "backlog_bytes",
  *                 "backlog_records", "oldest_age" (or null), "last_success",
- *                 "last_error", "last_error_at", "sent", "dropped"}]}
+ *                 "last_error", "last_error_at", "sent", "dropped"}],
+ *    "logs": [{"name", "path", "published", "files", "lines", "bytes",
+ *              "records", "cut", "sampled_out", "rotations", "lost_bytes",
+ *              "errors", "lag_bytes" (null while not published)}]}
  *
  * Processes come from the supervisor's rows in the progress database;
  * outputs are the configured ones (as the config watch last saw them) with
  * the forwarder's row for each, and the backlog counted from the cursors and
- * the spool (common/backlog.c). "ok" is false when an error line was logged
+ * the spool (common/backlog.c); logs are the configured log sections with
+ * ferry-tail's self-metrics for each, as ferryctl status shows them
+ * (common/logstats.c). "ok" is false when an error line was logged
  * in the window, a process is in backoff or fatal, or an output is
  * retrying or dead-lettering. Everything here is bounded: at most
  * REPORT_ERRORS_MAX lines, read from the last LOG_TAIL bytes of each log.
@@ -37,6 +42,7 @@
 #include "conf.h"
 #include "json.h"
 #include "log.h"
+#include "logstats.h"
 #include "path.h"
 #include "periodic.h"
 #include "progress.h"
@@ -153,6 +159,37 @@ report_outputs(FILE *fp, struct progress *db, int64_t now)
 }
 
 /*
+ * Each configured log section with ferry-tail's counters. They do not
+ * touch "ok": a file ferry-tail cannot read is a warning line in its log,
+ * which makes the beat of that window not ok already, while the counters
+ * are totals since ferry-tail started and would keep every later beat not
+ * ok until it restarts.
+ */
+static void
+report_logs(FILE *fp)
+{
+	const struct ferry_conf	*latest = reload_latest();
+	struct log_stats	*v = NULL;
+	size_t			 i;
+
+	fputs(",\"logs\":[", fp);
+	if (latest != NULL && latest->nlogs > 0 &&
+	    (v = calloc(latest->nlogs, sizeof(*v))) == NULL)
+		log_warn("report");
+	if (v != NULL) {
+		(void)logstats_read(latest, periodic_spool_dir(),
+		    periodic_memory_dir(), v);
+		for (i = 0; i < latest->nlogs; i++) {
+			if (i > 0)
+				fputc(',', fp);
+			logstats_json(fp, &latest->logs[i], &v[i]);
+		}
+	}
+	fputc(']', fp);
+	free(v);
+}
+
+/*
  * The heartbeat for conf, with ip as our primary address ("" unknown) and
  * the errors logged since the last one (the last window seconds, for the
  * first). A malloc'ed NUL-terminated string and its length in *len, or
@@ -216,6 +253,7 @@ report_build(const struct ferry_conf *conf, const char *ip, double window,
 		(void)progress_proc_each(db, proc_one, &pr);
 	fputc(']', fp);
 	bad = report_outputs(fp, db, now);
+	report_logs(fp);
 	fprintf(fp, ",\"ok\":%s}\n",
 	    nerr == 0 && !pr.bad && !bad ? "true" : "false");
 	if (ferror(fp) || fclose(fp) != 0) {

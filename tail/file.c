@@ -178,10 +178,13 @@ tfile_open(struct tfile *tf)
 	if (tf->fd != -1)
 		return 0;
 	if ((tf->fd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		if (!tf->unreadable++)
+		/* Said and counted once, until it reads again: it is retried. */
+		if (!tf->unreadable) {
+			tf->unreadable = 1;
 			log_warn("log %s: cannot read %s", tf->src->lc->name,
 			    tf->path);
-		tf->src->c.errors++;
+			tf->src->c.errors++;
+		}
 		return -1;
 	}
 	if (fstat(tf->fd, &st) == -1 || (uint64_t)st.st_dev != tf->dev ||

@@ -216,8 +216,14 @@ found(struct source *src, const char *path, const struct stat *st,
 {
 	struct tfile	*tf, *old;
 
+	/*
+	 * A file we cannot open cannot show its first bytes either: until it
+	 * reads again its device and inode are all there is to go by, and
+	 * dropping it would say "cannot read" again at every scan, and read
+	 * it from its beginning once it can be read.
+	 */
 	if ((tf = by_ident(src, st->st_dev, st->st_ino)) != NULL && tf->fd == -1 &&
-	    !tfile_same(tf, path)) {
+	    !tf->unreadable && !tfile_same(tf, path)) {
 		/* The inode of a closed file, now another file's. */
 		drop_file(src, tf);
 		tf = NULL;

@@ -128,7 +128,11 @@ read_all(void)
 	    clock_mono_ms() < until);
 }
 
-/* Is some file left with more to read now (a pass was cut short)? */
+/*
+ * Is some file left with more to read now (a pass was cut short)? Not one
+ * that cannot be opened: it is tried again at the next wake-up (every
+ * POLL_MS at the latest), where retrying at once would spin.
+ */
 static int
 behind(void)
 {
@@ -137,7 +141,7 @@ behind(void)
 
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
-			if (tf->dirty)
+			if (tf->dirty && !tf->unreadable)
 				return 1;
 	return 0;
 }

@@ -270,6 +270,9 @@ class Ferry:
         self.pidfile = self.var / "run/ferry-supervisor.pid"
         self.out_path = self.root / "supervisor.out"
         self.proc = None
+        # argv put before the supervisor's own (setpriv, to start it with
+        # fewer capabilities); it must exec the supervisor in its place.
+        self.launcher = []
         self.known_children = set()
         self.output_port = self.sink_port   # a test may put a proxy between
         self.etc.mkdir(parents=True, exist_ok=True)
@@ -304,7 +307,8 @@ class Ferry:
             self.out.close()
         self.out = open(self.out_path, "ab")
         self.proc = subprocess.Popen(
-            [str(self.bin / "ferry-supervisor"), "-f", "-c", str(self.conf)],
+            [*self.launcher, str(self.bin / "ferry-supervisor"), "-f", "-c",
+             str(self.conf)],
             env=self.env, stdin=subprocess.DEVNULL, stdout=self.out,
             stderr=subprocess.STDOUT)
         try:
