@@ -208,13 +208,36 @@ checkpoint_forget(const struct tfile *tf)
 	forget[nforget++] = tf->ino;
 }
 
+/* Has tf moved since its row was written? (counting files have no row) */
+static int
+changed(const struct tfile *tf)
+{
+	return tf->count_to < 0 && (tf->done_off != tf->ck_off ||
+	    tf->done_line != tf->ck_line || tf->renamed);
+}
+
+/* Is there anything to commit? An idle ferry-tail opens no transaction. */
+static int
+anything_new(void)
+{
+	struct source	*src;
+	struct tfile	*tf;
+
+	if (nforget > 0)
+		return 1;
+	TAILQ_FOREACH(src, &sources, entry)
+		TAILQ_FOREACH(tf, &src->files, entry)
+			if (changed(tf))
+				return 1;
+	return 0;
+}
+
 static int
 commit_file(struct tfile *tf, uint64_t seq, uint64_t off, int64_t now)
 {
 	struct tail_checkpoint	tc;
 
-	if (tf->done_off == tf->ck_off && tf->done_line == tf->ck_line &&
-	    !tf->renamed)
+	if (!changed(tf))
 		return 0;	/* nothing new: the row stands */
 	memset(&tc, 0, sizeof(tc));
 	tc.dev = tf->dev;
@@ -253,6 +276,8 @@ checkpoint_commit(void)
 	size_t		 i;
 
 	spool_tell(tspool, &seq, &off);
+	if (!anything_new())
+		return 0;
 	if (progress_begin(db) == -1)
 		return -1;
 	for (i = 0; i + 1 < nforget; i += 2)
@@ -260,8 +285,7 @@ checkpoint_commit(void)
 			goto fail;
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
-			if (tf->count_to < 0 &&
-			    commit_file(tf, seq, off, now) == -1)
+			if (commit_file(tf, seq, off, now) == -1)
 				goto fail;
 	if (progress_commit(db) == -1)
 		goto fail;

@@ -112,8 +112,14 @@ scan_all(void)
 		source_scan(src, 0);
 }
 
-/* Read in passes until nothing has more, or PASS_MS is used up. */
-static void
+/*
+ * Read in passes until nothing has more, or PASS_MS is used up; 1 when a
+ * file was left with more to read (the loop then comes back at once). A
+ * file that could not be opened (unreadable, or no descriptor free) is not
+ * "more": it is tried again at the next wake-up, at least every POLL_MS,
+ * so it never makes the loop spin.
+ */
+static int
 read_all(void)
 {
 	struct source	*src;
@@ -126,22 +132,22 @@ read_all(void)
 			(void)source_read(src, now_ms, &more);
 	} while (more && !spool_blocked && spool_room(tspool) > 0 &&
 	    clock_mono_ms() < until);
+	return more;
 }
 
 /*
- * Is some file left with more to read now (a pass was cut short)? Not one
- * that cannot be opened: it is tried again at the next wake-up (every
- * POLL_MS at the latest), where retrying at once would spin.
+ * Is there a file only polling can move on: one without an inotify watch,
+ * or one waiting to be opened (unreadable, or no descriptor free)?
  */
 static int
-behind(void)
+polled(void)
 {
 	struct source	*src;
 	struct tfile	*tf;
 
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
-			if (tf->dirty && !tf->unreadable)
+			if (tf->wd == -1 || (tf->dirty && tf->fd == -1))
 				return 1;
 	return 0;
 }
@@ -203,6 +209,7 @@ struct timers {
 	uint64_t	scan_due;
 	uint64_t	poll_due;
 	uint64_t	publish_due;
+	int		more;		/* a pass was cut short */
 };
 
 /* fsync the spool, then commit: a checkpoint never runs ahead of it. */
@@ -258,7 +265,7 @@ next_timeout(const struct timers *t)
 		due = t->poll_due;
 	if (t->publish_due < due)
 		due = t->publish_due;
-	if (behind() && !spool_blocked)
+	if (t->more && !spool_blocked)
 		return 0;
 	return due > now_ms ? (int)(due - now_ms) : 0;
 }
@@ -294,9 +301,9 @@ event_loop(void)
 			scan_all();
 			t.scan_due = now_ms + rescan;
 		}
-		if (now_ms >= t.poll_due)
-			t.poll_due = now_ms + POLL_MS;
-		read_all();
+		t.more = read_all();
+		/* Idle with inotify, ferry-tail sleeps until something happens. */
+		t.poll_due = polled() ? now_ms + POLL_MS : UINT64_MAX;
 		run_timers(&t);
 	}
 }
