@@ -238,6 +238,7 @@ handle_signals(uint64_t now, uint64_t *stop_by)
 	while ((signo = sig_next()) != 0) {
 		if ((signo == SIGTERM || signo == SIGINT) && !quit) {
 			quit = 1;
+			forwarder_stopping = 1;
 			*stop_by = now + STOP_GRACE_MS;
 		} else if (signo == SIGUSR1) {
 			/* logrotate moved a file output's file away. */

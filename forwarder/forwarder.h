@@ -44,6 +44,19 @@ struct batch {
 
 enum out_state { OUT_IDLE, OUT_SENDING, OUT_BACKOFF };
 
+/*
+ * A point in a streaming batch (output_mark()): the records up to body
+ * (counted in bytes of the batch since it began, dropped prefixes
+ * included) and where every reader stood after them, so that the part the
+ * peer acknowledged can be committed while the rest is still on its way.
+ */
+struct mark {
+	uint64_t	 body;
+	int		 n, nself;	/* records of the batch up to here */
+	uint64_t	*seq, *off;	/* per stream_pos, npos of them */
+	size_t		 npos;
+};
+
 struct output {
 	char			*name;
 	char			*uri;
@@ -58,6 +71,9 @@ struct output {
 	struct stream_pos	*pos;
 	size_t			 npos;
 	struct batch		 batch;
+	struct mark		*marks;		/* a streaming batch's, oldest first */
+	size_t			 nmarks;
+	uint64_t		 body_base;	/* batch bytes acknowledged and dropped */
 	int			 failures;	/* consecutive */
 	int			 draining;	/* the last batch went out full */
 	uint64_t		 retry_at;	/* monotonic ms */
@@ -108,6 +124,9 @@ int	source_rescan(struct output *, size_t);
 int	source_fill(struct output *, int, size_t);
 int	source_moved(const struct output *);
 int	source_commit(struct output *);
+int	source_commit_at(struct output *, const uint64_t *, const uint64_t *,
+	    size_t);
+void	source_tell(const struct output *, uint64_t *, uint64_t *);
 void	source_cleanup(struct output *, size_t);
 void	source_close(struct output *);
 
@@ -140,6 +159,15 @@ void	output_reopen(struct output *);
  * in the body.
  */
 int	output_extend(struct output *, size_t *);
+/*
+ * For a streaming transport: a mark at the end of the batch as it is now;
+ * returns its position (see struct mark), to give to output_acked() once
+ * the peer acknowledged everything up to it. The part acknowledged is
+ * committed and dropped from the batch; a retry resends only the rest.
+ */
+uint64_t output_mark(struct output *);
+void	output_acked(struct output *, uint64_t);
+extern int	forwarder_stopping;	/* SIGTERM: streaming batches end */
 /* "sending", "retrying", "failed" or "deadlettering", and since when. */
 const char *output_health(const struct output *, int64_t *);
 

@@ -40,11 +40,16 @@
 #define BACKOFF_BASE_MS	500
 /*
  * A streaming transport's batch grows while it waits for the peer's
- * acknowledgement, up to these: the wait (a TCP delayed ACK is 40 ms, an
- * fdatasync a few) is then paid per megabyte, not per 250 records.
+ * acknowledgement, up to these not yet acknowledged: the wait (a TCP
+ * delayed ACK is 40 ms, an fdatasync a few) is then paid per megabyte, not
+ * per 250 records; and with marks the acknowledged part is committed and
+ * dropped as acknowledgements come, so the stream need not stop at all.
  */
 #define EXTEND_RECORDS	32768
 #define EXTEND_BYTES	(1 << 20)
+#define MARKS_MAX	64	/* more: the newest mark moves instead */
+
+int	forwarder_stopping;
 #define RETRY_AFTER_MAX_MS	3600000	/* a peer cannot park us longer */
 
 int	cleanup_wanted;
@@ -139,6 +144,18 @@ batch_cap(void)
 }
 
 static void
+marks_clear(struct output *o)
+{
+	size_t	i;
+
+	for (i = 0; i < o->nmarks; i++) {
+		free(o->marks[i].seq);
+		free(o->marks[i].off);
+	}
+	o->nmarks = 0;
+}
+
+static void
 send_batch(struct output *o, uint64_t now)
 {
 	o->state = OUT_SENDING;
@@ -194,9 +211,77 @@ output_extend(struct output *o, size_t *from)
 	size_t	cap = EXTEND_BYTES > batch_cap() ? EXTEND_BYTES : batch_cap();
 
 	*from = o->batch.len;
-	if (o->batch.full || o->batch.n >= EXTEND_RECORDS)
+	if (o->batch.full || o->batch.n >= EXTEND_RECORDS || forwarder_stopping)
 		return 0;
 	return source_fill(o, EXTEND_RECORDS - o->batch.n, cap);
+}
+
+uint64_t
+output_mark(struct output *o)
+{
+	struct mark	*m, *nm;
+
+	if (o->nmarks == MARKS_MAX) {
+		m = &o->marks[o->nmarks - 1];	/* a coarser last step */
+		free(m->seq);
+		free(m->off);
+	} else {
+		if ((nm = reallocarray(o->marks, o->nmarks + 1,
+		    sizeof(*nm))) == NULL)
+			fatal("reallocarray");
+		o->marks = nm;
+		m = &o->marks[o->nmarks++];
+	}
+	m->body = o->body_base + o->batch.len;
+	m->n = o->batch.n;
+	m->nself = o->batch.nself;
+	m->npos = o->npos;
+	if ((m->seq = calloc(o->npos + 1, sizeof(*m->seq))) == NULL ||
+	    (m->off = calloc(o->npos + 1, sizeof(*m->off))) == NULL)
+		fatal("calloc");
+	source_tell(o, m->seq, m->off);
+	return m->body;
+}
+
+/*
+ * The peer acknowledged the batch up to body: commit the newest mark at or
+ * before it, count its records as sent, and drop them from the batch (the
+ * marks after it now count from there).
+ */
+void
+output_acked(struct output *o, uint64_t body)
+{
+	struct mark	*m;
+	size_t		 i, k, cut;
+	int		 rc;
+
+	for (k = 0; k < o->nmarks && o->marks[k].body <= body; k++)
+		;
+	if (k == 0)
+		return;
+	m = &o->marks[k - 1];
+	if ((rc = source_commit_at(o, m->seq, m->off, m->npos)) == -1)
+		return;		/* the batch's end commits it, or a retry resends */
+	if (rc == 1)
+		cleanup_wanted = 1;
+	cut = (size_t)(m->body - o->body_base);
+	o->sent += m->n - m->nself;
+	o->last_success = clock_wall();
+	memmove(o->batch.body, o->batch.body + cut, o->batch.len - cut);
+	o->batch.len -= cut;
+	o->batch.n -= m->n;
+	o->batch.nself -= m->nself;
+	o->body_base = m->body;
+	for (i = k; i < o->nmarks; i++) {
+		o->marks[i].n -= m->n;
+		o->marks[i].nself -= m->nself;
+	}
+	for (i = 0; i < k; i++) {
+		free(o->marks[i].seq);
+		free(o->marks[i].off);
+	}
+	memmove(o->marks, o->marks + k, (o->nmarks - k) * sizeof(*o->marks));
+	o->nmarks -= k;
 }
 
 uint64_t
@@ -276,6 +361,8 @@ batch_settled(struct output *o)
 	if (rc == 1)
 		cleanup_wanted = 1;
 	batch_clear(&o->batch);
+	marks_clear(o);
+	o->body_base = 0;
 	o->orphans = 0;
 	o->state = OUT_IDLE;
 }
@@ -408,6 +495,8 @@ output_free(struct output *o)
 
 	if (o->tr != NULL)
 		o->tr->close(o);
+	marks_clear(o);
+	free(o->marks);
 	source_close(o);
 	batch_free(&o->batch);
 	for (kind = 0; kind < RECORD_KINDS; kind++)

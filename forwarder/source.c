@@ -250,24 +250,25 @@ source_moved(const struct output *o)
 }
 
 /*
- * Make the readers' positions the committed cursors, in one transaction.
- * Returns 1 when a stream moved to a later segment (a cleanup may free
- * one), 0 otherwise, -1 on error (nothing committed).
+ * Make these positions (one per stream, in o->pos order; the streams after
+ * n keep theirs) the committed cursors, in one transaction. Returns 1 when
+ * a stream moved to a later segment (a cleanup may free one), 0
+ * otherwise, -1 on error (nothing committed).
  */
 int
-source_commit(struct output *o)
+source_commit_at(struct output *o, const uint64_t *seq, const uint64_t *off,
+    size_t n)
 {
-	uint64_t	seq, off;
-	size_t		i;
-	int		crossed = 0;
+	size_t	i;
+	int	crossed = 0;
 
 	if (progress_begin(db) == -1)
 		return -1;
-	for (i = 0; i < o->npos; i++) {
-		spool_reader_tell(o->pos[i].reader, &seq, &off);
-		if (seq == o->pos[i].seq && off == o->pos[i].off)
+	for (i = 0; i < n && i < o->npos; i++) {
+		if (seq[i] == o->pos[i].seq && off[i] == o->pos[i].off)
 			continue;
-		if (progress_cursor_set(db, o->name, o->pos[i].stream, seq, off) == -1) {
+		if (progress_cursor_set(db, o->name, o->pos[i].stream, seq[i],
+		    off[i]) == -1) {
 			progress_rollback(db);
 			return -1;
 		}
@@ -276,14 +277,43 @@ source_commit(struct output *o)
 		progress_rollback(db);
 		return -1;
 	}
-	for (i = 0; i < o->npos; i++) {
-		spool_reader_tell(o->pos[i].reader, &seq, &off);
-		if (seq != o->pos[i].seq)
+	for (i = 0; i < n && i < o->npos; i++) {
+		if (seq[i] != o->pos[i].seq)
 			crossed = 1;
-		o->pos[i].seq = seq;
-		o->pos[i].off = off;
+		o->pos[i].seq = seq[i];
+		o->pos[i].off = off[i];
 	}
 	return crossed;
+}
+
+/* Where every reader stands now, into seq[] and off[] (o->npos each). */
+void
+source_tell(const struct output *o, uint64_t *seq, uint64_t *off)
+{
+	size_t	i;
+
+	for (i = 0; i < o->npos; i++)
+		spool_reader_tell(o->pos[i].reader, &seq[i], &off[i]);
+}
+
+/* Make the readers' positions the committed cursors (see source_commit_at). */
+int
+source_commit(struct output *o)
+{
+	uint64_t	*seq, *off;
+	int		 rc;
+
+	if ((seq = calloc(o->npos + 1, sizeof(*seq))) == NULL ||
+	    (off = calloc(o->npos + 1, sizeof(*off))) == NULL) {
+		free(seq);
+		log_warn("calloc");
+		return -1;
+	}
+	source_tell(o, seq, off);
+	rc = source_commit_at(o, seq, off, o->npos);
+	free(seq);
+	free(off);
+	return rc;
 }
 
 /*

@@ -38,11 +38,21 @@
 
 #define STALL_MS	7000	/* nothing acknowledged this long: dead */
 #define ACK_POLL_MAX_MS	50
+#define CHUNKS_MAX	64
+
+/* A piece of the batch written: where it ends on the wire and in the batch. */
+struct chunk {
+	uint64_t	wire;		/* bytes written this batch, up to its end */
+	uint64_t	body;		/* its output_mark() */
+};
 
 struct stream {
 	struct netconn	 nc;
-	struct buf	 wire;		/* the batch, rendered */
+	struct buf	 wire;		/* the batch, rendered (the unwritten part) */
 	size_t		 off;		/* bytes of it written */
+	uint64_t	 wire_base;	/* bytes of the batch written before wire */
+	struct chunk	 chunks[CHUNKS_MAX];	/* written, not yet acknowledged */
+	int		 nchunks;
 	int		 busy;		/* a batch is being sent */
 	long		 unacked;	/* send queue at the last look */
 	uint64_t	 moved_at;	/* when a byte last went or was acked */
@@ -76,6 +86,38 @@ broken(struct output *o, struct stream *s, uint64_t now, const char *why)
 	tr_retry(o, now, 0, "%s", why);
 }
 
+/* What was just rendered into wire is a chunk, ending at a mark. */
+static void
+add_chunk(struct output *o, struct stream *s)
+{
+	struct chunk	*c;
+
+	if (s->nchunks == CHUNKS_MAX)
+		c = &s->chunks[s->nchunks - 1];	/* a coarser last step */
+	else
+		c = &s->chunks[s->nchunks++];
+	c->wire = s->wire_base + s->wire.len;
+	c->body = output_mark(o);
+}
+
+/*
+ * The peer acknowledged acked bytes of the batch: commit the chunks wholly
+ * inside them (output_acked() drops them from the batch).
+ */
+static void
+chunks_acked(struct output *o, struct stream *s, uint64_t acked)
+{
+	int	k;
+
+	for (k = 0; k < s->nchunks && s->chunks[k].wire <= acked; k++)
+		;
+	if (k == 0)
+		return;
+	output_acked(o, s->chunks[k - 1].body);
+	memmove(s->chunks, s->chunks + k, (s->nchunks - k) * sizeof(*s->chunks));
+	s->nchunks -= k;
+}
+
 static int
 stream_start(struct output *o, uint64_t now)
 {
@@ -86,6 +128,9 @@ stream_start(struct output *o, uint64_t now)
 	    "\n") == -1)
 		return -1;
 	s->off = 0;
+	s->wire_base = 0;
+	s->nchunks = 0;
+	add_chunk(o, s);
 	s->busy = 1;
 	s->moved_at = now;
 	s->unacked = -1;
@@ -157,7 +202,11 @@ write_some(struct stream *s, uint64_t now, char *why, size_t size)
 	return 0;
 }
 
-/* All written: has the peer acknowledged it all? */
+/*
+ * All written: how much has the peer acknowledged? What it has is
+ * committed at once (chunks_acked()); the batch is sent when nothing is
+ * left unacknowledged.
+ */
 static void
 check_acked(struct output *o, struct stream *s, uint64_t now)
 {
@@ -165,18 +214,19 @@ check_acked(struct output *o, struct stream *s, uint64_t now)
 
 	if (now < s->check_at)
 		return;
-	if ((q = sock_unacked(s->nc.fd)) == 0) {
-		s->busy = 0;
-		tr_sent(o, now);
-		return;
-	}
-	if (q == -1) {
+	if ((q = sock_unacked(s->nc.fd)) == -1) {
 		broken(o, s, now, "cannot read the socket's send queue");
 		return;
 	}
 	if (s->unacked == -1 || q < s->unacked)
 		s->moved_at = now;
 	s->unacked = q;
+	chunks_acked(o, s, s->wire_base + s->off - (uint64_t)q);
+	if (q == 0) {
+		s->busy = 0;
+		tr_sent(o, now);
+		return;
+	}
 	if (now - s->moved_at >= STALL_MS) {
 		broken(o, s, now, "the peer stopped acknowledging: nothing "
 		    "acknowledged for 7 s");
@@ -194,6 +244,7 @@ stream_progress(struct output *o, const struct pollfd *pfd, int n,
 	struct stream	*s = o->tstate;
 	char		 why[300];
 	size_t		 from;
+	long		 q;
 	int		 rc;
 
 	if ((rc = netconn_ready(&s->nc, pfd, &n, now)) != 1) {
@@ -221,10 +272,15 @@ stream_progress(struct output *o, const struct pollfd *pfd, int n,
 		}
 		/*
 		 * All written: what came meanwhile goes too, in the same
-		 * batch, while the peer's acknowledgement is on its way.
+		 * batch, while the peer's acknowledgement is on its way; what
+		 * it acknowledged already is committed first, which makes
+		 * room.
 		 */
+		if ((q = sock_unacked(s->nc.fd)) >= 0)
+			chunks_acked(o, s, s->wire_base + s->off - (uint64_t)q);
 		if (output_extend(o, &from) <= 0)
 			break;
+		s->wire_base += s->wire.len;
 		buf_reset(&s->wire);
 		s->off = 0;
 		if (batch_render_from(o, from, &s->wire,
@@ -232,6 +288,7 @@ stream_progress(struct output *o, const struct pollfd *pfd, int n,
 			broken(o, s, now, "cannot render records");
 			return;
 		}
+		add_chunk(o, s);
 	}
 	check_acked(o, s, now);
 }

@@ -65,6 +65,28 @@ source_commit(struct output *o)
 	return 0;
 }
 
+static uint64_t	committed_at;	/* the fake readers' "position": a record count */
+
+int
+source_commit_at(struct output *o, const uint64_t *seq, const uint64_t *off,
+    size_t n)
+{
+	(void)o;
+	(void)seq;
+	(void)n;
+	commits++;
+	committed_at = off[0];
+	return 0;
+}
+
+void
+source_tell(const struct output *o, uint64_t *seq, uint64_t *off)
+{
+	(void)o;
+	seq[0] = 1;
+	off[0] = (uint64_t)next_record;
+}
+
 void
 source_close(struct output *o)
 {
@@ -355,6 +377,48 @@ test_patience(void **state)
 	assert_string_equal(output_health(&f->o, &since), "sending");
 }
 
+/*
+ * A streaming transport commits what the peer acknowledged as it comes:
+ * marks at the chunks it wrote, acknowledged up to one of them, move the
+ * cursor there and drop those records from the batch; a retry then sends
+ * only the rest.
+ */
+static void
+test_streaming_commits_the_acknowledged_part(void **state)
+{
+	struct fixture		*f = *state;
+	struct tr_result	 r = result(TR_RETRY, 0, "reset");
+	struct tr_result	 ok = result(TR_SENT, 0, "");
+	uint64_t		 first, second;
+	size_t			 from;
+
+	f->o.npos = 1;		/* one stream, for the marks' positions */
+	spool_records = 25;
+	output_tick(&f->o, 1000, 0);
+	first = output_mark(&f->o);
+	assert_int_equal(output_extend(&f->o, &from), 15);
+	assert_int_equal(from, first);
+	second = output_mark(&f->o);
+	assert_int_equal(f->o.batch.n, 25);
+
+	output_acked(&f->o, first);	/* the first 10 */
+	assert_int_equal(committed_at, 10);
+	assert_int_equal(f->o.sent, 10);
+	assert_int_equal(f->o.batch.n, 15);
+	assert_int_equal(strncmp(f->o.batch.body, "m.10 ", 5), 0);
+	output_acked(&f->o, first + 3);	/* within a chunk: nothing more */
+	assert_int_equal(f->o.batch.n, 15);
+
+	output_done(&f->o, &r, 1001);	/* the connection broke */
+	output_tick(&f->o, f->o.retry_at, 0);
+	assert_int_equal(sent_records, 15);	/* only what was not acked */
+	output_acked(&f->o, second);
+	output_done(&f->o, &ok, f->o.retry_at + 1);
+	assert_int_equal(f->o.sent, 25);
+	assert_int_equal(committed_at, 25);
+	f->o.npos = 0;
+}
+
 int
 main(void)
 {
@@ -367,6 +431,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patience, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_streaming_commits_the_acknowledged_part, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
