@@ -4,7 +4,7 @@
 #	sh bench/run.sh [--smoke]
 #
 # A benchmark is an executable file of this folder other than this script
-# (catchup, ingest, latency, ...). --smoke is passed through: each then
+# (catchup, ingest, latency, outputs, tail, ...). --smoke is passed through: each then
 # takes seconds, as `make check` wants. The figures are printed, never
 # judged here: the exit status is non-zero only when a benchmark failed to
 # run.
