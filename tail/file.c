@@ -431,7 +431,18 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 	tf->src->c.bytes += (uint64_t)n;
 	if (split(tf, buf, (size_t)n, now) == -1)
 		return spool_blocked ? 0 : -1;
-	return tf->off < st.st_size ? 1 : 0;
+	if (tf->off < st.st_size)
+		return 1;
+	/*
+	 * A rotated file read to its end is drained now: it is not marked
+	 * dirty again (the caller clears it on 0), so waiting for a later
+	 * call that finds nothing to read held its successor back until the
+	 * rotated file was let go, ROTATED_GRACE_MS later, with the loop
+	 * spinning meanwhile.
+	 */
+	if (tf->rotated)
+		tf->drained = 1;
+	return 0;
 }
 
 int
