@@ -366,6 +366,22 @@ read_copy(struct tfile *tf, int fd, uint64_t now)
 	return rc;
 }
 
+/*
+ * Was the file truncated and written again past where we were, before we
+ * looked? Its size cannot tell then, but its first bytes can: they are no
+ * longer the ones we fingerprinted. Checked only when there is something
+ * new to read, so an idle file costs nothing.
+ */
+static int
+rewritten(const struct tfile *tf, int64_t size)
+{
+	uint64_t	fp;
+
+	if (tf->fplen == 0 || size <= tf->off)
+		return 0;
+	return tfile_fingerprint(tf->fd, tf->fplen, &fp) == 0 && fp != tf->fp;
+}
+
 /* The file is shorter than what we read: start it over, after the copy. */
 static void
 truncated(struct tfile *tf, int64_t size, uint64_t now)
@@ -379,9 +395,10 @@ truncated(struct tfile *tf, int64_t size, uint64_t now)
 		(void)read_copy(tf, fd, now);
 		close(fd);
 	} else if (tf->off > 0)
-		log_info("log %s: %s was truncated (from %lld to %lld bytes): "
-		    "reading it from its start", tf->src->lc->name, tf->path,
-		    (long long)tf->off, (long long)size);
+		log_info("log %s: %s was truncated (%lld bytes read, %lld now, "
+		    "%s): reading it from its start", tf->src->lc->name,
+		    tf->path, (long long)tf->off, (long long)size,
+		    size < tf->off ? "shorter" : "its first bytes changed");
 	/* Whatever was left of the old content is flushed, not glued on. */
 	tfile_flush_partial(tf, now, 1);
 	(void)pipeline_flush(tf, now, 1);
@@ -407,7 +424,13 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 		return -1;
 	if (fstat(tf->fd, &st) == -1)
 		return -1;
-	if (st.st_size < tf->off)
+	/*
+	 * Shorter than what we read, or (truncated and written again past
+	 * it, as "> file; echo ..." can do between two looks) other first
+	 * bytes: read from the start. Reading on at the old offset would
+	 * skip the new lines before it and cut one in the middle.
+	 */
+	if (st.st_size < tf->off || rewritten(tf, st.st_size))
 		truncated(tf, st.st_size, now);
 	if (st.st_size == tf->off) {
 		if (tf->rotated)
