@@ -484,8 +484,14 @@ recover_row(const struct tail_checkpoint *ck, void *arg)
 		ff[n].st = st;
 		ff[n++].ours = ours;
 	}
-	/* Oldest first: the lines of the path are numbered in that order. */
-	qsort(ff, n, sizeof(*ff), older_first);
+	/*
+	 * Oldest first: the lines of the path are numbered in that order.
+	 * With nothing found ff is NULL, which qsort() must not be given
+	 * (undefined; UBSan stopped ferry-tail at every start after a
+	 * followed file was deleted).
+	 */
+	if (n > 0)
+		qsort(ff, n, sizeof(*ff), older_first);
 	for (i = 0; i < n; i++) {
 		if ((tf = follow_rotated(src, ff[i].path, ck->path,
 		    &ff[i].st)) == NULL)
