@@ -50,7 +50,7 @@ struct tail_checkpoint {
 	uint64_t	dev, ino, fp;
 	int		fplen;
 	char		log[64];	/* the log section that followed it */
-	char		path[1024];	/* where it was last seen */
+	char		path[1024];	/* the path its lines are numbered under */
 	int64_t		offset, line;	/* the next byte, the next line's number */
 	uint64_t	spool_seq, spool_off;
 	int64_t		updated;	/* wall seconds */

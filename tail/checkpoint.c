@@ -222,7 +222,16 @@ commit_file(struct tfile *tf, uint64_t seq, uint64_t off, int64_t now)
 	tc.fp = tf->fp;
 	tc.fplen = tf->fplen;
 	strlcpy(tc.log, tf->src->lc->name, sizeof(tc.log));
-	strlcpy(tc.path, tf->path, sizeof(tc.path));
+	/*
+	 * The path its lines are numbered under, not the name it has now: a
+	 * file found renamed at a start (app.log.1) would otherwise be
+	 * numbered under that name at the next start, its lines filed in the
+	 * sink as another file's; and the path's next number is read back
+	 * from these rows. At a start, the file is looked for beside it under
+	 * a rotated name (app.log.1, app.log-20261203), which works from the
+	 * path however often it was renamed since.
+	 */
+	strlcpy(tc.path, tf->pc->path, sizeof(tc.path));
 	tc.offset = tf->done_off;
 	tc.line = tf->done_line;
 	tc.spool_seq = seq;
