@@ -80,6 +80,15 @@ source_new(const struct log_conf *lc, const struct ferry_conf *conf)
 static void
 drop_file(struct source *src, struct tfile *tf)
 {
+	/*
+	 * Its row goes; the path keeps the number after its lines, or a
+	 * file made there later would, after a restart, number from where
+	 * the remaining rows say: from 1 when none is left (deleted, then
+	 * recreated), or from where the path stood when a successor that has
+	 * read nothing yet appeared.
+	 */
+	if (tf->count_to < 0 && tf->done_line > tf->pc->gone)
+		tf->pc->gone = tf->done_line;
 	if (tf->fd != -1)
 		nopen--;
 	TAILQ_REMOVE(&src->files, tf, entry);

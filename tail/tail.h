@@ -63,6 +63,8 @@ struct pathctr {
 	LIST_ENTRY(pathctr)	 entry;
 	char			*path;
 	int64_t			 next;		/* the number of the next line */
+	/* After the lines of its files let go; as last committed. */
+	int64_t			 gone, gone_ck;
 	int			 order;		/* files that have been at it */
 	TAILQ_HEAD(, tfile)	 members;
 };
