@@ -110,7 +110,10 @@ tfile_rotated(struct tfile *tf)
 /*
  * A file waits while a rotated file of its path, older than it, has not
  * been read to its end: so lines are numbered in the order they were
- * written at the path.
+ * written at the path. Its end includes a last line without a newline
+ * (numbered only when it goes, after partial_line_wait: read on, the
+ * successor's lines would take the numbers before it) and a record still
+ * being joined (so the spool has the path's records in order too).
  */
 int
 tfile_turn(const struct tfile *tf)
@@ -118,7 +121,8 @@ tfile_turn(const struct tfile *tf)
 	const struct tfile	*o;
 
 	TAILQ_FOREACH(o, &tf->pc->members, pcentry)
-		if (o != tf && o->rotated && !o->drained &&
+		if (o != tf && o->rotated && (!o->drained ||
+		    o->part.len > 0 || o->part_cut || o->ml_lines > 0) &&
 		    (!tf->rotated || o->order < tf->order))
 			return 0;
 	return 1;

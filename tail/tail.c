@@ -128,7 +128,12 @@ read_all(void)
 	    clock_mono_ms() < until);
 }
 
-/* Is some file left with more to read now (a pass was cut short)? */
+/*
+ * Is some file left with more to read now (a pass was cut short)? One
+ * waiting for its turn (a rotated file's last line, partial_line_wait)
+ * is not: the timers end that wait, and the loop must sleep meanwhile,
+ * not spin.
+ */
 static int
 behind(void)
 {
@@ -137,7 +142,7 @@ behind(void)
 
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
-			if (tf->dirty)
+			if (tf->dirty && tfile_turn(tf))
 				return 1;
 	return 0;
 }
