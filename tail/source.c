@@ -314,6 +314,18 @@ vanished(struct source *src, struct tfile *tf, uint64_t now)
 	    src->lc->name, tf->path);
 }
 
+static int	 glob_short;	/* the last glob could not look everywhere */
+
+/* A directory glob() could not read: note the lack of resources. */
+static int
+glob_error(const char *path, int error)
+{
+	(void)path;
+	if (error == EMFILE || error == ENFILE || error == ENOMEM)
+		glob_short = 1;
+	return 0;
+}
+
 void
 source_scan(struct source *src, int first_start)
 {
@@ -326,8 +338,10 @@ source_scan(struct source *src, int first_start)
 
 	TAILQ_FOREACH(tf, &src->files, entry)
 		tf->seen = 0;
-	rc = glob(src->lc->path, GLOB_NOSORT | GLOB_BRACE, NULL, &g);
+	glob_short = 0;
+	rc = glob(src->lc->path, GLOB_NOSORT | GLOB_BRACE, glob_error, &g);
 	if (rc != 0 && rc != GLOB_NOMATCH) {
+		glob_short = 1;
 		log_warnx("log %s: cannot expand %s", src->lc->name, src->lc->path);
 		src->c.errors++;
 	}
@@ -338,9 +352,15 @@ source_scan(struct source *src, int first_start)
 	}
 	if (rc == 0)
 		globfree(&g);
+	/*
+	 * A glob that could not read a directory for want of resources
+	 * (EMFILE: glob() then just finds nothing there) does not mean the
+	 * files went: taking them for rotated away would read each again as
+	 * a new file when the next scan finds it, numbering its lines twice.
+	 */
 	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
 		next = TAILQ_NEXT(tf, entry);
-		if (!tf->seen && !tf->rotated)
+		if (!tf->seen && !tf->rotated && !glob_short)
 			vanished(src, tf, now);
 	}
 	watch_dir(src->lc->path);
