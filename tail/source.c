@@ -147,7 +147,7 @@ make_room(uint64_t now)
 	struct source	*src;
 	struct tfile	*tf, *best = NULL;
 
-	if (nopen < (size_t)tconf->tail.max_open_files)
+	if (nopen < tail_max_open)
 		return 0;
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)

@@ -132,6 +132,7 @@ struct tfile {
 extern const struct ferry_conf	*tconf;
 extern struct spool		*tspool;
 extern int			 spool_blocked;	/* an append failed: stop reading */
+extern size_t			 tail_max_open;	/* files open at once, at most */
 uint64_t	tail_now(void);
 
 /* source.c */
