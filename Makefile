@@ -111,8 +111,12 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 # Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys.
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz system bench-smoke install clean man
+.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz system bench-smoke install clean man \
+	deb rpm check-packages
 .DEFAULT_GOAL := all
+# Keep intermediate objects (the built-ins' main-NAME.o): deleted, they were
+# compiled again at every relink.
+.SECONDARY:
 
 all: $(BINS) $(BUILTIN_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
@@ -193,21 +197,42 @@ system: $(ASAN_BINS) $(ASAN_BUILTIN_BINS) $(BINS)
 bench-smoke: all
 	@FERRY_BIN=$(abspath $(B))/bin BENCH_BIN=$(abspath $(B))/bench sh bench/run.sh --smoke
 
-install: all
+# The FHS tree of SPEC.md under DESTDIR, as the packages install it: the
+# programs in /opt/ferry, ferryctl also on the PATH, the configuration
+# (0640: it may hold API keys), the systemd unit and the SysV script, the
+# logrotate configuration and the man pages.
+MANDIR	:= /usr/share/man
+UNITDIR	:= /lib/systemd/system
+install: $(BINS) $(BUILTIN_BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/collectors \
 		$(DESTDIR)/etc/opt/ferry/conf.d $(DESTDIR)/etc/opt/ferry/collectors.d \
 		$(DESTDIR)/var/opt/ferry/spool $(DESTDIR)/var/opt/ferry/drop \
 		$(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
-		$(DESTDIR)$(PREFIX)/man/man5 $(DESTDIR)$(PREFIX)/man/man8
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/usr/bin \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/init.d $(DESTDIR)/etc/logrotate.d
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(BUILTIN_BINS),install -m 0755 $(BUILTIN_BINS) $(DESTDIR)$(PREFIX)/collectors/)
+	ln -sf $(PREFIX)/bin/ferryctl $(DESTDIR)/usr/bin/ferryctl
 	[ -e $(DESTDIR)/etc/opt/ferry/ferry.conf ] || \
-		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/opt/ferry/ferry.conf
-	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/man/man5/
-	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/man/man8/
-	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/logrotate.d
-	install -m 0644 etc/systemd/ferry.service $(DESTDIR)/lib/systemd/system/
+		install -m 0640 etc/ferry.conf $(DESTDIR)/etc/opt/ferry/ferry.conf
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 etc/systemd/ferry.service $(DESTDIR)$(UNITDIR)/
+	install -m 0755 etc/init.d/ferry $(DESTDIR)/etc/init.d/
 	install -m 0644 etc/logrotate.d/ferry $(DESTDIR)/etc/logrotate.d/
+
+# Packages, from that tree (pkg/build.sh says what it adds and leaves out),
+# into $(PKG)/. `make deb VERSION=x` packages another version.
+PKG	:= $(B)/pkg
+deb rpm: $(BINS) $(BUILTIN_BINS)
+	@rm -rf $(PKG)/tree && mkdir -p $(PKG)
+	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(PKG))/tree >/dev/null
+	@VERSION='$(VERSION)' sh pkg/build.sh $@ $(PKG)
+
+# The packages' lifecycle (install, upgrade, remove, purge) in a throwaway
+# Debian 12 root; `make system` runs it too, among the other tests.
+check-packages: $(BINS) $(BUILTIN_BINS)
+	$(PYTEST) tests/system/test_packages.py
 
 clean:
 	rm -rf $(B)
