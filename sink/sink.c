@@ -34,10 +34,7 @@
 #include "sig.h"
 #include "sink.h"
 #include "sock.h"
-
-#ifndef FERRY_VERSION
-#define FERRY_VERSION	"unknown"
-#endif
+#include "version.h"
 
 #define LISTEN_BACKLOG	128
 #define MERGE_MS	1000	/* points reach the points table this soon */
@@ -257,7 +254,7 @@ main(int argc, char *argv[])
 			check = 1;
 			break;
 		case 'V':
-			printf("ferry-sink %s\n", FERRY_VERSION);
+			version_print("ferry-sink");
 			return 0;
 		default:
 			usage();
