@@ -451,21 +451,33 @@ conf_log_errors(const struct conf_errors *errs)
 
 #define CONF_FILE_MAX	(4 * 1024 * 1024)
 
-/* The whole file, NUL-terminated; NULL (error recorded) on failure. */
+/*
+ * The whole file, NUL-terminated; NULL (error recorded) on failure. The
+ * buffer grows with what is read, so the config check that ferry-periodic
+ * runs every few seconds costs the file's size, not CONF_FILE_MAX.
+ */
 static char *
 read_file(const char *path)
 {
 	FILE	*f;
-	char	*buf;
-	size_t	 n;
+	char	*buf = NULL, *nbuf;
+	size_t	 n = 0, cap = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		conf_error_add(path, 0, "%s", strerror(errno));
 		return NULL;
 	}
-	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL)
-		fatal("malloc");
-	n = fread(buf, 1, CONF_FILE_MAX + 1, f);
+	do {
+		if (n == cap) {
+			cap = cap == 0 ? 8192 : cap * 2;
+			if (cap > CONF_FILE_MAX + 1)
+				cap = CONF_FILE_MAX + 1;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL)
+				fatal("realloc");
+			buf = nbuf;
+		}
+		n += fread(buf + n, 1, cap - n, f);
+	} while (n == cap && n <= CONF_FILE_MAX);
 	fclose(f);
 	if (n > CONF_FILE_MAX) {
 		conf_error_add(path, 0, "larger than %d bytes", CONF_FILE_MAX);
