@@ -270,7 +270,8 @@ static const struct conf_key table[] = {
 	SECONDS("receiver", "idle_timeout", TOP(receiver.idle_timeout), "60",
 	    0.1, 86400, RECV, "seconds before an idle connection is closed"),
 	INT("receiver", "max_connections", TOP(receiver.max_connections),
-	    "1024", 1, 65536, RECV, "connections at once; more are refused"),
+	    "1024", 1, 65536, RECV, "connections at once; a new one past it "
+	    "closes the connection idle the longest"),
 
 	SIZE("spool", "segment_size", TOP(spool.segment_size), "10M", 4096,
 	    1024 * GIB, WRITERS, "a segment file ends at this size"),
