@@ -39,7 +39,9 @@
 #define FERRY_VERSION	"unknown"
 #endif
 
-#define LISTEN_BACKLOG	128
+/* Clients wait here while libmicrohttpd is at its limit (http.c). */
+#define LISTEN_BACKLOG	512
+#define NOTICE_MS	60000	/* evictions: one line a minute at most */
 #define MERGE_MS	1000	/* points reach the points table this soon */
 
 static void __attribute__((noreturn))
@@ -128,6 +130,23 @@ sink_signal(int sig)
 	}
 }
 
+/* Evictions (http.c) are said when they start, then once a minute. */
+static void
+sink_notice(const struct sink_stats *now)
+{
+	static uint64_t	logged_ms, evicted;
+	uint64_t	t = clock_mono_ms();
+
+	if (now->evicted == evicted ||
+	    (logged_ms != 0 && t - logged_ms < NOTICE_MS))
+		return;
+	log_warnx("%d connections open: %llu idle ones closed to make room "
+	    "since the last notice", SINK_CONN_MAX,
+	    (unsigned long long)(now->evicted - evicted));
+	evicted = now->evicted;
+	logged_ms = t;
+}
+
 /* Our counters as metrics in ferry's spool, when they changed. */
 static void
 sink_publish(struct selfmetrics *self, int force)
@@ -135,9 +154,12 @@ sink_publish(struct selfmetrics *self, int force)
 	static struct sink_stats	last;
 	struct sink_stats		now;
 
+	memset(&now, 0, sizeof(now));
+	ingest_stats(&now);
+	http_stats(&now);
+	sink_notice(&now);
 	if (self == NULL)
 		return;
-	ingest_stats(&now);
 	if (!force && memcmp(&now, &last, sizeof(now)) == 0)
 		return;
 	last = now;
@@ -145,6 +167,8 @@ sink_publish(struct selfmetrics *self, int force)
 	selfmetrics_add(self, "invalid", now.invalid);
 	selfmetrics_add(self, "requests", now.requests);
 	selfmetrics_add(self, "refused", now.refused);
+	selfmetrics_add(self, "connections", now.connections);
+	selfmetrics_add(self, "evicted", now.evicted);
 	if (selfmetrics_write(self, clock_wall()) == -1)
 		log_warn("self-metrics write");
 }
