@@ -51,26 +51,6 @@ usage(void)
 	exit(EX_CONFIG_ERROR);
 }
 
-static int
-is_loopback(const struct sockaddr *sa)
-{
-	const struct sockaddr_in	*sin;
-	const struct sockaddr_in6	*sin6;
-	const uint8_t			*a;
-
-	if (sa->sa_family == AF_INET) {
-		sin = (const struct sockaddr_in *)(const void *)sa;
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family != AF_INET6)
-		return 0;
-	sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-	if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-		return 1;
-	a = sin6->sin6_addr.s6_addr;
-	return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && a[12] == 127;
-}
-
 /*
  * The addresses of bind:port; an empty bind means every address. Exits 78
  * when they cannot be resolved, or reach beyond loopback and no API key
@@ -79,17 +59,16 @@ is_loopback(const struct sockaddr *sa)
 static struct addrinfo *
 sink_resolve(const char *baddr, int port, int have_key)
 {
-	struct addrinfo	*res, *ai;
+	struct addrinfo	*res;
 	int		 rc;
 
 	if (port < 1 || port > 65535)
 		fatalx_config("sink.port %d: not a TCP port", port);
 	if ((rc = sock_addrs(baddr, port, SOCK_STREAM, 1, &res)) != 0)
 		fatalx_config("sink.bind \"%s\": %s", baddr, gai_strerror(rc));
-	for (ai = res; ai != NULL && !have_key; ai = ai->ai_next)
-		if (!is_loopback(ai->ai_addr))
-			fatalx_config("sink.bind \"%s\" listens beyond loopback: "
-			    "set sink.api_key, or bind to 127.0.0.1", baddr);
+	if (!have_key && !sock_loopback_only(res))
+		fatalx_config("sink.bind \"%s\" listens beyond loopback: "
+		    "set sink.api_key, or bind to 127.0.0.1", baddr);
 	return res;
 }
 
