@@ -42,6 +42,9 @@ setup(void)
 		snprintf(name, sizeof(name), "%.*s", (int)n, *e);
 		unsetenv(name);
 	}
+	/* As under the supervisor's FERRY_ROOT: no lookup of the user. */
+	if (setenv("FERRY_ROOT", fuzz_dir(), 1) == -1)
+		abort();
 	snprintf(main_path, sizeof(main_path), "%s/ferry.conf", fuzz_dir());
 	snprintf(frag_dir, sizeof(frag_dir), "%s/conf.d", fuzz_dir());
 	snprintf(frag_path, sizeof(frag_path), "%s/10-drain.conf", frag_dir);
