@@ -47,6 +47,11 @@ HEADERS    := $(wildcard common/*.h */*.h */*/*.h)
 INLINE_BUILTINS := cpu memory loadavg diskspace diskio network vmstat sockstat
 collectors_EXTRA := $(patsubst %,collectors/builtin/%.c,$(INLINE_BUILTINS))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+# Fuzz targets: tests/fuzz/fuzz_NAME.c, linked with libferry.a and, for a
+# parser that lives in a program's folder, that program's files listed here.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+fuzz_collector_EXTRA := collectors/output.c collectors/line.c collectors/bucket.c
+fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
 
 # $(1) = build dir, $(2) = extra cflags
 define variant
@@ -75,9 +80,11 @@ $(1)/obj/collectors/builtin/main-%.o: collectors/builtin/main.c $$(HEADERS) | de
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -DBUILTIN=builtin_$$* -c $$< -o $$@
 
-$(1)/fuzz/%: $(1)/obj/tests/fuzz/fuzz_%.o $(1)/obj/tests/fuzz/driver.o $(1)/libferry.a
+$(foreach f,$(FUZZ_NAMES),
+$(1)/fuzz/$(f): $(1)/obj/tests/fuzz/fuzz_$(f).o $(1)/obj/tests/fuzz/driver.o $$(patsubst %.c,$(1)/obj/%.o,$$(fuzz_$(f)_EXTRA)) $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+)
 
 $(1)/tools/%: $(1)/obj/tools/%.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
@@ -111,7 +118,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 # Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys.
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz system bench-smoke install clean man \
+.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
 	deb rpm check-packages
 .DEFAULT_GOAL := all
 # Keep intermediate objects (the built-ins' main-NAME.o): deleted, they were
@@ -159,19 +166,56 @@ lint:
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-# Each fuzz target, replayed over its corpus plus a seeded mutation run (seconds).
+# Each fuzz target (built with gcc and driver.c, ASan+UBSan), replayed over
+# its corpus, then mutated for FUZZ_SMOKE_SECONDS: any crash, leak or
+# sanitizer report fails `make check`.
+FUZZ_SMOKE_SECONDS ?= 5
 fuzz-smoke: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do $$f -n 300000 tests/fuzz/corpus/$$(basename $$f); done
+	@set -e; for f in $(FUZZ_BINS); do \
+		$$f -n 300000 -t $(FUZZ_SMOKE_SECONDS) tests/fuzz/corpus/$$(basename $$f); done
 
-# Real coverage-guided fuzzing with libFuzzer (needs clang): make fuzz FUZZ_SECONDS=600
+# Coverage-guided fuzzing with libFuzzer (clang): make fuzz FUZZ_SECONDS=600
+# [FUZZ_TARGETS="conf url"]. Each target runs in turn, niced, from the seed
+# corpus in the tree plus what earlier runs found (build/libfuzzer/corpus);
+# a crash is written to build/libfuzzer/crash/NAME/ and stops the run.
+# `make fuzz-merge` adds to tests/fuzz/corpus only the inputs that reach new
+# code, so the corpus in the tree stays small.
 FUZZ_SECONDS ?= 60
-fuzz:
-	@set -e; for t in $(sort $(wildcard tests/fuzz/fuzz_*.c)); do \
-		n=$$(basename $$t .c | sed 's/^fuzz_//'); mkdir -p $(B)/libfuzzer; \
-		clang -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Icommon -D_GNU_SOURCE \
-			-DFERRY_VERSION='"$(VERSION)"' \
-			-o $(B)/libfuzzer/$$n $$t $(COMMON_SRC) $(PKG_LIBS) -lm; \
-		$(B)/libfuzzer/$$n -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n; done
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_FLAGS ?=
+LF	 := $(B)/libfuzzer
+LF_SAN	 := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	    -fno-sanitize-recover=undefined
+LF_BINS	 := $(patsubst %,$(LF)/%,$(FUZZ_NAMES))
+
+$(LF)/obj/%.o: %.c $(HEADERS) | deps-check
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE \
+		$(PKG_CFLAGS) -Icommon $(LF_SAN) -fsanitize=fuzzer-no-link \
+		-DFERRY_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(LF)/libferry.a: $(patsubst %.c,$(LF)/obj/%.o,$(COMMON_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+define libfuzzer_target
+$(LF)/$(1): $(LF)/obj/tests/fuzz/fuzz_$(1).o $(patsubst %.c,$(LF)/obj/%.o,$(fuzz_$(1)_EXTRA)) $(LF)/libferry.a
+	clang $(LF_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call libfuzzer_target,$(f))))
+
+fuzz: $(patsubst %,$(LF)/%,$(FUZZ_TARGETS))
+	@set -e; for n in $(FUZZ_TARGETS); do \
+		mkdir -p $(LF)/corpus/$$n $(LF)/crash/$$n; \
+		echo "== fuzz $$n for $(FUZZ_SECONDS) s"; \
+		nice $(LF)/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(LF)/crash/$$n/ $(FUZZ_FLAGS) \
+			$(LF)/corpus/$$n tests/fuzz/corpus/$$n; done
+
+fuzz-merge: $(patsubst %,$(LF)/%,$(FUZZ_TARGETS))
+	@set -e; for n in $(FUZZ_TARGETS); do \
+		mkdir -p $(LF)/corpus/$$n; \
+		$(LF)/$$n -merge=1 tests/fuzz/corpus/$$n $(LF)/corpus/$$n; done
 
 # The system tests mostly wait, so they run SYSTEM_JOBS at a time (pytest-xdist;
 # each has its own FERRY_ROOT and ports), then those marked `serial` (timing

@@ -33,8 +33,9 @@ json_ws_char(char c)
 void
 json_init(struct json *j, const char *p, size_t len)
 {
+	/* An empty span may come as NULL: NULL + 0 is undefined in C. */
 	j->p = p;
-	j->end = p + len;
+	j->end = len > 0 ? p + len : p;
 	j->depth = 0;
 	j->first = 0;
 }
@@ -440,7 +441,7 @@ json_plain(const char *s, const char *end)
 int
 json_add_string(struct buf *b, const char *s, size_t len)
 {
-	const char	*run, *end = s + len;
+	const char	*run, *end = len > 0 ? s + len : s;
 	char		 esc[8];
 
 	if (buf_reserve(b, len + 2) == -1 || buf_add(b, "\"", 1) == -1)
@@ -528,8 +529,8 @@ utf8_len(const unsigned char *s, size_t n)
 int
 json_add_escaped(struct buf *b, const char *s, size_t len)
 {
-	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
-	const unsigned char	*run;
+	const unsigned char	*p = (const unsigned char *)s;
+	const unsigned char	*end = len > 0 ? p + len : p, *run;
 	size_t			 n;
 	char			 esc[8];
 

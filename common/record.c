@@ -240,8 +240,12 @@ parse_metric(const char *p, const char *end, struct record *r)
 	r->value.len = (size_t)(p - v);
 	p = skip_ws(p, end);
 	r->ts = 0;
-	while (p < end && *p >= '0' && *p <= '9')
+	while (p < end && *p >= '0' && *p <= '9') {
+		/* No writer writes such a time: only a corrupt segment has it. */
+		if (r->ts > (INT64_MAX - 9) / 10)
+			return -1;
 		r->ts = r->ts * 10 + (*p++ - '0');
+	}
 	return 0;
 }
 
