@@ -697,7 +697,9 @@ conf_fleet_dir(const char *path, char *buf, size_t size)
 
 /*
  * Parse path, then the conf.d beside it in name order, then the fleet's
- * fragments in conf.d/fleet; 0 or -1.
+ * fragments in conf.d/fleet, while a fleet is configured (fleet.etcd): an
+ * operator who removes the fleet section removes its drains with it, and
+ * the fragments wait for ferry-fleet's next reading of etcd. 0 or -1.
  */
 static int
 parse_all(cfg_t *cfg, const char *path)
@@ -714,7 +716,8 @@ parse_all(cfg_t *cfg, const char *path)
 	strlcat(dir, "/conf.d", sizeof(dir));
 	if (rc == 0)
 		rc = parse_dir(cfg, dir, 0);
-	if (rc == 0 && conf_fleet_dir(path, dir, sizeof(dir)) == 0)
+	if (rc == 0 && cfg_size(cfg_getsec(cfg, "fleet"), "etcd") > 0 &&
+	    conf_fleet_dir(path, dir, sizeof(dir)) == 0)
 		rc = parse_dir(cfg, dir, 1);
 	return rc;
 }

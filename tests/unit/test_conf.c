@@ -726,6 +726,8 @@ test_duplicate_output_across_fragments(void **state)
  * user: outputs with a uri and an api_key, read after conf.d, and nothing
  * else, file:// only when the operator's own files allow it.
  */
+#define FLEET	"fleet { etcd = {\"http://127.0.0.1:2379\"} }\n"
+
 static void
 test_fleet_fragments(void **state)
 {
@@ -736,7 +738,7 @@ test_fleet_fragments(void **state)
 
 	snprintf(dir, sizeof(dir), "%s/fleet", f->confd);
 	assert_int_equal(mkdir(dir, 0755), 0);
-	write_main(f, "output \"a\" { uri = \"https://a/\" }\n");
+	write_main(f, "output \"a\" { uri = \"https://a/\" }\n" FLEET);
 	snprintf(frag, sizeof(frag), "%s/d.conf", dir);
 	write_file(frag, "# ferry-fleet: x\noutput \"d\" { uri = "
 	    "\"tcp://h:1/\" api_key = \"k\" }\n");
@@ -745,6 +747,12 @@ test_fleet_fragments(void **state)
 	assert_string_equal(c->outputs[1].name, "d");
 	assert_string_equal(c->outputs[1].api_key, "k");
 	conf_free(c);
+	/* No fleet configured: its drains are not read. */
+	write_main(f, "output \"a\" { uri = \"https://a/\" }\n");
+	c = load_ok(f);
+	assert_int_equal(c->noutputs, 1);
+	conf_free(c);
+	write_main(f, "output \"a\" { uri = \"https://a/\" }\n" FLEET);
 
 	/* Anything but an output: the user key would be the worst. */
 	write_file(frag, "user = \"\"\n");
@@ -762,13 +770,14 @@ test_fleet_fragments(void **state)
 	write_file(frag, "output \"d\" { uri = \"file:///tmp/x\" }\n");
 	load_fails(f, &errs);
 	assert_has_error(&errs, frag, 0, "allow_file");
-	write_main(f, "fleet { allow_file = true }\n");
+	write_main(f, "fleet { etcd = {\"http://127.0.0.1:2379\"} "
+	    "allow_file = true }\n");
 	c = load_ok(f);
 	assert_int_equal(c->noutputs, 1);
 	conf_free(c);
 
 	/* A name an operator's output has: refused, as across fragments. */
-	write_main(f, "output \"d\" { uri = \"https://a/\" }\n");
+	write_main(f, "output \"d\" { uri = \"https://a/\" }\n" FLEET);
 	write_file(frag, "output \"d\" { uri = \"tcp://h:1/\" }\n");
 	load_fails(f, &errs);
 	assert_has_error(&errs, frag, 1, "defined twice");

@@ -243,15 +243,17 @@ test_fleet_fragment_restarts_forwarder_only(void **state)
 {
 	struct fixture		*f = *state;
 	struct ferry_conf	*a, *b;
-	char			 path[256];
+	char			 path[256], fleet[4096];
 
-	a = load(f, base);
+	snprintf(fleet, sizeof(fleet), "%sfleet { etcd = "
+	    "{\"http://127.0.0.1:2379\"} }\n", base);
+	a = load(f, fleet);
 	snprintf(path, sizeof(path), "%s/fleet", f->confd);
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/fleet/d.conf", f->confd);
 	write_file(path,
 	    "output \"d\" { uri = \"http://127.0.0.1:11/api/v1/sink\" }\n");
-	b = load(f, base);
+	b = load(f, fleet);
 	assert_int_equal(b->noutputs, a->noutputs + 1);
 	assert_int_equal(confdiff(a, b), CONFDIFF_FORWARDER);
 	conf_free(a);
