@@ -64,7 +64,6 @@ static uint64_t		 backoff_ms;
 static int		 down;		/* given up on; logged */
 static uint64_t		 down_since;
 static char		 fail_why[512];	/* a failure to act on; "" none */
-static int		 answered;	/* the last request got an answer */
 
 static void	go_down(void);
 
@@ -110,12 +109,6 @@ const char *
 conn_endpoint(void)
 {
 	return fconf->fleet.etcd[endpoint % fconf->fleet.netcd];
-}
-
-int
-conn_up(void)
-{
-	return !down && answered;
 }
 
 int
@@ -295,7 +288,6 @@ conn_tick(uint64_t now)
 static void
 reached(void)
 {
-	answered = 1;
 	backoff_ms = 0;
 	if (!fstats.etcd_up) {
 		fstats.etcd_up = 1;
@@ -453,7 +445,6 @@ go_down(void)
 	} else
 		log_debug("etcd at %s: %s", conn_endpoint(), why);
 	fleet_error("etcd at %s: %s", conn_endpoint(), why);
-	answered = 0;
 	authing = 0;
 	backoff_ms = backoff_ms == 0 ? FLEET_BACKOFF_MIN_MS : backoff_ms * 2;
 	if (backoff_ms > FLEET_BACKOFF_MAX_MS)

@@ -117,7 +117,7 @@ find(const char *key, size_t keylen)
 	return NULL;
 }
 
-void
+int
 drains_set(const char *key, size_t keylen, const char *value, size_t vlen)
 {
 	struct fleet_key	 k;
@@ -125,18 +125,18 @@ drains_set(const char *key, size_t keylen, const char *value, size_t vlen)
 
 	if (fleet_key_parse(fconf->fleet.prefix, key, keylen, &k) != 1 ||
 	    !fleet_key_for(&k, fconf->hostname, fconf->fleet.group))
-		return;
+		return 0;
 	if ((e = find(key, keylen)) != NULL) {
 		free(e->value);
 		e->value = NULL;
 		if (value == NULL) {
 			free(e->key);
 			*e = entries[--nentries];
-			return;
+			return 1;
 		}
 	} else {
 		if (value == NULL)
-			return;
+			return 1;
 		if ((v = reallocarray(entries, nentries + 1,
 		    sizeof(*entries))) == NULL)
 			fatal("reallocarray");
@@ -152,6 +152,7 @@ drains_set(const char *key, size_t keylen, const char *value, size_t vlen)
 	memcpy(e->value, value, vlen);
 	e->value[vlen] = '\0';
 	e->vlen = vlen;
+	return 1;
 }
 
 /* For each name, the entry that wins: host, then group, then all. */

@@ -72,8 +72,6 @@ int		 conn_timeout(uint64_t);
 void		 conn_tick(uint64_t);
 /* 1 when requests may start: no backoff, a token when one is needed. */
 int		 conn_ready(void);
-/* 1 while the last request got an answer (for the status). */
-int		 conn_up(void);
 const char	*conn_endpoint(void);
 /* POST body (copied) to path; 0, or -1 when it cannot start now. */
 int		 conn_request(const char *, const struct buf *, conn_done_fn,
@@ -88,7 +86,10 @@ int		 conn_busy(void);
 
 /* sync.c */
 void		 sync_tick(void);
-/* The revision the drains are at (0 before the first read). */
+/*
+ * The revision of the last change meant for this host: the whole read's,
+ * or its last event's (0 before the first read).
+ */
 int64_t		 sync_revision(void);
 
 /* drains.c */
@@ -96,8 +97,11 @@ int		 drains_init(void);
 void		 drains_free(void);
 /* Forget every key: a whole re-read follows. */
 void		 drains_clear(void);
-/* A key and its value (NULL: deleted) from etcd. */
-void		 drains_set(const char *, size_t, const char *, size_t);
+/*
+ * A key and its value (NULL: deleted) from etcd: 1 when it is meant for
+ * this host (the table changed, or may have), 0 when it is not.
+ */
+int		 drains_set(const char *, size_t, const char *, size_t);
 /* Make the fragments say what the keys say; reload when they changed. */
 void		 drains_apply(void);
 /* 1 while the configuration's own errors hold the drains back. */

@@ -44,7 +44,6 @@
 
 static int64_t		 lease;		/* 0: none held */
 static int		 busy;		/* a lease or put request is out */
-static int		 granting;
 static uint64_t		 beat_due;
 static int		 put_needed;	/* a new lease carries no value yet */
 static int		 check_due;	/* look whether the summary changed */
@@ -278,7 +277,6 @@ grant_done(int rc, const char *p, size_t n, int grpc, const char *msg,
 	(void)grpc;
 	(void)arg;
 	busy = 0;
-	granting = 0;
 	if (rc == -1)
 		fleet_error("etcd refused a lease: %s", msg);
 	if (rc != 0 || etcd_parse_lease(p, n, &id, &ttl) == -1)
@@ -299,7 +297,7 @@ grant(void)
 	buf_init(&body, 0);
 	if (etcd_body_lease_grant(&body, ttl) == 0 &&
 	    conn_request("/v3/lease/grant", &body, grant_done, NULL) == 0)
-		busy = granting = 1;
+		busy = 1;
 	buf_free(&body);
 }
 

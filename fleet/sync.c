@@ -36,23 +36,35 @@ enum sync_state {
 
 static enum sync_state	 state = SYNC_RANGE;
 static int64_t		 revision;	/* the drains reflect the store at it */
+static int64_t		 ours;		/* the last change meant for us */
 static int		 announced;	/* "watching" logged since the last read */
 
 int64_t
 sync_revision(void)
 {
-	return revision;
+	return ours;
 }
+
+/* What a watch message did: where it ends, and whether it was for us. */
+struct applied {
+	int64_t	last;		/* the revision of its last event */
+	int64_t	ours;		/* of its last event meant for this host */
+};
 
 static void
 put_one(int type, const struct etcd_kv *kv, void *arg)
 {
-	int64_t	*last = arg;
+	struct applied	*a = arg;
+	int		 mine;
 
-	drains_set(kv->key, kv->keylen, type == ETCD_EVENT_DELETE ? NULL :
-	    kv->value, kv->valuelen);
-	if (last != NULL && kv->mod_revision > *last)
-		*last = kv->mod_revision;
+	mine = drains_set(kv->key, kv->keylen, type == ETCD_EVENT_DELETE ?
+	    NULL : kv->value, kv->valuelen);
+	if (a == NULL)
+		return;
+	if (kv->mod_revision > a->last)
+		a->last = kv->mod_revision;
+	if (mine && kv->mod_revision > a->ours)
+		a->ours = kv->mod_revision;
 }
 
 static void
@@ -84,7 +96,7 @@ range_done(int rc, const char *p, size_t n, int grpc, const char *msg,
 	else
 		log_info("read the drains again from etcd at %s (revision "
 		    "%lld)", conn_endpoint(), (long long)rev);
-	revision = rev;
+	revision = ours = rev;
 	announced = 0;
 	fstats.resyncs++;
 	fleet_dirty();
@@ -96,8 +108,8 @@ static void
 watch_msg(const char *p, size_t n, void *arg)
 {
 	struct etcd_watch_msg	m;
+	struct applied		a = { revision, 0 };
 	char			msg[256];
-	int64_t			last = revision;
 	int			code;
 
 	(void)arg;
@@ -112,7 +124,7 @@ watch_msg(const char *p, size_t n, void *arg)
 		conn_fail(msg);
 		return;
 	}
-	if (etcd_parse_watch(p, n, &m, put_one, &last) == -1) {
+	if (etcd_parse_watch(p, n, &m, put_one, &a) == -1) {
 		conn_fail("a watch message is not what etcd sends");
 		return;
 	}
@@ -135,8 +147,14 @@ watch_msg(const char *p, size_t n, void *arg)
 		log_info("watching %s for drains from revision %lld",
 		    fconf->fleet.prefix, (long long)revision + 1);
 	}
-	if (m.nevents > 0) {
-		revision = last;
+	/*
+	 * Every event moves the revision to resume from; only those meant
+	 * for this host cost a look at the fragments (and a status put):
+	 * another host's drain changing is no work here.
+	 */
+	revision = a.last;
+	if (a.ours > 0) {
+		ours = a.ours;
 		fstats.events += (uint64_t)m.nevents;
 		fleet_dirty();
 		drains_apply();
