@@ -34,7 +34,7 @@ DESTDIR	?=
 PREFIX	:= /opt/ferry
 
 # program folder -> binary name
-PROGRAMS := supervisor receiver forwarder tail sink ctl collectors periodic
+PROGRAMS := supervisor receiver forwarder tail sink ctl collectors periodic fleet
 bin_name = $(if $(filter ctl,$(1)),ferryctl,ferry-$(1))
 
 COMMON_SRC := $(sort $(wildcard common/*.c))

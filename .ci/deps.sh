@@ -3,9 +3,9 @@
 # Run as root, or with sudo available.
 #
 # The real peers of tests/system/peers.py (redis-server, rsyslog,
-# graphite-carbon, victoria-metrics, clickhouse-server) come as services:
-# their maintainer scripts would start the system's instance (invoke-rc.d)
-# in a container without systemd. The tests start their own, in a temporary
+# graphite-carbon, victoria-metrics, clickhouse-server, etcd-server) come as
+# services: their maintainer scripts would start the system's instance
+# (invoke-rc.d) in a container without systemd. The tests start their own, in a temporary
 # folder on free ports, so the install runs with a policy-rc.d that forbids
 # starting any service (exit 101), removed again afterwards when it was ours.
 #
@@ -18,7 +18,8 @@ libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev python3 python3-pytest 
 carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl
 libhiredis-dev libpcre2-dev python3-pytest-xdist
 redis-server rsyslog graphite-carbon python3-whisper victoria-metrics clickhouse-server
-dpkg-dev lintian rpm rpmlint debootstrap systemd iproute2"
+dpkg-dev lintian rpm rpmlint debootstrap systemd iproute2
+etcd-server etcd-client"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

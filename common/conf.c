@@ -8,8 +8,9 @@
  * by walking them. What is here is loading, and errors an operator can act
  * on.
  *
- * Each file (ferry.conf, then conf.d fragments in name order) is read into
- * memory, stripped of its comments and parsed into the same cfg_t, so later
+ * Each file (ferry.conf, then conf.d fragments in name order, then the
+ * fragments ferry-fleet writes in conf.d/fleet, which may hold outputs
+ * only) is read into memory, stripped of its comments and parsed into the same cfg_t, so later
  * files add to earlier ones. Comments are stripped here, with their newlines
  * kept, because libconfuse 3.3 miscounts lines after a comment; and each
  * file is parsed on its own rather than through include(), because a parse
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <confuse.h>
@@ -585,21 +587,96 @@ is_fragment(const struct dirent *d)
 	    strcmp(d->d_name + n - 5, ".conf") == 0;
 }
 
-/* Parse path, then the conf.d beside it in name order; 0 or -1. */
+/*
+ * Whether anything was set in section cfg (or in a section within it):
+ * libconfuse keeps every single section, written or not.
+ */
 static int
-parse_all(cfg_t *cfg, const char *path)
+any_set(cfg_t *cfg, const char *const *allowed, char *what, size_t size)
+{
+	cfg_opt_t	*opt;
+	unsigned int	 i;
+	size_t		 j;
+
+	for (opt = cfg->opts; opt->name != NULL; opt++) {
+		for (j = 0; allowed != NULL && allowed[j] != NULL; j++)
+			if (strcmp(opt->name, allowed[j]) == 0)
+				break;
+		if (allowed != NULL && allowed[j] != NULL)
+			continue;
+		if (opt->type == CFGT_SEC) {
+			for (i = 0; i < cfg_opt_size(opt); i++)
+				if (any_set(cfg_opt_getnsec(opt, i), NULL, what,
+				    size))
+					return 1;
+		} else if (opt->type != CFGT_FUNC &&
+		    (opt->flags & CFGF_MODIFIED)) {
+			strlcpy(what, opt->name, size);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A fragment of conf.d/fleet, read alone first: ferry-fleet writes them
+ * as the unprivileged user, so they may hold output sections with a uri
+ * and an api_key and nothing else (not user, not a collector directory),
+ * and a file:// output only with fleet.allow_file, which only the
+ * operator's own files can set. 0, or -1 with the error recorded.
+ */
+static int
+check_fleet_fragment(const char *path, int allow_file)
+{
+	static const char *const top[] = { "output", NULL };
+	static const char *const out[] = { "uri", "api_key", NULL };
+	cfg_t		*cfg, *sec, *saved = cur_root;
+	const char	*uri;
+	char		 what[64];
+	unsigned int	 i;
+	int		 rc = 0;
+
+	if ((cfg = cfg_init(root_opts(), CFGF_NONE)) == NULL)
+		fatal("cfg_init");
+	cfg_set_error_function(cfg, conf_errfunc);
+	cur_root = cfg;
+	if (parse_file(cfg, path) == -1)
+		rc = -1;
+	else if (any_set(cfg, top, what, sizeof(what))) {
+		conf_error_add(path, 0, "a fleet fragment may hold only output "
+		    "sections, and this one sets %s", what);
+		rc = -1;
+	}
+	for (i = 0; rc == 0 && i < cfg_size(cfg, "output"); i++) {
+		sec = cfg_getnsec(cfg, "output", i);
+		uri = cfg_getstr(sec, "uri");
+		if (any_set(sec, out, what, sizeof(what))) {
+			conf_error_add(path, 0, "output \"%s\" of a fleet fragment "
+			    "may set only uri and api_key, and sets %s",
+			    cfg_title(sec), what);
+			rc = -1;
+		} else if (!allow_file && uri != NULL &&
+		    strncasecmp(uri, "file:", 5) == 0) {
+			conf_error_add(path, 0, "output \"%s\": a file:// drain "
+			    "from the fleet needs fleet.allow_file = true",
+			    cfg_title(sec));
+			rc = -1;
+		}
+	}
+	cfg_free(cfg);
+	cur_root = saved;
+	return rc;
+}
+
+/* The fragments of dir in name order, each parsed into cfg; 0 or -1. */
+static int
+parse_dir(cfg_t *cfg, const char *dir, int fleet)
 {
 	struct dirent	**ents = NULL;
-	char		 dir[4096], frag[4096], *slash;
-	int		 n, i, rc;
+	char		  frag[4096];
+	int		  n, i, rc = 0, allow_file;
 
-	rc = parse_file(cfg, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	strlcat(dir, "/conf.d", sizeof(dir));
+	allow_file = cfg_getbool(cfg_getsec(cfg, "fleet"), "allow_file");
 	n = scandir(dir, &ents, is_fragment, alphasort);
 	for (i = 0; i < n; i++) {
 		if (rc == 0 && (strlcpy(frag, dir, sizeof(frag)) >= sizeof(frag) ||
@@ -609,11 +686,54 @@ parse_all(cfg_t *cfg, const char *path)
 			rc = -1;
 		}
 		/* Stop at the first broken file: later errors may be echoes. */
+		if (rc == 0 && fleet)
+			rc = check_fleet_fragment(frag, allow_file);
 		if (rc == 0)
 			rc = parse_file(cfg, frag);
 		free(ents[i]);
 	}
 	free(ents);
+	return rc;
+}
+
+int
+conf_fleet_dir(const char *path, char *buf, size_t size)
+{
+	const char	*slash = strrchr(path, '/');
+	int		 n;
+
+	if (slash != NULL)
+		n = snprintf(buf, size, "%.*s/conf.d/fleet", (int)(slash - path),
+		    path);
+	else
+		n = snprintf(buf, size, "./conf.d/fleet");
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/*
+ * Parse path, then the conf.d beside it in name order, then the fleet's
+ * fragments in conf.d/fleet, while a fleet is configured (fleet.etcd): an
+ * operator who removes the fleet section removes its drains with it, and
+ * the fragments wait for ferry-fleet's next reading of etcd. 0 or -1.
+ */
+static int
+parse_all(cfg_t *cfg, const char *path)
+{
+	char	dir[4096], *slash;
+	int	rc;
+
+	rc = parse_file(cfg, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	strlcat(dir, "/conf.d", sizeof(dir));
+	if (rc == 0)
+		rc = parse_dir(cfg, dir, 0);
+	if (rc == 0 && cfg_size(cfg_getsec(cfg, "fleet"), "etcd") > 0 &&
+	    conf_fleet_dir(path, dir, sizeof(dir)) == 0)
+		rc = parse_dir(cfg, dir, 1);
 	return rc;
 }
 /*

@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +43,12 @@ static const struct command {
 	{ "check-config",	cmd_check_config,
 	    "check-config [-c file] [--effective]", 0 },
 	{ "drain",		cmd_drain,
-	    "drain add name uri [--api-key key] | drain list | drain remove name",
-	    0 },
+	    "drain add name uri [--api-key key] | drain list | drain remove name\n"
+	    "       ferryctl drain add --fleet [--group g | --host h] name uri "
+	    "[--api-key key]\n"
+	    "       ferryctl drain list --fleet | drain remove --fleet "
+	    "[--group g | --host h] name", 0 },
+	{ "fleet",		cmd_fleet,	"fleet status", 0 },
 	{ "reload",		cmd_reload,	"reload", 0 },
 	{ "send",		cmd_send,	"send name value [timestamp]", 0 },
 	{ "status",		cmd_status,	"status", 0 },
@@ -126,6 +131,24 @@ parse_options(struct ctl *ctl, int argc, char **argv)
 		}
 	}
 	return optind;
+}
+
+int
+ctl_fail(const struct ctl *ctl, const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ctl->json) {
+		printf("{\"ok\":false,\"error\":");
+		json_str(stdout, msg);
+		printf("}\n");
+	} else
+		fprintf(stderr, "ferryctl: %s\n", msg);
+	return 1;
 }
 
 /*

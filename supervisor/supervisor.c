@@ -126,7 +126,8 @@ main(int argc, char *argv[])
 		exit(1);
 	if (setup_user(s.conf->user, &user) == -1)
 		exit(EX_CONFIG_ERROR);
-	if (setup_dirs(&user) == -1)
+	if (setup_dirs(&user) == -1 || (s.conf->fleet.netcd > 0 &&
+	    setup_fleet_dir(s.confpath, &user) == -1))
 		exit(1);
 	if ((pfh = setup_pidfile()) == NULL)
 		exit(1);

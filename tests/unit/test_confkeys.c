@@ -329,7 +329,8 @@ static const char *
 other_value(const struct fixture *f, const struct conf_key *k, char *buf,
     size_t size)
 {
-	const char	*cand[] = { "b", f->ca, "192.0.2.1", NULL };
+	const char	*cand[] = { "b", f->ca, "192.0.2.1", "/b/",
+			    "http://b:2379", NULL };
 	double		 v;
 	size_t		 i;
 
