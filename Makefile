@@ -52,6 +52,7 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 fuzz_collector_EXTRA := collectors/output.c collectors/line.c collectors/bucket.c
 fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
+fuzz_tail_EXTRA := tail/file.c tail/pipeline.c
 
 # $(1) = build dir, $(2) = extra cflags
 define variant
