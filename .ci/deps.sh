@@ -12,6 +12,10 @@
 # make deb / make rpm and their test (tests/system/test_packages.py) need
 # dpkg-dev (dpkg-shlibdeps), lintian, rpm (rpmbuild), rpmlint, debootstrap,
 # systemd (systemd-analyze verify; no systemd runs here) and iproute2.
+#
+# make fuzz needs clang and libFuzzer's runtime (libclang-rt-dev: clang
+# only recommends it); make lint runs clang-tidy (and gcc -fanalyzer);
+# make check runs one system test under valgrind.
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfuse-dev libsqlite3-dev
 libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev python3 python3-pytest netcat-openbsd
@@ -19,7 +23,8 @@ carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl
 libhiredis-dev libpcre2-dev python3-pytest-xdist
 redis-server rsyslog graphite-carbon python3-whisper victoria-metrics clickhouse-server
 dpkg-dev lintian rpm rpmlint debootstrap systemd iproute2
-etcd-server etcd-client"
+etcd-server etcd-client
+clang clang-tidy libclang-rt-dev valgrind"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
