@@ -24,6 +24,7 @@
 #include "log.h"
 #include "periodic.h"
 #include "sock.h"
+#include "url.h"
 #include "version.h"
 
 static CURLM			*multi;
@@ -31,6 +32,7 @@ static CURL			*easy;		/* non-NULL while one is out */
 static struct curl_slist	*headers;
 static char			*body;
 static char			 url[1024];
+static char			 shown[1024];	/* url, its password masked */
 static char			 errbuf[CURL_ERROR_SIZE];
 static char			 remote_ip[64];	/* the endpoint's, last time */
 static int			 failing;
@@ -124,6 +126,7 @@ heartbeat_send(const struct ferry_conf *conf, double window)
 		return;
 	}
 	(void)strlcpy(url, conf->periodic.heartbeat_url, sizeof(url));
+	(void)url_mask(url, shown, sizeof(shown));
 	primary_ip(url, ip, sizeof(ip));
 	if ((body = report_build(conf, ip, window, &len)) == NULL)
 		return;
@@ -182,7 +185,7 @@ finish(CURLcode res)
 	if (res == CURLE_OK && code >= 200 && code < 300) {
 		pstats.heartbeats_sent++;
 		if (failing)
-			log_info("heartbeat to %s works again", url);
+			log_info("heartbeat to %s works again", shown);
 		failing = 0;
 	} else {
 		pstats.heartbeats_failed++;
@@ -194,7 +197,7 @@ finish(CURLcode res)
 		if (!failing)
 			log_warnx("heartbeat to %s failed: %s; sending the "
 			    "next one on time, and saying so here when one "
-			    "gets through", url, why);
+			    "gets through", shown, why);
 		failing = 1;
 	}
 	release();

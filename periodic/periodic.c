@@ -32,6 +32,7 @@
 #include "progress.h"
 #include "selfmetrics.h"
 #include "sig.h"
+#include "url.h"
 
 #define DB_RETRY_MS	10000
 #define PUBLISH_MS	1000
@@ -99,6 +100,8 @@ main(int argc, char *argv[])
 void
 periodic_adopt(struct ferry_conf *c)
 {
+	char	shown[1024];
+
 	if (conf != NULL)
 		return;
 	conf = c;
@@ -108,7 +111,7 @@ periodic_adopt(struct ferry_conf *c)
 		    spool_dir);
 	if (conf->periodic.heartbeat_url[0] != '\0')
 		log_info("heartbeat to %s every %g s; config watch every %g s",
-		    conf->periodic.heartbeat_url,
+		    url_mask(conf->periodic.heartbeat_url, shown, sizeof(shown)),
 		    conf->periodic.heartbeat_interval,
 		    conf->periodic.config_interval);
 	else
@@ -168,7 +171,8 @@ loop(void)
 			    interval_ms(conf->periodic.config_interval) :
 			    DEFAULT_CONFIG_MS);
 		}
-		if (beat_on && now >= beat_due) {
+		/* conf, once set, stays (periodic_adopt() sets it once). */
+		if (beat_on && conf != NULL && now >= beat_due) {
 			heartbeat_send(conf, conf->periodic.heartbeat_interval);
 			beat_due += interval_ms(conf->periodic.heartbeat_interval);
 			if (beat_due <= now)	/* fell behind: no burst */
