@@ -241,13 +241,16 @@ replace(const char *path, const char *text, size_t len)
 {
 	FILE	*f;
 	char	 tmp[4096];
+	size_t	 n;
 
 	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((f = fopen(tmp, "w")) == NULL) {
 		log_warn("%s", tmp);
 		return -1;
 	}
-	if (fwrite(text, 1, len, f) != len || fclose(f) == EOF) {
+	/* Closed whatever fwrite() did: a short write leaked the FILE. */
+	n = fwrite(text, 1, len, f);
+	if (fclose(f) == EOF || n != len) {
 		log_warn("%s", tmp);
 		(void)unlink(tmp);
 		return -1;
