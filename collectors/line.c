@@ -55,12 +55,11 @@ line_collector(const char *prefix, size_t prefixlen, const char *line,
 {
 	struct metric	m;
 	char		buf[LINE_MAX_BYTES + 512];
-	int		status;
 
 	if (len > max_line)
 		return METRIC_TOO_LONG;
 	/* Blank lines are skipped, not counted, as the receiver does. */
-	if ((status = metric_parse(line, len, &m)) == METRIC_EMPTY)
+	if (metric_parse(line, len, &m) == METRIC_EMPTY)
 		return METRIC_EMPTY;
 	while (len > 0 && (*line == ' ' || *line == '\t')) {
 		line++;

@@ -110,7 +110,9 @@ buf_take(struct buf *b, size_t *len)
 
 	if (b->p == NULL && buf_reserve(b, 0) == -1)
 		return NULL;
+	/* buf_reserve() allocated: p is not NULL here. */
 	if (b->len == 0)
+		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		b->p[0] = '\0';
 	p = b->p;
 	*len = b->len;

@@ -91,10 +91,9 @@ collect_state_open(struct collect *c)
 {
 	char		 dir[4096];
 	const char	*env;
-	ssize_t		 n;
 	int		 len;
 
-	if ((n = procfs_read(BOOT_ID_PATH, c->boot_id, sizeof(c->boot_id))) <= 0)
+	if (procfs_read(BOOT_ID_PATH, c->boot_id, sizeof(c->boot_id)) <= 0)
 		snprintf(c->boot_id, sizeof(c->boot_id), "unknown");
 	else
 		c->boot_id[strcspn(c->boot_id, "\n ")] = '\0';

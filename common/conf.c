@@ -950,7 +950,8 @@ fill(cfg_t *cfg, struct ferry_conf *c)
 
 	fill_section(cfg, conf_section_find(""), c, c);
 	/* An empty hostname is the machine's own. */
-	if (c->hostname[0] == '\0' && gethostname(host, sizeof(host)) == 0) {
+	if ((c->hostname == NULL || c->hostname[0] == '\0') &&
+	    gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
 		free(c->hostname);
 		c->hostname = xstrdup(host);

@@ -106,9 +106,9 @@ confhash(const char *path)
 		(void)snprintf(dir, sizeof(dir), ".");
 	if (strlen(dir) + sizeof("/conf.d/fleet") > sizeof(dir))
 		return fnv(h, "\0toolong", 8);
-	(void)strcat(dir, "/conf.d");
+	(void)strlcat(dir, "/conf.d", sizeof(dir));
 	h = hash_dir(h, dir);
-	(void)strcat(dir, "/fleet");
+	(void)strlcat(dir, "/fleet", sizeof(dir));
 	return hash_dir(h, dir);
 }
 

@@ -95,7 +95,7 @@ log_emit(const char *level, int with_errno, const char *fmt, va_list ap)
 	n = snprintf(line, sizeof(line), "%s[%d]: %s%s", log_name, (int)getpid(),
 	    level, level[0] ? ": " : "");
 	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	n = (m < 0 || (size_t)(n + m) >= sizeof(line) - 64) ?
+	n = (m < 0 || (size_t)n + (size_t)m >= sizeof(line) - 64) ?
 	    (int)sizeof(line) - 64 : n + m;
 	if (with_errno)
 		n += snprintf(line + n, sizeof(line) - n, ": %s", strerror(saved));

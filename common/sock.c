@@ -182,6 +182,7 @@ sock_source_addr(const char *to, char *out, size_t size)
 
 	memset(&sin, 0, sizeof(sin));
 	memset(&sin6, 0, sizeof(sin6));
+	memset(&me, 0, sizeof(me));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(9);	/* any port: nothing is sent */
 	sin6.sin6_family = AF_INET6;

@@ -303,8 +303,8 @@ const char *
 ctl_bytes(uint64_t n, char *buf, size_t size)
 {
 	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-	double	v = (double)n;
-	int	i = -1;
+	double	v = (double)n / 1024;
+	int	i = 0;
 
 	if (n < 1024) {
 		(void)snprintf(buf, size, "%" PRIu64 " B", n);

@@ -492,7 +492,7 @@ tail_loop(struct tail *t)
 	struct pollfd	pfd[3];
 	struct stat	st;
 	uint64_t	now, next_look;
-	int		more, settle = 0, timeout, n, ev, i;
+	int		more, settle = 0, timeout, ev, i;
 
 	pfd[0].fd = sig_fd();
 	pfd[1].fd = t->ifd;		/* poll() passes over a negative fd */
@@ -518,7 +518,7 @@ tail_loop(struct tail *t)
 		settle = 0;
 		for (i = 0; i < 3; i++)
 			pfd[i].revents = 0;
-		if ((n = poll(pfd, 3, timeout)) == -1 && errno != EINTR) {
+		if (poll(pfd, 3, timeout) == -1 && errno != EINTR) {
 			fprintf(stderr, "ferryctl: poll: %s\n",
 			    strerror(errno));
 			return 1;

@@ -109,7 +109,7 @@ resolve(struct netconn *nc)
 	hints.ai_socktype = nc->type;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	snprintf(serv, sizeof(serv), "%d", nc->o->url.port);
-	if ((rc = getaddrinfo(nc->o->url.host, serv, &hints, &nc->ai)) == 0) {
+	if (getaddrinfo(nc->o->url.host, serv, &hints, &nc->ai) == 0) {
 		nc->next = nc->ai;
 		return 1;
 	}

@@ -97,7 +97,8 @@ output_slots(size_t nouts)
 		slots = p;
 		cap = nouts * 2;
 	}
-	memset(slots, 0, cap * sizeof(*slots));
+	if (slots != NULL)	/* none yet, with no output: memset(NULL) */
+		memset(slots, 0, cap * sizeof(*slots));
 	return slots;
 }
 

@@ -197,9 +197,10 @@ discard(char *ptr, size_t size, size_t nmemb, void *unused)
 static int
 url_host_port(const char *uri, char *host, size_t size, int *port)
 {
-	CURLU	*u;
-	char	*h = NULL, *p = NULL, *s;
-	int	 rc = -1;
+	CURLU		*u;
+	char		*h = NULL, *p = NULL, *s;
+	const char	*bad = NULL;
+	int		 rc = -1;
 
 	if ((u = curl_url()) == NULL)
 		return -1;
@@ -209,8 +210,8 @@ url_host_port(const char *uri, char *host, size_t size, int *port)
 	    CURLUE_OK && strlcpy(host, h, size) < size) {
 		for (s = host; *s != '\0'; s++)
 			*s = (char)tolower((unsigned char)*s);
-		*port = atoi(p);
-		rc = 0;
+		*port = (int)strtonum(p, 0, 65535, &bad);
+		rc = bad == NULL ? 0 : -1;
 	}
 	curl_free(h);
 	curl_free(p);

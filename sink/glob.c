@@ -218,7 +218,7 @@ glob_visit(struct walk *w, const char *name)
 		w->inclusive = 1;
 		return glob_skip(&w->key, name, end);
 	}
-	if (k == w->npat) {
+	if (k == w->npat && k > 0) {	/* npat >= 1: the pattern is not "" */
 		end = (size_t)(c[k - 1].p + c[k - 1].len - name);
 		if (w->node(w->arg, name, end, n == w->npat) == -1)
 			return -1;

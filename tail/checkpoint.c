@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
+#include "procfs.h"
 #include "progress.h"
 #include "record.h"
 #include "spool.h"
@@ -77,13 +78,18 @@ row(uint64_t dev, uint64_t ino)
 static int
 parse_fid(struct span s, uint64_t *dev, uint64_t *ino)
 {
-	char	tmp[64];
+	char	tmp[64], *colon;
 
 	if (s.len == 0 || s.len >= sizeof(tmp))
 		return -1;
 	memcpy(tmp, s.p, s.len);
 	tmp[s.len] = '\0';
-	return sscanf(tmp, "%" SCNu64 ":%" SCNu64, dev, ino) == 2 ? 0 : -1;
+	/* Digits only, each in range: sscanf took "-1" and overflowed. */
+	if ((colon = strchr(tmp, ':')) == NULL)
+		return -1;
+	*colon = '\0';
+	return procfs_u64(tmp, dev) == 0 && procfs_u64(colon + 1, ino) == 0 ?
+	    0 : -1;
 }
 
 /* A record written after the last commit: its file is further on. */

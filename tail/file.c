@@ -134,14 +134,13 @@ tfile_fingerprint(int fd, int len, uint64_t *fp)
 {
 	unsigned char	buf[FP_MAX];
 	uint64_t	h = 0xcbf29ce484222325ULL;
-	ssize_t		n;
 	int		i;
 
 	if (len <= 0) {
 		*fp = 0;
 		return 0;
 	}
-	if ((n = pread(fd, buf, (size_t)len, 0)) != len)
+	if (pread(fd, buf, (size_t)len, 0) != len)
 		return -1;
 	for (i = 0; i < len; i++) {
 		h ^= buf[i];

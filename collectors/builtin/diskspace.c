@@ -153,8 +153,8 @@ line(char *l, void *p)
 	struct diskspace	*ds = p;
 	struct statvfs		 vfs;
 	struct stat		 st;
-	char			*f[32], *mnt, *type = NULL, name[200];
-	unsigned		 major, minor;
+	char			*f[32], *mnt, *type = NULL, name[200], *colon;
+	uint64_t		 major, minor;
 	int			 n, i;
 
 	n = procfs_split(l, f, 32);
@@ -164,7 +164,12 @@ line(char *l, void *p)
 			break;
 		}
 	}
-	if (type == NULL || sscanf(f[2], "%u:%u", &major, &minor) != 2)
+	/* major:minor, each checked (sscanf's %u would take anything). */
+	if (type == NULL || (colon = strchr(f[2], ':')) == NULL)
+		return 0;
+	*colon = '\0';
+	if (procfs_u64(f[2], &major) == -1 || procfs_u64(colon + 1, &minor) == -1 ||
+	    major > UINT32_MAX || minor > UINT32_MAX)
 		return 0;
 	mnt = f[4];
 	procfs_unescape(mnt);
