@@ -557,11 +557,86 @@ strip_comments(char *p, const char *path)
 }
 
 /* Parse one file into cfg; 0, or -1 with its errors recorded. */
+/*
+ * A hash of the secrets set in cfg so far: every CONF_SECRET key's value
+ * and every CONF_URI value that holds a password (url_mask() changes it).
+ * parse_file() compares it before and after a file, to know the file set
+ * one.
+ */
+static uint64_t
+secrets_hash(cfg_t *cfg, const char *secname, uint64_t h)
+{
+	const struct conf_key	*k;
+	cfg_opt_t		*opt;
+	const char		*v, *p;
+	char			 masked[4096];
+	unsigned int		 i, n;
+
+	for (opt = cfg->opts; opt->name != NULL; opt++) {
+		n = cfg_opt_size(opt);
+		if (opt->type == CFGT_SEC) {
+			for (i = 0; i < n; i++)
+				h = secrets_hash(cfg_opt_getnsec(opt, i),
+				    opt->name, h);
+			continue;
+		}
+		if (opt->type != CFGT_STR ||
+		    (k = conf_key_lookup(secname, opt->name)) == NULL ||
+		    (k->flags & (CONF_SECRET | CONF_URI)) == 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if ((v = cfg_opt_getnstr(opt, i)) == NULL || *v == '\0')
+				continue;
+			if ((k->flags & CONF_SECRET) == 0 &&
+			    strcmp(url_mask(v, masked, sizeof(masked)), v) == 0)
+				continue;
+			for (p = v; *p != '\0'; p++)	/* FNV-1a */
+				h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+			h = (h ^ 0xff) * 0x100000001b3ULL;
+		}
+	}
+	return h;
+}
+
+/* The files that set a secret and that others may read (conf_load's). */
+static char	**exposed;
+static size_t	  nexposed;
+
+static void
+exposed_clear(void)
+{
+	size_t	i;
+
+	for (i = 0; i < nexposed; i++)
+		free(exposed[i]);
+	free(exposed);
+	exposed = NULL;
+	nexposed = 0;
+}
+
+static void
+exposed_check(const char *path)
+{
+	struct stat	  st;
+	char		**v;
+
+	if (stat(path, &st) == -1 || (st.st_mode & S_IROTH) == 0)
+		return;
+	if ((v = reallocarray(exposed, nexposed + 1, sizeof(*v))) == NULL)
+		fatal("reallocarray");
+	exposed = v;
+	if (asprintf(&v[nexposed], "%s (mode %04o)", path,
+	    (unsigned)(st.st_mode & 07777)) == -1)
+		fatal("asprintf");
+	nexposed++;
+}
+
 static int
 parse_file(cfg_t *cfg, const char *path)
 {
-	char	*text;
-	int	 rc, before = cur_errs->n;
+	char		*text;
+	uint64_t	 secrets = secrets_hash(cfg, "", 0xcbf29ce484222325ULL);
+	int		 rc, before = cur_errs->n;
 
 	if ((text = read_file(path)) == NULL)
 		return -1;
@@ -573,6 +648,9 @@ parse_file(cfg_t *cfg, const char *path)
 	rc = cfg_parse_buf(cfg, text);
 	cur_file = NULL;
 	free(text);
+	if (rc == CFG_SUCCESS &&
+	    secrets_hash(cfg, "", 0xcbf29ce484222325ULL) != secrets)
+		exposed_check(path);
 	if (rc != CFG_SUCCESS && cur_errs->n == before)
 		conf_error_add(path, 0, "cannot be parsed");
 	return rc == CFG_SUCCESS && cur_errs->n == before ? 0 : -1;
@@ -1053,6 +1131,7 @@ conf_load(const char *path, struct conf_errors *errs)
 	memset(errs, 0, sizeof(*errs));
 	cur_errs = errs;
 	env_keys_clear();
+	exposed_clear();
 	if (path == NULL)
 		path = conf_default_path();
 	if (access(path, R_OK) == -1) {
@@ -1076,6 +1155,7 @@ conf_load(const char *path, struct conf_errors *errs)
 		if (errs->n == 0)
 			conf_error_add(path, 0, "cannot be parsed");
 		env_keys_clear();
+		exposed_clear();
 		cfg_free(cfg);
 		cur_errs = NULL;
 		cur_root = NULL;
@@ -1084,6 +1164,10 @@ conf_load(const char *path, struct conf_errors *errs)
 	c = xcalloc(1, sizeof(*c));
 	fill(cfg, c);
 	env_keys_give(c);
+	c->exposed = exposed;
+	c->nexposed = nexposed;
+	exposed = NULL;
+	nexposed = 0;
 	c->path = xstrdup(path);
 	cfg_free(cfg);
 	cur_root = NULL;
@@ -1094,6 +1178,17 @@ conf_load(const char *path, struct conf_errors *errs)
 		return NULL;
 	}
 	return c;
+}
+
+void
+conf_warn_exposed(const struct ferry_conf *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nexposed; i++)
+		log_warnx("%s sets a secret and others may read it: "
+		    "chmod o-rwx it (ferry's programs read it as root or as "
+		    "the group ferry)", c->exposed[i]);
 }
 
 static void
@@ -1154,6 +1249,7 @@ conf_free(struct ferry_conf *c)
 	free_section(conf_section_find(""), c);
 	free(c->path);
 	strlist_free(c->env_keys, c->nenv_keys);
+	strlist_free(c->exposed, c->nexposed);
 	free(c);
 }
 
@@ -1208,6 +1304,7 @@ conf_file_outputs(const char *path, struct conf_errors *errs)
 			v[i] = xstrdup(cfg_title(cfg_getnsec(cfg, "output", i)));
 	}
 	cfg_free(cfg);
+	exposed_clear();
 	cur_root = NULL;
 	cur_errs = NULL;
 	return v;

@@ -211,6 +211,13 @@ struct ferry_conf {
 	 */
 	char	**env_keys;
 	size_t	  nenv_keys;
+	/*
+	 * The files read that set a secret (a CONF_SECRET key, a URI with a
+	 * password) and that others may read: whoever loads the
+	 * configuration for an operator to see warns about each.
+	 */
+	char	**exposed;
+	size_t	  nexposed;
 };
 
 /* The main configuration file: -c FILE, else $FERRY_ROOT/etc/opt/ferry/ferry.conf. */
@@ -227,6 +234,8 @@ int		 conf_fleet_dir(const char *, char *, size_t);
  */
 struct ferry_conf *conf_load(const char *, struct conf_errors *);
 void		 conf_free(struct ferry_conf *);
+/* Warn (log_warnx) about each file that sets a secret others may read. */
+void		 conf_warn_exposed(const struct ferry_conf *);
 /* Log every error with file and line through log_warnx(). */
 void		 conf_log_errors(const struct conf_errors *);
 /* "file:line: msg" for one error, into buf. */

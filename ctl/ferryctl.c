@@ -211,6 +211,7 @@ cmd_check_config(struct ctl *ctl, int argc, char **argv)
 		ctl_conf_errors(ctl, &errs);
 		return 1;
 	}
+	conf_warn_exposed(conf);
 	if (ctl->effective) {
 		(void)ctl_effective_print(ctl, conf);
 		conf_free(conf);

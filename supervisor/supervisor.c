@@ -110,6 +110,7 @@ main(int argc, char *argv[])
 			print_conf_errors(&errs);
 			exit(1);
 		}
+		conf_warn_exposed(s.conf);
 		printf("configuration OK\n");
 		exit(0);
 	}
@@ -121,6 +122,7 @@ main(int argc, char *argv[])
 		conf_log_errors(&errs);
 		fatalx_config("%s: invalid configuration", s.confpath);
 	}
+	conf_warn_exposed(s.conf);
 	publish_digest(digest);
 	if (setup_bindir(s.bindir, sizeof(s.bindir)) == -1)
 		exit(1);
@@ -309,6 +311,7 @@ reload(struct sup *s)
 		    s->confpath);
 		return;
 	}
+	conf_warn_exposed(conf);
 	publish_digest(digest);
 	if (strcmp(conf->user, s->conf->user) != 0)
 		log_warnx("user changed to \"%s\"; that takes a restart of "
