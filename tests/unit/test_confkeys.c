@@ -300,6 +300,10 @@ test_every_field_has_a_row(void **state)
 			    sizeof(char **), "env_keys");
 			mark(used, size, offsetof(struct ferry_conf, nenv_keys),
 			    sizeof(size_t), "nenv_keys");
+			mark(used, size, offsetof(struct ferry_conf, exposed),
+			    sizeof(char **), "exposed");
+			mark(used, size, offsetof(struct ferry_conf, nexposed),
+			    sizeof(size_t), "nexposed");
 		}
 		/*
 		 * What is left must be padding: short of 8 bytes and up to an
