@@ -162,6 +162,8 @@ chosen(size_t *n)
 	struct entry	**c;
 	size_t		  i, j;
 
+	/* An array of pointers: sizeof(*c) is a pointer's size, as meant. */
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	if ((c = calloc(nentries + 1, sizeof(*c))) == NULL)
 		fatal("calloc");
 	*n = 0;
