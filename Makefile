@@ -212,7 +212,8 @@ fuzz-smoke: $(FUZZ_BINS)
 # corpus in the tree plus what earlier runs found (build/libfuzzer/corpus);
 # a crash is written to build/libfuzzer/crash/NAME/ and stops the run.
 # `make fuzz-merge` adds to tests/fuzz/corpus only the inputs that reach new
-# code, so the corpus in the tree stays small.
+# code (edges, not hit counts: -use_counters=0), so the corpus in the tree
+# stays small.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_FLAGS ?=
@@ -248,7 +249,8 @@ fuzz: $(patsubst %,$(LF)/%,$(FUZZ_TARGETS))
 fuzz-merge: $(patsubst %,$(LF)/%,$(FUZZ_TARGETS))
 	@set -e; for n in $(FUZZ_TARGETS); do \
 		mkdir -p $(LF)/corpus/$$n; \
-		$(LF)/$$n -merge=1 tests/fuzz/corpus/$$n $(LF)/corpus/$$n; done
+		$(LF)/$$n -merge=1 -use_counters=0 tests/fuzz/corpus/$$n \
+			$(LF)/corpus/$$n; done
 
 # The system tests mostly wait, so they run SYSTEM_JOBS at a time (pytest-xdist;
 # each has its own FERRY_ROOT and ports), then those marked `serial` (timing
