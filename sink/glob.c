@@ -18,6 +18,15 @@
 
 #define GLOB_COMPONENT_MAX	1024
 #define GLOB_DEPTH_MAX		64
+/*
+ * Alternatives are matched by expansion, one pattern each: {a,b}{c,d} is
+ * four. A pattern can multiply them past any use ({a,b} fifty times is
+ * 2^50, and a request held the sink for good), so one match tries at most
+ * this many, and a name that would need more does not match.
+ */
+#define GLOB_EXPANSIONS_MAX	1024
+
+static int	match(const char *, size_t, const char *, size_t, int *);
 
 int
 glob_has_magic(const char *s)
@@ -107,7 +116,7 @@ glob_brace_end(const char *p, const char *pe)
 /* Expand the first {a,b} into one pattern per alternative, then match each. */
 static int
 glob_braces(const char *p, size_t plen, const char *s, size_t slen,
-    const char *open, const char *close)
+    const char *open, const char *close, int *budget)
 {
 	char		 tmp[GLOB_COMPONENT_MAX];
 	const char	*alt, *q, *pe = p + plen;
@@ -127,24 +136,32 @@ glob_braces(const char *p, size_t plen, const char *s, size_t slen,
 		memcpy(tmp, p, head);
 		memcpy(tmp + head, alt, (size_t)(q - alt));
 		memcpy(tmp + head + (size_t)(q - alt), close + 1, tail);
-		if (glob_match(tmp, head + (size_t)(q - alt) + tail, s, slen))
+		if (match(tmp, head + (size_t)(q - alt) + tail, s, slen, budget))
 			return 1;
 		alt = q + 1;
 	}
 	return 0;
 }
 
-int
-glob_match(const char *p, size_t plen, const char *s, size_t slen)
+static int
+match(const char *p, size_t plen, const char *s, size_t slen, int *budget)
 {
 	const char	*open, *close;
 
-	if (plen > GLOB_COMPONENT_MAX)
+	if (plen > GLOB_COMPONENT_MAX || --*budget < 0)
 		return 0;
 	if ((open = memchr(p, '{', plen)) != NULL &&
 	    (close = glob_brace_end(open, p + plen)) != NULL)
-		return glob_braces(p, plen, s, slen, open, close);
+		return glob_braces(p, plen, s, slen, open, close, budget);
 	return glob_plain(p, p + plen, s, s + slen);
+}
+
+int
+glob_match(const char *p, size_t plen, const char *s, size_t slen)
+{
+	int	budget = GLOB_EXPANSIONS_MAX;
+
+	return match(p, plen, s, slen, &budget);
 }
 
 struct comp {

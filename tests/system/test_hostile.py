@@ -21,6 +21,7 @@ puts it before answering), polled every 50 ms.
 The attacks are bounded loops (a deadline and a count); every server is on
 127.0.0.1; only processes this harness started are signalled, by pid.
 """
+import json
 import os
 import random
 import select
@@ -518,3 +519,29 @@ def test_connect_storm_is_bounded(start_ferry):
     for name in ("receiver", "sink"):
         assert len(f.log_text(name).splitlines()) < 50, f.log_text(name)[-2000:]
     check_memory(f)
+
+
+# -- 6. a pattern of many alternatives -------------------------------------------
+
+def test_a_pattern_of_many_alternatives_is_bounded(ferry):
+    """
+    {a,b} sixty times in one component is 2^60 patterns when expanded, as
+    the sink matches alternatives: found by fuzzing (tests/fuzz/fuzz_sink.c,
+    corpus regress-brace-expansion), it held the sink for good. A match now
+    tries at most 1024 expansions; the sink answers at once, and still finds
+    what a pattern of few alternatives names.
+    """
+    from urllib.parse import quote
+    ts = int(time.time())
+    ferry.send_tcp(["hostile.ab.m 1 %d" % ts, "hostile.ba.m 2 %d" % ts])
+    ferry.wait_sink_count("hostile.", 2)
+    for q in ("{a,b}" * 60, "{a,{b,{a,{b,{a,{b,{a,b}}}}}}}" * 20):
+        t = time.monotonic()
+        found = json.loads(ferry.http_get(
+            "/metrics/find?query=hostile.%s&format=completer" % quote(q)))
+        took = time.monotonic() - t
+        print("find with %d alternatives: %.3f s" % (q.count(","), took))
+        assert took < 2.0, took
+        assert found is not None
+    found = ferry.http_get("/metrics/find?query=hostile.{ab,ba}.m")
+    assert "hostile.ab.m" in found and "hostile.ba.m" in found, found
