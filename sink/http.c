@@ -68,6 +68,9 @@ static const struct route routes[] = {
 	{ "/store/log",		"GET",	0, 0, query_log },
 	{ "/render",		"GET",	0, 0, query_render },
 	{ "/metrics/find",	"GET",	0, 0, query_find },
+	{ "/store/files",	"GET",	0, 0, query_files },
+	{ "/store/lines",	"GET",	0, 0, query_lines },
+	{ "/changes",		"GET",	0, 0, query_changes },
 	{ "/ruok",		"GET",	0, 1, http_ruok },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))

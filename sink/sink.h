@@ -31,6 +31,8 @@
 #define SINK_SERIES_MAX		10000		/* series one render may return */
 #define SINK_TARGETS_MAX	64		/* target= arguments of one render */
 #define SINK_CHUNK		(64UL << 10)	/* a streamed reply is built by this much */
+#define SINK_LINES_MAX		10000		/* log lines one /store/lines returns */
+#define SINK_LINES_BYTES	(1UL << 20)	/* ...and bytes, past the line that crosses it */
 
 /* glob.c: Graphite paths; '*', '?', '[...]' and '{a,b}' match within one component. */
 int	glob_has_magic(const char *);
@@ -82,6 +84,14 @@ typedef int	(*store_beat_fn)(void *, const char *, int64_t, const char *,
 		    size_t);
 /* Every host's latest beat, or only host's when it is not NULL. */
 int		 store_beats(struct store *, const char *, store_beat_fn, void *);
+typedef int	(*store_file_fn)(void *, const char *, const char *, int64_t);
+/* Each (host, file) that has lines, in order, with its last line number. */
+int		 store_log_files(struct store *, store_file_fn, void *);
+/* The number of the nth last line of host/file; INT64_MIN when it has fewer. */
+int		 store_log_tail(struct store *, const char *, const char *,
+		    int64_t, int64_t *);
+/* Bumped by every write that stored something: readers poll it for changes. */
+uint64_t	 store_gen(struct store *);
 
 /* http.c */
 struct http;
@@ -139,6 +149,9 @@ int	query_render(struct request *);
 int	query_find(struct request *);
 int	query_log(struct request *);
 int	query_beats(struct request *);
+int	query_files(struct request *);
+int	query_lines(struct request *);
+int	query_changes(struct request *);
 /* Graphite's time forms: epoch seconds, "now", "-1h", "now-10min"... */
 int	query_parse_time(const char *, int64_t, int64_t *);
 
