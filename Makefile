@@ -36,6 +36,10 @@ HEADERS    := $(wildcard common/*.h */*.h */*/*.h)
 INLINE_BUILTINS := cpu memory loadavg diskspace diskio network vmstat sockstat
 collectors_EXTRA := $(patsubst %,collectors/builtin/%.c,$(INLINE_BUILTINS))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+# ferry-sink's page (sink/ui/) is compiled in: tools/embed writes its files as
+# C arrays, so the sink ships as one binary and the page cannot drift from it.
+UI_FILES   := $(sort $(wildcard sink/ui/*))
+sink_EXTRA  = $(B)/gen/ui_files.c
 
 # $(1) = build dir, $(2) = extra cflags
 define variant
@@ -78,6 +82,11 @@ endef
 B	?= build
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN)))
+
+$(B)/gen/ui_files.c: $(UI_FILES) $(B)/tools/embed
+	@mkdir -p $(dir $@)
+	$(B)/tools/embed $@ $(UI_FILES)
+$(B)/obj/$(B)/gen/ui_files.o $(B)/asan/obj/$(B)/gen/ui_files.o: private ALL_CFLAGS += -Isink
 
 # A program exists once its folder has a .c file (collectors and periodic
 # land in steps). Built-in collectors are one program per collectors/builtin/*.c,

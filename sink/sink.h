@@ -7,7 +7,9 @@
  * Files: sink.c (main: options, config, listen socket, signal loop), http.c
  * (the daemon, routing, request bodies, auth, responses), ingest.c (the write
  * endpoints), query.c (render, find, the log and beat readers), glob.c (the
- * Graphite path matcher and the tree walker), and store.c (SQLite). The JSON
+ * Graphite path matcher and the tree walker), store.c (SQLite), and ui.c
+ * (the page at /, whose files, sink/ui/, are compiled in as ui_files.c by
+ * tools/embed at build time). The JSON
  * reader and the bounded buffers it fills are common/jsonread.c and
  * common/buf.c, which the forwarder uses too.
  *
@@ -102,6 +104,8 @@ void		 http_stop(struct http *);
 struct store	*http_store(const struct request *);
 const char	*http_api_key(const struct request *);
 const char	*http_body(const struct request *, size_t *);
+/* The request's path, as routed. */
+const char	*http_path(const struct request *);
 /* The first query argument of that name, or NULL. */
 const char	*http_arg(const struct request *, const char *);
 /* Up to max values of a repeated query argument; their count. */
@@ -117,6 +121,12 @@ int		 http_reply_buf(struct request *, int, const char *,
 		    struct buf *);
 int		 http_reply_text(struct request *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+/*
+ * A file that lives as long as the process (the page's), with its entity
+ * tag: 304 when the client has it already, else 200 with the bytes.
+ */
+int		 http_reply_static(struct request *, const char *,
+		    const unsigned char *, size_t, const char *);
 /*
  * A reply produced piece by piece: fill() appends about SINK_CHUNK bytes to
  * out at each call and sets *done after its last piece; done() frees state.
@@ -154,5 +164,17 @@ int	query_lines(struct request *);
 int	query_changes(struct request *);
 /* Graphite's time forms: epoch seconds, "now", "-1h", "now-10min"... */
 int	query_parse_time(const char *, int64_t, int64_t *);
+
+/* ui.c: the page; ui_files.c (generated): its files, by base name. */
+struct ui_file {
+	const char		*name;
+	const char		*etag;
+	const unsigned char	*data;
+	size_t			 len;
+};
+extern const struct ui_file	ui_files[];
+extern const size_t		ui_nfiles;
+int	ui_page(struct request *);
+int	ui_asset(struct request *);
 
 #endif
