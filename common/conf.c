@@ -8,8 +8,9 @@
  * by walking them. What is here is loading, and errors an operator can act
  * on.
  *
- * Each file (ferry.conf, then conf.d fragments in name order) is read into
- * memory, stripped of its comments and parsed into the same cfg_t, so later
+ * Each file (ferry.conf, then conf.d fragments in name order, then the
+ * fragments ferry-fleet writes in conf.d/fleet, which may hold outputs
+ * only) is read into memory, stripped of its comments and parsed into the same cfg_t, so later
  * files add to earlier ones. Comments are stripped here, with their newlines
  * kept, because libconfuse 3.3 miscounts lines after a comment; and each
  * file is parsed on its own rather than through include(), because a parse
@@ -24,11 +25,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <confuse.h>
@@ -37,6 +41,7 @@
 #include "confkeys.h"
 #include "log.h"
 #include "path.h"
+#include "sock.h"
 #include "url.h"
 
 static struct conf_errors	*cur_errs;
@@ -451,21 +456,33 @@ conf_log_errors(const struct conf_errors *errs)
 
 #define CONF_FILE_MAX	(4 * 1024 * 1024)
 
-/* The whole file, NUL-terminated; NULL (error recorded) on failure. */
+/*
+ * The whole file, NUL-terminated; NULL (error recorded) on failure. The
+ * buffer grows with what is read, so the config check that ferry-periodic
+ * runs every few seconds costs the file's size, not CONF_FILE_MAX.
+ */
 static char *
 read_file(const char *path)
 {
 	FILE	*f;
-	char	*buf;
-	size_t	 n;
+	char	*buf = NULL, *nbuf;
+	size_t	 n = 0, cap = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		conf_error_add(path, 0, "%s", strerror(errno));
 		return NULL;
 	}
-	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL)
-		fatal("malloc");
-	n = fread(buf, 1, CONF_FILE_MAX + 1, f);
+	do {
+		if (n == cap) {
+			cap = cap == 0 ? 8192 : cap * 2;
+			if (cap > CONF_FILE_MAX + 1)
+				cap = CONF_FILE_MAX + 1;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL)
+				fatal("realloc");
+			buf = nbuf;
+		}
+		n += fread(buf + n, 1, cap - n, f);
+	} while (n == cap && n <= CONF_FILE_MAX);
 	fclose(f);
 	if (n > CONF_FILE_MAX) {
 		conf_error_add(path, 0, "larger than %d bytes", CONF_FILE_MAX);
@@ -570,21 +587,96 @@ is_fragment(const struct dirent *d)
 	    strcmp(d->d_name + n - 5, ".conf") == 0;
 }
 
-/* Parse path, then the conf.d beside it in name order; 0 or -1. */
+/*
+ * Whether anything was set in section cfg (or in a section within it):
+ * libconfuse keeps every single section, written or not.
+ */
 static int
-parse_all(cfg_t *cfg, const char *path)
+any_set(cfg_t *cfg, const char *const *allowed, char *what, size_t size)
+{
+	cfg_opt_t	*opt;
+	unsigned int	 i;
+	size_t		 j;
+
+	for (opt = cfg->opts; opt->name != NULL; opt++) {
+		for (j = 0; allowed != NULL && allowed[j] != NULL; j++)
+			if (strcmp(opt->name, allowed[j]) == 0)
+				break;
+		if (allowed != NULL && allowed[j] != NULL)
+			continue;
+		if (opt->type == CFGT_SEC) {
+			for (i = 0; i < cfg_opt_size(opt); i++)
+				if (any_set(cfg_opt_getnsec(opt, i), NULL, what,
+				    size))
+					return 1;
+		} else if (opt->type != CFGT_FUNC &&
+		    (opt->flags & CFGF_MODIFIED)) {
+			strlcpy(what, opt->name, size);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A fragment of conf.d/fleet, read alone first: ferry-fleet writes them
+ * as the unprivileged user, so they may hold output sections with a uri
+ * and an api_key and nothing else (not user, not a collector directory),
+ * and a file:// output only with fleet.allow_file, which only the
+ * operator's own files can set. 0, or -1 with the error recorded.
+ */
+static int
+check_fleet_fragment(const char *path, int allow_file)
+{
+	static const char *const top[] = { "output", NULL };
+	static const char *const out[] = { "uri", "api_key", NULL };
+	cfg_t		*cfg, *sec, *saved = cur_root;
+	const char	*uri;
+	char		 what[64];
+	unsigned int	 i;
+	int		 rc = 0;
+
+	if ((cfg = cfg_init(root_opts(), CFGF_NONE)) == NULL)
+		fatal("cfg_init");
+	cfg_set_error_function(cfg, conf_errfunc);
+	cur_root = cfg;
+	if (parse_file(cfg, path) == -1)
+		rc = -1;
+	else if (any_set(cfg, top, what, sizeof(what))) {
+		conf_error_add(path, 0, "a fleet fragment may hold only output "
+		    "sections, and this one sets %s", what);
+		rc = -1;
+	}
+	for (i = 0; rc == 0 && i < cfg_size(cfg, "output"); i++) {
+		sec = cfg_getnsec(cfg, "output", i);
+		uri = cfg_getstr(sec, "uri");
+		if (any_set(sec, out, what, sizeof(what))) {
+			conf_error_add(path, 0, "output \"%s\" of a fleet fragment "
+			    "may set only uri and api_key, and sets %s",
+			    cfg_title(sec), what);
+			rc = -1;
+		} else if (!allow_file && uri != NULL &&
+		    strncasecmp(uri, "file:", 5) == 0) {
+			conf_error_add(path, 0, "output \"%s\": a file:// drain "
+			    "from the fleet needs fleet.allow_file = true",
+			    cfg_title(sec));
+			rc = -1;
+		}
+	}
+	cfg_free(cfg);
+	cur_root = saved;
+	return rc;
+}
+
+/* The fragments of dir in name order, each parsed into cfg; 0 or -1. */
+static int
+parse_dir(cfg_t *cfg, const char *dir, int fleet)
 {
 	struct dirent	**ents = NULL;
-	char		 dir[4096], frag[4096], *slash;
-	int		 n, i, rc;
+	char		  frag[4096];
+	int		  n, i, rc = 0, allow_file;
 
-	rc = parse_file(cfg, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	strlcat(dir, "/conf.d", sizeof(dir));
+	allow_file = cfg_getbool(cfg_getsec(cfg, "fleet"), "allow_file");
 	n = scandir(dir, &ents, is_fragment, alphasort);
 	for (i = 0; i < n; i++) {
 		if (rc == 0 && (strlcpy(frag, dir, sizeof(frag)) >= sizeof(frag) ||
@@ -594,11 +686,54 @@ parse_all(cfg_t *cfg, const char *path)
 			rc = -1;
 		}
 		/* Stop at the first broken file: later errors may be echoes. */
+		if (rc == 0 && fleet)
+			rc = check_fleet_fragment(frag, allow_file);
 		if (rc == 0)
 			rc = parse_file(cfg, frag);
 		free(ents[i]);
 	}
 	free(ents);
+	return rc;
+}
+
+int
+conf_fleet_dir(const char *path, char *buf, size_t size)
+{
+	const char	*slash = strrchr(path, '/');
+	int		 n;
+
+	if (slash != NULL)
+		n = snprintf(buf, size, "%.*s/conf.d/fleet", (int)(slash - path),
+		    path);
+	else
+		n = snprintf(buf, size, "./conf.d/fleet");
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/*
+ * Parse path, then the conf.d beside it in name order, then the fleet's
+ * fragments in conf.d/fleet, while a fleet is configured (fleet.etcd): an
+ * operator who removes the fleet section removes its drains with it, and
+ * the fragments wait for ferry-fleet's next reading of etcd. 0 or -1.
+ */
+static int
+parse_all(cfg_t *cfg, const char *path)
+{
+	char	dir[4096], *slash;
+	int	rc;
+
+	rc = parse_file(cfg, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	strlcat(dir, "/conf.d", sizeof(dir));
+	if (rc == 0)
+		rc = parse_dir(cfg, dir, 0);
+	if (rc == 0 && cfg_size(cfg_getsec(cfg, "fleet"), "etcd") > 0 &&
+	    conf_fleet_dir(path, dir, sizeof(dir)) == 0)
+		rc = parse_dir(cfg, dir, 1);
 	return rc;
 }
 /*
@@ -826,8 +961,8 @@ fill(cfg_t *cfg, struct ferry_conf *c)
  * Checks that span keys run once everything is parsed, since a section may
  * be written in several files; they name where the section was last seen.
  */
-static char	spool_file[256];
-static int	spool_line;
+static char	spool_file[256], sink_file[256];
+static int	spool_line, sink_line;
 
 static int
 note_spool(cfg_t *cfg, cfg_opt_t *opt)
@@ -838,6 +973,63 @@ note_spool(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int
+note_sink(cfg_t *cfg, cfg_opt_t *opt)
+{
+	(void)opt;
+	strlcpy(sink_file, cur_file ? cur_file : "", sizeof(sink_file));
+	sink_line = cfg->line;
+	return 0;
+}
+
+/*
+ * What ferry-sink refuses at its start (exit 78), refused here too, so
+ * that check-config, ferry-supervisor -n and the reload check say so
+ * first: an address that does not resolve, or one beyond loopback with no
+ * API key to guard it (SPEC.md, Security). Only when the suite runs the
+ * sink; ferry-sink started by hand checks for itself.
+ */
+static void
+validate_sink(const struct ferry_conf *c, const char *path)
+{
+	const char	*file = sink_file[0] ? sink_file : path;
+	const char	*bind = c->sink.bind != NULL ? c->sink.bind : "";
+	struct addrinfo	*res;
+	int		 rc;
+
+	if (!c->sink.enabled)
+		return;
+	if ((rc = sock_addrs(bind, c->sink.port, SOCK_STREAM, 1, &res)) != 0) {
+		conf_error_add(file, sink_line, "sink.bind \"%s\": %s", bind,
+		    gai_strerror(rc));
+		return;
+	}
+	if ((c->sink.api_key == NULL || c->sink.api_key[0] == '\0') &&
+	    !sock_loopback_only(res))
+		conf_error_add(file, sink_line, "sink.bind \"%s\" listens "
+		    "beyond loopback: set sink.api_key, or bind to 127.0.0.1",
+		    bind);
+	freeaddrinfo(res);
+}
+
+/*
+ * What ferry-supervisor refuses when started as root (exit 78): a user to
+ * run the children as that does not exist. Under FERRY_ROOT it runs them
+ * as itself instead, and when not root it never switches.
+ */
+static void
+validate_user(const struct ferry_conf *c, const char *path)
+{
+	if (geteuid() != 0 || c->user == NULL || c->user[0] == '\0' ||
+	    path_root()[0] != '\0')
+		return;
+	errno = 0;
+	if (getpwnam(c->user) == NULL)
+		conf_error_add(path, 0, "user \"%s\": %s: create it, or set "
+		    "user = \"\" to run as root", c->user,
+		    errno != 0 ? strerror(errno) : "no such user");
+}
+
 static void
 validate(const struct ferry_conf *c, const char *path)
 {
@@ -846,6 +1038,8 @@ validate(const struct ferry_conf *c, const char *path)
 		    "spool.segment_size (%llu) is larger than spool.max_size (%llu)",
 		    (unsigned long long)c->spool.segment_size,
 		    (unsigned long long)c->spool.max_size);
+	validate_sink(c, path);
+	validate_user(c, path);
 }
 
 struct ferry_conf *
@@ -870,8 +1064,9 @@ conf_load(const char *path, struct conf_errors *errs)
 	cfg_set_error_function(cfg, conf_errfunc);
 	cfg_set_validate_func(cfg, "output", validate_output);
 	cfg_set_validate_func(cfg, "spool", note_spool);
-	spool_file[0] = '\0';
-	spool_line = 0;
+	cfg_set_validate_func(cfg, "sink", note_sink);
+	spool_file[0] = sink_file[0] = '\0';
+	spool_line = sink_line = 0;
 	cur_root = cfg;
 	rc = parse_all(cfg, path);
 	if (rc == 0)

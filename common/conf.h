@@ -186,6 +186,24 @@ struct ferry_conf {
 		char		*api_key;
 	} sink;
 
+	/*
+	 * Drains shared by a fleet, from etcd (ferry-fleet): it runs when
+	 * etcd lists at least one endpoint.
+	 */
+	struct fleet_conf {
+		char		**etcd;		/* "http://127.0.0.1:2379", ... */
+		size_t		 netcd;
+		char		*prefix;	/* "/ferry/": starts and ends with / */
+		char		*group;		/* "": in no group */
+		char		*username;	/* "": no etcd authentication */
+		char		*password;
+		int		 allow_file;	/* file:// drains from etcd */
+		char		*ca_file;	/* "": the system's CAs */
+		char		*cert_file;	/* TLS client certificate */
+		char		*key_file;
+		double		 heartbeat_interval;
+	} fleet;
+
 	char	*path;		/* the main file this was loaded from */
 	/*
 	 * The keys a FERRY_* environment variable set, as "api_key" or
@@ -198,8 +216,14 @@ struct ferry_conf {
 /* The main configuration file: -c FILE, else $FERRY_ROOT/etc/opt/ferry/ferry.conf. */
 const char	*conf_default_path(void);
 /*
- * Load path and the conf.d/ beside it. Returns a new configuration, or NULL
- * with errs filled in. A missing main file is an error; a missing conf.d is not.
+ * The directory of the fragments ferry-fleet writes, beside the main file
+ * path: conf.d/fleet. 0, or -1 when it does not fit in size.
+ */
+int		 conf_fleet_dir(const char *, char *, size_t);
+/*
+ * Load path, the conf.d/ beside it, then conf.d/fleet/ (output sections
+ * only). Returns a new configuration, or NULL with errs filled in. A
+ * missing main file is an error; a missing conf.d is not.
  */
 struct ferry_conf *conf_load(const char *, struct conf_errors *);
 void		 conf_free(struct ferry_conf *);

@@ -15,12 +15,15 @@
  *   collectors	 collectors, every collector "NAME", spool, hostname, prefix
  *   periodic	 periodic, api_key (heartbeat auth), spool, hostname, prefix
  *   sink	 sink
+ *   fleet	 fleet, spool, hostname (its etcd keys), prefix
  *
  * hostname, prefix and spool reach every program that writes its own
  * self-metrics (all but the sink). ferry-periodic also reads the outputs,
  * for the heartbeat and housekeeping, but it follows their changes from its
  * own config watch instead of restarting, so an output edit restarts only
- * the forwarder. user is the supervisor's, read at its own start only.
+ * the forwarder. ferry-fleet reads the outputs too, to validate what it
+ * writes and to report their states, and likewise is not restarted by
+ * them: the fragments it writes would otherwise restart it each time. user is the supervisor's, read at its own start only.
  *
  * A section that may appear many times touches a program that reads any
  * key of it when one is added, removed, renamed or reordered.
@@ -122,6 +125,7 @@ static const struct {
 	{ "collectors",	CONFDIFF_COLLECTORS },
 	{ "periodic",	CONFDIFF_PERIODIC },
 	{ "tail",	CONFDIFF_TAIL },
+	{ "fleet",	CONFDIFF_FLEET },
 };
 
 unsigned

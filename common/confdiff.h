@@ -20,10 +20,11 @@ struct ferry_conf;
 #define CONFDIFF_COLLECTORS	0x08
 #define CONFDIFF_PERIODIC	0x10
 #define CONFDIFF_TAIL		0x20
+#define CONFDIFF_FLEET		0x40
 /* Every program that writes its own self-metrics to the spool. */
 #define CONFDIFF_WRITERS	(CONFDIFF_RECEIVER | CONFDIFF_FORWARDER | \
 				    CONFDIFF_COLLECTORS | CONFDIFF_PERIODIC | \
-				    CONFDIFF_TAIL)
+				    CONFDIFF_TAIL | CONFDIFF_FLEET)
 
 /* The CONFDIFF_* bits of the programs whose settings differ in a and b. */
 unsigned	 confdiff(const struct ferry_conf *, const struct ferry_conf *);

@@ -69,23 +69,14 @@ is_fragment(const struct dirent *d)
 	    strcmp(d->d_name + n - 5, ".conf") == 0;
 }
 
-uint64_t
-confhash(const char *path)
+/* Each fragment of dir in name order; ENOENT is a valid state. */
+static uint64_t
+hash_dir(uint64_t h, const char *dir)
 {
 	struct dirent	**ents = NULL;
-	char		  dir[PATH_MAX], frag[PATH_MAX], *slash;
-	uint64_t	  h = FNV_OFFSET;
+	char		  frag[PATH_MAX];
 	int		  n, i;
 
-	h = hash_file(h, path);
-	(void)snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
-		(void)snprintf(dir, sizeof(dir), ".");
-	if (strlen(dir) + sizeof("/conf.d") > sizeof(dir))
-		return fnv(h, "\0toolong", 8);
-	(void)strcat(dir, "/conf.d");
 	if ((n = scandir(dir, &ents, is_fragment, alphasort)) == -1) {
 		/* No conf.d is a valid state; an unreadable one is not. */
 		return errno == ENOENT ? h : fnv(h, "\0noconfd", 8);
@@ -98,6 +89,27 @@ confhash(const char *path)
 	}
 	free(ents);
 	return h;
+}
+
+/* ferry.conf, conf.d, then conf.d/fleet: as conf_load() reads them. */
+uint64_t
+confhash(const char *path)
+{
+	char		 dir[PATH_MAX], *slash;
+	uint64_t	 h = FNV_OFFSET;
+
+	h = hash_file(h, path);
+	(void)snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	else
+		(void)snprintf(dir, sizeof(dir), ".");
+	if (strlen(dir) + sizeof("/conf.d/fleet") > sizeof(dir))
+		return fnv(h, "\0toolong", 8);
+	(void)strcat(dir, "/conf.d");
+	h = hash_dir(h, dir);
+	(void)strcat(dir, "/fleet");
+	return hash_dir(h, dir);
 }
 
 int

@@ -59,6 +59,23 @@ check_prefix(const struct conf_key *k, const char *value, char *err,
 	return 0;
 }
 
+/*
+ * A host name as DNS has them, at most 253 bytes: with the longest prefix
+ * it still fits the "<prefix>.<host>." ferry-collectors puts before every
+ * collector metric, which would otherwise refuse to start (exit 78).
+ */
+static int
+check_hostname(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	if (strlen(value) > 253) {
+		(void)snprintf(err, size, "%s is %zu bytes long; a host name "
+		    "has at most 253", k->name, strlen(value));
+		return -1;
+	}
+	return 0;
+}
+
 /* A regular expression ferry-tail will compile: it must compile now. */
 static int
 check_regex(const struct conf_key *k, const char *value, char *err,
@@ -123,6 +140,85 @@ check_dns_server(const struct conf_key *k, const char *value, char *err,
 	return 0;
 }
 
+/*
+ * One etcd endpoint: http:// or https://, a host, an optional port, and
+ * nothing else. Credentials have keys of their own (username, password),
+ * which are secrets; a URL is logged.
+ */
+static int
+check_etcd_endpoint(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	const char	*p = value;
+	size_t		 n;
+
+	if (strncmp(p, "http://", 7) == 0)
+		p += 7;
+	else if (strncmp(p, "https://", 8) == 0)
+		p += 8;
+	else {
+		(void)snprintf(err, size, "%s: \"%s\" is not an http:// or "
+		    "https:// URL", k->name, value);
+		return -1;
+	}
+	/* Not echoed: what stands before '@' is likely a password. */
+	if (strchr(p, '@') != NULL) {
+		(void)snprintf(err, size, "%s: an endpoint holds no credentials; "
+		    "set username and password instead", k->name);
+		return -1;
+	}
+	n = strcspn(p, "/?# \"\\");
+	if (n == 0 || (p[n] != '\0' && strcmp(p + n, "/") != 0)) {
+		(void)snprintf(err, size, "%s: \"%s\": only a scheme, a host and "
+		    "a port", k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The fleet's prefix in etcd: a path that starts and ends with '/', so
+ * "/ferry/" never also matches "/ferry-test/".
+ */
+static int
+check_fleet_prefix(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	size_t	n = strlen(value), i;
+
+	for (i = 0; i < n; i++)
+		if (!isgraph((unsigned char)value[i]) || value[i] == '"' ||
+		    value[i] == '\\')
+			break;
+	if (n < 2 || n > 128 || value[0] != '/' || value[n - 1] != '/' ||
+	    i < n) {
+		(void)snprintf(err, size, "%s = \"%s\": a path of up to 128 "
+		    "printable characters that starts and ends with /",
+		    k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+/* A group is one part of an etcd key: letters, digits, '.', '_', '-'. */
+static int
+check_fleet_group(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	size_t	i, n = strlen(value);
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)value[i]) && value[i] != '.' &&
+		    value[i] != '_' && value[i] != '-')
+			break;
+	if (n > 64 || i < n) {
+		(void)snprintf(err, size, "%s = \"%s\": up to 64 letters, "
+		    "digits, '.', '_' or '-'", k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
 /* How a collector runs (enum collector_mode), as messages list them. */
 static const struct conf_choice collector_modes[] = {
 	{ "inline", COLLECTOR_MODE_INLINE },
@@ -182,6 +278,8 @@ static const struct conf_section sections[] = {
 	SINGLE("periodic", "The config watch and the heartbeat, "
 	    "ferry-periodic."),
 	SINGLE("sink", "The reference endpoint, ferry-sink, for local use."),
+	SINGLE("fleet", "Drains shared by many hosts through etcd, "
+	    "ferry-fleet; it runs when etcd lists an endpoint."),
 };
 
 /* Where a key's value goes: its field, in the struct its section fills. */
@@ -240,11 +338,12 @@ static const struct conf_section sections[] = {
 #define PERIOD	CONFDIFF_PERIODIC
 #define SINK	CONFDIFF_SINK
 #define TAIL	CONFDIFF_TAIL
+#define FLEET	CONFDIFF_FLEET
 
 #define GIB	((double)(1ULL << 30))
 
 static const struct conf_key table[] = {
-	STR("", "hostname", TOP(hostname), "", WRITERS, 0, NULL,
+	STR("", "hostname", TOP(hostname), "", WRITERS, 0, check_hostname,
 	    "this machine's name in metric names; empty: the system's"),
 	STR("", "prefix", TOP(prefix), "servers", WRITERS, 0, check_prefix,
 	    "the first part of collector metric names: "
@@ -270,7 +369,8 @@ static const struct conf_key table[] = {
 	SECONDS("receiver", "idle_timeout", TOP(receiver.idle_timeout), "60",
 	    0.1, 86400, RECV, "seconds before an idle connection is closed"),
 	INT("receiver", "max_connections", TOP(receiver.max_connections),
-	    "1024", 1, 65536, RECV, "connections at once; more are refused"),
+	    "1024", 1, 65536, RECV, "connections at once; a new one past it "
+	    "closes the connection idle the longest"),
 
 	SIZE("spool", "segment_size", TOP(spool.segment_size), "10M", 4096,
 	    1024 * GIB, WRITERS, "a segment file ends at this size"),
@@ -426,6 +526,35 @@ static const struct conf_key table[] = {
 	STR("sink", "api_key", TOP(sink.api_key), "", SINK,
 	    CONF_SECRET, NULL, "the HTTP Basic user clients must send; "
 	    "required beyond loopback"),
+
+	LIST("fleet", "etcd", TOP(fleet.etcd), COUNT(struct ferry_conf,
+	    fleet.netcd), FLEET, check_etcd_endpoint, "etcd's client URLs, "
+	    "tried in turn: {\"http://127.0.0.1:2379\"}; none: no fleet"),
+	STR("fleet", "prefix", TOP(fleet.prefix), "/ferry/", FLEET, 0,
+	    check_fleet_prefix, "where the fleet's keys are in etcd: "
+	    "PREFIXdrains/NAME, PREFIXgroups/G/drains/NAME, "
+	    "PREFIXhosts/H/drains/NAME, PREFIXstatus/H"),
+	STR("fleet", "group", TOP(fleet.group), "", FLEET, 0,
+	    check_fleet_group, "this host's group: it also takes the drains "
+	    "of PREFIXgroups/GROUP/drains/; empty: none"),
+	STR("fleet", "username", TOP(fleet.username), "", FLEET, 0, NULL,
+	    "the etcd user; empty: no authentication"),
+	STR("fleet", "password", TOP(fleet.password), "", FLEET, CONF_SECRET,
+	    NULL, "the etcd user's password"),
+	BOOL("fleet", "allow_file", TOP(fleet.allow_file), "false", FLEET,
+	    "accept file:// drains from etcd; refused by default, so the "
+	    "store cannot make every host write where it says"),
+	STR("fleet", "ca_file", TOP(fleet.ca_file), "", FLEET, 0,
+	    check_ca_file, "PEM CAs to verify etcd's https:// endpoints with; "
+	    "empty: the system's"),
+	STR("fleet", "cert_file", TOP(fleet.cert_file), "", FLEET, 0,
+	    check_ca_file, "a PEM client certificate for etcd (TLS client "
+	    "authentication)"),
+	STR("fleet", "key_file", TOP(fleet.key_file), "", FLEET, 0,
+	    check_ca_file, "the PEM private key of cert_file"),
+	SECONDS("fleet", "heartbeat_interval", TOP(fleet.heartbeat_interval),
+	    "10", 1, 3600, FLEET, "seconds between renewals of this host's "
+	    "status lease (its TTL: three of them)"),
 };
 
 /* The table with every INHERIT row completed from the row it names. */

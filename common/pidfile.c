@@ -58,6 +58,32 @@ pidfile_supervisor(pid_t *pid)
 	return supervisor_is_ours(*pid);
 }
 
+int
+pidfile_reload(const char *why, const char *then, int *failing)
+{
+	pid_t	pid;
+	int	rc;
+
+	if ((rc = pidfile_supervisor(&pid)) == 1 && kill(pid, SIGHUP) == 0) {
+		if (*failing)
+			log_info("ferry-supervisor can be signalled again");
+		*failing = 0;
+		log_info("%s: asked ferry-supervisor (pid %d) to reload", why,
+		    (int)pid);
+		return 0;
+	}
+	if (!*failing) {
+		if (rc == 1)
+			log_warn("%s, but ferry-supervisor (pid %d) cannot be "
+			    "signalled; %s", why, (int)pid, then);
+		else
+			log_warnx("%s, but ferry-supervisor is not running; %s",
+			    why, then);
+	}
+	*failing = 1;
+	return -1;
+}
+
 /*
  * Where /proc tells, check the program name and that it is not a zombie;
  * where it does not, the live pid is all there is to go on.

@@ -16,5 +16,12 @@
  * reason (logged).
  */
 int	pidfile_supervisor(pid_t *);
+/*
+ * SIGHUP to the supervisor, for why ("drains changed"): logged as "<why>:
+ * asked ferry-supervisor (pid N) to reload"; a failure is logged once, as
+ * "<why>, but ferry-supervisor ...; <then>", until a signal goes through
+ * again (*failing keeps that). 0 when it was sent, -1 when not.
+ */
+int	pidfile_reload(const char *, const char *, int *);
 
 #endif

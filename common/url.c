@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "format.h"
 #include "url.h"
@@ -446,4 +447,93 @@ int
 url_filter_names(const struct url *u, const char *key, size_t len)
 {
 	return u->nfilter > 0 && url_matches(u, key, len);
+}
+
+/*
+ * Query parameters whose value is a secret: ClickHouse takes its password
+ * as one, and an HTTP peer may take a key or a token that way.
+ */
+static const char *const secret_params[] = {
+	"password", "passwd", "api_key", "apikey", "token", "secret"
+};
+
+/* Append n bytes of s to the string in buf, as many as fit. */
+static void
+cat(char *buf, size_t size, const char *s, size_t n)
+{
+	size_t	len = strlen(buf);
+
+	if (len + 1 >= size)
+		return;
+	if (n > size - len - 1)
+		n = size - len - 1;
+	memcpy(buf + len, s, n);
+	buf[len + n] = '\0';
+}
+
+static int
+secret_param(const char *name, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(secret_params) / sizeof(secret_params[0]); i++)
+		if (strlen(secret_params[i]) == n &&
+		    strncasecmp(name, secret_params[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * uri with its secrets replaced by "***": the password of its user
+ * information ("https://u:secret@host/" -> "https://u:***@host/"), all of
+ * the user information when it has no ':' (redis://SECRET@host/ is a
+ * password alone, and https://KEY@host/ an API key, Hosted Graphite's way),
+ * and the value of a query parameter named like a secret
+ * ("clickhouse://h/?password=***"). What is cut to fit buf is cut after
+ * masking, so a secret never shows.
+ */
+const char *
+url_mask(const char *uri, char *buf, size_t size)
+{
+	const char	*auth, *end, *at, *colon, *rest, *p, *eq;
+	size_t		 n;
+
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if ((auth = strstr(uri, "://")) == NULL) {
+		cat(buf, size, uri, strlen(uri));
+		return buf;
+	}
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	/* The last '@' before the path: a password may hold '@' unescaped. */
+	for (at = NULL, p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at != NULL) {
+		colon = memchr(auth, ':', at - auth);
+		p = colon != NULL ? colon + 1 : auth;
+		cat(buf, size, uri, p - uri);
+		cat(buf, size, "***", 3);
+		rest = at;
+	} else
+		rest = uri;
+	if ((p = strchr(rest, '?')) == NULL) {
+		cat(buf, size, rest, strlen(rest));
+		return buf;
+	}
+	cat(buf, size, rest, p + 1 - rest);
+	for (p++; *p != '\0' && *p != '#'; p += n) {
+		n = strcspn(p, "&#");
+		if ((eq = memchr(p, '=', n)) != NULL && secret_param(p, eq - p)) {
+			cat(buf, size, p, eq + 1 - p);
+			cat(buf, size, "***", 3);
+		} else
+			cat(buf, size, p, n);
+		if (p[n] == '&')
+			cat(buf, size, p + n++, 1);
+	}
+	cat(buf, size, p, strlen(p));
+	return buf;
 }

@@ -60,5 +60,10 @@ int	url_filter_names(const struct url *, const char *, size_t);
 const struct scheme *scheme_find(const char *);
 /* "http, https, carbon, ...": every scheme, for messages and usage. */
 const char *scheme_names(void);
+/*
+ * uri with its secrets (a password, user information, a query parameter
+ * named like a secret) as "***", into buf; returns buf.
+ */
+const char *url_mask(const char *, char *, size_t);
 
 #endif

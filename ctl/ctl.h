@@ -31,6 +31,9 @@ struct ctl {
 
 /* ferryctl.c */
 void		 ctl_usage(void) __attribute__((noreturn));
+/* The message on stderr (or as JSON on stdout, with --json); returns 1. */
+int		 ctl_fail(const struct ctl *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 struct ferry_conf *ctl_conf_load(const struct ctl *, struct conf_errors *);
 void		 ctl_conf_errors(const struct ctl *, const struct conf_errors *);
 int		 ctl_supervisor_pid(pid_t *);
@@ -53,10 +56,17 @@ int		 cmd_send(struct ctl *, int, char **);
 
 /* effective.c */
 int		 ctl_effective_print(const struct ctl *, const struct ferry_conf *);
-const char	*ctl_uri_mask(const char *, char *, size_t);
 
 /* drain.c */
 int		 cmd_drain(struct ctl *, int, char **);
+
+/* fleet.c */
+int		 cmd_fleet(struct ctl *, int, char **);
+int		 ctl_fleet_drain_add(struct ctl *, const char *, const char *,
+		    const char *, const char *, const char *);
+int		 ctl_fleet_drain_list(struct ctl *);
+int		 ctl_fleet_drain_remove(struct ctl *, const char *,
+		    const char *, const char *);
 
 /* tail.c */
 int		 cmd_tail(struct ctl *, int, char **);

@@ -6,6 +6,9 @@
  *   ferryctl drain list
  *   ferryctl drain remove NAME
  *
+ * With --fleet (and --group G or --host H) the same three write and read
+ * the fleet's drains in etcd instead (ctl/fleet.c).
+ *
  * A drain is one file, conf.d/50-drain-NAME.conf, holding one output
  * section and a first line that says ferryctl wrote it. add writes it
  * atomically, checks that the whole configuration still loads (and takes
@@ -22,17 +25,16 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "backlog.h"
 #include "clock.h"
 #include "conf.h"
@@ -48,13 +50,16 @@ struct drain_args {
 	const char	*name;
 	const char	*uri;
 	const char	*api_key;
+	int		 fleet;		/* --fleet: in etcd */
+	const char	*group;		/* --group G (with --fleet) */
+	const char	*host;		/* --host H (with --fleet) */
 };
 
+static int	drain_fleet(struct ctl *, const struct drain_args *, char **,
+		    int);
 static int	drain_add(struct ctl *, const struct drain_args *);
 static int	drain_list(struct ctl *);
 static int	drain_remove(struct ctl *, const struct drain_args *);
-static int	fail(const struct ctl *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 static int	check_name(const struct ctl *, const char *);
 static int	check_uri(const struct ctl *, const char *);
 static int	check_value(const char *);
@@ -63,15 +68,15 @@ static int	confd_path(const struct ctl *, char *, size_t);
 static int	drain_path(const struct ctl *, const char *, char *, size_t);
 static int	is_drain_file(const char *);
 static int	write_atomic(const char *, const char *, const char *, int);
-static int	sync_dir(const char *);
 static int	output_file(const struct ctl *, const char *, char *, size_t);
+static int	is_fleet_file(const struct ctl *, const char *);
 static void	reload(const struct ctl *, const char *, const char *,
 		    const char *);
 
 int
 cmd_drain(struct ctl *ctl, int argc, char **argv)
 {
-	struct drain_args	 a = { NULL, NULL, NULL };
+	struct drain_args	 a = { NULL, NULL, NULL, 0, NULL, NULL };
 	char			*pos[3];
 	int			 i, npos = 0;
 
@@ -83,6 +88,12 @@ cmd_drain(struct ctl *ctl, int argc, char **argv)
 			a.api_key = argv[++i];
 		else if (strncmp(argv[i], "--api-key=", 10) == 0)
 			a.api_key = argv[i] + 10;
+		else if (strcmp(argv[i], "--fleet") == 0)
+			a.fleet = 1;
+		else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc)
+			a.group = argv[++i];
+		else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
+			a.host = argv[++i];
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
 			ctl_usage();
 		else if (npos < 3)
@@ -90,8 +101,11 @@ cmd_drain(struct ctl *ctl, int argc, char **argv)
 		else
 			ctl_usage();
 	}
-	if (npos == 0)
+	if (npos == 0 || ((a.group != NULL || a.host != NULL) && !a.fleet) ||
+	    (a.group != NULL && a.host != NULL))
 		ctl_usage();
+	if (a.fleet)
+		return drain_fleet(ctl, &a, pos, npos);
 	if (strcmp(pos[0], "add") == 0 && npos == 3) {
 		a.name = pos[1];
 		a.uri = pos[2];
@@ -108,23 +122,22 @@ cmd_drain(struct ctl *ctl, int argc, char **argv)
 	ctl_usage();
 }
 
-/* The message on stderr (or as JSON on stdout); returns 1. */
+/* --fleet: the same commands, on etcd (ctl/fleet.c). */
 static int
-fail(const struct ctl *ctl, const char *fmt, ...)
+drain_fleet(struct ctl *ctl, const struct drain_args *a, char **pos,
+    int npos)
 {
-	char	msg[1024];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (ctl->json) {
-		printf("{\"ok\":false,\"error\":");
-		json_str(stdout, msg);
-		printf("}\n");
-	} else
-		fprintf(stderr, "ferryctl: %s\n", msg);
-	return 1;
+	if (strcmp(pos[0], "add") == 0 && npos == 3)
+		return ctl_fleet_drain_add(ctl, a->group, a->host, pos[1],
+		    pos[2], a->api_key);
+	if (a->api_key != NULL)
+		ctl_usage();
+	if (strcmp(pos[0], "list") == 0 && npos == 1 && a->group == NULL &&
+	    a->host == NULL)
+		return ctl_fleet_drain_list(ctl);
+	if (strcmp(pos[0], "remove") == 0 && npos == 2)
+		return ctl_fleet_drain_remove(ctl, a->group, a->host, pos[1]);
+	ctl_usage();
 }
 
 static int
@@ -140,7 +153,7 @@ drain_add(struct ctl *ctl, const struct drain_args *a)
 	if (check_name(ctl, a->name) == -1 || check_uri(ctl, a->uri) == -1)
 		return 1;
 	if (a->api_key != NULL && check_value(a->api_key) == -1)
-		return fail(ctl, "the API key holds a quote, a backslash or a "
+		return ctl_fail(ctl, "the API key holds a quote, a backslash or a "
 		    "control character");
 	/* Only a configuration that loads now can tell us the drain broke it. */
 	if ((conf = ctl_conf_load(ctl, &errs)) == NULL) {
@@ -152,14 +165,14 @@ drain_add(struct ctl *ctl, const struct drain_args *a)
 	}
 	conf_free(conf);
 	if (output_file(ctl, a->name, where, sizeof(where)) == 1)
-		return fail(ctl, "an output \"%s\" exists already (%s)%s",
+		return ctl_fail(ctl, "an output \"%s\" exists already (%s)%s",
 		    a->name, where, is_drain_file(where) ? "; remove that "
 		    "drain first" : "");
 	if (confd_path(ctl, dir, sizeof(dir)) == -1 ||
 	    drain_path(ctl, a->name, path, sizeof(path)) == -1)
-		return fail(ctl, "path too long");
+		return ctl_fail(ctl, "path too long");
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-		return fail(ctl, "%s: %s", dir, strerror(errno));
+		return ctl_fail(ctl, "%s: %s", dir, strerror(errno));
 	n = asprintf(&text, DRAIN_MARK " written by \"ferryctl drain add\"; "
 	    "\"ferryctl drain remove %s\" removes it.\n"
 	    "output \"%s\" {\n\turi = \"%s\"\n%s%s%s}\n", a->name, a->name,
@@ -167,21 +180,21 @@ drain_add(struct ctl *ctl, const struct drain_args *a)
 	    a->api_key != NULL ? a->api_key : "",
 	    a->api_key != NULL ? "\"\n" : "");
 	if (n == -1)
-		return fail(ctl, "out of memory");
+		return ctl_fail(ctl, "out of memory");
 	/* A password or key in the URI is as secret as an API key. */
 	if (write_atomic(ctl->confpath != NULL ? ctl->confpath :
 	    conf_default_path(), path, text, a->api_key != NULL ||
-	    strcmp(ctl_uri_mask(a->uri, masked, sizeof(masked)), a->uri) != 0)
+	    strcmp(url_mask(a->uri, masked, sizeof(masked)), a->uri) != 0)
 	    == -1) {
 		free(text);
-		return fail(ctl, "%s: %s", path, strerror(errno));
+		return ctl_fail(ctl, "%s: %s", path, strerror(errno));
 	}
 	free(text);
 	/* The whole configuration, with the drain: else take it back. */
 	if ((conf = ctl_conf_load(ctl, &errs)) == NULL) {
 		ctl_conf_errors(ctl, &errs);
 		(void)unlink(path);
-		(void)sync_dir(dir);
+		(void)atomicfile_sync_dir(dir);
 		if (!ctl->json)
 			fprintf(stderr, "ferryctl: with the drain the "
 			    "configuration does not load; drain not added\n");
@@ -204,21 +217,25 @@ drain_remove(struct ctl *ctl, const struct drain_args *a)
 		return 1;
 	if (confd_path(ctl, dir, sizeof(dir)) == -1 ||
 	    drain_path(ctl, a->name, path, sizeof(path)) == -1)
-		return fail(ctl, "path too long");
+		return ctl_fail(ctl, "path too long");
 	if (!is_drain_file(path)) {
 		rc = output_file(ctl, a->name, where, sizeof(where));
+		if (rc == 1 && is_fleet_file(ctl, where))
+			return ctl_fail(ctl, "output \"%s\" is a fleet drain (%s): "
+			    "ferryctl drain remove --fleet removes it from etcd, "
+			    "for every host it is meant for", a->name, where);
 		if (rc == 1)
-			return fail(ctl, "output \"%s\" is not a drain: it is "
+			return ctl_fail(ctl, "output \"%s\" is not a drain: it is "
 			    "written in %s, by hand; ferryctl removes only the "
 			    "drains it added (edit that file instead)",
 			    a->name, where);
-		return fail(ctl, "no drain \"%s\" (ferryctl drain list shows "
+		return ctl_fail(ctl, "no drain \"%s\" (ferryctl drain list shows "
 		    "them)", a->name);
 	}
 	if (unlink(path) == -1)
-		return fail(ctl, "%s: %s", path, strerror(errno));
-	if (sync_dir(dir) == -1)
-		return fail(ctl, "%s: %s", dir, strerror(errno));
+		return ctl_fail(ctl, "%s: %s", path, strerror(errno));
+	if (atomicfile_sync_dir(dir) == -1)
+		return ctl_fail(ctl, "%s: %s", dir, strerror(errno));
 	if ((conf = ctl_conf_load(ctl, &errs)) == NULL) {
 		/* Removed, but something else is wrong: say so, do not reload. */
 		ctl_conf_errors(ctl, &errs);
@@ -406,7 +423,7 @@ drain_list(struct ctl *ctl)
 	v.conf = conf;
 	if ((v.rows = calloc(conf->noutputs + 1, sizeof(*v.rows))) == NULL) {
 		conf_free(conf);
-		return fail(ctl, "out of memory");
+		return ctl_fail(ctl, "out of memory");
 	}
 	/* The configuration is still worth showing without the states. */
 	if (view_read(&v) == -1) {
@@ -430,7 +447,7 @@ drain_list(struct ctl *ctl)
 		rc = output_file(ctl, conf->outputs[i].name, where, sizeof(where));
 		if (rc != 1)
 			(void)strlcpy(where, "?", sizeof(where));
-		(void)ctl_uri_mask(conf->outputs[i].uri, uri, sizeof(uri));
+		(void)url_mask(conf->outputs[i].uri, uri, sizeof(uri));
 		if (ctl->json) {
 			printf("%s{\"name\":", i ? "," : "");
 			json_str(stdout, conf->outputs[i].name);
@@ -438,14 +455,16 @@ drain_list(struct ctl *ctl)
 			json_str(stdout, uri);
 			printf(",\"file\":");
 			json_str(stdout, where);
-			printf(",\"drain\":%s", is_drain_file(where) ?
+			printf(",\"drain\":%s,\"fleet\":%s", is_drain_file(where) ?
+			    "true" : "false", is_fleet_file(ctl, where) ?
 			    "true" : "false");
 			print_json_detail(&v, &v.rows[i]);
 			printf("}");
 		} else {
 			printf("%-*s  %-5s  %-40s  %s\n", w,
 			    conf->outputs[i].name, is_drain_file(where) ?
-			    "yes" : "no", uri, where);
+			    "yes" : is_fleet_file(ctl, where) ? "fleet" : "no",
+			    uri, where);
 			print_detail(&v, &v.rows[i], w);
 		}
 	}
@@ -466,13 +485,13 @@ check_name(const struct ctl *ctl, const char *name)
 	const char	*p;
 
 	if (name[0] == '\0' || strlen(name) > DRAIN_NAME_MAX) {
-		(void)fail(ctl, "a drain name has 1 to %d characters",
+		(void)ctl_fail(ctl, "a drain name has 1 to %d characters",
 		    DRAIN_NAME_MAX);
 		return -1;
 	}
 	for (p = name; *p != '\0'; p++) {
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-') {
-			(void)fail(ctl, "drain name \"%s\": only letters, "
+			(void)ctl_fail(ctl, "drain name \"%s\": only letters, "
 			    "digits, '_' and '-' are allowed", name);
 			return -1;
 		}
@@ -488,13 +507,13 @@ check_uri(const struct ctl *ctl, const char *uri)
 	char		err[256];
 
 	if (check_value(uri) == -1 || strchr(uri, ' ') != NULL) {
-		(void)fail(ctl, "\"%s\": a URI holds no space, quote, "
+		(void)ctl_fail(ctl, "\"%s\": a URI holds no space, quote, "
 		    "backslash or control character", uri);
 		return -1;
 	}
 	/* The forwarder's own parser, and its one list of schemes. */
 	if (url_parse(uri, &u, err, sizeof(err)) == -1) {
-		(void)fail(ctl, "\"%s\": %s", uri, err);
+		(void)ctl_fail(ctl, "\"%s\": %s", uri, err);
 		return -1;
 	}
 	return 0;
@@ -563,9 +582,7 @@ is_drain_file(const char *path)
 
 /*
  * Write text to path so that a reader (ferry-periodic, a crash) sees the
- * old state or the new one, never half a file: a temporary file that no
- * reader takes for a fragment (a dot file), fsync, rename over path, then
- * fsync of the directory so the rename itself survives a power loss. The
+ * old state or the new one, never half a file (common/atomicfile.c). The
  * file gets the owner and the mode of the main configuration file (the
  * programs read it alike), without any access for others when it holds
  * a secret.
@@ -574,71 +591,21 @@ static int
 write_atomic(const char *mainpath, const char *path, const char *text,
     int secret)
 {
-	struct stat	 st;
-	char		 tmp[PATH_MAX], dir[PATH_MAX];
-	const char	*base = strrchr(path, '/');
-	mode_t		 mode = 0644;
-	size_t		 len = strlen(text), off = 0;
-	ssize_t		 n;
-	int		 fd, save;
+	struct stat	st;
+	mode_t		mode = 0644;
+	uid_t		uid = (uid_t)-1;
+	gid_t		gid = (gid_t)-1;
 
-	if (base == NULL)
-		return -1;
-	(void)snprintf(dir, sizeof(dir), "%.*s", (int)(base - path), path);
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, base + 1,
-	    (int)getpid()) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (stat(mainpath, &st) == 0)
+	if (stat(mainpath, &st) == 0) {
 		mode = st.st_mode & 0666;
+		if (geteuid() == 0) {
+			uid = st.st_uid;
+			gid = st.st_gid;
+		}
+	}
 	if (secret)
 		mode &= 0660;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    mode)) == -1)
-		return -1;
-	if (fchmod(fd, mode) == -1)
-		goto fail;
-	if (geteuid() == 0 && stat(mainpath, &st) == 0 &&
-	    fchown(fd, st.st_uid, st.st_gid) == -1)
-		goto fail;
-	while (off < len) {
-		if ((n = write(fd, text + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += n;
-	}
-	if (fsync(fd) == -1)
-		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	return sync_dir(dir);
-fail:
-	save = errno;
-	if (fd != -1)
-		close(fd);
-	(void)unlink(tmp);
-	errno = save;
-	return -1;
-}
-
-static int
-sync_dir(const char *dir)
-{
-	int	fd, rc;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
+	return atomicfile_write(path, text, strlen(text), mode, uid, gid);
 }
 
 static int
@@ -654,25 +621,16 @@ is_fragment(const struct dirent *d)
  * The file that writes output name: the main file or a conf.d fragment,
  * read in the order conf_load() reads them. 1 found, 0 not.
  */
+/* The fragment of dir that writes output name, into buf: 1 found, 0 not. */
 static int
-output_file(const struct ctl *ctl, const char *name, char *buf, size_t size)
+dir_output_file(const char *dir, const char *name, char *buf, size_t size)
 {
 	struct conf_errors	  errs;
 	struct dirent		**ents = NULL;
-	char			  dir[PATH_MAX], path[PATH_MAX], **names;
+	char			  path[PATH_MAX], **names;
 	int			  n, i, j, found = 0;
 
-	if ((names = conf_file_outputs(main_path(ctl), &errs)) != NULL) {
-		for (j = 0; names[j] != NULL && !found; j++)
-			found = strcmp(names[j], name) == 0;
-		conf_strings_free(names);
-	}
-	if (found) {
-		(void)strlcpy(buf, main_path(ctl), size);
-		return 1;
-	}
-	if (confd_path(ctl, dir, sizeof(dir)) == -1 ||
-	    (n = scandir(dir, &ents, is_fragment, alphasort)) == -1)
+	if ((n = scandir(dir, &ents, is_fragment, alphasort)) == -1)
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (!found && snprintf(path, sizeof(path), "%s/%s", dir,
@@ -688,6 +646,43 @@ output_file(const struct ctl *ctl, const char *name, char *buf, size_t size)
 	}
 	free(ents);
 	return found;
+}
+
+static int
+output_file(const struct ctl *ctl, const char *name, char *buf, size_t size)
+{
+	struct conf_errors	  errs;
+	char			  dir[PATH_MAX], **names;
+	int			  j, found = 0;
+
+	if ((names = conf_file_outputs(main_path(ctl), &errs)) != NULL) {
+		for (j = 0; names[j] != NULL && !found; j++)
+			found = strcmp(names[j], name) == 0;
+		conf_strings_free(names);
+	}
+	if (found) {
+		(void)strlcpy(buf, main_path(ctl), size);
+		return 1;
+	}
+	if (confd_path(ctl, dir, sizeof(dir)) == 0 &&
+	    dir_output_file(dir, name, buf, size))
+		return 1;
+	/* Then the fleet's fragments, read last as conf_load() does. */
+	return conf_fleet_dir(main_path(ctl), dir, sizeof(dir)) == 0 &&
+	    dir_output_file(dir, name, buf, size);
+}
+
+/* A fragment ferry-fleet wrote: conf.d/fleet/NAME.conf. */
+static int
+is_fleet_file(const struct ctl *ctl, const char *path)
+{
+	char	dir[PATH_MAX];
+	size_t	n;
+
+	if (conf_fleet_dir(main_path(ctl), dir, sizeof(dir)) == -1)
+		return 0;
+	n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
 /* Done: say so, and ask the supervisor to reload, as ferryctl reload does. */

@@ -8,7 +8,7 @@
  * fills the struct by, so every key is shown: sections nested as in the
  * file, each row's field read at its offset. Secrets are masked (an
  * api_key that is set prints as "***", and so do a URI's password and
- * secret query parameters: ctl_uri_mask()), and
+ * secret query parameters: url_mask() of common/url.c), and
  * keys set by FERRY_* environment variables say so. The text form is
  * itself valid configuration syntax.
  */
@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "confkeys.h"
 #include "ctl.h"
+#include "url.h"
 
 struct printer {
 	const struct ferry_conf	*conf;
@@ -36,95 +37,6 @@ static void	print_value(const struct printer *, const struct conf_key *,
 static void	print_conf_str(const char *);
 static const char *env_of(const struct ferry_conf *, const char *,
 		    const char *, char *, size_t);
-
-/*
- * Query parameters whose value is a secret: ClickHouse takes its password
- * as one, and an HTTP peer may take a key or a token that way.
- */
-static const char *const secret_params[] = {
-	"password", "passwd", "api_key", "apikey", "token", "secret"
-};
-
-/* Append n bytes of s to the string in buf, as many as fit. */
-static void
-cat(char *buf, size_t size, const char *s, size_t n)
-{
-	size_t	len = strlen(buf);
-
-	if (len + 1 >= size)
-		return;
-	if (n > size - len - 1)
-		n = size - len - 1;
-	memcpy(buf + len, s, n);
-	buf[len + n] = '\0';
-}
-
-static int
-secret_param(const char *name, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof(secret_params) / sizeof(secret_params[0]); i++)
-		if (strlen(secret_params[i]) == n &&
-		    strncasecmp(name, secret_params[i], n) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * uri with its secrets replaced by "***": the password of its user
- * information ("https://u:secret@host/" -> "https://u:***@host/"), all of
- * the user information when it has no ':' (redis://SECRET@host/ is a
- * password alone, and https://KEY@host/ an API key, Hosted Graphite's way),
- * and the value of a query parameter named like a secret
- * ("clickhouse://h/?password=***"). What is cut to fit buf is cut after
- * masking, so a secret never shows.
- */
-const char *
-ctl_uri_mask(const char *uri, char *buf, size_t size)
-{
-	const char	*auth, *end, *at, *colon, *rest, *p, *eq;
-	size_t		 n;
-
-	if (size == 0)
-		return buf;
-	buf[0] = '\0';
-	if ((auth = strstr(uri, "://")) == NULL) {
-		cat(buf, size, uri, strlen(uri));
-		return buf;
-	}
-	auth += 3;
-	end = auth + strcspn(auth, "/?#");
-	/* The last '@' before the path: a password may hold '@' unescaped. */
-	for (at = NULL, p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (at != NULL) {
-		colon = memchr(auth, ':', at - auth);
-		p = colon != NULL ? colon + 1 : auth;
-		cat(buf, size, uri, p - uri);
-		cat(buf, size, "***", 3);
-		rest = at;
-	} else
-		rest = uri;
-	if ((p = strchr(rest, '?')) == NULL) {
-		cat(buf, size, rest, strlen(rest));
-		return buf;
-	}
-	cat(buf, size, rest, p + 1 - rest);
-	for (p++; *p != '\0' && *p != '#'; p += n) {
-		n = strcspn(p, "&#");
-		if ((eq = memchr(p, '=', n)) != NULL && secret_param(p, eq - p)) {
-			cat(buf, size, p, eq + 1 - p);
-			cat(buf, size, "***", 3);
-		} else
-			cat(buf, size, p, n);
-		if (p[n] == '&')
-			cat(buf, size, p + n++, 1);
-	}
-	cat(buf, size, p, strlen(p));
-	return buf;
-}
 
 int
 ctl_effective_print(const struct ctl *ctl, const struct ferry_conf *conf)
@@ -267,7 +179,7 @@ print_value(const struct printer *p, const struct conf_key *k,
 		if (k->flags & CONF_SECRET && s[0] != '\0')
 			s = "***";
 		else if (k->flags & CONF_URI)
-			s = ctl_uri_mask(s, buf, sizeof(buf));
+			s = url_mask(s, buf, sizeof(buf));
 		if (p->json)
 			json_str(stdout, s);
 		else

@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "pidfile.h"
 #include "ctl.h"
+#include "version.h"
 
 static int	cmd_check_config(struct ctl *, int, char **);
 static int	cmd_reload(struct ctl *, int, char **);
@@ -41,8 +43,12 @@ static const struct command {
 	{ "check-config",	cmd_check_config,
 	    "check-config [-c file] [--effective]", 0 },
 	{ "drain",		cmd_drain,
-	    "drain add name uri [--api-key key] | drain list | drain remove name",
-	    0 },
+	    "drain add name uri [--api-key key] | drain list | drain remove name\n"
+	    "       ferryctl drain add --fleet [--group g | --host h] name uri "
+	    "[--api-key key]\n"
+	    "       ferryctl drain list --fleet | drain remove --fleet "
+	    "[--group g | --host h] name", 0 },
+	{ "fleet",		cmd_fleet,	"fleet status", 0 },
 	{ "reload",		cmd_reload,	"reload", 0 },
 	{ "send",		cmd_send,	"send name value [timestamp]", 0 },
 	{ "status",		cmd_status,	"status", 0 },
@@ -56,7 +62,7 @@ ctl_usage(void)
 {
 	size_t	i;
 
-	fprintf(stderr, "usage: ferryctl [-c config] [--json] command\n");
+	fprintf(stderr, "usage: ferryctl [-V] [-c config] [--json] command\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(stderr, "       ferryctl %s\n", commands[i].usage);
 	exit(CTL_EX_USAGE);
@@ -89,7 +95,7 @@ main(int argc, char *argv[])
 }
 
 /*
- * -c FILE and --json, from argv[1] up to the first other argument. Returns
+ * -c FILE and --json (and -V, which prints the version and exits), from argv[1] up to the first other argument. Returns
  * the index of that argument.
  */
 static int
@@ -100,12 +106,13 @@ parse_options(struct ctl *ctl, int argc, char **argv)
 		{ "json",	no_argument,		NULL,	'j' },
 		{ "effective",	no_argument,		NULL,	'e' },
 		{ "help",	no_argument,		NULL,	'h' },
+		{ "version",	no_argument,		NULL,	'V' },
 		{ NULL,		0,			NULL,	0 }
 	};
 	int	ch;
 
 	optind = 0;	/* glibc: start over, for the second pass */
-	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			ctl->confpath = optarg;
@@ -116,11 +123,32 @@ parse_options(struct ctl *ctl, int argc, char **argv)
 		case 'e':
 			ctl->effective = 1;
 			break;
+		case 'V':
+			version_print("ferryctl");
+			exit(0);
 		default:
 			ctl_usage();
 		}
 	}
 	return optind;
+}
+
+int
+ctl_fail(const struct ctl *ctl, const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ctl->json) {
+		printf("{\"ok\":false,\"error\":");
+		json_str(stdout, msg);
+		printf("}\n");
+	} else
+		fprintf(stderr, "ferryctl: %s\n", msg);
+	return 1;
 }
 
 /*
@@ -246,9 +274,9 @@ cmd_version(struct ctl *ctl, int argc, char **argv)
 	if (argc != 0)
 		ctl_usage();
 	if (ctl->json)
-		printf("{\"version\":\"%s\"}\n", FERRY_VERSION);
+		printf("{\"version\":\"%s\"}\n", version_get());
 	else
-		printf("%s\n", FERRY_VERSION);
+		printf("%s\n", version_get());
 	return 0;
 }
 

@@ -17,7 +17,6 @@
 #include <sys/types.h>
 
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,29 +57,11 @@ reload_init(const char *path, struct ferry_conf *c)
 static int
 request_reload(void)
 {
-	pid_t	pid;
-	int	rc;
-
-	if ((rc = pidfile_supervisor(&pid)) == 1 && kill(pid, SIGHUP) == 0) {
-		if (signal_failing)
-			log_info("ferry-supervisor can be signalled again");
-		signal_failing = 0;
-		log_info("configuration changed and is valid: asked "
-		    "ferry-supervisor (pid %d) to reload", (int)pid);
-		pstats.reloads_requested++;
-		return 0;
-	}
-	if (!signal_failing) {
-		if (rc == 1)
-			log_warn("configuration changed, but ferry-supervisor "
-			    "(pid %d) cannot be signalled; trying again at "
-			    "each check", (int)pid);
-		else
-			log_warnx("configuration changed, but ferry-supervisor "
-			    "is not running; trying again at each check");
-	}
-	signal_failing = 1;
-	return -1;
+	if (pidfile_reload("configuration changed and is valid",
+	    "trying again at each check", &signal_failing) == -1)
+		return -1;
+	pstats.reloads_requested++;
+	return 0;
 }
 
 void

@@ -41,6 +41,7 @@
 static int	enabled_always(const struct ferry_conf *);
 static int	enabled_sink(const struct ferry_conf *);
 static int	enabled_tail(const struct ferry_conf *);
+static int	enabled_fleet(const struct ferry_conf *);
 
 /* In start order. */
 static struct child	children[] = {
@@ -50,6 +51,7 @@ static struct child	children[] = {
 	{ .name = "tail",	.enabled = enabled_tail },
 	{ .name = "sink",	.enabled = enabled_sink },
 	{ .name = "periodic",	.enabled = enabled_always },
+	{ .name = "fleet",	.enabled = enabled_fleet },
 };
 #define NCHILDREN	(sizeof(children) / sizeof(children[0]))
 _Static_assert(NCHILDREN <= SUP_CHILD_MAX, "the poll loop has room for each");
@@ -78,6 +80,13 @@ static int
 enabled_tail(const struct ferry_conf *conf)
 {
 	return conf->nlogs > 0;
+}
+
+/* ferry-fleet runs when a fleet section names etcd. */
+static int
+enabled_fleet(const struct ferry_conf *conf)
+{
+	return conf->fleet.netcd > 0;
 }
 
 static int

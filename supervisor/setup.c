@@ -179,6 +179,35 @@ setup_dirs(const struct sup_user *u)
 	return 0;
 }
 
+/*
+ * conf.d/fleet beside the configuration, for ferry-fleet's fragments: made
+ * here because conf.d is root's when ferry starts as root, and given to
+ * the children's user, who writes in it. conf.d itself stays as it is: the
+ * user may write drains there, not the rest of the configuration.
+ */
+int
+setup_fleet_dir(const char *confpath, const struct sup_user *u)
+{
+	char	dir[PATH_MAX], *slash;
+
+	if (conf_fleet_dir(confpath, dir, sizeof(dir)) == -1) {
+		log_warnx("%s: path too long", confpath);
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	*slash = '/';
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	return u->drop ? chown_dir(dir, u->uid, u->gid) : 0;
+}
+
 /* chown dir and its entries, not deeper and never through a symlink. */
 static int
 chown_dir(const char *path, uid_t uid, gid_t gid)

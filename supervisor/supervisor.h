@@ -110,6 +110,7 @@ int		 setup_confpath(const char *, char *, size_t);
 int		 setup_bindir(char *, size_t);
 int		 setup_user(const char *, struct sup_user *);
 int		 setup_dirs(const struct sup_user *);
+int		 setup_fleet_dir(const char *, const struct sup_user *);
 struct pidfh	*setup_pidfile(void);
 int		 setup_drop(const struct sup_user *);
 int		 setup_check_dirs(const struct sup_user *);

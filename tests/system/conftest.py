@@ -185,7 +185,7 @@ def tail(text, n=80):
 CONFIG_TEMPLATE = """\
 # written by tests/system/conftest.py
 user = ""
-hostname = "systest"
+hostname = "{hostname}"
 receiver {{ bind = "127.0.0.1" tcp_port = {tcp_port} udp_port = {udp_port} }}
 forwarder {{ batch_timeout = 0.1 }}
 sink {{ enabled = true bind = "127.0.0.1" port = {sink_port} }}
@@ -252,8 +252,9 @@ def deadletter_batches(f, output="sink"):
 class Ferry:
     """One ferry suite under a temporary FERRY_ROOT."""
 
-    def __init__(self, root, extra_conf=""):
+    def __init__(self, root, extra_conf="", hostname="systest"):
         self.root = Path(root)
+        self.hostname = hostname
         self.bin = ferry_bin()
         self.tcp_port = free_port(socket.SOCK_STREAM)
         self.udp_port = free_port(socket.SOCK_DGRAM)
@@ -293,7 +294,7 @@ class Ferry:
         self.conf.write_text(CONFIG_TEMPLATE.format(
             tcp_port=self.tcp_port, udp_port=self.udp_port,
             sink_port=self.sink_port, output_port=self.output_port,
-            extra=extra))
+            hostname=self.hostname, extra=extra))
 
     def run(self, program, *args, timeout=30):
         """Run one of the programs to completion; a CompletedProcess."""
@@ -566,16 +567,18 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def start_ferry(tmp_path, request):
     """
-    A factory: start_ferry(extra_conf="", start=True) -> Ferry. Teardown
-    stops each one and checks the exit status, leftovers and sanitizers.
+    A factory: start_ferry(extra_conf="", start=True, hostname="systest")
+    -> Ferry; instances that must tell themselves apart (a fleet) each get
+    a hostname. Teardown stops each one and checks the exit status,
+    leftovers and sanitizers.
     """
     require_programs()
     made = []
     request.node.ferry_suites = made
 
-    def make(extra_conf="", start=True):
+    def make(extra_conf="", start=True, hostname="systest"):
         root = tmp_path / ("root%d" % len(made))
-        f = Ferry(root, extra_conf)
+        f = Ferry(root, extra_conf, hostname)
         made.append(f)
         if start:
             f.start()

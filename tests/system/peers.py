@@ -13,6 +13,9 @@ here (never the system's), and stopped by pid at the end:
   VictoriaMetrics  victoria-metrics: Graphite listener, read back through
                    /api/v1/export after /internal/force_flush
   ClickHouse       clickhouse-server: HTTP query() / rows()
+  Etcd             etcd (etcd-server): one member, or one of a cluster that
+                   etcd_cluster() starts; put()/get()/delete()/compact()
+                   through its v3 JSON gateway
 
 Use one as a context manager (`with Redis(tmp_path) as r:`) or through the
 start_peer fixture of conftest.py, which stops it and attaches its log to a
@@ -25,6 +28,7 @@ the process a peer started is signalled, by its pid. Every peer runs as root
 here (CI is root in a container) and touches no system path: each one's data,
 logs, pid and work files live in its folder.
 """
+import base64
 import importlib.util
 import json
 import os
@@ -154,7 +158,11 @@ class Peer:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout=START_TIMEOUT):
+    def start(self, timeout=START_TIMEOUT, wait=True):
+        """
+        Start the program and wait until ready(); wait=False only starts
+        it (members of a cluster are ready only once a quorum runs).
+        """
         self.require()
         assert not self.running(), "%s is already running" % self.name
         self.configure()
@@ -166,6 +174,8 @@ class Peer:
                                      stdin=subprocess.DEVNULL, stdout=self.out,
                                      stderr=subprocess.STDOUT)
         self.starts += 1
+        if not wait:
+            return self
 
         def up():
             if self.proc.poll() is not None:
@@ -937,3 +947,139 @@ class ClickHouse(Peer):
 
 
 ALL = (Redis, Rsyslog, CarbonCRelay, CarbonCache, VictoriaMetrics, ClickHouse)
+
+
+# -- etcd -------------------------------------------------------------------
+
+def _b64(s):
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+def _unb64(s):
+    return base64.b64decode(s).decode(errors="replace")
+
+
+class Etcd(Peer):
+    """
+    etcd (Debian's etcd-server) on 127.0.0.1: a client port and a peer
+    port, its data in its folder, kept across restart() (a stop and start
+    of the same member). Etcd(tmp_path, name="etcd", cluster=None,
+    token=None): with cluster, the "--initial-cluster" of every member
+    (etcd_cluster() makes one).
+
+    endpoint; put(key, value, lease=0), get(key) -> str or None,
+    get_prefix(prefix) -> {key: value}, delete(key) -> count, revision(),
+    compact(revision), all through the v3 JSON gateway, as ferry talks.
+    """
+    name = "etcd"
+
+    def __init__(self, tmp_path, name=None, cluster=None, token=None):
+        super().__init__(tmp_path, name)
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        while self.peer_port == self.client_port:
+            self.peer_port = free_port()
+        self.data_dir = self.dir / "data"
+        self.cluster = cluster
+        self.token = token or "ferry-test-%s" % self.name
+
+    @classmethod
+    def program(cls):
+        return _which("etcd")
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.client_port
+
+    @property
+    def peer_url(self):
+        return "http://127.0.0.1:%d" % self.peer_port
+
+    def argv(self):
+        return [self.program(), "--name", self.name,
+                "--data-dir", str(self.data_dir),
+                "--listen-client-urls", self.endpoint,
+                "--advertise-client-urls", self.endpoint,
+                "--listen-peer-urls", self.peer_url,
+                "--initial-advertise-peer-urls", self.peer_url,
+                "--initial-cluster",
+                self.cluster or "%s=%s" % (self.name, self.peer_url),
+                "--initial-cluster-token", self.token,
+                "--initial-cluster-state", "new"]
+
+    def env(self):
+        env = dict(os.environ)
+        # Nothing of the caller's etcd settings (ETCD_*) reaches it.
+        for k in [k for k in env if k.startswith("ETCD")]:
+            del env[k]
+        return env
+
+    def ready(self):
+        # /health says true once the member is part of a cluster that has
+        # a leader: then writes go through.
+        try:
+            with urllib.request.urlopen(self.endpoint + "/health",
+                                        timeout=1) as r:
+                return json.loads(r.read().decode()).get("health") == "true"
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+
+    def call(self, path, body, timeout=10):
+        """POST body (a dict) to the gateway; the answer, parsed."""
+        req = urllib.request.Request(self.endpoint + path,
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read().decode())
+
+    def put(self, key, value, lease=0):
+        body = {"key": _b64(key), "value": _b64(value)}
+        if lease:
+            body["lease"] = str(lease)
+        return int(self.call("/v3/kv/put", body)["header"]["revision"])
+
+    def get(self, key):
+        kvs = self.call("/v3/kv/range", {"key": _b64(key)}).get("kvs", [])
+        return _unb64(kvs[0].get("value", "")) if kvs else None
+
+    def get_prefix(self, prefix):
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        kvs = self.call("/v3/kv/range", {"key": _b64(prefix),
+                                         "range_end": _b64(end)}).get("kvs", [])
+        return {_unb64(kv["key"]): _unb64(kv.get("value", "")) for kv in kvs}
+
+    def delete(self, key):
+        return int(self.call("/v3/kv/deleterange",
+                             {"key": _b64(key)}).get("deleted", 0))
+
+    def revision(self):
+        return int(self.call("/v3/kv/range", {"key": _b64("\0")})["header"]["revision"])
+
+    def compact(self, revision):
+        return self.call("/v3/kv/compaction", {"revision": str(revision),
+                                               "physical": True})
+
+
+def etcd_cluster(start_peer, n=3, timeout=START_TIMEOUT):
+    """
+    n etcd members on loopback that form one cluster, started together
+    (a member is ready only once a quorum runs) through the start_peer
+    fixture, which stops each at teardown. Returns the members.
+    """
+    members = [start_peer(Etcd, start=False, name="etcd%d" % i)
+               for i in range(n)]
+    cluster = ",".join("%s=%s" % (m.name, m.peer_url) for m in members)
+    for m in members:
+        m.cluster = cluster
+        m.token = "ferry-test-cluster"
+        m.start(wait=False)
+    def up():
+        for m in members:
+            if not m.running():
+                raise AssertionError("%s exited %s during start\n%s"
+                                     % (m.name, m.proc.returncode,
+                                        m.diagnostics()))
+        return all(m.ready() for m in members)
+    wait_for(up, timeout, interval=0.1,
+             what="an etcd cluster of %d with a leader" % n)
+    return members

@@ -754,7 +754,8 @@ def test_spool_cap_without_output(start_ferry):
     f = start_ferry(start=False)
     text = CONFIG_TEMPLATE.format(
         tcp_port=f.tcp_port, udp_port=f.udp_port, sink_port=f.sink_port,
-        output_port=f.sink_port, extra="spool { max_size = 2M segment_size = 128K }\n")
+        output_port=f.sink_port, hostname=f.hostname,
+        extra="spool { max_size = 2M segment_size = 128K }\n")
     text = re.sub(r"(?m)^output .*$", "", text)
     assert "output" not in text
     f.conf.write_text(text)

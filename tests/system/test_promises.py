@@ -432,7 +432,7 @@ def test_no_output_keeps_spooling_and_says_so_once(start_ferry):
     f = start_ferry(start=False)
     text = CONFIG_TEMPLATE.format(tcp_port=f.tcp_port, udp_port=f.udp_port,
                                   sink_port=f.sink_port, output_port=f.sink_port,
-                                  extra="")
+                                  hostname=f.hostname, extra="")
     text = re.sub(r"(?m)^output .*$", "", text)
     assert "output" not in text
     f.conf.write_text(text)

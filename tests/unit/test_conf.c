@@ -721,6 +721,99 @@ test_duplicate_output_across_fragments(void **state)
 	assert_has_error(&errs, frag, 2, "hg");
 }
 
+/*
+ * conf.d/fleet holds ferry-fleet's fragments, written as the unprivileged
+ * user: outputs with a uri and an api_key, read after conf.d, and nothing
+ * else, file:// only when the operator's own files allow it.
+ */
+#define FLEET	"fleet { etcd = {\"http://127.0.0.1:2379\"} }\n"
+
+static void
+test_fleet_fragments(void **state)
+{
+	struct fixture		*f = *state;
+	struct ferry_conf	*c;
+	struct conf_errors	 errs;
+	char			 dir[256], frag[320];
+
+	snprintf(dir, sizeof(dir), "%s/fleet", f->confd);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	write_main(f, "output \"a\" { uri = \"https://a/\" }\n" FLEET);
+	snprintf(frag, sizeof(frag), "%s/d.conf", dir);
+	write_file(frag, "# ferry-fleet: x\noutput \"d\" { uri = "
+	    "\"tcp://h:1/\" api_key = \"k\" }\n");
+	c = load_ok(f);
+	assert_int_equal(c->noutputs, 2);
+	assert_string_equal(c->outputs[1].name, "d");
+	assert_string_equal(c->outputs[1].api_key, "k");
+	conf_free(c);
+	/* No fleet configured: its drains are not read. */
+	write_main(f, "output \"a\" { uri = \"https://a/\" }\n");
+	c = load_ok(f);
+	assert_int_equal(c->noutputs, 1);
+	conf_free(c);
+	write_main(f, "output \"a\" { uri = \"https://a/\" }\n" FLEET);
+
+	/* Anything but an output: the user key would be the worst. */
+	write_file(frag, "user = \"\"\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, frag, 0, "only output sections");
+	write_file(frag, "collectors { custom_dir = \"/tmp\" }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, frag, 0, "sets custom_dir");
+	write_file(frag, "output \"d\" { uri = \"tcp://h:1/\" "
+	    "connect_timeout = 1 }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, frag, 0, "only uri and api_key");
+
+	/* file:// needs fleet.allow_file, from the operator's files. */
+	write_file(frag, "output \"d\" { uri = \"file:///tmp/x\" }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, frag, 0, "allow_file");
+	write_main(f, "fleet { etcd = {\"http://127.0.0.1:2379\"} "
+	    "allow_file = true }\n");
+	c = load_ok(f);
+	assert_int_equal(c->noutputs, 1);
+	conf_free(c);
+
+	/* A name an operator's output has: refused, as across fragments. */
+	write_main(f, "output \"d\" { uri = \"https://a/\" }\n" FLEET);
+	write_file(frag, "output \"d\" { uri = \"tcp://h:1/\" }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, frag, 1, "defined twice");
+}
+
+static void
+test_fleet_keys(void **state)
+{
+	struct fixture		*f = *state;
+	struct ferry_conf	*c;
+	struct conf_errors	 errs;
+
+	write_main(f, "fleet { etcd = {\"http://127.0.0.1:2379\", "
+	    "\"https://e2:2379/\"} group = \"eu-1\" }\n");
+	c = load_ok(f);
+	assert_int_equal(c->fleet.netcd, 2);
+	assert_string_equal(c->fleet.prefix, "/ferry/");
+	assert_string_equal(c->fleet.group, "eu-1");
+	assert_false(c->fleet.allow_file);
+	assert_float(c->fleet.heartbeat_interval, 10);
+	conf_free(c);
+	write_main(f, "fleet {\n etcd = {\"http://u:SECRET@h:2379\"} }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "no credentials");
+	assert_null(strstr(errs.e[0].msg, "SECRET"));
+	write_main(f, "fleet {\n etcd = {\"h:2379\"} }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "not an http");
+	write_main(f, "fleet {\n prefix = \"/ferry\" }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "ends with /");
+	write_main(f, "fleet {\n group = \"a/b\" }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 2, "group");
+}
+
 static void
 test_sizes_in_file(void **state)
 {
@@ -1456,6 +1549,64 @@ test_file_too_large(void **state)
 	assert_has_error(&errs, f->main, 0, "larger than");
 }
 
+/*
+ * What a program refuses at its start (exit 78) conf_load() refuses too,
+ * so `ferryctl check-config`, `ferry-supervisor -n` and the reload check
+ * say so first. Regression: check-config said "configuration OK" for a
+ * sink on 0.0.0.0 without a key, which ferry-sink then refused.
+ */
+static void
+test_what_programs_refuse(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	struct ferry_conf	*c;
+	char			 text[600];
+
+	/* ferry-sink: beyond loopback without an API key. */
+	write_main(f, "prefix = \"p\"\nsink {\nenabled = true\n"
+	    "bind = \"0.0.0.0\"\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 5, "listens beyond loopback");
+	write_main(f, "sink { enabled = true bind = \"::\" }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 1, "set sink.api_key");
+	/* With a key, on loopback by any name, or not run: accepted. */
+	write_main(f, "sink { enabled = true bind = \"0.0.0.0\" "
+	    "api_key = \"k\" }\n");
+	conf_free(load_ok(f));
+	write_main(f, "sink { enabled = true bind = \"localhost\" }\n");
+	conf_free(load_ok(f));
+	write_main(f, "sink { enabled = false bind = \"0.0.0.0\" }\n");
+	conf_free(load_ok(f));
+
+	/* ferry-collectors: "<prefix>.<host>." must fit its 512 bytes. */
+	memset(text, 0, sizeof(text));
+	strcpy(text, "hostname = \"");
+	memset(text + strlen(text), 'h', 254);
+	strcat(text, "\"\n");
+	write_main(f, text);
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 1, "at most 253");
+	text[strlen(text) - 3] = '"';
+	text[strlen(text) - 2] = '\n';
+	text[strlen(text) - 1] = '\0';
+	write_main(f, text);
+	assert_non_null(c = load_ok(f));
+	assert_int_equal(strlen(c->hostname), 253);
+	conf_free(c);
+
+	/* ferry-supervisor as root, outside FERRY_ROOT: no such user. */
+	if (geteuid() != 0)
+		return;
+	write_main(f, "user = \"ferry-test-no-such-user\"\n");
+	assert_int_equal(unsetenv("FERRY_ROOT"), 0);
+	load_fails(f, &errs);
+	assert_int_equal(setenv("FERRY_ROOT", f->root, 1), 0);
+	assert_has_error(&errs, f->main, 0, "no such user");
+	conf_free(load_ok(f));		/* under FERRY_ROOT: runs as itself */
+}
+
 int
 main(void)
 {
@@ -1481,11 +1632,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_range_nested, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_output_across_fragments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fleet_fragments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fleet_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sizes_in_file, setup, teardown),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test_setup_teardown(test_missing_main_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_what_programs_refuse, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unclosed_section_refused, setup, teardown),
 		cmocka_unit_test(test_error_str),

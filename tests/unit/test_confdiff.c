@@ -28,7 +28,8 @@
 #include "confdiff.h"
 
 #define ALL_WRITERS	(CONFDIFF_RECEIVER | CONFDIFF_FORWARDER | \
-			    CONFDIFF_COLLECTORS | CONFDIFF_PERIODIC | CONFDIFF_TAIL)
+			    CONFDIFF_COLLECTORS | CONFDIFF_PERIODIC | \
+			    CONFDIFF_TAIL | CONFDIFF_FLEET)
 
 static const char base[] =
 	"hostname = \"h1\"\n"
@@ -233,6 +234,43 @@ test_output_in_fragment_restarts_forwarder(void **state)
 	conf_free(b);
 }
 
+/*
+ * A fragment ferry-fleet writes (conf.d/fleet) is an output like any:
+ * only the forwarder restarts, not ferry-fleet that wrote it.
+ */
+static void
+test_fleet_fragment_restarts_forwarder_only(void **state)
+{
+	struct fixture		*f = *state;
+	struct ferry_conf	*a, *b;
+	char			 path[256], fleet[4096];
+
+	snprintf(fleet, sizeof(fleet), "%sfleet { etcd = "
+	    "{\"http://127.0.0.1:2379\"} }\n", base);
+	a = load(f, fleet);
+	snprintf(path, sizeof(path), "%s/fleet", f->confd);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/fleet/d.conf", f->confd);
+	write_file(path,
+	    "output \"d\" { uri = \"http://127.0.0.1:11/api/v1/sink\" }\n");
+	b = load(f, fleet);
+	assert_int_equal(b->noutputs, a->noutputs + 1);
+	assert_int_equal(confdiff(a, b), CONFDIFF_FORWARDER);
+	conf_free(a);
+	conf_free(b);
+}
+
+static void
+test_fleet_settings_restart_fleet_only(void **state)
+{
+	assert_int_equal(diff_extra(*state,
+	    "fleet { etcd = {\"http://127.0.0.1:2379\"} }\n"), CONFDIFF_FLEET);
+	assert_int_equal(diff_extra(*state, "fleet { group = \"eu\" }\n"),
+	    CONFDIFF_FLEET);
+	assert_int_equal(diff_extra(*state, "fleet { password = \"pw\" }\n"),
+	    CONFDIFF_FLEET);
+}
+
 static void
 test_connection_keys_restart_forwarder_only(void **state)
 {
@@ -391,6 +429,7 @@ test_bits_by_name(void **state)
 	assert_int_equal(confdiff_bit("sink"), CONFDIFF_SINK);
 	assert_int_equal(confdiff_bit("collectors"), CONFDIFF_COLLECTORS);
 	assert_int_equal(confdiff_bit("periodic"), CONFDIFF_PERIODIC);
+	assert_int_equal(confdiff_bit("fleet"), CONFDIFF_FLEET);
 	/* Unknown: the supervisor then restarts it on every reload. */
 	assert_int_equal(confdiff_bit("supervisor"), 0);
 	assert_int_equal(confdiff_bit(""), 0);
@@ -415,7 +454,7 @@ test_conf_structs_unchanged_since_classified(void **state)
 		    "fields rows in common/confkeys.c", #type,		\
 		    sizeof(type), (n));					\
 } while (0)
-	SIZE_IS(struct ferry_conf, 416);
+	SIZE_IS(struct ferry_conf, 504);
 	SIZE_IS(struct receiver_conf, 48);
 	SIZE_IS(struct spool_conf, 40);
 	SIZE_IS(struct forwarder_conf, 72);
@@ -428,6 +467,7 @@ test_conf_structs_unchanged_since_classified(void **state)
 	SIZE_IS(struct collector_conf, 72);
 	SIZE_IS(struct periodic_conf, 24);
 	SIZE_IS(struct sink_conf, 32);
+	SIZE_IS(struct fleet_conf, 88);
 #undef SIZE_IS
 }
 
@@ -445,6 +485,8 @@ main(void)
 		T(test_output_api_key_restarts_forwarder_only),
 		T(test_output_renamed_restarts_forwarder),
 		T(test_output_in_fragment_restarts_forwarder),
+		T(test_fleet_fragment_restarts_forwarder_only),
+		T(test_fleet_settings_restart_fleet_only),
 		T(test_connection_keys_restart_forwarder_only),
 		T(test_forwarder_section_restarts_forwarder_only),
 		T(test_log_changes_restart_tail_only),
