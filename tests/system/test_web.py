@@ -159,7 +159,8 @@ def test_page_shows_points_logs_and_hosts(start_ferry, tmp_path):
                 '#hosts tr[data-host="systest"]');
                 return tr && [...tr.cells].map((c) => c.textContent); })()""",
                         timeout=ARRIVAL, what="the host systest listed")
-        assert row[0] == "systest" and row[3] == "0.1.0", row
+        version = f.run("ferryctl", "version").stdout.strip()
+        assert row[0] == "systest" and row[3] == version, (row, version)
         assert row[2] in ("healthy", "unhealthy") or row[2].startswith("unhealthy"), row
         assert row[4].startswith("sink: "), row
 
