@@ -5,10 +5,11 @@
  *
  * Everything the page shows is named in its query string (target=, from=,
  * until=, host=, file=, follow=), kept current with history.replaceState, so
- * the address can be shared. The page polls GET /changes twice a second and
- * reads the rest only when the sink's write counter moved (or, for a window
- * ending "now", every few seconds so the chart slides): a point sent with
- * `ferryctl send` shows within the forwarder's batch time plus half a second.
+ * the address can be shared. The page polls GET /changes four times a
+ * second and reads the rest only when the sink's write counter moved (or,
+ * for a window ending "now", every few seconds so the chart slides): a point
+ * sent with `ferryctl send` shows within the forwarder's batch time plus a
+ * quarter of a second.
  *
  * No library: the chart is a path per series, every point in it (series
  * longer than DECIMATE_ABOVE keep each pixel column's first, lowest, highest
@@ -19,7 +20,7 @@
  */
 "use strict";
 (function () {
-  const POLL_MS = 500;
+  const POLL_MS = 250;          /* /changes is a counter: cheap to ask */
   const SLIDE_MS = 5000;        /* a window ending now is redrawn this often */
   const STALE_S = 180;          /* three default heartbeat intervals */
   const LOG_TAIL = 1000;        /* lines shown when a file is opened */

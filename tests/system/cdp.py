@@ -29,7 +29,7 @@ from pathlib import Path
 
 # As root in a container: no sandbox, and nothing that reaches out to the
 # network (the machine's closed network refuses it, and slowly).
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions",

@@ -134,6 +134,7 @@ def test_page_shows_points_logs_and_hosts(start_ferry, tmp_path):
         ARRIVAL, interval=0.2, what="the log lines in the sink")
 
     weight = page_weight(f)
+    print("the page's own weight (HTML, CSS, JS): %d bytes" % weight)
     assert weight < PAGE_MAX, weight
 
     with Chromium(tmp_path) as browser:
@@ -202,6 +203,11 @@ def test_page_shows_points_logs_and_hosts(start_ferry, tmp_path):
                   % (len(lines) + len(more)), timeout=10)
         assert not [c for c in page.console if c.startswith("exception")], \
             page.console
+        # Everything it loaded came from the sink: it works offline.
+        origin = url(f, "/")
+        loaded = page.eval("performance.getEntriesByType('resource')"
+                           ".map((e) => e.name)")
+        assert loaded and all(u.startswith(origin) for u in loaded), loaded
 
 
 @pytest.mark.serial
