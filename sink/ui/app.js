@@ -42,7 +42,8 @@
   const view = {
     gen: -1, skew: 0, down: false, busy: false, again: false,
     lastChart: 0, beats: [], levels: new Map(), open: new Set(),
-    series: [], scale: null, logLast: null, logKey: "", filesSig: "",
+    series: [], chartSeq: 0, scale: null, logLast: null, logKey: "",
+    filesSig: "",
     timer: null,
   };
 
@@ -464,7 +465,13 @@
     tip.style.top = (ev.clientY - pr.top + 12) + "px";
   }
 
+  /*
+   * A refresh and a click may both be asking: only the answer to the latest
+   * question is drawn, or a slow answer for the old window would be drawn
+   * in the new one.
+   */
   async function loadChart() {
+    const seq = ++view.chartSeq;
     view.lastChart = Date.now();
     if (!state.targets.length) { view.series = []; drawChart(); return; }
     const q = new URLSearchParams();
@@ -473,7 +480,9 @@
     q.set("until", state.until);
     q.set("format", "json");
     const t = performance.now();
-    view.series = await get("/render?" + q);
+    const series = await get("/render?" + q);
+    if (seq !== view.chartSeq) return;
+    view.series = series;
     const fetched = performance.now();
     drawChart();
     const svgEl = $("chart").querySelector("svg");
