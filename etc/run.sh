@@ -24,7 +24,7 @@ output "sink" { uri = "http://127.0.0.1:$SINK/api/v1/sink" }
 # The sink's page lists this host from its heartbeat, and shows ferry's own
 # logs, tailed like any others.
 periodic { heartbeat_url = "http://127.0.0.1:$SINK/beat"  heartbeat_interval = 10 }
-log "ferry" { path = "$ROOT/var/log/ferry/*.log" }
+log "ferry" { path = "$ROOT/var/log/ferry/*.log"  from = "start" }
 CONF
 fi
 

@@ -380,6 +380,7 @@
     for (let ts = Math.ceil((t0 - off) / tstep) * tstep + off; ts <= t1; ts += tstep) {
       const x = X(ts).toFixed(1);
       svg("line", { x1: x, x2: x, y1: y1, y2: y0 }, grid);
+      if (Number(x) > W - 36) continue;   /* its label would be cut at the edge */
       const lab = svg("text", { x: x, y: H - 6, "text-anchor": "middle" }, root);
       lab.textContent = timeLabel(ts, span);
     }
