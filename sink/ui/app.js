@@ -602,6 +602,8 @@
   }
 
   async function poll() {
+    const t = Date.now();
+    let wait = POLL_MS;
     view.timer = null;      /* none pending while this one runs */
     try {
       const c = await get("/changes");
@@ -614,12 +616,15 @@
         drawHosts();
         await loadChart();
       }
+      /* A sink that takes long to answer (a busy one, a large chart) is
+       * asked again only after as long: this page keeps it half idle. */
+      wait = Math.max(POLL_MS, Date.now() - t);
     } catch (e) {
       view.down = true;
       setStatus("sink unreachable: " + (e.message || e), true);
     }
     /* A tab nobody looks at asks ten times less often. */
-    view.timer = setTimeout(poll, document.hidden ? 10 * POLL_MS : POLL_MS);
+    view.timer = setTimeout(poll, document.hidden ? 10 * wait : wait);
   }
 
   function wire() {
