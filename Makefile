@@ -124,7 +124,8 @@ ASAN_BUILTIN_BINS := $(foreach c,$(BUILTINS),$(B)/asan/collectors/$(c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/asan/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
-# Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys.
+# Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys,
+# tools/embed the sink's page as C (ui_files.c).
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
 .PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
