@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
-from conftest import ro_query
+from conftest import REPO, ro_query
 
 
 def request(f, method, path, body=None, key=None, ctype="text/plain"):
@@ -179,6 +179,8 @@ def test_page_served_from_the_binary(start_ferry):
         html = r.read().decode()
         assert r.headers["Content-Type"].startswith("text/html")
         assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    # tools/embed's copy is byte for byte the source's.
+    assert html == (REPO / "sink/ui/index.html").read_text()
     refs = [r for r in re.findall(r'(?:src|href)="([^"]+)"', html) if r != "#"]
     assert sorted(refs) == ["/ui/app.css", "/ui/app.js"], refs
     for ref, ctype in (("/ui/app.css", "text/css"), ("/ui/app.js", "text/javascript")):
@@ -186,6 +188,7 @@ def test_page_served_from_the_binary(start_ferry):
             body = r.read().decode()
             assert r.headers["Content-Type"].startswith(ctype)
             etag = r.headers["ETag"]
+        assert body == (REPO / "sink" / ref.lstrip("/")).read_text()
         # Nothing the page loads comes from another host (SVG's namespace
         # is a name, not a load).
         body = body.replace("http://www.w3.org/2000/svg", "")
