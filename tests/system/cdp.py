@@ -27,9 +27,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-# As root in a container: no sandbox, and nothing that reaches out to the
-# network (the machine's closed network refuses it, and slowly).
+# As root in a container: no sandbox, shared memory in /tmp (a container's
+# /dev/shm is often 64 MB), and nothing that reaches out to the network (the
+# machine's closed network refuses it, and slowly).
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--disable-dev-shm-usage",
          "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--disable-extensions",

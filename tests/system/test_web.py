@@ -143,7 +143,7 @@ def test_page_shows_points_logs_and_hosts(start_ferry, tmp_path):
                       file=path))
         # The chart: exactly the points sent, for each series.
         page.wait("document.querySelectorAll('#chart path.series').length === 2",
-                  timeout=10, what="two series drawn")
+                  timeout=20, what="two series drawn")
         for name, sent in (("web.chart.a", a), ("web.chart.b", b)):
             drawn, scales = chart_points(page, name)
             assert_same_points(drawn, scales, sent)
@@ -167,7 +167,7 @@ def test_page_shows_points_logs_and_hosts(start_ferry, tmp_path):
 
         # The log view: the file's lines in order, shown as text.
         page.wait("document.querySelectorAll('#log .ln').length === %d"
-                  % len(lines), timeout=10, what="the log lines shown")
+                  % len(lines), timeout=20, what="the log lines shown")
         assert log_view(page) == [[i + 1, l] for i, l in enumerate(lines)]
         assert page.eval("document.querySelector('#log b')") is None
         # ...and it follows the file.
@@ -195,12 +195,12 @@ def test_page_shows_points_logs_and_hosts(start_ferry, tmp_path):
         page.goto(shared)
         page.wait("document.querySelectorAll('#chart path.series').length === 1"
                   " && document.querySelector('#range').value === '-6h'",
-                  timeout=10, what="the shared address's selection")
+                  timeout=20, what="the shared address's selection")
         drawn, scales = chart_points(page, "web.chart.a")
         assert_same_points(drawn, scales, a)
         assert scales["t1"] - scales["t0"] == pytest.approx(6 * 3600, abs=5)
         page.wait("document.querySelectorAll('#log .ln').length === %d"
-                  % (len(lines) + len(more)), timeout=10)
+                  % (len(lines) + len(more)), timeout=20)
         assert not [c for c in page.console if c.startswith("exception")], \
             page.console
         # Everything it loaded came from the sink: it works offline.
