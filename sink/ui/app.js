@@ -27,6 +27,7 @@
   const LOG_KEEP = 5000;        /* lines kept in the view while following */
   const DECIMATE_ABOVE = 20000;
   const MARKERS_UPTO = 200;     /* series this short get a dot per point */
+  const SERIES_MAX = 50;        /* series drawn at most (and colours cycle) */
   const COLORS = ["#2457c5", "#d1495b", "#2a9d8f", "#e09f3e", "#7b2cbf",
     "#3d405b", "#ef476f", "#118ab2", "#6a994e", "#bc6c25"];
   const SVGNS = "http://www.w3.org/2000/svg";
@@ -341,7 +342,8 @@
     const tnow = now();
     let t0 = parseTime(state.from, tnow), t1 = parseTime(state.until, tnow);
     if (t0 == null || t1 == null || t1 <= t0) { t0 = tnow - 3600; t1 = tnow; }
-    const series = view.series.map((s) => ({ name: s.target,
+    /* A pattern may match thousands of names: a chart of more is no chart. */
+    const series = view.series.slice(0, SERIES_MAX).map((s) => ({ name: s.target,
       pts: s.datapoints.filter((p) => p[0] !== null && p[1] >= t0 && p[1] <= t1) }));
     let v0 = Infinity, v1 = -Infinity, npts = 0;
     for (const s of series) {
@@ -412,6 +414,9 @@
     });
     if (!series.length)
       legend.append(el("li", "empty", "nothing matches the selection yet"));
+    if (view.series.length > SERIES_MAX)
+      legend.append(el("li", "empty", "and " + (view.series.length - SERIES_MAX) +
+        " more series not drawn: narrow the selection"));
     svg("line", { class: "cursor", x1: -10, x2: -10, y1: y1, y2: y0 }, root);
     root.addEventListener("mousemove", hover);
     root.addEventListener("mouseleave", () => {
