@@ -131,6 +131,15 @@ def test_api_key_required_when_set(start_ferry):
     # The forwarder sends the key as the Basic user: delivery goes on.
     f.send_tcp(["k.b 2 1700000000"])
     f.wait_sink_count("k.b", 1)
+    # The page too: a browser is asked for the key, then sends it with
+    # every request of the page.
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/" % f.sink_port, timeout=10)
+        raise AssertionError("the page without the key")
+    except urllib.error.HTTPError as e:
+        assert e.code == 401 and e.headers["WWW-Authenticate"].startswith("Basic ")
+    for path in ("/", "/ui/app.js", "/changes", "/store/files"):
+        assert request(f, "GET", path, key="s3cret")[0] == 200, path
 
 
 def test_lines_files_and_changes(start_ferry):
