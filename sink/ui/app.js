@@ -542,7 +542,7 @@
       state.file = files[0].file;
       writeURL();
     }
-    sel.value = JSON.stringify([state.host, state.file]);
+    sel.value = state.host ? JSON.stringify([state.host, state.file]) : "";
   }
 
   function lineDiv(n, text) {
@@ -556,7 +556,12 @@
     const box = $("log"), key = state.host + "\n" + state.file;
     const raw = $("rawlog");
     raw.hidden = !state.host;
-    if (!state.host) { box.replaceChildren(); return; }
+    if (!state.host) {
+      box.replaceChildren();
+      $("log-info").textContent = "ferry sends a file's lines here when a log " +
+        "section names it";
+      return;
+    }
     raw.href = "/store/log?" + new URLSearchParams({ host: state.host, file: state.file });
     const base = "/store/lines?" + new URLSearchParams({ host: state.host,
       file: state.file });
