@@ -9,7 +9,8 @@
  * second and reads the rest only when the sink's write counter moved (or,
  * for a window ending "now", every few seconds so the chart slides): a point
  * sent with `ferryctl send` shows within the forwarder's batch time plus a
- * quarter of a second.
+ * quarter of a second. Such a window is followed by reading its last minute
+ * only, and read whole every few seconds (loadChart).
  *
  * No library: the chart is a path per series, every point in it (series
  * longer than DECIMATE_ABOVE keep each pixel column's first, lowest, highest
@@ -22,6 +23,8 @@
 (function () {
   const POLL_MS = 250;          /* /changes is a counter: cheap to ask */
   const SLIDE_MS = 5000;        /* a window ending now is redrawn this often */
+  const FULL_MS = 5000;         /* ...and read whole again this often */
+  const OVERLAP_S = 60;         /* what a partial read asks again */
   const STALE_S = 180;          /* three default heartbeat intervals */
   const LOG_TAIL = 1000;        /* lines shown when a file is opened */
   const LOG_KEEP = 5000;        /* lines kept in the view while following */
@@ -43,7 +46,7 @@
   const view = {
     gen: -1, skew: 0, down: false, busy: false, again: false,
     lastChart: 0, beats: [], levels: new Map(), open: new Set(),
-    series: [], chartSeq: 0, scale: null, logLast: null, logKey: "",
+    series: [], chartSeq: 0, chartKey: "", chartFull: 0, scale: null, logLast: null, logKey: "",
     filesSig: "",
     timer: null,
   };
@@ -472,27 +475,70 @@
   }
 
   /*
+   * A window ending now is followed by asking only for the last minute's
+   * points (from a minute before the newest one held) and putting them in
+   * place of that minute's; every FULL_MS, and whenever the selection or
+   * the window changes, the whole window is read again, which also brings
+   * points sent late with older timestamps. So a chart of 10,000 points
+   * does not cost 10,000 points at every write the sink stores.
+   *
    * A refresh and a click may both be asking: only the answer to the latest
    * question is drawn, or a slow answer for the old window would be drawn
    * in the new one.
    */
+  function chartUpto() {
+    let m = -Infinity;
+    for (const s of view.series)
+      if (s.datapoints.length) m = Math.max(m, s.datapoints[s.datapoints.length - 1][1]);
+    return m === -Infinity ? null : m;
+  }
+
+  function mergeSeries(fresh, cutoff) {
+    const byName = new Map(view.series.map((s) => [s.target, s]));
+    for (const s of fresh) {
+      const old = byName.get(s.target);
+      if (!old) { view.series.push(s); continue; }
+      const keep = old.datapoints.filter((p) => p[1] < cutoff);
+      old.datapoints = keep.concat(s.datapoints);
+    }
+  }
+
   async function loadChart() {
     const seq = ++view.chartSeq;
     view.lastChart = Date.now();
-    if (!state.targets.length) { view.series = []; drawChart(); return; }
+    if (!state.targets.length) {
+      view.series = [];
+      view.chartKey = "";
+      drawChart();
+      return;
+    }
+    const key = JSON.stringify([state.targets, state.from, state.until]);
+    const upto = chartUpto();
+    const part = key === view.chartKey && state.until === "now" && upto !== null &&
+      Date.now() - view.chartFull < FULL_MS;
+    const cutoff = part ? upto - OVERLAP_S : null;
     const q = new URLSearchParams();
     for (const t of state.targets) q.append("target", t);
-    q.set("from", state.from);
+    q.set("from", part ? String(cutoff) : state.from);
     q.set("until", state.until);
     q.set("format", "json");
     const t = performance.now();
     const series = await get("/render?" + q);
     if (seq !== view.chartSeq) return;
-    view.series = series;
+    if (part) {
+      mergeSeries(series, cutoff);
+    } else {
+      view.series = series;
+      view.chartKey = key;
+      view.chartFull = Date.now();
+    }
     const fetched = performance.now();
     drawChart();
     const svgEl = $("chart").querySelector("svg");
-    if (svgEl) svgEl.dataset.fetchMs = (fetched - t).toFixed(1);
+    if (svgEl) {
+      svgEl.dataset.fetchMs = (fetched - t).toFixed(1);
+      svgEl.dataset.read = part ? "part" : "whole";
+    }
   }
 
   function drawWindow() {

@@ -178,6 +178,20 @@ def test_page_shows_points_logs_and_hosts(start_ferry, tmp_path):
                   % (len(lines) + len(more)), timeout=ARRIVAL,
                   what="the appended lines followed")
         assert log_view(page) == [[i + 1, l] for i, l in enumerate(lines + more)]
+
+        # A point sent now joins the chart through a partial read (the last
+        # minute's points put in place of those held): still exactly the
+        # points sent.
+        late = (int(time.time()), 6.5)
+        f.send_tcp(["web.chart.a %s %d" % (late[1], late[0])])
+        page.wait("""(() => { const svg = document.querySelector('#chart svg');
+            const p = svg && svg.querySelector('path.series[data-target="web.chart.a"]');
+            return p && p.dataset.points === '%d' && svg.dataset.read === 'part';
+            })()""" % (len(a) + 1), timeout=ARRIVAL, what="the late point, read in part")
+        a.append(late)
+        for name, sent in (("web.chart.a", a), ("web.chart.b", b)):
+            drawn, scales = chart_points(page, name)
+            assert_same_points(drawn, scales, sent)
         save_screenshot(page, tmp_path, "web.png")
 
         # A change of selection is in the address, and the address alone
