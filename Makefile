@@ -53,6 +53,10 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz
 fuzz_collector_EXTRA := collectors/output.c collectors/line.c collectors/bucket.c
 fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
 fuzz_tail_EXTRA := tail/file.c tail/pipeline.c
+# ferry-sink's page (sink/ui/) is compiled in: tools/embed writes its files as
+# C arrays, so the sink ships as one binary and the page cannot drift from it.
+UI_FILES   := $(sort $(wildcard sink/ui/*))
+sink_EXTRA  = $(B)/gen/ui_files.c
 
 # $(1) = build dir, $(2) = extra cflags
 define variant
@@ -104,6 +108,11 @@ $(shell mkdir -p $(B) && { [ "$$(cat $(B)/version 2>/dev/null)" = '$(VERSION)' ]
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN)))
 
+$(B)/gen/ui_files.c: $(UI_FILES) $(B)/tools/embed
+	@mkdir -p $(dir $@)
+	$(B)/tools/embed $@ $(UI_FILES)
+$(B)/obj/$(B)/gen/ui_files.o $(B)/asan/obj/$(B)/gen/ui_files.o: private ALL_CFLAGS += -Isink
+
 # A program exists once its folder has a .c file (collectors and periodic
 # land in steps). Built-in collectors are one program per collectors/builtin/*.c,
 # each with the main() of collectors/builtin/main.c.
@@ -116,10 +125,11 @@ ASAN_BUILTIN_BINS := $(foreach c,$(BUILTINS),$(B)/asan/collectors/$(c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/asan/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
-# Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys.
+# Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys,
+# tools/embed the sink's page as C (ui_files.c).
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
+.PHONY: all deps deps-check run check lint headers unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
 	deb rpm check-packages
 .DEFAULT_GOAL := all
 # Keep intermediate objects (the built-ins' main-NAME.o): deleted, they were
@@ -187,9 +197,17 @@ $(B)/lint/tidy/%.ok: %.c $(HEADERS) .clang-tidy | deps-check
 	clang-tidy --quiet $< -- $(LINT_CFLAGS)
 	@touch $@
 
+# Every common/*.h compiles alone: a program includes what it uses, in any
+# order, without knowing what a header needs first.
+headers:
+	@set -e; for h in common/*.h; do \
+		echo "#include \"$$(basename $$h)\"" | $(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE \
+			$(PKG_CFLAGS) -Icommon -fsyntax-only -x c - || \
+			{ echo "$$h does not compile alone"; exit 1; }; done
+
 # cppcheck skips system headers, so it is shown the sys/queue.h macros we use.
 QUEUE_H = $(firstword $(wildcard /usr/include/*/sys/queue.h /usr/include/sys/queue.h))
-lint: $(LINT_STAMPS)
+lint: headers $(LINT_STAMPS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 		-DFERRY_VERSION='"$(VERSION)"' \
