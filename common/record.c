@@ -145,10 +145,14 @@ span_is(struct span s, const char *lit)
 static int64_t
 span_int(struct span s)
 {
-	const char	*p = s.p, *end = s.p + s.len;
+	const char	*p = s.p, *end;
 	uint64_t	 v = 0, lim;
 	int		 neg = 0;
 
+	/* A member not there is an empty span, p NULL: NULL + 0 is undefined. */
+	if (s.len == 0)
+		return 0;
+	end = s.p + s.len;
 	if (p < end && (*p == '-' || *p == '+'))
 		neg = *p++ == '-';
 	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
