@@ -722,7 +722,6 @@ query_lines(struct request *req)
 	memset(&ls, 0, sizeof(ls));
 	ls.last = first == INT64_MIN ? 0 : first - 1;
 	buf_init(&ls.b, SINK_REPLY_MAX);
-	n = -1;
 	if (buf_addstr(&ls.b, "{\"lines\":[") == -1 ||
 	    ((n = store_log_lines(s, host, file, first, (int)limit, lines_one,
 	    &ls)) == -1 && !ls.full) ||
