@@ -81,7 +81,8 @@ watch_spool(const char *dir)
 
 /*
  * Drain inotify: 0 nothing happened, 1 a writer wrote, 2 a segment was
- * created (rescan for streams too).
+ * created or removed (rescan for streams too, and the readers look for
+ * their next segment again).
  */
 static int
 drain_inotify(void)
@@ -98,7 +99,8 @@ drain_inotify(void)
 	while ((n = read(inotify_fd, buf, sizeof(buf))) > 0) {
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
-			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
+			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE |
+			    IN_Q_OVERFLOW))
 				what = 2;
 			else if (what == 0)
 				what = 1;
@@ -287,8 +289,10 @@ event_loop(void)
 		now = clock_mono_ms();
 		handle_signals(now, &stop_by);
 		wrote = drain_inotify();
-		if (wrote == 2)
+		if (wrote == 2) {
 			rescan_due = now;
+			source_recheck(outputs, noutputs);
+		}
 		if (now >= rescan_due) {
 			for (i = 0; i < noutputs; i++)
 				source_rescan(&outputs[i], 0);
@@ -296,10 +300,11 @@ event_loop(void)
 		}
 		/*
 		 * After rescan: a new stream's reader must exist to be counted.
-		 * At most every CAP_MS while writers write: a check lists the
-		 * spool, and a busy receiver writes a thousand times a second.
+		 * A check lists the spool: at a rotation, at a write only near a
+		 * cap (cap_near()), at most every CAP_MS, and once a second.
 		 */
-		if ((wrote && now >= cap_last + CAP_MS) || now >= cap_last + RESCAN_MS) {
+		if (((wrote == 2 || (wrote && cap_near())) &&
+		    now >= cap_last + CAP_MS) || now >= cap_last + RESCAN_MS) {
 			cap_enforce(outputs, noutputs, now);
 			cap_last = now;
 		}
@@ -335,6 +340,9 @@ main(int argc, char *argv[])
 	if ((self = selfmetrics_open(conf, spool, "forwarder")) == NULL)
 		fatalx("cannot open the self-metrics stream");
 	watch_spool(spool);
+	/* Told of new segments: the readers need not look for them each batch. */
+	if (inotify_fd != -1)
+		source_trust(RESCAN_MS);
 	open_outputs(spool);
 
 	event_loop();

@@ -30,6 +30,7 @@
 static char		 spool_dir[4096];
 static char		 mem_dir[4096];
 static struct progress	*db;
+static unsigned		 trust_ms;	/* 0: the reader's own */
 
 int
 source_init(const char *dir, const char *memdir, struct progress *p)
@@ -91,10 +92,34 @@ pos_add(struct output *o, const char *stream, uint64_t oldest,
 	if ((p->reader = spool_reader_open(spool_dir, mem_dir, stream, seq,
 	    off)) == NULL)
 		return -1;
+	if (trust_ms != 0)
+		spool_reader_trust(p->reader, trust_ms);
 	o->npos++;
 	log_debug("output %s: reading %s from %" PRIu64 ":%" PRIu64, o->name,
 	    stream, seq, off);
 	return 0;
+}
+
+/*
+ * The loop is told of new segments (inotify): a reader at the end of its
+ * segment need not look for the next one on every batch, only after
+ * source_recheck(), or ms after its last look.
+ */
+void
+source_trust(unsigned ms)
+{
+	trust_ms = ms;
+}
+
+/* A segment was created or removed: every reader looks again. */
+void
+source_recheck(struct output *outs, size_t nouts)
+{
+	size_t	i, k;
+
+	for (i = 0; i < nouts; i++)
+		for (k = 0; k < outs[i].npos; k++)
+			spool_reader_recheck(outs[i].pos[k].reader);
 }
 
 /* Pick up streams that appeared since the last scan. */
