@@ -14,6 +14,7 @@
 #include <poll.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,8 @@ watch_spool(const char *dir)
 /*
  * Drain inotify: 0 nothing happened, 1 a writer wrote, 2 a segment was
  * created or removed (rescan for streams too, and the readers look for
- * their next segment again).
+ * their next segment again). A read that left room for another event took
+ * them all; one that came after it wakes the poll again.
  */
 static int
 drain_inotify(void)
@@ -105,6 +107,8 @@ drain_inotify(void)
 			else if (what == 0)
 				what = 1;
 		}
+		if ((size_t)n + sizeof(*ev) + NAME_MAX + 1 <= sizeof(buf))
+			break;
 	}
 	return what;
 }
@@ -287,8 +291,10 @@ event_loop(void)
 		transport_wait(fds, inotify_fd == -1 ? 1 : 2, outputs, noutputs,
 		    poll_timeout(now, rescan_due));
 		now = clock_mono_ms();
-		handle_signals(now, &stop_by);
-		wrote = drain_inotify();
+		/* Only what poll said is readable: a wake-up costs no more. */
+		if (fds[0].revents & POLLIN)
+			handle_signals(now, &stop_by);
+		wrote = fds[1].revents & POLLIN ? drain_inotify() : 0;
 		if (wrote == 2) {
 			rescan_due = now;
 			source_recheck(outputs, noutputs);

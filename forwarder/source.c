@@ -222,10 +222,11 @@ source_fill(struct output *o, int max, size_t cap)
 	size_t		 len, i, k;
 	uint64_t	 seq, off;
 	enum record_kind kind;
-	int		 added = 0, rc, progress = 1;
+	int		 added = 0, rc, more = 1;
 
-	while (added < max && progress) {
-		progress = 0;
+	/* Another turn only when a stream was left with lines to read. */
+	while (added < max && more) {
+		more = 0;
 		for (k = 0; k < o->npos && added < max; k++) {
 			struct stream_pos *p = &o->pos[(turn + k) % o->npos];
 			struct spool_reader *r = p->reader;
@@ -252,8 +253,9 @@ source_fill(struct output *o, int max, size_t cap)
 				o->batch.kind = kind;
 				added++;
 				o->batch.nself += self;
-				progress = 1;
 			}
+			if (i == 64)
+				more = 1;
 		}
 	}
 	turn++;
@@ -287,6 +289,11 @@ source_commit_at(struct output *o, const uint64_t *seq, const uint64_t *off,
 	size_t	i;
 	int	crossed = 0;
 
+	for (i = 0; i < n && i < o->npos; i++)
+		if (seq[i] != o->pos[i].seq || off[i] != o->pos[i].off)
+			break;
+	if (i == n || i == o->npos)
+		return 0;	/* nothing moved: no transaction */
 	if (progress_begin(db) == -1)
 		return -1;
 	for (i = 0; i < n && i < o->npos; i++) {
