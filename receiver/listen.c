@@ -419,9 +419,15 @@ conn_lines(struct sock *c, const char *buf, size_t n, int64_t now)
 	return 0;
 }
 
-/* A turn of reads of a connection: until the kernel holds no more for it. */
+/*
+ * A turn of reads of a connection: until the kernel holds no more for it.
+ * Woken by epoll (to_end), it reads on to EAGAIN, so a client that sent
+ * its lines and closed is closed now, not at the tick (one that waits for
+ * our close, as a sender that wants its lines taken does, would wait a
+ * tick per connection); at the tick, a short read is the end of the turn.
+ */
 static enum got
-conn_read(struct sock *c, uint64_t now_ms)
+conn_read(struct sock *c, uint64_t now_ms, int to_end)
 {
 	int64_t	now = clock_wall();
 	ssize_t	n;
@@ -445,7 +451,7 @@ conn_read(struct sock *c, uint64_t now_ms)
 			conn_close(c);
 			return GOT_CLOSED;
 		}
-		if ((size_t)n < sizeof(rbuf))
+		if ((size_t)n < sizeof(rbuf) && !to_end)
 			return GOT_ALL;
 	}
 	return GOT_MORE;
@@ -516,7 +522,7 @@ listen_dispatch(void *ptr, uint64_t now_ms)
 		after_reads(s, udp_read());
 		break;
 	case SOCK_CONN:
-		after_reads(s, conn_read(s, now_ms));
+		after_reads(s, conn_read(s, now_ms, 1));
 		break;
 	case SOCK_CLOSED:
 		break;		/* evicted earlier in this batch */
@@ -536,7 +542,7 @@ listen_tick(uint64_t now_ms)
 	/* The tail now: one parked during this pass waits for the next. */
 	for (s = TAILQ_FIRST(&parked); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, park);
-		got = s->kind == SOCK_UDP ? udp_read() : conn_read(s, now_ms);
+		got = s->kind == SOCK_UDP ? udp_read() : conn_read(s, now_ms, 0);
 		if (got != GOT_ALL && got != GOT_CLOSED)
 			rearm(s);
 	}
