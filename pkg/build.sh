@@ -125,7 +125,8 @@ rpm_() {
 	arch=$(rpm --eval '%{_arch}')
 	root=$dir/rpm/tree
 	payload "$root"
-	mkdir -p "$root/var/opt/ferry" "$root/var/log/ferry"
+	mkdir -p "$root/var/opt/ferry" "$root/var/log/ferry" \
+	    "$root/etc/opt/ferry/conf.d/fleet"
 	# Red Hat's places: units in /usr/lib, SysV scripts in /etc/rc.d.
 	mkdir -p "$root/usr/lib/systemd" "$root/etc/rc.d" \
 	    "$root/usr/share/licenses/ferry"
