@@ -2,8 +2,7 @@
 # %post by pkg/build.sh): the configuration is root's and readable by the
 # ferry group only (it may hold API keys), the state and the logs are the
 # ferry user's and no one else's, and so is conf.d/fleet, where ferry-fleet
-# writes the drains it reads from etcd (the unit lets it write there only,
-# and the supervisor could not make it under ProtectSystem=strict). They are set again at each upgrade, except
+# writes the drains it reads from etcd (the one place of /etc it writes). They are set again at each upgrade, except
 # where the administrator chose others with dpkg-statoverride.
 ferry_mode() {	# owner group mode path
 	[ -e "$4" ] || return 0		# a configuration file the operator deleted
