@@ -29,7 +29,7 @@ end; the roots are deleted.
 The root is debootstrapped once (3.5 to 5 minutes on a busy machine, in
 parallel with the builds and the linters) into build/pkgroot/ (about 230
 MB; FERRY_PKG_CACHE names another folder), under a name made of the suite,
-the mirror and the packages it holds, and each run works on copies of it:
+the mirror and the package's Depends, and each run works on copies of it:
 a rerun from the same tree needs no network. A clean clone (CI) makes it
 once; `make clean` deletes it. It is never changed after debootstrap.
 """
@@ -279,10 +279,13 @@ def debian_mirror():
 
 
 def depends_of(deb):
-    """Package names of a .deb's Depends (the first of alternatives)."""
-    field = run(["dpkg-deb", "-f", str(deb), "Depends"]).stdout
-    return [re.split(r"[\s(:]", alt.split("|")[0].strip())[0]
-            for alt in field.split(",") if alt.strip()]
+    """
+    A .deb's Depends: the field, and the package names in it (the first of
+    alternatives).
+    """
+    field = run(["dpkg-deb", "-f", str(deb), "Depends"]).stdout.strip()
+    return field, [re.split(r"[\s(:]", alt.split("|")[0].strip())[0]
+                   for alt in field.split(",") if alt.strip()]
 
 
 class Root:
@@ -293,10 +296,12 @@ class Root:
     own, so that no mount it makes can outlive it, even killed.
     """
 
-    def __init__(self, include):
+    def __init__(self, include, depends):
         mirror = debian_mirror()
         self.mirror = mirror
-        key = hashlib.sha256(json.dumps([SUITE, mirror, sorted(include)])
+        # The versions too: a library newer on the build machine than in
+        # the root (a point release since) makes the package ask for it.
+        key = hashlib.sha256(json.dumps([SUITE, mirror, sorted(include), depends])
                              .encode()).hexdigest()[:12]
         self.cache = Path(os.environ.get("FERRY_PKG_CACHE",
                                          REPO / "build" / "pkgroot"))
@@ -637,7 +642,8 @@ def test_packages_install_upgrade_remove(tmp_path, roots):
     # machine without systemd (the package starts ferry with its SysV
     # script there), and what the package depends on.
     base, rpmroot = roots
-    root = Root(["sysvinit-core", *depends_of(deb1)])
+    depends, names = depends_of(deb1)
+    root = Root(["sysvinit-core", *names], depends)
     root.start()
     try:
         debs, rpms = prepare(tmp_path, deb1, v1, v2)
