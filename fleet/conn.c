@@ -330,12 +330,14 @@ unary_done(struct xfer *x, CURLcode res)
 		if (etcd_parse_error(done.answer.p != NULL ? done.answer.p : "",
 		    done.answer.len, &grpc, msg, sizeof(msg)) != 1)
 			(void)snprintf(msg, sizeof(msg), "HTTP %ld", code);
-		reached();
 		rc = -1;
+		/* 5xx: a member without a leader is as good as away. */
 		if (code >= 500) {
 			rc = -2;
 			conn_fail(msg);
-		} else if (grpc == ETCD_CODE_UNAUTHENTICATED && !done.auth) {
+		} else
+			reached();
+		if (rc == -1 && grpc == ETCD_CODE_UNAUTHENTICATED && !done.auth) {
 			token[0] = '\0';
 			rc = -2;
 		}
