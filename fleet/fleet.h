@@ -28,7 +28,6 @@ struct ferry_conf;
 #define FLEET_BACKOFF_MAX_MS	10000
 #define FLEET_ANSWER_MAX	(64 << 20)	/* a range of every drain */
 #define FLEET_STREAM_MAX	(16 << 20)	/* one watch message */
-#define FLEET_STATUS_MIN_MS	60000	/* a backlog alone: a put this often */
 
 /* What ferry-fleet counts, published as its self-metrics. */
 struct fleet_stats {
