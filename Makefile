@@ -5,20 +5,31 @@
 #   make check      build, then run lint, unit tests (sanitized), system tests, bench smoke
 #   make install DESTDIR=D   install the FHS tree of SPEC.md under D
 #   make man        rewrite the list of keys in man/ferry.conf.5 from common/confkeys.c
+#   make deb, make rpm       ferry_<version>_<arch>.deb, ferry-<version>-1.<arch>.rpm in $(B)/pkg
+#   make check-packages      their install, upgrade and removal in a throwaway root
 #
 # Each program is every .c file of its folder linked with libferry.a (common/),
 # so adding a file never needs an edit here.
 
 CC	?= cc
 PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis libpcre2-8
-CFLAGS	?= -O2 -g
+# The binaries that ship are hardened as Debian's own are (dpkg-buildflags):
+# a stack protector, glibc's checked functions, and read-only relocations.
+CFLAGS	?= -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LDFLAGS	?= -Wl,-z,relro -Wl,-z,now
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(WARN) -D_GNU_SOURCE $(PKG_CFLAGS) -Icommon $(CFLAGS)
-SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# glibc's checked functions would catch first what ASan should report.
+SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+	-U_FORTIFY_SOURCE
 
-VERSION	:= 0.1.0
+# One version for every program, package and heartbeat: git describe when
+# building from git, the VERSION file otherwise (tools/version.sh says how).
+# `make deb VERSION=x` overrides it. Only common/version.o is compiled with
+# it, and $(B)/version (below) rebuilds that one object when it changes.
+VERSION	:= $(shell sh tools/version.sh)
 DESTDIR	?=
 PREFIX	:= /opt/ferry
 
@@ -36,12 +47,20 @@ HEADERS    := $(wildcard common/*.h */*.h */*/*.h)
 INLINE_BUILTINS := cpu memory loadavg diskspace diskio network vmstat sockstat
 collectors_EXTRA := $(patsubst %,collectors/builtin/%.c,$(INLINE_BUILTINS))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+# Fuzz targets: tests/fuzz/fuzz_NAME.c, linked with libferry.a and, for a
+# parser that lives in a program's folder, that program's files listed here.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+fuzz_collector_EXTRA := collectors/output.c collectors/line.c collectors/bucket.c
+fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
 
 # $(1) = build dir, $(2) = extra cflags
 define variant
 $(1)/obj/%.o: %.c $$(HEADERS) | deps-check
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) $(2) -DFERRY_VERSION='"$(VERSION)"' -c $$< -o $$@
+	$$(CC) $$(ALL_CFLAGS) $(2) -c $$< -o $$@
+
+$(1)/obj/common/version.o: $$(B)/version
+$(1)/obj/common/version.o: ALL_CFLAGS += -DFERRY_VERSION='"$$(VERSION)"'
 
 $(1)/libferry.a: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC))
 	@rm -f $$@
@@ -50,20 +69,22 @@ $(1)/libferry.a: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC))
 $(foreach p,$(PROGRAMS),
 $(1)/bin/$(call bin_name,$(p)): $$(patsubst %.c,$(1)/obj/%.o,$$(sort $$(wildcard $(p)/*.c)) $$($(p)_EXTRA)) $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(2) $$(LDFLAGS) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
 )
 
 $(1)/collectors/%: $(1)/obj/collectors/builtin/%.o $(1)/obj/collectors/builtin/main-%.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(2) $$(LDFLAGS) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
 
 $(1)/obj/collectors/builtin/main-%.o: collectors/builtin/main.c $$(HEADERS) | deps-check
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -DBUILTIN=builtin_$$* -c $$< -o $$@
 
-$(1)/fuzz/%: $(1)/obj/tests/fuzz/fuzz_%.o $(1)/obj/tests/fuzz/driver.o $(1)/libferry.a
+$(foreach f,$(FUZZ_NAMES),
+$(1)/fuzz/$(f): $(1)/obj/tests/fuzz/fuzz_$(f).o $(1)/obj/tests/fuzz/driver.o $$(patsubst %.c,$(1)/obj/%.o,$$(fuzz_$(f)_EXTRA)) $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+)
 
 $(1)/tools/%: $(1)/obj/tools/%.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
@@ -76,6 +97,9 @@ endef
 
 # B: the build folder (override it to build in parallel from one tree).
 B	?= build
+# The version of the last build: rewritten only when it differs.
+$(shell mkdir -p $(B) && { [ "$$(cat $(B)/version 2>/dev/null)" = '$(VERSION)' ] || \
+	echo '$(VERSION)' > $(B)/version; })
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN)))
 
@@ -94,8 +118,12 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 # Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys.
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz system bench-smoke install clean man
+.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
+	deb rpm check-packages
 .DEFAULT_GOAL := all
+# Keep intermediate objects (the built-ins' main-NAME.o): deleted, they were
+# compiled again at every relink.
+.SECONDARY:
 
 all: $(BINS) $(BUILTIN_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
@@ -131,24 +159,63 @@ QUEUE_H = $(firstword $(wildcard /usr/include/*/sys/queue.h /usr/include/sys/que
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
+		-DFERRY_VERSION='"$(VERSION)"' \
 		--include=$(QUEUE_H) \
 		$(PRESENT) common tools
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-# Each fuzz target, replayed over its corpus plus a seeded mutation run (seconds).
+# Each fuzz target (built with gcc and driver.c, ASan+UBSan), replayed over
+# its corpus, then mutated for FUZZ_SMOKE_SECONDS: any crash, leak or
+# sanitizer report fails `make check`.
+FUZZ_SMOKE_SECONDS ?= 5
 fuzz-smoke: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do $$f -n 300000 tests/fuzz/corpus/$$(basename $$f); done
+	@set -e; for f in $(FUZZ_BINS); do \
+		$$f -n 300000 -t $(FUZZ_SMOKE_SECONDS) tests/fuzz/corpus/$$(basename $$f); done
 
-# Real coverage-guided fuzzing with libFuzzer (needs clang): make fuzz FUZZ_SECONDS=600
+# Coverage-guided fuzzing with libFuzzer (clang): make fuzz FUZZ_SECONDS=600
+# [FUZZ_TARGETS="conf url"]. Each target runs in turn, niced, from the seed
+# corpus in the tree plus what earlier runs found (build/libfuzzer/corpus);
+# a crash is written to build/libfuzzer/crash/NAME/ and stops the run.
+# `make fuzz-merge` adds to tests/fuzz/corpus only the inputs that reach new
+# code, so the corpus in the tree stays small.
 FUZZ_SECONDS ?= 60
-fuzz:
-	@set -e; for t in $(sort $(wildcard tests/fuzz/fuzz_*.c)); do \
-		n=$$(basename $$t .c | sed 's/^fuzz_//'); mkdir -p $(B)/libfuzzer; \
-		clang -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Icommon -D_GNU_SOURCE \
-			-o $(B)/libfuzzer/$$n $$t $(COMMON_SRC) $(PKG_LIBS) -lm; \
-		$(B)/libfuzzer/$$n -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n; done
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_FLAGS ?=
+LF	 := $(B)/libfuzzer
+LF_SAN	 := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	    -fno-sanitize-recover=undefined
+LF_BINS	 := $(patsubst %,$(LF)/%,$(FUZZ_NAMES))
+
+$(LF)/obj/%.o: %.c $(HEADERS) | deps-check
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 $(WARN) -Wno-unused-command-line-argument -D_GNU_SOURCE \
+		$(PKG_CFLAGS) -Icommon $(LF_SAN) -fsanitize=fuzzer-no-link \
+		-DFERRY_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(LF)/libferry.a: $(patsubst %.c,$(LF)/obj/%.o,$(COMMON_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+define libfuzzer_target
+$(LF)/$(1): $(LF)/obj/tests/fuzz/fuzz_$(1).o $(patsubst %.c,$(LF)/obj/%.o,$(fuzz_$(1)_EXTRA)) $(LF)/libferry.a
+	clang $(LF_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call libfuzzer_target,$(f))))
+
+fuzz: $(patsubst %,$(LF)/%,$(FUZZ_TARGETS))
+	@set -e; for n in $(FUZZ_TARGETS); do \
+		mkdir -p $(LF)/corpus/$$n $(LF)/crash/$$n; \
+		echo "== fuzz $$n for $(FUZZ_SECONDS) s"; \
+		nice $(LF)/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(LF)/crash/$$n/ $(FUZZ_FLAGS) \
+			$(LF)/corpus/$$n tests/fuzz/corpus/$$n; done
+
+fuzz-merge: $(patsubst %,$(LF)/%,$(FUZZ_TARGETS))
+	@set -e; for n in $(FUZZ_TARGETS); do \
+		mkdir -p $(LF)/corpus/$$n; \
+		$(LF)/$$n -merge=1 tests/fuzz/corpus/$$n $(LF)/corpus/$$n; done
 
 # The system tests mostly wait, so they run SYSTEM_JOBS at a time (pytest-xdist;
 # each has its own FERRY_ROOT and ports), then those marked `serial` (timing
@@ -174,21 +241,42 @@ system: $(ASAN_BINS) $(ASAN_BUILTIN_BINS) $(BINS)
 bench-smoke: all
 	@FERRY_BIN=$(abspath $(B))/bin BENCH_BIN=$(abspath $(B))/bench sh bench/run.sh --smoke
 
-install: all
+# The FHS tree of SPEC.md under DESTDIR, as the packages install it: the
+# programs in /opt/ferry, ferryctl also on the PATH, the configuration
+# (0640: it may hold API keys), the systemd unit and the SysV script, the
+# logrotate configuration and the man pages.
+MANDIR	:= /usr/share/man
+UNITDIR	:= /lib/systemd/system
+install: $(BINS) $(BUILTIN_BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/collectors \
 		$(DESTDIR)/etc/opt/ferry/conf.d $(DESTDIR)/etc/opt/ferry/collectors.d \
 		$(DESTDIR)/var/opt/ferry/spool $(DESTDIR)/var/opt/ferry/drop \
 		$(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
-		$(DESTDIR)$(PREFIX)/man/man5 $(DESTDIR)$(PREFIX)/man/man8
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/usr/bin \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/init.d $(DESTDIR)/etc/logrotate.d
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(BUILTIN_BINS),install -m 0755 $(BUILTIN_BINS) $(DESTDIR)$(PREFIX)/collectors/)
+	ln -sf $(PREFIX)/bin/ferryctl $(DESTDIR)/usr/bin/ferryctl
 	[ -e $(DESTDIR)/etc/opt/ferry/ferry.conf ] || \
-		install -m 0644 etc/ferry.conf $(DESTDIR)/etc/opt/ferry/ferry.conf
-	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/man/man5/
-	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/man/man8/
-	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/logrotate.d
-	install -m 0644 etc/systemd/ferry.service $(DESTDIR)/lib/systemd/system/
+		install -m 0640 etc/ferry.conf $(DESTDIR)/etc/opt/ferry/ferry.conf
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 etc/systemd/ferry.service $(DESTDIR)$(UNITDIR)/
+	install -m 0755 etc/init.d/ferry $(DESTDIR)/etc/init.d/
 	install -m 0644 etc/logrotate.d/ferry $(DESTDIR)/etc/logrotate.d/
+
+# Packages, from that tree (pkg/build.sh says what it adds and leaves out),
+# into $(PKG)/. `make deb VERSION=x` packages another version.
+PKG	:= $(B)/pkg
+deb rpm: $(BINS) $(BUILTIN_BINS)
+	@rm -rf $(PKG)/tree && mkdir -p $(PKG)
+	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(PKG))/tree >/dev/null
+	@VERSION='$(VERSION)' sh pkg/build.sh $@ $(PKG)
+
+# The packages' lifecycle (install, upgrade, remove, purge) in a throwaway
+# Debian 12 root; `make system` runs it too, among the other tests.
+check-packages: $(BINS) $(BUILTIN_BINS)
+	$(PYTEST) tests/system/test_packages.py
 
 clean:
 	rm -rf $(B)

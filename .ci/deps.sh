@@ -8,12 +8,17 @@
 # (invoke-rc.d) in a container without systemd. The tests start their own, in a temporary
 # folder on free ports, so the install runs with a policy-rc.d that forbids
 # starting any service (exit 101), removed again afterwards when it was ours.
+#
+# make deb / make rpm and their test (tests/system/test_packages.py) need
+# dpkg-dev (dpkg-shlibdeps), lintian, rpm (rpmbuild), rpmlint, debootstrap,
+# systemd (systemd-analyze verify; no systemd runs here) and iproute2.
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfuse-dev libsqlite3-dev
 libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev python3 python3-pytest netcat-openbsd
 carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl
 libhiredis-dev libpcre2-dev python3-pytest-xdist
 redis-server rsyslog graphite-carbon python3-whisper victoria-metrics clickhouse-server
+dpkg-dev lintian rpm rpmlint debootstrap systemd iproute2
 etcd-server etcd-client"
 missing=""
 for p in $PKGS; do

@@ -78,12 +78,17 @@ def wait_listening(proc, port, what):
         time.sleep(0.01)    # connect() answers at once; this only paces retries
 
 
-def cpu_seconds(pid):
-    """utime + stime of pid (all its threads), in seconds."""
+def cpu_split(pid):
+    """(utime, stime) of pid (all its threads), in seconds."""
     with open("/proc/%d/stat" % pid) as f:
         stat = f.read()
     fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid (all its threads), in seconds."""
+    return sum(cpu_split(pid))
 
 
 def status_kb(pid, field):

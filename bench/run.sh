@@ -4,10 +4,10 @@
 #	sh bench/run.sh [--smoke]
 #
 # A benchmark is an executable file of this folder other than this script
-# (catchup, ingest, latency, ...). --smoke is passed through: each then
-# takes seconds, as `make check` wants. The figures are printed, never
-# judged here: the exit status is non-zero only when a benchmark failed to
-# run.
+# (catchup, ingest, latency, outputs, tail, ...). --smoke is passed
+# through: each then takes seconds, as `make check` wants. The figures are
+# printed, never judged here: the exit status is non-zero only when a
+# benchmark failed to run.
 #
 # FERRY_BIN and BENCH_BIN say where the built programs are (`make bench-smoke`
 # sets both); they default to build/bin and build/bench.

@@ -205,8 +205,9 @@ exec_child(const char *path, char *const argv[], char *const envp[], int out,
 	if (proc_child_setup(parent, SIGKILL, out, err) == -1)
 		_exit(EXEC_FAILED);
 	closefrom(3);
-	if (chdir(dir) == -1)
-		(void)chdir("/");
+	/* "/" cannot fail; should it, the run fails rather than run anywhere. */
+	if (chdir(dir) == -1 && chdir("/") == -1)
+		_exit(EXEC_FAILED);
 
 	execve(path, argv, envp);
 	e = errno;

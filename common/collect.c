@@ -19,6 +19,7 @@
 #include "path.h"
 #include "procfs.h"
 #include "rate.h"
+#include "version.h"
 
 #define BOOT_ID_PATH	"/proc/sys/kernel/random/boot_id"
 #define NAME_MAX_LEN	256	/* a metric name, before ferry's prefix */
@@ -46,7 +47,7 @@ struct collect {
 static void
 collect_usage(const struct collect_def *def)
 {
-	fprintf(stderr, "usage: %s [-d] [-i seconds]%s%s\n", def->name,
+	fprintf(stderr, "usage: %s [-dV] [-i seconds]%s%s\n", def->name,
 	    def->usage[0] != '\0' ? " " : "", def->usage);
 }
 
@@ -128,6 +129,7 @@ collect_open(const struct collect_def *def, int argc, char *argv[])
 		{ "daemon",	no_argument,		NULL, 'd' },
 		{ "interval",	required_argument,	NULL, 'i' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct collect	*c;
@@ -153,7 +155,7 @@ collect_open(const struct collect_def *def, int argc, char *argv[])
 	if (env != NULL && strcmp(env, "daemon") == 0)
 		c->daemon = 1;
 
-	snprintf(opts, sizeof(opts), "+dhi:%s", def->opts);
+	snprintf(opts, sizeof(opts), "+dhi:V%s", def->opts);
 	while ((ch = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -165,6 +167,9 @@ collect_open(const struct collect_def *def, int argc, char *argv[])
 				goto usage;
 			}
 			break;
+		case 'V':
+			version_print(def->name);
+			exit(0);
 		case 'h':
 		case '?':
 			goto usage;

@@ -25,6 +25,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +41,7 @@
 #include "confkeys.h"
 #include "log.h"
 #include "path.h"
+#include "sock.h"
 #include "url.h"
 
 static struct conf_errors	*cur_errs;
@@ -453,21 +456,33 @@ conf_log_errors(const struct conf_errors *errs)
 
 #define CONF_FILE_MAX	(4 * 1024 * 1024)
 
-/* The whole file, NUL-terminated; NULL (error recorded) on failure. */
+/*
+ * The whole file, NUL-terminated; NULL (error recorded) on failure. The
+ * buffer grows with what is read, so the config check that ferry-periodic
+ * runs every few seconds costs the file's size, not CONF_FILE_MAX.
+ */
 static char *
 read_file(const char *path)
 {
 	FILE	*f;
-	char	*buf;
-	size_t	 n;
+	char	*buf = NULL, *nbuf;
+	size_t	 n = 0, cap = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		conf_error_add(path, 0, "%s", strerror(errno));
 		return NULL;
 	}
-	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL)
-		fatal("malloc");
-	n = fread(buf, 1, CONF_FILE_MAX + 1, f);
+	do {
+		if (n == cap) {
+			cap = cap == 0 ? 8192 : cap * 2;
+			if (cap > CONF_FILE_MAX + 1)
+				cap = CONF_FILE_MAX + 1;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL)
+				fatal("realloc");
+			buf = nbuf;
+		}
+		n += fread(buf + n, 1, cap - n, f);
+	} while (n == cap && n <= CONF_FILE_MAX);
 	fclose(f);
 	if (n > CONF_FILE_MAX) {
 		conf_error_add(path, 0, "larger than %d bytes", CONF_FILE_MAX);
@@ -946,8 +961,8 @@ fill(cfg_t *cfg, struct ferry_conf *c)
  * Checks that span keys run once everything is parsed, since a section may
  * be written in several files; they name where the section was last seen.
  */
-static char	spool_file[256];
-static int	spool_line;
+static char	spool_file[256], sink_file[256];
+static int	spool_line, sink_line;
 
 static int
 note_spool(cfg_t *cfg, cfg_opt_t *opt)
@@ -958,6 +973,63 @@ note_spool(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int
+note_sink(cfg_t *cfg, cfg_opt_t *opt)
+{
+	(void)opt;
+	strlcpy(sink_file, cur_file ? cur_file : "", sizeof(sink_file));
+	sink_line = cfg->line;
+	return 0;
+}
+
+/*
+ * What ferry-sink refuses at its start (exit 78), refused here too, so
+ * that check-config, ferry-supervisor -n and the reload check say so
+ * first: an address that does not resolve, or one beyond loopback with no
+ * API key to guard it (SPEC.md, Security). Only when the suite runs the
+ * sink; ferry-sink started by hand checks for itself.
+ */
+static void
+validate_sink(const struct ferry_conf *c, const char *path)
+{
+	const char	*file = sink_file[0] ? sink_file : path;
+	const char	*bind = c->sink.bind != NULL ? c->sink.bind : "";
+	struct addrinfo	*res;
+	int		 rc;
+
+	if (!c->sink.enabled)
+		return;
+	if ((rc = sock_addrs(bind, c->sink.port, SOCK_STREAM, 1, &res)) != 0) {
+		conf_error_add(file, sink_line, "sink.bind \"%s\": %s", bind,
+		    gai_strerror(rc));
+		return;
+	}
+	if ((c->sink.api_key == NULL || c->sink.api_key[0] == '\0') &&
+	    !sock_loopback_only(res))
+		conf_error_add(file, sink_line, "sink.bind \"%s\" listens "
+		    "beyond loopback: set sink.api_key, or bind to 127.0.0.1",
+		    bind);
+	freeaddrinfo(res);
+}
+
+/*
+ * What ferry-supervisor refuses when started as root (exit 78): a user to
+ * run the children as that does not exist. Under FERRY_ROOT it runs them
+ * as itself instead, and when not root it never switches.
+ */
+static void
+validate_user(const struct ferry_conf *c, const char *path)
+{
+	if (geteuid() != 0 || c->user == NULL || c->user[0] == '\0' ||
+	    path_root()[0] != '\0')
+		return;
+	errno = 0;
+	if (getpwnam(c->user) == NULL)
+		conf_error_add(path, 0, "user \"%s\": %s: create it, or set "
+		    "user = \"\" to run as root", c->user,
+		    errno != 0 ? strerror(errno) : "no such user");
+}
+
 static void
 validate(const struct ferry_conf *c, const char *path)
 {
@@ -966,6 +1038,8 @@ validate(const struct ferry_conf *c, const char *path)
 		    "spool.segment_size (%llu) is larger than spool.max_size (%llu)",
 		    (unsigned long long)c->spool.segment_size,
 		    (unsigned long long)c->spool.max_size);
+	validate_sink(c, path);
+	validate_user(c, path);
 }
 
 struct ferry_conf *
@@ -990,8 +1064,9 @@ conf_load(const char *path, struct conf_errors *errs)
 	cfg_set_error_function(cfg, conf_errfunc);
 	cfg_set_validate_func(cfg, "output", validate_output);
 	cfg_set_validate_func(cfg, "spool", note_spool);
-	spool_file[0] = '\0';
-	spool_line = 0;
+	cfg_set_validate_func(cfg, "sink", note_sink);
+	spool_file[0] = sink_file[0] = '\0';
+	spool_line = sink_line = 0;
 	cur_root = cfg;
 	rc = parse_all(cfg, path);
 	if (rc == 0)

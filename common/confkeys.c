@@ -59,6 +59,23 @@ check_prefix(const struct conf_key *k, const char *value, char *err,
 	return 0;
 }
 
+/*
+ * A host name as DNS has them, at most 253 bytes: with the longest prefix
+ * it still fits the "<prefix>.<host>." ferry-collectors puts before every
+ * collector metric, which would otherwise refuse to start (exit 78).
+ */
+static int
+check_hostname(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	if (strlen(value) > 253) {
+		(void)snprintf(err, size, "%s is %zu bytes long; a host name "
+		    "has at most 253", k->name, strlen(value));
+		return -1;
+	}
+	return 0;
+}
+
 /* A regular expression ferry-tail will compile: it must compile now. */
 static int
 check_regex(const struct conf_key *k, const char *value, char *err,
@@ -326,7 +343,7 @@ static const struct conf_section sections[] = {
 #define GIB	((double)(1ULL << 30))
 
 static const struct conf_key table[] = {
-	STR("", "hostname", TOP(hostname), "", WRITERS, 0, NULL,
+	STR("", "hostname", TOP(hostname), "", WRITERS, 0, check_hostname,
 	    "this machine's name in metric names; empty: the system's"),
 	STR("", "prefix", TOP(prefix), "servers", WRITERS, 0, check_prefix,
 	    "the first part of collector metric names: "
@@ -352,7 +369,8 @@ static const struct conf_key table[] = {
 	SECONDS("receiver", "idle_timeout", TOP(receiver.idle_timeout), "60",
 	    0.1, 86400, RECV, "seconds before an idle connection is closed"),
 	INT("receiver", "max_connections", TOP(receiver.max_connections),
-	    "1024", 1, 65536, RECV, "connections at once; more are refused"),
+	    "1024", 1, 65536, RECV, "connections at once; a new one past it "
+	    "closes the connection idle the longest"),
 
 	SIZE("spool", "segment_size", TOP(spool.segment_size), "10M", 4096,
 	    1024 * GIB, WRITERS, "a segment file ends at this size"),

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "etcd.h"
 #include "etcdhttp.h"
+#include "version.h"
 
 int
 etcdhttp_url(char *buf, size_t size, const char *endpoint, const char *path)
@@ -59,7 +60,7 @@ etcdhttp_setup(CURL *easy, const struct fleet_conf *fc, const char *endpoint,
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)body->len);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, version_agent());
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)ETCDHTTP_CONNECT_MS);

@@ -90,6 +90,18 @@ json_member(struct buf *b, const char *name, struct span s)
 	    buf_add(b, "\"", 1) == -1 ? -1 : 0;
 }
 
+/*
+ * A JSON string member from raw bytes: a record's key (a metric name may
+ * hold '"' and '\\'), or this machine's name. Escaped here, since unlike a
+ * log record's strings they were never escaped in the spool.
+ */
+static int
+json_member_raw(struct buf *b, const char *name, struct span s)
+{
+	return buf_printf(b, "\"%s\":", name) == -1 ||
+	    json_add_string(b, s.p, s.len) == -1 ? -1 : 0;
+}
+
 static struct span
 span_of(const char *s)
 {
@@ -112,11 +124,11 @@ json_metric(const struct format_ctx *ctx, const struct record *r,
     struct buf *b)
 {
 	return buf_add(b, "{", 1) == -1 ||
-	    json_member(b, "name", r->key) == -1 ||
+	    json_member_raw(b, "name", r->key) == -1 ||
 	    buf_addstr(b, ",\"value\":") == -1 ||
 	    format_json_number(b, r->value) == -1 ||
 	    buf_printf(b, ",\"timestamp\":%" PRId64 ",", r->ts) == -1 ||
-	    json_member(b, "host", span_of(ctx->hostname)) == -1 ||
+	    json_member_raw(b, "host", span_of(ctx->hostname)) == -1 ||
 	    buf_add(b, "}", 1) == -1 ? -1 : 0;
 }
 
@@ -155,7 +167,7 @@ json_log(const struct record *r, struct buf *b,
 	if (attrs.len == 0)
 		attrs = span_of("{}");
 	return buf_add(b, "{", 1) == -1 ||
-	    json_member(b, "key", r->key) == -1 ||
+	    json_member_raw(b, "key", r->key) == -1 ||
 	    buf_add(b, ",", 1) == -1 ||
 	    json_member(b, "name", r->name) == -1 ||
 	    buf_add(b, ",", 1) == -1 ||

@@ -48,6 +48,8 @@ int	json_unescape(struct buf *, const char *, size_t);
  * Latin-1 reading), so the result is valid JSON whatever a log file held.
  */
 int	json_add_escaped(struct buf *, const char *, size_t);
+/* The first byte of [s, end) a JSON string must escape, or end. */
+const char *json_plain(const char *, const char *);
 /* Append s as a quoted JSON string; bytes >= 0x80 pass as they are. */
 int	json_add_string(struct buf *, const char *, size_t);
 /* Append a finite double as a JSON number, else null. */

@@ -33,8 +33,9 @@ json_ws_char(char c)
 void
 json_init(struct json *j, const char *p, size_t len)
 {
+	/* An empty span may come as NULL: NULL + 0 is undefined in C. */
 	j->p = p;
-	j->end = p + len;
+	j->end = len > 0 ? p + len : p;
 	j->depth = 0;
 	j->first = 0;
 }
@@ -408,19 +409,46 @@ json_end(struct json *j)
 	return json_peek(j) == -1 && j->depth == 0 ? 0 : -1;
 }
 
+static int
+json_needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
+const char *
+json_plain(const char *s, const char *end)
+{
+	uint64_t	w, t, q, k;
+
+	/* Eight bytes at a time while none needs an escape. */
+	while (end - s >= 8) {
+		memcpy(&w, s, 8);
+		q = w ^ 0x2222222222222222ULL;
+		k = w ^ 0x5c5c5c5c5c5c5c5cULL;
+		t = (((w - 0x2020202020202020ULL) & ~w) |
+		    ((q - 0x0101010101010101ULL) & ~q) |
+		    ((k - 0x0101010101010101ULL) & ~k)) &
+		    0x8080808080808080ULL;
+		if (t != 0)
+			break;
+		s += 8;
+	}
+	while (s < end && !json_needs_escape((unsigned char)*s))
+		s++;
+	return s;
+}
+
 int
 json_add_string(struct buf *b, const char *s, size_t len)
 {
-	const char	*run, *end = s + len;
+	const char	*run, *end = len > 0 ? s + len : s;
 	char		 esc[8];
 
-	if (buf_add(b, "\"", 1) == -1)
+	if (buf_reserve(b, len + 2) == -1 || buf_add(b, "\"", 1) == -1)
 		return -1;
 	while (s < end) {
 		run = s;
-		while (s < end && *s != '"' && *s != '\\' &&
-		    (unsigned char)*s >= 0x20)
-			s++;
+		s = json_plain(s, end);
 		if (buf_add(b, run, (size_t)(s - run)) == -1)
 			return -1;
 		if (s == end)
@@ -501,8 +529,8 @@ utf8_len(const unsigned char *s, size_t n)
 int
 json_add_escaped(struct buf *b, const char *s, size_t len)
 {
-	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
-	const unsigned char	*run;
+	const unsigned char	*p = (const unsigned char *)s;
+	const unsigned char	*end = len > 0 ? p + len : p, *run;
 	size_t			 n;
 	char			 esc[8];
 

@@ -16,8 +16,18 @@
 #include "log.h"
 #include "proc.h"
 #include "sig.h"
+#include "version.h"
 
 extern char **environ;
+
+static void	proc_usage(const char *) __attribute__((noreturn));
+
+static void
+proc_usage(const char *name)
+{
+	fprintf(stderr, "usage: ferry-%s [-dV] [-c config]\n", name);
+	exit(1);
+}
 
 const char *
 proc_init(int argc, char *argv[], const char *name)
@@ -27,7 +37,7 @@ proc_init(int argc, char *argv[], const char *name)
 	int		 ch, debug = 0;
 
 	setproctitle_init(argc, argv, environ);
-	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dV")) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -35,15 +45,16 @@ proc_init(int argc, char *argv[], const char *name)
 		case 'd':
 			debug = 1;
 			break;
+		case 'V':
+			(void)snprintf(copy, sizeof(copy), "ferry-%s", name);
+			version_print(copy);
+			exit(0);
 		default:
-			fprintf(stderr, "usage: ferry-%s [-d] [-c config]\n", name);
-			exit(1);
+			proc_usage(name);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: ferry-%s [-d] [-c config]\n", name);
-		exit(1);
-	}
+	if (optind != argc)
+		proc_usage(name);
 	if (strlcpy(copy, config != NULL ? config : conf_default_path(),
 	    sizeof(copy)) >= sizeof(copy)) {
 		fprintf(stderr, "ferry-%s: configuration path too long\n", name);

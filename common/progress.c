@@ -33,6 +33,9 @@ enum stmt_id {
 	ST_TAIL_SET,
 	ST_TAIL_EACH,
 	ST_TAIL_DELETE,
+	ST_TAIL_PATH_SET,
+	ST_TAIL_PATH_EACH,
+	ST_TAIL_PATH_PRUNE,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -59,6 +62,11 @@ static const char *stmt_sql[ST_COUNT] = {
 	[ST_TAIL_EACH] = "SELECT dev, ino, fp, fplen, log, path, off, line, "
 	    "spool_seq, spool_off, updated FROM tail",
 	[ST_TAIL_DELETE] = "DELETE FROM tail WHERE dev = ? AND ino = ?",
+	[ST_TAIL_PATH_SET] = "INSERT INTO tail_path (log, path, next, updated) "
+	    "VALUES (?, ?, ?, ?) ON CONFLICT (log, path) DO UPDATE SET "
+	    "next = max(next, excluded.next), updated = excluded.updated",
+	[ST_TAIL_PATH_EACH] = "SELECT log, path, next, updated FROM tail_path",
+	[ST_TAIL_PATH_PRUNE] = "DELETE FROM tail_path WHERE updated < ?",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -77,7 +85,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tail (dev INTEGER NOT NULL, ino INTEGER NOT NULL, "
 	"  fp INTEGER, fplen INTEGER, log TEXT, path TEXT, off INTEGER, line INTEGER, "
 	"  spool_seq INTEGER, spool_off INTEGER, updated INTEGER, "
-	"  PRIMARY KEY (dev, ino)) WITHOUT ROWID;";
+	"  PRIMARY KEY (dev, ino)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS tail_path (log TEXT NOT NULL, "
+	"  path TEXT NOT NULL, next INTEGER NOT NULL, updated INTEGER NOT NULL, "
+	"  PRIMARY KEY (log, path)) WITHOUT ROWID;";
 
 /* Set by a failed open when the file was not a usable database. */
 static int	progress_last_corrupt;
@@ -507,6 +518,51 @@ progress_tail_delete(struct progress *p, uint64_t dev, uint64_t ino)
 
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)dev);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)ino);
+	return progress_step_done(p, st);
+}
+
+int
+progress_tail_path_set(struct progress *p, const struct tail_path *tp)
+{
+	sqlite3_stmt	*st = p->st[ST_TAIL_PATH_SET];
+
+	sqlite3_bind_text(st, 1, tp->log, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tp->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, tp->next);
+	sqlite3_bind_int64(st, 4, tp->updated);
+	return progress_step_done(p, st);
+}
+
+int
+progress_tail_path_each(struct progress *p,
+    void (*fn)(const struct tail_path *, void *), void *arg)
+{
+	sqlite3_stmt		*st = p->st[ST_TAIL_PATH_EACH];
+	struct tail_path	 tp;
+	int			 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&tp, 0, sizeof(tp));
+		copy_text(tp.log, sizeof(tp.log), st, 0);
+		copy_text(tp.path, sizeof(tp.path), st, 1);
+		tp.next = sqlite3_column_int64(st, 2);
+		tp.updated = sqlite3_column_int64(st, 3);
+		fn(&tp, arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+progress_tail_path_prune(struct progress *p, int64_t before)
+{
+	sqlite3_stmt	*st = p->st[ST_TAIL_PATH_PRUNE];
+
+	sqlite3_bind_int64(st, 1, before);
 	return progress_step_done(p, st);
 }
 

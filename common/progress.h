@@ -50,9 +50,22 @@ struct tail_checkpoint {
 	uint64_t	dev, ino, fp;
 	int		fplen;
 	char		log[64];	/* the log section that followed it */
-	char		path[1024];	/* where it was last seen */
+	char		path[1024];	/* the path its lines are numbered under */
 	int64_t		offset, line;	/* the next byte, the next line's number */
 	uint64_t	spool_seq, spool_off;
+	int64_t		updated;	/* wall seconds */
+};
+
+/*
+ * The next line number at a log path, kept when the files that were at it
+ * are let go (their rows deleted), so that a file made there later, after
+ * a restart, numbers on instead of from 1 (the sink stores a line under
+ * host+file+line: a number given twice overwrites a line).
+ */
+struct tail_path {
+	char		log[64];
+	char		path[1024];
+	int64_t		next;
 	int64_t		updated;	/* wall seconds */
 };
 
@@ -89,6 +102,11 @@ int		 progress_tail_set(struct progress *, const struct tail_checkpoint *);
 int		 progress_tail_each(struct progress *,
 		    void (*)(const struct tail_checkpoint *, void *), void *);
 int		 progress_tail_delete(struct progress *, uint64_t, uint64_t);
+/* A path's next number only ever rises; rows updated before a time go. */
+int		 progress_tail_path_set(struct progress *, const struct tail_path *);
+int		 progress_tail_path_each(struct progress *,
+		    void (*)(const struct tail_path *, void *), void *);
+int		 progress_tail_path_prune(struct progress *, int64_t);
 
 /*
  * Housekeeping (ferry-periodic). Each deletes, in one transaction, the rows

@@ -52,19 +52,28 @@ skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* p at '"': the content into s; returns past the closing quote, or NULL. */
+/*
+ * p at '"': the content into s; returns past the closing quote, or NULL.
+ * memchr() finds the quote, and a backslash only where there is one: most
+ * log text has none, and the forwarder scans every record it sends.
+ */
 static const char *
 scan_string(const char *p, const char *end, struct span *s)
 {
-	const char	*q;
+	const char	*q, *bs;
 
 	if (p >= end || *p != '"')
 		return NULL;
-	for (q = ++p; q < end && *q != '"'; q++)
-		if (*q == '\\' && ++q == end)
+	for (q = ++p;;) {
+		if ((q = memchr(q, '"', (size_t)(end - q))) == NULL)
 			return NULL;
-	if (q >= end)
-		return NULL;
+		/* An escaped quote: an odd run of backslashes before it. */
+		for (bs = q; bs > p && bs[-1] == '\\'; bs--)
+			;
+		if ((q - bs) % 2 == 0)
+			break;
+		q++;
+	}
 	s->p = p;
 	s->len = (size_t)(q - p);
 	return q + 1;
@@ -231,8 +240,12 @@ parse_metric(const char *p, const char *end, struct record *r)
 	r->value.len = (size_t)(p - v);
 	p = skip_ws(p, end);
 	r->ts = 0;
-	while (p < end && *p >= '0' && *p <= '9')
+	while (p < end && *p >= '0' && *p <= '9') {
+		/* No writer writes such a time: only a corrupt segment has it. */
+		if (r->ts > (INT64_MAX - 9) / 10)
+			return -1;
 		r->ts = r->ts * 10 + (*p++ - '0');
+	}
 	return 0;
 }
 
@@ -299,70 +312,133 @@ record_seconds(const struct record *r)
 	return span_int(r->time);	/* strtoll stops at the '.' */
 }
 
-/* "name":"value", escaped as the spool needs it. */
-static int
-add_member(struct buf *b, const char *name, const char *v, size_t len)
+/* Decimal digits of v at p; the end. */
+static char *
+put_u64(char *p, uint64_t v)
 {
-	return buf_printf(b, "\"%s\":", name) == -1 ||
-	    json_add_string(b, v, len) == -1 ? -1 : 0;
+	char	t[20];
+	int	n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = t[--n];
+	return p;
 }
 
-/* "attrs":{"k":"v",...} from "k=v" strings; one without '=' has value "". */
-static int
-add_attrs(struct buf *b, char *const *attrs, size_t n)
+static char *
+put_i64(char *p, int64_t v)
 {
-	const char	*eq;
-	size_t		 i, klen;
-
-	if (buf_addstr(b, "\"attrs\":{") == -1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		eq = strchr(attrs[i], '=');
-		klen = eq != NULL ? (size_t)(eq - attrs[i]) : strlen(attrs[i]);
-		if ((i > 0 && buf_add(b, ",", 1) == -1) ||
-		    json_add_string(b, attrs[i], klen) == -1 ||
-		    buf_add(b, ":", 1) == -1 ||
-		    json_add_string(b, eq != NULL ? eq + 1 : "",
-		    eq != NULL ? strlen(eq + 1) : 0) == -1)
-			return -1;
+	if (v < 0) {
+		*p++ = '-';
+		return put_u64(p, (uint64_t)0 - (uint64_t)v);
 	}
-	return buf_add(b, "},", 2);
+	return put_u64(p, (uint64_t)v);
 }
 
-/* ',"lines":N' for a record that joins several lines, else "". */
-static const char *
-lines_member(int64_t n, char *buf, size_t size)
+/*
+ * The log record is written without printf: ferry-tail writes one per line
+ * read, and formatting them was nearly all of its work (bench/tail).
+ */
+#define PUT(p, lit)	(memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* s as a JSON string at p (room for 6 * len + 2); the end. */
+static char *
+put_json(char *p, const char *s, size_t len)
 {
-	if (n <= 1)
-		return "";
-	snprintf(buf, size, ",\"lines\":%" PRId64, n);
-	return buf;
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*run, *end = s + len;
+	unsigned char		 c;
+
+	*p++ = '"';
+	while (s < end) {
+		run = s;
+		s = json_plain(s, end);
+		memcpy(p, run, (size_t)(s - run));
+		p += s - run;
+		if (s == end)
+			break;
+		c = (unsigned char)*s++;
+		*p++ = '\\';
+		if (c == '"' || c == '\\')
+			*p++ = (char)c;
+		else if (c == '\n')
+			*p++ = 'n';
+		else if (c == '\t')
+			*p++ = 't';
+		else if (c == '\r')
+			*p++ = 'r';
+		else {
+			p = PUT(p, "u00");
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	*p++ = '"';
+	return p;
 }
 
 int
 record_log_append(struct buf *b, const struct log_fields *f)
 {
-	size_t	mark = b->len;
-	char	nl[32];
+	size_t		 klen = strlen(f->key), nlen = strlen(f->name);
+	size_t		 hlen = strlen(f->host), flen = strlen(f->file);
+	size_t		 need, i, alen;
+	const char	*eq;
+	char		*p;
 
-	if (buf_printf(b, "%s {", f->key) == -1 ||
-	    add_member(b, "name", f->name, strlen(f->name)) == -1 ||
-	    buf_add(b, ",", 1) == -1 ||
-	    add_member(b, "host", f->host, strlen(f->host)) == -1 ||
-	    buf_add(b, ",", 1) == -1 ||
-	    add_member(b, "file", f->file, strlen(f->file)) == -1 ||
-	    buf_printf(b, ",\"line\":%" PRId64 ",\"offset\":%" PRId64
-	    ",\"end\":%" PRId64 "%s,\"fid\":\"%" PRIu64 ":%" PRIu64 "\","
-	    "\"time\":%" PRIu64 ".%03u,", f->lineno, f->offset, f->end,
-	    lines_member(f->nlines, nl, sizeof(nl)), f->dev, f->ino,
-	    f->time_ms / 1000, (unsigned)(f->time_ms % 1000)) == -1 ||
-	    add_attrs(b, f->attrs, f->nattrs) == -1 ||
-	    add_member(b, "text", f->text, f->textlen) == -1 ||
-	    buf_add(b, "}\n", 2) == -1) {
-		b->len = mark;		/* never half a record */
-		if (b->p != NULL)
-			b->p[mark] = '\0';
+	need = klen + 6 * (nlen + hlen + flen + f->textlen) + 400;
+	for (i = 0; i < f->nattrs; i++)
+		need += 6 * strlen(f->attrs[i]) + 8;
+	if (buf_reserve(b, need) == -1)
 		return -1;
+	p = b->p + b->len;
+	memcpy(p, f->key, klen);
+	p += klen;
+	p = PUT(p, " {\"name\":");
+	p = put_json(p, f->name, nlen);
+	p = PUT(p, ",\"host\":");
+	p = put_json(p, f->host, hlen);
+	p = PUT(p, ",\"file\":");
+	p = put_json(p, f->file, flen);
+	p = PUT(p, ",\"line\":");
+	p = put_i64(p, f->lineno);
+	p = PUT(p, ",\"offset\":");
+	p = put_i64(p, f->offset);
+	p = PUT(p, ",\"end\":");
+	p = put_i64(p, f->end);
+	if (f->nlines > 1) {
+		p = PUT(p, ",\"lines\":");
+		p = put_i64(p, f->nlines);
 	}
+	p = PUT(p, ",\"fid\":\"");
+	p = put_u64(p, f->dev);
+	*p++ = ':';
+	p = put_u64(p, f->ino);
+	p = PUT(p, "\",\"time\":");
+	p = put_u64(p, f->time_ms / 1000);
+	*p++ = '.';
+	*p++ = (char)('0' + f->time_ms % 1000 / 100);
+	*p++ = (char)('0' + f->time_ms % 100 / 10);
+	*p++ = (char)('0' + f->time_ms % 10);
+	p = PUT(p, ",\"attrs\":{");
+	for (i = 0; i < f->nattrs; i++) {
+		alen = strlen(f->attrs[i]);
+		eq = memchr(f->attrs[i], '=', alen);
+		if (i > 0)
+			*p++ = ',';
+		p = put_json(p, f->attrs[i], eq != NULL ?
+		    (size_t)(eq - f->attrs[i]) : alen);
+		*p++ = ':';
+		p = eq != NULL ? put_json(p, eq + 1, alen - (size_t)(eq + 1 -
+		    f->attrs[i])) : put_json(p, "", 0);
+	}
+	p = PUT(p, "},\"text\":");
+	p = put_json(p, f->text, f->textlen);
+	p = PUT(p, "}\n");
+	b->len = (size_t)(p - b->p);
+	b->p[b->len] = '\0';
 	return 0;
 }

@@ -25,6 +25,11 @@ struct addrinfo;
  */
 int	sock_addrs(const char *, int, int, int, struct addrinfo **);
 /*
+ * 1 when every address of the list is a loopback one (127.0.0.0/8, ::1,
+ * ::ffff:127.0.0.0/104), else 0: a listener there reaches no one outside.
+ */
+int	sock_loopback_only(const struct addrinfo *);
+/*
  * A non-blocking, close-on-exec socket with SO_REUSEADDR bound to the first
  * address of the list that takes it; a stream socket also listens with
  * backlog. -1 with errno of the last address's failure.

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "pidfile.h"
 #include "ctl.h"
+#include "version.h"
 
 static int	cmd_check_config(struct ctl *, int, char **);
 static int	cmd_reload(struct ctl *, int, char **);
@@ -61,7 +62,7 @@ ctl_usage(void)
 {
 	size_t	i;
 
-	fprintf(stderr, "usage: ferryctl [-c config] [--json] command\n");
+	fprintf(stderr, "usage: ferryctl [-V] [-c config] [--json] command\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(stderr, "       ferryctl %s\n", commands[i].usage);
 	exit(CTL_EX_USAGE);
@@ -94,7 +95,7 @@ main(int argc, char *argv[])
 }
 
 /*
- * -c FILE and --json, from argv[1] up to the first other argument. Returns
+ * -c FILE and --json (and -V, which prints the version and exits), from argv[1] up to the first other argument. Returns
  * the index of that argument.
  */
 static int
@@ -105,12 +106,13 @@ parse_options(struct ctl *ctl, int argc, char **argv)
 		{ "json",	no_argument,		NULL,	'j' },
 		{ "effective",	no_argument,		NULL,	'e' },
 		{ "help",	no_argument,		NULL,	'h' },
+		{ "version",	no_argument,		NULL,	'V' },
 		{ NULL,		0,			NULL,	0 }
 	};
 	int	ch;
 
 	optind = 0;	/* glibc: start over, for the second pass */
-	while ((ch = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			ctl->confpath = optarg;
@@ -121,6 +123,9 @@ parse_options(struct ctl *ctl, int argc, char **argv)
 		case 'e':
 			ctl->effective = 1;
 			break;
+		case 'V':
+			version_print("ferryctl");
+			exit(0);
 		default:
 			ctl_usage();
 		}
@@ -269,9 +274,9 @@ cmd_version(struct ctl *ctl, int argc, char **argv)
 	if (argc != 0)
 		ctl_usage();
 	if (ctl->json)
-		printf("{\"version\":\"%s\"}\n", FERRY_VERSION);
+		printf("{\"version\":\"%s\"}\n", version_get());
 	else
-		printf("%s\n", FERRY_VERSION);
+		printf("%s\n", version_get());
 	return 0;
 }
 

@@ -629,6 +629,21 @@ print_outputs(const struct snapshot *snap)
 	}
 }
 
+/* Clients that pressed on the limits: shown only once some did. */
+static void
+print_receiver_pressure(const struct snapshot *snap)
+{
+	int64_t	ev = counter_or0(snap, "receiver", "evicted");
+	int64_t	rf = counter_or0(snap, "receiver", "refused");
+	int64_t	un = counter_or0(snap, "receiver", "unfinished");
+
+	if (ev == 0 && rf == 0 && un == 0)
+		return;
+	printf("  connections: %" PRId64 " closed to make room "
+	    "(receiver.max_connections), %" PRId64 " refused; %" PRId64
+	    " lines left unfinished\n", ev, rf, un);
+}
+
 static void
 print_receiver(const struct snapshot *snap)
 {
@@ -653,6 +668,7 @@ print_receiver(const struct snapshot *snap)
 	if (n == 0)
 		printf(", none rejected");
 	printf("\n");
+	print_receiver_pressure(snap);
 }
 
 static void
@@ -784,8 +800,13 @@ print_json_receiver(const struct snapshot *snap)
 		return;
 	}
 	printf("{\"accepted\":%" PRId64 ",\"dropped\":%" PRId64
-	    ",\"memory_fallback\":%s,\"rejected\":{", v,
+	    ",\"evicted\":%" PRId64 ",\"refused\":%" PRId64
+	    ",\"unfinished\":%" PRId64 ",\"memory_fallback\":%s,"
+	    "\"rejected\":{", v,
 	    counter_or0(snap, "receiver", "dropped"),
+	    counter_or0(snap, "receiver", "evicted"),
+	    counter_or0(snap, "receiver", "refused"),
+	    counter_or0(snap, "receiver", "unfinished"),
 	    memory_fallback(snap) ? "true" : "false");
 	for (i = 0; i < snap->ncounters; i++) {
 		if (strcmp(snap->counters[i].proc, "receiver") != 0 ||

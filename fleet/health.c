@@ -44,6 +44,7 @@
 #include "log.h"
 #include "path.h"
 #include "progress.h"
+#include "version.h"
 
 static int64_t		 lease;		/* 0: none held */
 static int		 busy;		/* a lease or put request is out */
@@ -195,7 +196,8 @@ report_build(struct buf *core, struct buf *full)
 	add_string(&r, fconf->hostname);
 	add_both(&r, ",\"group\":");
 	add_string(&r, fconf->fleet.group);
-	add_both(&r, ",\"version\":\"" FERRY_VERSION "\"");
+	add_both(&r, ",\"version\":");
+	add_string(&r, version_get());
 	(void)buf_printf(full, ",\"time\":%lld", (long long)clock_wall());
 	(void)buf_printf(core, ",\"revision\":%lld",
 	    (long long)sync_revision());

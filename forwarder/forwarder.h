@@ -104,10 +104,10 @@ void	batch_free(struct batch *);
 int	batch_each(const struct output *, int (*)(const struct output *,
 	    const struct record *, void *), void *);
 /*
- * The batch rendered in o's format for its kind into out (appended): each
- * record followed by sep, or, with sep NULL, framed as RFC 6587 octet
- * counting ("LEN " before each). Records that cannot be rendered are left
- * out. 0, or -1 (out full).
+ * The batch rendered in o's format for its kind into out (appended): the
+ * records joined by sep, and ended by it too when sep is a newline; or,
+ * with sep NULL, framed as RFC 6587 octet counting ("LEN " before each).
+ * Records that cannot be rendered are left out. 0, or -1 (out full).
  */
 int	batch_render(const struct output *, struct buf *, const char *);
 /* The same, of the records from byte from of the batch on (output_extend()). */

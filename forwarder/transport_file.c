@@ -137,8 +137,9 @@ file_start(struct output *o, uint64_t now)
 	if (write_batch(o, f) == -1 || fdatasync(f->fd) == -1) {
 		tr_retry(o, now, 0, "write %s: %s", o->url.path, strerror(errno));
 		/* Never leave half a batch: a retry writes it whole. */
-		if (end != -1)
-			(void)ftruncate(f->fd, end);
+		if (end != -1 && ftruncate(f->fd, end) == -1)
+			log_warn("%s: cannot cut a half-written batch",
+			    o->url.path);
 		return 0;
 	}
 	tr_sent(o, now);

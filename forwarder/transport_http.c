@@ -48,6 +48,7 @@
 #include "resolver.h"
 #include "sock.h"
 #include "transport.h"
+#include "version.h"
 
 #define STALL_SECONDS		7	/* no byte moved this long: dead (the promise: noticed within 10 s) */
 #define SOCKS_MAX		TR_FDS_MAX	/* libcurl's sockets we watch */
@@ -260,7 +261,7 @@ http_open(struct output *o)
 	h->headers = curl_slist_append(h->headers, "Expect:");
 	curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
-	curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
+	curl_easy_setopt(h->easy, CURLOPT_USERAGENT, version_agent());
 	if (o->api_key[0] != '\0') {
 		curl_easy_setopt(h->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(h->easy, CURLOPT_USERNAME, o->api_key);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "periodic.h"
 #include "sock.h"
+#include "version.h"
 
 static CURLM			*multi;
 static CURL			*easy;		/* non-NULL while one is out */
@@ -137,7 +138,7 @@ heartbeat_send(const struct ferry_conf *conf, double window)
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, version_agent());
 	if (conf->api_key[0] != '\0') {
 		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(easy, CURLOPT_USERNAME, conf->api_key);

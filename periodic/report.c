@@ -46,6 +46,7 @@
 #include "path.h"
 #include "periodic.h"
 #include "progress.h"
+#include "version.h"
 
 #define LOG_TAIL	32768	/* bytes read back from the end of each log */
 #define TS_LEN		24	/* "2026-11-21T06:15:02.123Z" */
@@ -232,7 +233,7 @@ report_build(const struct ferry_conf *conf, const char *ip, double window,
 	fputs("{\"hostname\":", fp);
 	json_str(fp, conf->hostname);
 	fprintf(fp, ",\"timestamp\":%" PRId64 ",\"version\":", now);
-	json_str(fp, FERRY_VERSION);
+	json_str(fp, version_get());
 	fputs(",\"platform\":", fp);
 	json_str(fp, platform);
 	fputs(",\"ip\":", fp);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "metric.h"
@@ -32,6 +33,8 @@ ingest_init(const struct ferry_conf *conf, struct spool *s)
 	api_key = conf->api_key;
 	api_key_len = strlen(conf->api_key);
 	max_line = conf->receiver.max_line;
+	/* The first window starts now: not at 0, which ended it at once. */
+	reject_window_start = clock_mono_ms();
 }
 
 struct ingest_stats *

@@ -6,7 +6,26 @@
  * connection only the unfinished last line, at most max_line bytes, kept
  * until its newline arrives. A line longer than max_line is refused and its
  * connection closed, as carbon does; a silent connection is closed after
- * idle_timeout; connections past max_connections are refused at accept.
+ * idle_timeout.
+ *
+ * At max_connections a new client is not turned away: the connection idle
+ * the longest makes room for it (evicted). Refusing instead let anyone who
+ * opens that many idle connections shut every other client out for up to
+ * idle_timeout, each new one accepted and closed at once, its lines lost
+ * while it believed them sent. Connections are kept in the order of their
+ * last byte, so the one to evict is the first. An evicted connection is
+ * read to the end of what the kernel holds for it before it is closed, so
+ * every line it sent before that is taken; an unfinished last line is
+ * counted (unfinished), never passed on cut. Evictions are counted and
+ * logged when they start, then at most once a minute.
+ *
+ * A connection is not evicted within EVICT_GRACE_MS of its last byte (or
+ * of its accept): otherwise a client reconnecting as fast as it can would
+ * evict every newcomer before its lines were read. When even the one idle
+ * the longest is that fresh, accepting pauses (the listener leaves the
+ * epoll set's events) and new clients wait in the listen backlog, in
+ * order, until a connection closes or the grace has passed: held, never
+ * accepted and dropped.
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
@@ -30,8 +49,11 @@
 #define UDP_PER_EVENT	256
 #define UDP_RCVBUF	(8 * 1024 * 1024)
 #define LISTEN_BACKLOG	512
+#define DRAIN_READS	16	/* an evicted connection: at most 1 MiB more */
+#define NOTICE_MS	60000	/* evictions and refusals: one line a minute */
+#define EVICT_GRACE_MS	100	/* a connection this fresh is not evicted */
 
-enum sock_kind { SOCK_TCP_LISTEN, SOCK_UDP, SOCK_CONN };
+enum sock_kind { SOCK_TCP_LISTEN, SOCK_UDP, SOCK_CONN, SOCK_CLOSED };
 
 struct sock {
 	enum sock_kind		 kind;
@@ -39,13 +61,20 @@ struct sock {
 	uint64_t		 last_ms;	/* last byte received */
 	size_t			 plen;		/* bytes of the unfinished line */
 	char			*partial;
-	LIST_ENTRY(sock)	 entry;
+	TAILQ_ENTRY(sock)	 entry;		/* idle longest first */
 };
 
-static LIST_HEAD(, sock)	 conns = LIST_HEAD_INITIALIZER(conns);
+static TAILQ_HEAD(, sock)	 conns = TAILQ_HEAD_INITIALIZER(conns);
+/*
+ * Closed connections, freed only by listen_reap() after the loop's batch
+ * of events: an eviction closes a connection whose event may come later
+ * in the same batch.
+ */
+static TAILQ_HEAD(, sock)	 closed = TAILQ_HEAD_INITIALIZER(closed);
 static struct sock		 tcp_listener = { .kind = SOCK_TCP_LISTEN, .fd = -1 };
 static struct sock		 udp_sock = { .kind = SOCK_UDP, .fd = -1 };
 static int			 epfd = -1;
+static uint64_t			 paused_until;	/* accepting paused; 0: not */
 static int			 nconns;
 static int			 max_conns;
 static size_t			 max_line;
@@ -124,11 +153,136 @@ listen_init(const struct ferry_conf *conf, int fd)
 static void
 conn_close(struct sock *c)
 {
-	LIST_REMOVE(c, entry);
+	TAILQ_REMOVE(&conns, c, entry);
 	close(c->fd);	/* also leaves the epoll set */
+	c->fd = -1;
+	c->kind = SOCK_CLOSED;
 	free(c->partial);
-	free(c);
+	c->partial = NULL;
+	TAILQ_INSERT_TAIL(&closed, c, entry);
 	nconns--;
+}
+
+/* Free what was closed; the loop calls it after each batch of events. */
+void
+listen_reap(void)
+{
+	struct sock	*c;
+
+	while ((c = TAILQ_FIRST(&closed)) != NULL) {
+		TAILQ_REMOVE(&closed, c, entry);
+		free(c);
+	}
+}
+
+/* A byte arrived: c is now the connection idle the shortest. */
+static void
+conn_touch(struct sock *c, uint64_t now_ms)
+{
+	c->last_ms = now_ms;
+	TAILQ_REMOVE(&conns, c, entry);
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+}
+
+static int	conn_lines(struct sock *, const char *, size_t, int64_t);
+
+/*
+ * Close c to make room: first take what the kernel already holds for it
+ * (its client counts those lines as sent), then count an unfinished line.
+ */
+static void
+conn_evict(struct sock *c)
+{
+	int64_t	now = clock_wall();
+	ssize_t	n = -1;
+	int	i, toolong = 0;
+
+	for (i = 0; i < DRAIN_READS; i++) {
+		if ((n = read(c->fd, rbuf, sizeof(rbuf))) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (conn_lines(c, rbuf, n, now) == -1) {
+			toolong = 1;	/* rejected and counted already */
+			break;
+		}
+	}
+	if (!toolong && n == 0 && c->plen > 0)
+		ingest_line(c->partial, c->plen, now);
+	else if (!toolong && c->plen > 0)
+		ingest_stats()->unfinished++;
+	ingest_stats()->evicted++;
+	conn_close(c);
+}
+
+/* Evictions and refusals: said when they start, then once a minute. */
+static void
+pressure_notice(uint64_t now_ms)
+{
+	static uint64_t	 logged_ms, evicted, refused;
+	struct ingest_stats *st = ingest_stats();
+
+	if (logged_ms != 0 && now_ms - logged_ms < NOTICE_MS)
+		return;
+	if (st->evicted == evicted && st->refused == refused)
+		return;
+	log_warnx("receiver.max_connections (%d) reached: %llu idle "
+	    "connections closed to make room, %llu clients refused, since "
+	    "the last notice", max_conns,
+	    (unsigned long long)(st->evicted - evicted),
+	    (unsigned long long)(st->refused - refused));
+	evicted = st->evicted;
+	refused = st->refused;
+	logged_ms = now_ms;
+}
+
+/* Stop or start being told of new clients; they wait in the backlog. */
+static void
+listener_events(uint32_t events)
+{
+	struct epoll_event	ev = { .events = events, .data.ptr = &tcp_listener };
+
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, tcp_listener.fd, &ev) == -1)
+		log_warn("epoll_ctl listener");
+}
+
+/*
+ * At max_connections: make room by evicting the connection idle the
+ * longest; when it is within its grace, pause accepting until it is not
+ * (the client just accepted is kept: one over the limit, for a while).
+ */
+static void
+make_room(uint64_t now_ms)
+{
+	struct sock	*c;
+
+	if (nconns < max_conns || (c = TAILQ_FIRST(&conns)) == NULL)
+		return;
+	if (now_ms - c->last_ms >= EVICT_GRACE_MS) {
+		conn_evict(c);
+		return;
+	}
+	paused_until = c->last_ms + EVICT_GRACE_MS;
+	listener_events(0);
+}
+
+/* Accept again once a connection closed or the first one's grace is over. */
+void
+listen_resume(uint64_t now_ms)
+{
+	if (paused_until == 0 ||
+	    (nconns >= max_conns && now_ms < paused_until))
+		return;
+	paused_until = 0;
+	listener_events(EPOLLIN);
+}
+
+/* When listen_resume() may have something to do; 0: never. */
+uint64_t
+listen_due(void)
+{
+	return paused_until;
 }
 
 static void
@@ -136,43 +290,36 @@ accept_conns(uint64_t now_ms)
 {
 	struct sock	*c;
 	int		 fd, i;
-	static uint64_t	 refused_logged;
 
-	for (i = 0; i < 64; i++) {
+	for (i = 0; i < 64 && paused_until == 0; i++) {
 		fd = accept4(tcp_listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept");
-			return;
+			break;
 		}
-		if (nconns >= max_conns) {
-			ingest_stats()->refused++;
-			if (now_ms - refused_logged > 60000) {
-				log_warnx("connection refused: %d connections "
-				    "open (receiver.max_connections)", nconns);
-				refused_logged = now_ms;
-			}
-			close(fd);
-			continue;
-		}
+		make_room(now_ms);
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			log_warn("calloc");
+			ingest_stats()->refused++;
 			close(fd);
-			return;
+			break;
 		}
 		c->kind = SOCK_CONN;
 		c->fd = fd;
 		c->last_ms = now_ms;
 		if (epoll_add(c) == -1) {
+			ingest_stats()->refused++;
 			close(fd);
 			free(c);
 			continue;
 		}
-		LIST_INSERT_HEAD(&conns, c, entry);
+		TAILQ_INSERT_TAIL(&conns, c, entry);
 		nconns++;
 		ingest_stats()->connections++;
 	}
+	pressure_notice(now_ms);
 }
 
 /* Keep the unfinished tail of a read; -1 when it is already too long. */
@@ -226,7 +373,7 @@ conn_read(struct sock *c, uint64_t now_ms)
 	ssize_t	n;
 	int	i;
 
-	c->last_ms = now_ms;
+	conn_touch(c, now_ms);
 	for (i = 0; i < READS_PER_EVENT; i++) {
 		n = read(c->fd, rbuf, sizeof(rbuf));
 		if (n == -1 && errno == EINTR)
@@ -287,22 +434,26 @@ listen_dispatch(void *ptr, uint64_t now_ms)
 	case SOCK_CONN:
 		conn_read(s, now_ms);
 		break;
+	case SOCK_CLOSED:
+		break;		/* evicted earlier in this batch */
 	}
 }
 
 void
 listen_expire(uint64_t now_ms)
 {
-	struct sock	*c, *next;
+	struct sock	*c;
 
-	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
-		next = LIST_NEXT(c, entry);
-		if (now_ms - c->last_ms >= idle_ms) {
-			log_debug("closing a connection idle for %llu ms",
-			    (unsigned long long)(now_ms - c->last_ms));
-			conn_close(c);
-		}
+	/* Idle longest first: stop at the first that is not expired. */
+	while ((c = TAILQ_FIRST(&conns)) != NULL &&
+	    now_ms - c->last_ms >= idle_ms) {
+		log_debug("closing a connection idle for %llu ms",
+		    (unsigned long long)(now_ms - c->last_ms));
+		if (c->plen > 0)
+			ingest_stats()->unfinished++;
+		conn_close(c);
 	}
+	pressure_notice(now_ms);
 }
 
 int
@@ -330,7 +481,7 @@ listen_close(void)
 		udp_read();
 		close(udp_sock.fd);
 	}
-	while ((c = LIST_FIRST(&conns)) != NULL) {
+	while ((c = TAILQ_FIRST(&conns)) != NULL) {
 		for (i = 0; i < 64; i++) {
 			if ((n = read(c->fd, rbuf, sizeof(rbuf))) <= 0 ||
 			    conn_lines(c, rbuf, n, now) == -1)
@@ -338,6 +489,9 @@ listen_close(void)
 		}
 		if (n == 0 && c->plen > 0)
 			ingest_line(c->partial, c->plen, now);
+		else if (c->plen > 0)
+			ingest_stats()->unfinished++;
 		conn_close(c);
 	}
+	listen_reap();
 }

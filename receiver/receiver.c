@@ -67,7 +67,7 @@ publish_counters(uint64_t now_ms, int force)
 	int			 i;
 
 	sum = st->accepted + st->dropped + st->connections + st->refused +
-	    spool_in_memory(spool);
+	    st->evicted + st->unfinished + spool_in_memory(spool);
 	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++)
 		sum += st->rejected[i];
 	if (!force && sum == last_sum && now_ms - last_ms < 60000)
@@ -78,6 +78,8 @@ publish_counters(uint64_t now_ms, int force)
 	selfmetrics_add(self, "dropped", st->dropped);
 	selfmetrics_add(self, "connections", st->connections);
 	selfmetrics_add(self, "refused", st->refused);
+	selfmetrics_add(self, "evicted", st->evicted);
+	selfmetrics_add(self, "unfinished", st->unfinished);
 	selfmetrics_add(self, "torn_bytes", spool_torn_bytes(spool));
 	selfmetrics_add(self, "spool.memory", spool_in_memory(spool));
 	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
@@ -111,6 +113,7 @@ run_timers(struct timers *t, uint64_t now)
 		publish_counters(now, 0);
 		t->sync_due = now + (uint64_t)(conf->receiver.flush_interval * 1000);
 	}
+	listen_resume(now);
 	if (now >= t->housekeep_due) {
 		listen_expire(now);
 		ingest_log_summary(now);
@@ -127,6 +130,8 @@ next_timeout(const struct timers *t, uint64_t now)
 		due = t->flush_due;
 	if (t->housekeep_due < due)
 		due = t->housekeep_due;
+	if (listen_due() != 0 && listen_due() < due)
+		due = listen_due();
 	return due > now ? (int)(due - now) : 0;
 }
 
@@ -152,6 +157,7 @@ event_loop(int epfd)
 			else
 				listen_dispatch(ev[i].data.ptr, now);
 		}
+		listen_reap();
 		run_timers(&t, now);
 	}
 }

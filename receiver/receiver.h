@@ -17,7 +17,9 @@ struct ingest_stats {
 	uint64_t	rejected[METRIC_NSTATUS];
 	uint64_t	dropped;	/* accepted, then lost to a spool error */
 	uint64_t	connections;
-	uint64_t	refused;	/* connections over max_connections */
+	uint64_t	evicted;	/* closed, idle longest, to make room */
+	uint64_t	refused;	/* clients closed at once (out of memory) */
+	uint64_t	unfinished;	/* lines without a newline, not taken */
 };
 
 /* ingest.c */
@@ -36,5 +38,8 @@ void	listen_close(void);
 void	listen_dispatch(void *, uint64_t);
 void	listen_expire(uint64_t);
 int	listen_nconns(void);
+void	listen_reap(void);
+void	listen_resume(uint64_t);
+uint64_t listen_due(void);
 
 #endif

@@ -13,8 +13,29 @@
  * and all requests together SINK_INFLIGHT_MAX (503 beyond, retry later), so
  * memory stays bounded however many senders push at once. The handler runs
  * on the last call, with the whole body.
+ *
+ * Connections. At SINK_CONN_MAX connections a new client is not refused:
+ * the connection idle the longest is closed to make room (evicted), so
+ * whoever holds many idle connections cannot shut the forwarder and other
+ * senders out for the 60 s of HTTP_TIMEOUT. libmicrohttpd has no call to
+ * close a connection, so its socket is shut down (shutdown(2), not
+ * close(2): the descriptor stays the daemon's until it closes it), which
+ * the daemon's next turn reads as the client's end and closes like one.
+ * "Idle" is ours: the connections are kept in the order they last got a
+ * request or a piece of a body, so a client that trickles header bytes
+ * counts as idle. The daemon's own limit is SINK_CONN_SLACK above ours,
+ * room for the clients that come while evicted ones close; past it
+ * libmicrohttpd stops accepting and new clients wait in the listen
+ * backlog rather than being accepted and dropped. Both counts are
+ * published (connections, evicted).
+ *
+ * A connection is only ever evicted before the daemon has told us of its
+ * end (MHD_CONNECTION_NOTIFY_CLOSED, which it sends as it closes the
+ * socket), so the descriptor shut down is always that connection's.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -32,13 +53,25 @@
 #define HTTP_CONN_MEM	(64 << 10)	/* per-connection header/read buffer */
 #define HTTP_REALM	"ferry-sink"
 
+/* One open connection, in the order of its last request. */
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;		/* not listed once evicted */
+	struct MHD_Connection	*mc;
+	int			 evicted;
+};
+
 struct http {
 	struct MHD_Daemon	*daemon;
 	struct store		*store;
 	char			*api_key;
 	size_t			 keylen;
 	size_t			 inflight;	/* body memory held, all requests */
+	TAILQ_HEAD(, conn)	 lru;		/* idle longest first */
+	unsigned		 nlisted;
 };
+
+/* Counters the main thread reads: atomics. */
+static uint64_t	conn_count, conn_evicted;
 
 struct route {
 	const char	*path;
@@ -459,6 +492,74 @@ http_finish(struct request *req)
 	}
 }
 
+/* A request, or a piece of its body: conn is the one idle the shortest. */
+static void
+http_touch(struct http *h, struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo	*ci;
+	struct conn			*c;
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || (c = ci->socket_context) == NULL || c->evicted)
+		return;
+	TAILQ_REMOVE(&h->lru, c, entry);
+	TAILQ_INSERT_TAIL(&h->lru, c, entry);
+}
+
+/* Have the daemon close the connection idle the longest, on its next turn. */
+static void
+http_evict(struct http *h)
+{
+	const union MHD_ConnectionInfo	*ci;
+	struct conn			*c;
+
+	if ((c = TAILQ_FIRST(&h->lru)) == NULL)
+		return;
+	TAILQ_REMOVE(&h->lru, c, entry);
+	h->nlisted--;
+	c->evicted = 1;
+	ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+	__atomic_add_fetch(&conn_evicted, 1, __ATOMIC_RELAXED);
+}
+
+static void
+http_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http	*h = cls;
+	struct conn	*c = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		__atomic_add_fetch(&conn_count, 1, __ATOMIC_RELAXED);
+		/* Without memory it is only not listed: never evicted. */
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return;
+		c->mc = mc;
+		*socket_context = c;
+		TAILQ_INSERT_TAIL(&h->lru, c, entry);
+		if (++h->nlisted > SINK_CONN_MAX)
+			http_evict(h);
+		return;
+	}
+	if (c == NULL)
+		return;
+	if (!c->evicted) {
+		TAILQ_REMOVE(&h->lru, c, entry);
+		h->nlisted--;
+	}
+	free(c);
+	*socket_context = NULL;
+}
+
+void
+http_stats(struct sink_stats *out)
+{
+	out->connections = __atomic_load_n(&conn_count, __ATOMIC_RELAXED);
+	out->evicted = __atomic_load_n(&conn_evicted, __ATOMIC_RELAXED);
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload,
@@ -467,6 +568,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct request	*req = *con_cls;
 
 	(void)version;
+	http_touch(cls, conn);
 	if (req == NULL)
 		return http_first(cls, conn, url, method, con_cls);
 	if (*upload_size != 0) {
@@ -524,11 +626,14 @@ http_start(int fd, struct store *store, const char *api_key)
 	}
 	h->keylen = strlen(h->api_key);
 	h->store = store;
+	TAILQ_INIT(&h->lru);
 	h->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, http_access, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SINK_CONN_MAX,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)(SINK_CONN_MAX + SINK_CONN_SLACK),
+	    MHD_OPTION_NOTIFY_CONNECTION, http_notify, h,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEM,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,

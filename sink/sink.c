@@ -34,12 +34,11 @@
 #include "sig.h"
 #include "sink.h"
 #include "sock.h"
+#include "version.h"
 
-#ifndef FERRY_VERSION
-#define FERRY_VERSION	"unknown"
-#endif
-
-#define LISTEN_BACKLOG	128
+/* Clients wait here while libmicrohttpd is at its limit (http.c). */
+#define LISTEN_BACKLOG	512
+#define NOTICE_MS	60000	/* evictions: one line a minute at most */
 #define MERGE_MS	1000	/* points reach the points table this soon */
 
 static void __attribute__((noreturn))
@@ -47,26 +46,6 @@ usage(void)
 {
 	fprintf(stderr, "usage: ferry-sink [-dnV] [-c config]\n");
 	exit(EX_CONFIG_ERROR);
-}
-
-static int
-is_loopback(const struct sockaddr *sa)
-{
-	const struct sockaddr_in	*sin;
-	const struct sockaddr_in6	*sin6;
-	const uint8_t			*a;
-
-	if (sa->sa_family == AF_INET) {
-		sin = (const struct sockaddr_in *)(const void *)sa;
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family != AF_INET6)
-		return 0;
-	sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-	if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-		return 1;
-	a = sin6->sin6_addr.s6_addr;
-	return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && a[12] == 127;
 }
 
 /*
@@ -77,17 +56,16 @@ is_loopback(const struct sockaddr *sa)
 static struct addrinfo *
 sink_resolve(const char *baddr, int port, int have_key)
 {
-	struct addrinfo	*res, *ai;
+	struct addrinfo	*res;
 	int		 rc;
 
 	if (port < 1 || port > 65535)
 		fatalx_config("sink.port %d: not a TCP port", port);
 	if ((rc = sock_addrs(baddr, port, SOCK_STREAM, 1, &res)) != 0)
 		fatalx_config("sink.bind \"%s\": %s", baddr, gai_strerror(rc));
-	for (ai = res; ai != NULL && !have_key; ai = ai->ai_next)
-		if (!is_loopback(ai->ai_addr))
-			fatalx_config("sink.bind \"%s\" listens beyond loopback: "
-			    "set sink.api_key, or bind to 127.0.0.1", baddr);
+	if (!have_key && !sock_loopback_only(res))
+		fatalx_config("sink.bind \"%s\" listens beyond loopback: "
+		    "set sink.api_key, or bind to 127.0.0.1", baddr);
 	return res;
 }
 
@@ -128,6 +106,23 @@ sink_signal(int sig)
 	}
 }
 
+/* Evictions (http.c) are said when they start, then once a minute. */
+static void
+sink_notice(const struct sink_stats *now)
+{
+	static uint64_t	logged_ms, evicted;
+	uint64_t	t = clock_mono_ms();
+
+	if (now->evicted == evicted ||
+	    (logged_ms != 0 && t - logged_ms < NOTICE_MS))
+		return;
+	log_warnx("%d connections open: %llu idle ones closed to make room "
+	    "since the last notice", SINK_CONN_MAX,
+	    (unsigned long long)(now->evicted - evicted));
+	evicted = now->evicted;
+	logged_ms = t;
+}
+
 /* Our counters as metrics in ferry's spool, when they changed. */
 static void
 sink_publish(struct selfmetrics *self, int force)
@@ -135,9 +130,12 @@ sink_publish(struct selfmetrics *self, int force)
 	static struct sink_stats	last;
 	struct sink_stats		now;
 
+	memset(&now, 0, sizeof(now));
+	ingest_stats(&now);
+	http_stats(&now);
+	sink_notice(&now);
 	if (self == NULL)
 		return;
-	ingest_stats(&now);
 	if (!force && memcmp(&now, &last, sizeof(now)) == 0)
 		return;
 	last = now;
@@ -145,6 +143,8 @@ sink_publish(struct selfmetrics *self, int force)
 	selfmetrics_add(self, "invalid", now.invalid);
 	selfmetrics_add(self, "requests", now.requests);
 	selfmetrics_add(self, "refused", now.refused);
+	selfmetrics_add(self, "connections", now.connections);
+	selfmetrics_add(self, "evicted", now.evicted);
 	if (selfmetrics_write(self, clock_wall()) == -1)
 		log_warn("self-metrics write");
 }
@@ -257,7 +257,7 @@ main(int argc, char *argv[])
 			check = 1;
 			break;
 		case 'V':
-			printf("ferry-sink %s\n", FERRY_VERSION);
+			version_print("ferry-sink");
 			return 0;
 		default:
 			usage();

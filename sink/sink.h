@@ -25,7 +25,8 @@
 
 #define SINK_BODY_MAX		(64UL << 20)	/* one request body: 413 beyond */
 #define SINK_INFLIGHT_MAX	(256UL << 20)	/* all bodies together: 503 beyond */
-#define SINK_CONN_MAX		256
+#define SINK_CONN_MAX		256	/* then the one idle longest is closed */
+#define SINK_CONN_SLACK		64	/* libmicrohttpd's limit is this above */
 #define SINK_REPLY_MAX		(16UL << 20)	/* a reply built in memory */
 #define SINK_FIND_MAX		100000		/* nodes one find may list */
 #define SINK_SERIES_MAX		10000		/* series one render may return */
@@ -86,9 +87,12 @@ int		 store_beats(struct store *, const char *, store_beat_fn, void *);
 /* http.c */
 struct http;
 struct request;
+struct sink_stats;
 
 struct http	*http_start(int, struct store *, const char *);
 void		 http_stop(struct http *);
+/* Fill in the connection counters of out; any thread may ask. */
+void		 http_stats(struct sink_stats *);
 struct store	*http_store(const struct request *);
 const char	*http_api_key(const struct request *);
 const char	*http_body(const struct request *, size_t *);
@@ -128,6 +132,8 @@ struct sink_stats {
 	uint64_t	invalid;	/* records refused */
 	uint64_t	requests;	/* write requests answered */
 	uint64_t	refused;	/* write requests answered 400 */
+	uint64_t	connections;	/* accepted (http.c) */
+	uint64_t	evicted;	/* closed, idle longest, to make room */
 };
 void	ingest_stats(struct sink_stats *);
 int	ingest_points(struct request *);

@@ -30,6 +30,7 @@
 #include "selfmetrics.h"
 #include "sig.h"
 #include "supervisor.h"
+#include "version.h"
 
 static void	usage(void) __attribute__((noreturn));
 static void	print_conf_errors(const struct conf_errors *);
@@ -52,7 +53,7 @@ static int64_t		self_started;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: ferry-supervisor [-dfn] [-c config]\n");
+	fprintf(stderr, "usage: ferry-supervisor [-dfnV] [-c config]\n");
 	exit(64);
 }
 
@@ -69,7 +70,7 @@ main(int argc, char *argv[])
 
 	/* Before anything reads argv: the title reuses its memory. */
 	setproctitle_init(argc, argv, environ);
-	while ((ch = getopt(argc, argv, "c:dfn")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dfnV")) != -1) {
 		switch (ch) {
 		case 'c':
 			confarg = optarg;
@@ -83,6 +84,9 @@ main(int argc, char *argv[])
 		case 'n':
 			check = 1;
 			break;
+		case 'V':
+			version_print("ferry-supervisor");
+			exit(0);
 		default:
 			usage();
 		}
@@ -146,7 +150,7 @@ main(int argc, char *argv[])
 	record_self(&s, "running");
 	setproctitle("running");
 	log_info("ferry-supervisor %s started (pid %d, programs in %s)",
-	    FERRY_VERSION, (int)getpid(), s.bindir);
+	    version_get(), (int)getpid(), s.bindir);
 
 	child_start_all(&s);
 	loop(&s);

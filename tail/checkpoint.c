@@ -17,6 +17,12 @@
  * Rows are read once at start, into memory, and let go after the first
  * scans; a row whose file is no longer followed is kept a week (a file
  * that comes back, a glob edited back) and then deleted.
+ *
+ * The row of a file let go (rotated and read, deleted) is deleted with it,
+ * so each path also keeps, in a row of its own (tail_path), the number
+ * after the lines of its files let go: a file that comes to the path later
+ * numbers on from there even after a restart. What is known of each path
+ * stays in memory for the whole run.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,6 +45,9 @@ static size_t			 nrows;
 static uint64_t			*forget;	/* dev, ino pairs */
 static size_t			 nforget;
 static uint64_t			 committed_seq;
+/* Each path's next number as ferry.db had it, kept for the whole run. */
+static struct tail_path		*paths;
+static size_t			 npaths;
 
 
 static void
@@ -143,11 +152,32 @@ recover_from_spool(const char *dir, const char *memdir)
 		    "checkpoint: their files resume after them", n);
 }
 
+/* Keep a path's number (the highest of what is said of it). */
+static void
+add_path(const struct tail_path *tp, void *arg)
+{
+	struct tail_path	*np;
+	size_t			 i;
+
+	(void)arg;
+	for (i = 0; i < npaths; i++)
+		if (strcmp(paths[i].path, tp->path) == 0) {
+			if (tp->next > paths[i].next)
+				paths[i].next = tp->next;
+			return;
+		}
+	if ((np = reallocarray(paths, npaths + 1, sizeof(*paths))) == NULL)
+		fatal("reallocarray");
+	paths = np;
+	paths[npaths++] = *tp;
+}
+
 int
 checkpoint_init(struct progress *p, const char *dir, const char *memdir)
 {
 	db = p;
-	if (progress_tail_each(db, add_row, NULL) == -1)
+	if (progress_tail_each(db, add_row, NULL) == -1 ||
+	    progress_tail_path_each(db, add_path, NULL) == -1)
 		return -1;
 	recover_from_spool(dir, memdir);
 	return 0;
@@ -169,6 +199,9 @@ checkpoint_path_next(const char *path)
 	for (i = 0; i < nrows; i++)
 		if (strcmp(rows[i].path, path) == 0 && rows[i].line > next)
 			next = rows[i].line;
+	for (i = 0; i < npaths; i++)
+		if (strcmp(paths[i].path, path) == 0 && paths[i].next > next)
+			next = paths[i].next;
 	return next;
 }
 
@@ -245,7 +278,16 @@ commit_file(struct tfile *tf, uint64_t seq, uint64_t off, int64_t now)
 	tc.fp = tf->fp;
 	tc.fplen = tf->fplen;
 	strlcpy(tc.log, tf->src->lc->name, sizeof(tc.log));
-	strlcpy(tc.path, tf->path, sizeof(tc.path));
+	/*
+	 * The path its lines are numbered under, not the name it has now: a
+	 * file found renamed at a start (app.log.1) would otherwise be
+	 * numbered under that name at the next start, its lines filed in the
+	 * sink as another file's; and the path's next number is read back
+	 * from these rows. At a start, the file is looked for beside it under
+	 * a rotated name (app.log.1, app.log-20261203), which works from the
+	 * path however often it was renamed since.
+	 */
+	strlcpy(tc.path, tf->pc->path, sizeof(tc.path));
 	tc.offset = tf->done_off;
 	tc.line = tf->done_line;
 	tc.spool_seq = seq;
@@ -259,8 +301,22 @@ commit_file(struct tfile *tf, uint64_t seq, uint64_t off, int64_t now)
 	return 0;
 }
 
+static int
+commit_path(const struct source *src, const struct pathctr *pc, int64_t now)
+{
+	struct tail_path	tp;
+
+	memset(&tp, 0, sizeof(tp));
+	strlcpy(tp.log, src->lc->name, sizeof(tp.log));
+	strlcpy(tp.path, pc->path, sizeof(tp.path));
+	tp.next = pc->gone;
+	tp.updated = now;
+	return progress_tail_path_set(db, &tp);
+}
+
 /*
- * Every file's done position that moved, in one transaction; call only
+ * Every file's done position that moved, and the number after the lines
+ * of the files let go at each path, in one transaction; call only
  * right after the spool was synced. Files still counting their lines
  * (from = end) have no position to keep yet. A failed commit leaves the
  * positions to the next one (the rows it did write were rolled back, so
@@ -271,6 +327,7 @@ checkpoint_commit(void)
 {
 	struct source	*src;
 	struct tfile	*tf;
+	struct pathctr	*pc;
 	uint64_t	 seq, off;
 	int64_t		 now = clock_wall();
 	size_t		 i;
@@ -287,9 +344,17 @@ checkpoint_commit(void)
 		TAILQ_FOREACH(tf, &src->files, entry)
 			if (commit_file(tf, seq, off, now) == -1)
 				goto fail;
+	TAILQ_FOREACH(src, &sources, entry)
+		LIST_FOREACH(pc, &src->paths, entry)
+			if (pc->gone != pc->gone_ck &&
+			    commit_path(src, pc, now) == -1)
+				goto fail;
 	if (progress_commit(db) == -1)
 		goto fail;
 	nforget = 0;
+	TAILQ_FOREACH(src, &sources, entry)
+		LIST_FOREACH(pc, &src->paths, entry)
+			pc->gone_ck = pc->gone;
 	committed_seq = seq;
 	return 0;
 fail:
@@ -319,6 +384,7 @@ checkpoint_cleanup(void)
 {
 	struct source	*src;
 	struct tfile	*tf;
+	struct tail_path tp;
 	int64_t		 now = clock_wall();
 	size_t		 i;
 	int		 claimed;
@@ -333,6 +399,17 @@ checkpoint_cleanup(void)
 		    progress_tail_delete(db, rows[i].dev, rows[i].ino) == -1)
 			break;
 	}
+	/*
+	 * What the rows said of each path stays known for the run: a file
+	 * that comes to a path no file is at now numbers on.
+	 */
+	for (i = 0; i < nrows; i++) {
+		memset(&tp, 0, sizeof(tp));
+		strlcpy(tp.path, rows[i].path, sizeof(tp.path));
+		tp.next = rows[i].line;
+		add_path(&tp, NULL);
+	}
+	(void)progress_tail_path_prune(db, now - KEEP_S);
 	free(rows);
 	rows = NULL;
 	nrows = 0;

@@ -110,7 +110,10 @@ tfile_rotated(struct tfile *tf)
 /*
  * A file waits while a rotated file of its path, older than it, has not
  * been read to its end: so lines are numbered in the order they were
- * written at the path.
+ * written at the path. Its end includes a last line without a newline
+ * (numbered only when it goes, after partial_line_wait: read on, the
+ * successor's lines would take the numbers before it) and a record still
+ * being joined (so the spool has the path's records in order too).
  */
 int
 tfile_turn(const struct tfile *tf)
@@ -118,7 +121,8 @@ tfile_turn(const struct tfile *tf)
 	const struct tfile	*o;
 
 	TAILQ_FOREACH(o, &tf->pc->members, pcentry)
-		if (o != tf && o->rotated && !o->drained &&
+		if (o != tf && o->rotated && (!o->drained ||
+		    o->part.len > 0 || o->part_cut || o->ml_lines > 0) &&
 		    (!tf->rotated || o->order < tf->order))
 			return 0;
 	return 1;
@@ -369,6 +373,22 @@ read_copy(struct tfile *tf, int fd, uint64_t now)
 	return rc;
 }
 
+/*
+ * Was the file truncated and written again past where we were, before we
+ * looked? Its size cannot tell then, but its first bytes can: they are no
+ * longer the ones we fingerprinted. Checked only when there is something
+ * new to read, so an idle file costs nothing.
+ */
+static int
+rewritten(const struct tfile *tf, int64_t size)
+{
+	uint64_t	fp;
+
+	if (tf->fplen == 0 || size <= tf->off)
+		return 0;
+	return tfile_fingerprint(tf->fd, tf->fplen, &fp) == 0 && fp != tf->fp;
+}
+
 /* The file is shorter than what we read: start it over, after the copy. */
 static void
 truncated(struct tfile *tf, int64_t size, uint64_t now)
@@ -382,9 +402,10 @@ truncated(struct tfile *tf, int64_t size, uint64_t now)
 		(void)read_copy(tf, fd, now);
 		close(fd);
 	} else if (tf->off > 0)
-		log_info("log %s: %s was truncated (from %lld to %lld bytes): "
-		    "reading it from its start", tf->src->lc->name, tf->path,
-		    (long long)tf->off, (long long)size);
+		log_info("log %s: %s was truncated (%lld bytes read, %lld now, "
+		    "%s): reading it from its start", tf->src->lc->name,
+		    tf->path, (long long)tf->off, (long long)size,
+		    size < tf->off ? "shorter" : "its first bytes changed");
 	/* Whatever was left of the old content is flushed, not glued on. */
 	tfile_flush_partial(tf, now, 1);
 	(void)pipeline_flush(tf, now, 1);
@@ -410,7 +431,13 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 		return -1;
 	if (fstat(tf->fd, &st) == -1)
 		return -1;
-	if (st.st_size < tf->off)
+	/*
+	 * Shorter than what we read, or (truncated and written again past
+	 * it, as "> file; echo ..." can do between two looks) other first
+	 * bytes: read from the start. Reading on at the old offset would
+	 * skip the new lines before it and cut one in the middle.
+	 */
+	if (st.st_size < tf->off || rewritten(tf, st.st_size))
 		truncated(tf, st.st_size, now);
 	if (st.st_size == tf->off) {
 		if (tf->rotated)
@@ -434,7 +461,18 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 	tf->src->c.bytes += (uint64_t)n;
 	if (split(tf, buf, (size_t)n, now) == -1)
 		return spool_blocked ? 0 : -1;
-	return tf->off < st.st_size ? 1 : 0;
+	if (tf->off < st.st_size)
+		return 1;
+	/*
+	 * A rotated file read to its end is drained now: it is not marked
+	 * dirty again (the caller clears it on 0), so waiting for a later
+	 * call that finds nothing to read held its successor back until the
+	 * rotated file was let go, ROTATED_GRACE_MS later, with the loop
+	 * spinning meanwhile.
+	 */
+	if (tf->rotated)
+		tf->drained = 1;
+	return 0;
 }
 
 int

@@ -80,6 +80,15 @@ source_new(const struct log_conf *lc, const struct ferry_conf *conf)
 static void
 drop_file(struct source *src, struct tfile *tf)
 {
+	/*
+	 * Its row goes; the path keeps the number after its lines, or a
+	 * file made there later would, after a restart, number from where
+	 * the remaining rows say: from 1 when none is left (deleted, then
+	 * recreated), or from where the path stood when a successor that has
+	 * read nothing yet appeared.
+	 */
+	if (tf->count_to < 0 && tf->done_line > tf->pc->gone)
+		tf->pc->gone = tf->done_line;
 	if (tf->fd != -1)
 		nopen--;
 	TAILQ_REMOVE(&src->files, tf, entry);
@@ -138,7 +147,7 @@ make_room(uint64_t now)
 	struct source	*src;
 	struct tfile	*tf, *best = NULL;
 
-	if (nopen < (size_t)tconf->tail.max_open_files)
+	if (nopen < tail_max_open)
 		return 0;
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
@@ -311,6 +320,18 @@ vanished(struct source *src, struct tfile *tf, uint64_t now)
 	    src->lc->name, tf->path);
 }
 
+static int	 glob_short;	/* the last glob could not look everywhere */
+
+/* A directory glob() could not read: note the lack of resources. */
+static int
+glob_error(const char *path, int error)
+{
+	(void)path;
+	if (error == EMFILE || error == ENFILE || error == ENOMEM)
+		glob_short = 1;
+	return 0;
+}
+
 void
 source_scan(struct source *src, int first_start)
 {
@@ -323,8 +344,10 @@ source_scan(struct source *src, int first_start)
 
 	TAILQ_FOREACH(tf, &src->files, entry)
 		tf->seen = 0;
-	rc = glob(src->lc->path, GLOB_NOSORT | GLOB_BRACE, NULL, &g);
+	glob_short = 0;
+	rc = glob(src->lc->path, GLOB_NOSORT | GLOB_BRACE, glob_error, &g);
 	if (rc != 0 && rc != GLOB_NOMATCH) {
+		glob_short = 1;
 		log_warnx("log %s: cannot expand %s", src->lc->name, src->lc->path);
 		src->c.errors++;
 	}
@@ -335,9 +358,15 @@ source_scan(struct source *src, int first_start)
 	}
 	if (rc == 0)
 		globfree(&g);
+	/*
+	 * A glob that could not read a directory for want of resources
+	 * (EMFILE: glob() then just finds nothing there) does not mean the
+	 * files went: taking them for rotated away would read each again as
+	 * a new file when the next scan finds it, numbering its lines twice.
+	 */
 	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
 		next = TAILQ_NEXT(tf, entry);
-		if (!tf->seen && !tf->rotated)
+		if (!tf->seen && !tf->rotated && !glob_short)
 			vanished(src, tf, now);
 	}
 	watch_dir(src->lc->path);
@@ -425,16 +454,30 @@ follow_rotated(struct source *src, const char *path, const char *logical,
 }
 
 /*
- * One checkpoint row of this section whose file the first scan did not
- * find: rotated while we were down. It is looked for beside its old name
+ * The checkpoint rows of this section whose files the first scan did not
+ * find: rotated while we were down. Each is looked for beside its old name
  * by identity and read from its checkpoint; and every file rotated there
  * since (a newer name of the same base, unknown to us, changed after the
  * checkpoint) is read whole: a file rotated twice while we were down.
+ *
+ * All the rows of the section are looked at before any file is followed,
+ * and the files are then followed oldest first: a file that has a row of
+ * its own is never taken for one rotated in while we were down (it would
+ * be read whole again, copying every line it had already given), and
+ * two rows of one path (a file rotated, its successor rotated too) give
+ * their lines in the order they were written, not in the rows' order.
  */
 struct found_file {
 	char		*path;
+	char		*logical;	/* the path its lines are numbered under */
 	struct stat	 st;
-	int		 ours;		/* the checkpoint's own file */
+	int		 ours;		/* a checkpoint's own file */
+};
+
+struct recovery {
+	struct source		*src;
+	struct found_file	*ff;
+	size_t			 n;
 };
 
 static int
@@ -443,7 +486,7 @@ older_first(const void *a, const void *b)
 	const struct found_file	*x = a, *y = b;
 
 	if (x->ours != y->ours)
-		return y->ours - x->ours;	/* the checkpoint's file first */
+		return y->ours - x->ours;	/* checkpointed files first */
 	if (x->st.st_mtim.tv_sec != y->st.st_mtim.tv_sec)
 		return x->st.st_mtim.tv_sec < y->st.st_mtim.tv_sec ? -1 : 1;
 	if (x->st.st_mtim.tv_nsec != y->st.st_mtim.tv_nsec)
@@ -451,17 +494,30 @@ older_first(const void *a, const void *b)
 	return 0;
 }
 
+static int
+listed(const struct recovery *rc, const struct stat *st)
+{
+	size_t	i;
+
+	for (i = 0; i < rc->n; i++)
+		if (rc->ff[i].st.st_dev == st->st_dev &&
+		    rc->ff[i].st.st_ino == st->st_ino)
+			return 1;
+	return 0;
+}
+
 static void
 recover_row(const struct tail_checkpoint *ck, void *arg)
 {
-	struct source		*src = arg;
-	struct tfile		*tf;
-	struct found_file	*ff = NULL, *nf;
+	struct recovery		*rc = arg;
+	struct source		*src = rc->src;
+	struct found_file	*nf;
 	char			 dirbuf[1024], basebuf[1024], pat[2100];
 	char			*dir, *base;
 	struct stat		 st;
 	glob_t			 g;
-	size_t			 i, n = 0;
+	size_t			 i;
+	int			 ours;
 
 	if (by_ident(src, ck->dev, ck->ino) != NULL)
 		return;
@@ -473,46 +529,66 @@ recover_row(const struct tail_checkpoint *ck, void *arg)
 	if (glob(pat, GLOB_NOSORT, NULL, &g) != 0)
 		return;
 	for (i = 0; i < g.gl_pathc; i++) {
-		int ours;
-
 		if (stat(g.gl_pathv[i], &st) == -1 || !S_ISREG(st.st_mode) ||
-		    by_ident(src, st.st_dev, st.st_ino) != NULL)
+		    by_ident(src, st.st_dev, st.st_ino) != NULL ||
+		    listed(rc, &st))
 			continue;
 		ours = (uint64_t)st.st_dev == ck->dev &&
 		    (uint64_t)st.st_ino == ck->ino;
+		/* A file with a row of its own is recovered from that row. */
 		if (!ours && (!rotated_name(strrchr(g.gl_pathv[i], '/') + 1,
-		    base) || st.st_mtime < ck->updated))
+		    base) || st.st_mtime < ck->updated ||
+		    checkpoint_find(st.st_dev, st.st_ino) != NULL))
 			continue;
-		if ((nf = reallocarray(ff, n + 1, sizeof(*ff))) == NULL)
+		if ((nf = reallocarray(rc->ff, rc->n + 1, sizeof(*nf))) == NULL)
 			break;
-		ff = nf;
-		ff[n].path = g.gl_pathv[i];
-		ff[n].st = st;
-		ff[n++].ours = ours;
+		rc->ff = nf;
+		nf += rc->n;
+		if ((nf->path = strdup(g.gl_pathv[i])) == NULL ||
+		    (nf->logical = strdup(ck->path)) == NULL) {
+			free(nf->path);
+			break;
+		}
+		nf->st = st;
+		nf->ours = ours;
+		rc->n++;
 	}
-	/* Oldest first: the lines of the path are numbered in that order. */
-	qsort(ff, n, sizeof(*ff), older_first);
-	for (i = 0; i < n; i++) {
-		if ((tf = follow_rotated(src, ff[i].path, ck->path,
-		    &ff[i].st)) == NULL)
-			continue;
-		if (ff[i].ours) {
-			start_position(src, tf, ff[i].st.st_size, 0);
-			log_info("log %s: %s was rotated to %s while ferry-tail "
-			    "was down: reading it on from line %lld",
-			    src->lc->name, ck->path, tf->path,
-			    (long long)tf->done_line);
-		} else
-			log_info("log %s: %s was rotated in while ferry-tail was "
-			    "down: reading it whole", src->lc->name, tf->path);
-		watch_file(tf);
-	}
-	free(ff);
 	globfree(&g);
 }
 
 void
 source_recover(struct source *src)
 {
-	checkpoint_each(src->lc->name, recover_row, src);
+	struct recovery		 rc = { src, NULL, 0 };
+	struct found_file	*ff;
+	struct tfile		*tf;
+	size_t			 i;
+
+	checkpoint_each(src->lc->name, recover_row, &rc);
+	/*
+	 * Oldest first: the lines of a path are numbered in that order. With
+	 * nothing found ff is NULL, which qsort() must not be given.
+	 */
+	if (rc.n > 0)
+		qsort(rc.ff, rc.n, sizeof(*rc.ff), older_first);
+	for (i = 0; i < rc.n; i++) {
+		ff = &rc.ff[i];
+		if ((tf = follow_rotated(src, ff->path, ff->logical,
+		    &ff->st)) != NULL) {
+			if (ff->ours) {
+				start_position(src, tf, ff->st.st_size, 0);
+				log_info("log %s: %s was rotated to %s while "
+				    "ferry-tail was down: reading it on from "
+				    "line %lld", src->lc->name, ff->logical,
+				    tf->path, (long long)tf->done_line);
+			} else
+				log_info("log %s: %s was rotated in while "
+				    "ferry-tail was down: reading it whole",
+				    src->lc->name, tf->path);
+			watch_file(tf);
+		}
+		free(ff->path);
+		free(ff->logical);
+	}
+	free(rc.ff);
 }

@@ -12,6 +12,7 @@
  * gigabyte to catch up on and a file with one new line both advance; a
  * pass stops after PASS_MS so the flush and sync keep their times.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -38,10 +39,13 @@
 #define POLL_MS		250	/* files without an inotify watch */
 #define PASS_MS		20	/* reading, before the timers get a look */
 #define PUBLISH_MS	1000
+/* Descriptors of our own: spool, database, inotify, a glob, a copy. */
+#define FD_RESERVE	64
 
 const struct ferry_conf	*tconf;
 struct spool		*tspool;
 int			 spool_blocked;
+size_t			 tail_max_open;
 
 static struct ferry_conf	*conf;
 static struct progress		*db;
@@ -53,6 +57,45 @@ uint64_t
 tail_now(void)
 {
 	return now_ms;
+}
+
+/*
+ * tail.max_open_files (1024 by default) is all that the usual soft limit
+ * on descriptors (1024, systemd's default too) allows: with that many log
+ * files open, the spool, the database and glob() itself got EMFILE and
+ * files past the limit were never read. So the soft limit is raised as far
+ * as the hard one lets it, and no more files are open at once than the
+ * limit leaves room for beside ours (the rest wait their turn).
+ */
+static void
+fd_limit(void)
+{
+	struct rlimit	rl;
+	rlim_t		want, room;
+
+	tail_max_open = (size_t)conf->tail.max_open_files;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit");
+		return;
+	}
+	want = (rlim_t)tail_max_open + FD_RESERVE;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	if (want > rl.rlim_cur) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return;
+	}
+	room = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE :
+	    rl.rlim_cur / 2;
+	if ((rlim_t)tail_max_open > room) {
+		log_warnx("tail.max_open_files = %zu, but the descriptor limit "
+		    "(%llu) leaves room for %llu: no more are open at once",
+		    tail_max_open, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)room);
+		tail_max_open = (size_t)room;
+	}
 }
 
 static void
@@ -336,6 +379,7 @@ main(int argc, char *argv[])
 	tconf = conf;
 	if (sig_init(sigs, 4) == -1)
 		fatalx("signals");
+	fd_limit();
 	open_spool(dir, sizeof(dir));
 	open_db();
 	/* Before our writer starts a segment: what the last one left. */

@@ -63,6 +63,8 @@ struct pathctr {
 	LIST_ENTRY(pathctr)	 entry;
 	char			*path;
 	int64_t			 next;		/* the number of the next line */
+	/* After the lines of its files let go; as last committed. */
+	int64_t			 gone, gone_ck;
 	int			 order;		/* files that have been at it */
 	TAILQ_HEAD(, tfile)	 members;
 };
@@ -130,6 +132,7 @@ struct tfile {
 extern const struct ferry_conf	*tconf;
 extern struct spool		*tspool;
 extern int			 spool_blocked;	/* an append failed: stop reading */
+extern size_t			 tail_max_open;	/* files open at once, at most */
 uint64_t	tail_now(void);
 
 /* source.c */

@@ -2,9 +2,10 @@
  * A libFuzzer-compatible driver for builds without libFuzzer (gcc, CI):
  * replays every file named on the command line (or in a named directory),
  * then runs a bounded, seeded mutation loop over them, so `make check`
- * exercises the fuzz target in seconds with ASan and UBSan on.
+ * exercises the fuzz target in seconds with ASan and UBSan on. The loop
+ * stops after the iterations or the seconds given, whichever comes first.
  *
- *   driver [-n iterations] [-s seed] corpus-dir-or-files...
+ *   driver [-n iterations] [-s seed] [-t seconds] corpus-dir-or-files...
  */
 #include <sys/stat.h>
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -116,16 +118,21 @@ int
 main(int argc, char *argv[])
 {
 	uint8_t		 buf[MAX_SIZE];
+	struct timespec	 t0, t;
 	long		 iterations = 200000, i;
+	double		 seconds = 0;
 	unsigned	 seed = 1;
 	int		 ch;
 
-	while ((ch = getopt(argc, argv, "n:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:t:")) != -1) {
 		if (ch == 'n')
 			iterations = atol(optarg);
 		else if (ch == 's')
 			seed = (unsigned)atol(optarg);
+		else if (ch == 't')
+			seconds = atof(optarg);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (; optind < argc; optind++)
 		load(argv[optind]);
 	if (ninputs == 0) {
@@ -134,14 +141,22 @@ main(int argc, char *argv[])
 	}
 	srand(seed);
 	for (i = 0; i < iterations; i++) {
-		int	j = rand() % ninputs;
-		size_t	n = sizes[j];
+		int	j;
+		size_t	n;
 
+		if (seconds > 0 && i % 256 == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (t.tv_sec - t0.tv_sec + (t.tv_nsec - t0.tv_nsec) /
+			    1e9 >= seconds)
+				break;
+		}
+		j = rand() % ninputs;
+		n = sizes[j];
 		memcpy(buf, inputs[j], n);
 		n = mutate(buf, n);
 		LLVMFuzzerTestOneInput(buf, n);
 	}
 	printf("fuzz: %d inputs replayed, %ld mutations run, seed %u\n",
-	    ninputs, iterations, seed);
+	    ninputs, i, seed);
 	return 0;
 }

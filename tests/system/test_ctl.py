@@ -260,6 +260,30 @@ def test_check_config_messages(start_ferry):
     assert ("%s:1: a section that starts here is never closed" % frag) in r.stderr
 
 
+def test_check_config_refuses_what_a_program_would(start_ferry):
+    """
+    Issue 12: check-config said "configuration OK" for a sink on 0.0.0.0
+    without a key, which ferry-sink then refused with exit 78. Now
+    check-config, ferry-supervisor -n and ferry-sink -n all refuse it,
+    naming the file and line of the sink section.
+    """
+    f = start_ferry(start=False)
+    frag = f.etc / "conf.d" / "30-sink.conf"
+    frag.write_text('sink {\n  bind = "0.0.0.0"\n}\n')
+    want = '%s:3: sink.bind "0.0.0.0" listens beyond loopback' % frag
+    r = check(f)
+    assert r.returncode == 1 and want in r.stderr, (r.returncode, r.stderr)
+    r = f.run("ferry-supervisor", "-n", "-c", str(f.conf))
+    assert r.returncode != 0 and want in r.stderr + r.stdout, r
+    r = f.run("ferry-sink", "-n", "-c", str(f.conf))
+    assert r.returncode == 78, r
+    # With a key, all three take it.
+    frag.write_text('sink {\n  bind = "0.0.0.0"\n  api_key = "k3y"\n}\n')
+    assert check(f).returncode == 0
+    assert f.run("ferry-supervisor", "-n", "-c", str(f.conf)).returncode == 0
+    assert f.run("ferry-sink", "-n", "-c", str(f.conf)).returncode == 0
+
+
 def test_check_config_effective(start_ferry):
     f = start_ferry('api_key = "topsecret"\n'
                     'output "hg" { uri = "https://user:hunter2@example.com/api"'

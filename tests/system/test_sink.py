@@ -9,6 +9,8 @@ import json
 import urllib.error
 import urllib.request
 
+from conftest import ro_query
+
 
 def request(f, method, path, body=None, key=None, ctype="text/plain"):
     url = "http://127.0.0.1:%d%s" % (f.sink_port, path)
@@ -71,6 +73,42 @@ def test_log_batches_stored_by_host_file_line(start_ferry):
     status, text = request(f, "GET", "/store/log?host=web1&file=/var/log/app.log")
     assert status == 200
     assert text.splitlines() == ['first "q"', "second", "third"]
+
+
+def test_resent_log_batch_leaves_rows_unchanged(start_ferry):
+    """
+    A /store/batch sent again (the forwarder's at-least-once window) leaves
+    the sink's stored rows exactly as they were, and one that overlaps the
+    first only adds its new lines.
+    """
+    f = start_ferry()
+
+    def item(line, content):
+        return {"host": "web1", "file": "/var/log/r.log", "line-num": line,
+                "content": content}
+
+    def rows():
+        return ro_query(f.sink_db_path, "SELECT host, file, line, content "
+                        "FROM logs ORDER BY host, file, line")
+
+    first = {"batch": [item(n, "line %d" % n) for n in range(1, 501)]}
+    assert request(f, "POST", "/store/batch", json.dumps(first),
+                   ctype="application/json")[0] == 200
+    before = rows()
+    assert len(before) == 500
+    for _ in range(2):
+        assert request(f, "POST", "/store/batch", json.dumps(first),
+                       ctype="application/json")[0] == 200
+        assert rows() == before
+    overlap = {"batch": [item(n, "line %d" % n) for n in range(401, 601)]}
+    assert request(f, "POST", "/store/batch", json.dumps(overlap),
+                   ctype="application/json")[0] == 200
+    after = rows()
+    assert after[:500] == before
+    assert after[500:] == [("web1", "/var/log/r.log", n, "line %d" % n)
+                           for n in range(501, 601)]
+    status, text = request(f, "GET", "/store/log?host=web1&file=/var/log/r.log")
+    assert text.splitlines() == ["line %d" % n for n in range(1, 601)]
 
 
 def test_api_key_required_when_set(start_ferry):

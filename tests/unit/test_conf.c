@@ -1549,6 +1549,64 @@ test_file_too_large(void **state)
 	assert_has_error(&errs, f->main, 0, "larger than");
 }
 
+/*
+ * What a program refuses at its start (exit 78) conf_load() refuses too,
+ * so `ferryctl check-config`, `ferry-supervisor -n` and the reload check
+ * say so first. Regression: check-config said "configuration OK" for a
+ * sink on 0.0.0.0 without a key, which ferry-sink then refused.
+ */
+static void
+test_what_programs_refuse(void **state)
+{
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	struct ferry_conf	*c;
+	char			 text[600];
+
+	/* ferry-sink: beyond loopback without an API key. */
+	write_main(f, "prefix = \"p\"\nsink {\nenabled = true\n"
+	    "bind = \"0.0.0.0\"\n}\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 5, "listens beyond loopback");
+	write_main(f, "sink { enabled = true bind = \"::\" }\n");
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 1, "set sink.api_key");
+	/* With a key, on loopback by any name, or not run: accepted. */
+	write_main(f, "sink { enabled = true bind = \"0.0.0.0\" "
+	    "api_key = \"k\" }\n");
+	conf_free(load_ok(f));
+	write_main(f, "sink { enabled = true bind = \"localhost\" }\n");
+	conf_free(load_ok(f));
+	write_main(f, "sink { enabled = false bind = \"0.0.0.0\" }\n");
+	conf_free(load_ok(f));
+
+	/* ferry-collectors: "<prefix>.<host>." must fit its 512 bytes. */
+	memset(text, 0, sizeof(text));
+	strcpy(text, "hostname = \"");
+	memset(text + strlen(text), 'h', 254);
+	strcat(text, "\"\n");
+	write_main(f, text);
+	load_fails(f, &errs);
+	assert_has_error(&errs, f->main, 1, "at most 253");
+	text[strlen(text) - 3] = '"';
+	text[strlen(text) - 2] = '\n';
+	text[strlen(text) - 1] = '\0';
+	write_main(f, text);
+	assert_non_null(c = load_ok(f));
+	assert_int_equal(strlen(c->hostname), 253);
+	conf_free(c);
+
+	/* ferry-supervisor as root, outside FERRY_ROOT: no such user. */
+	if (geteuid() != 0)
+		return;
+	write_main(f, "user = \"ferry-test-no-such-user\"\n");
+	assert_int_equal(unsetenv("FERRY_ROOT"), 0);
+	load_fails(f, &errs);
+	assert_int_equal(setenv("FERRY_ROOT", f->root, 1), 0);
+	assert_has_error(&errs, f->main, 0, "no such user");
+	conf_free(load_ok(f));		/* under FERRY_ROOT: runs as itself */
+}
+
 int
 main(void)
 {
@@ -1581,6 +1639,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_main_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validation_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_too_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_what_programs_refuse, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unclosed_section_refused, setup, teardown),
 		cmocka_unit_test(test_error_str),

@@ -357,6 +357,9 @@ other_value(const struct fixture *f, const struct conf_key *k, char *buf,
 	}
 	if (k->flags & CONF_URI)
 		cand[0] = "http://b/";
+	/* The check of an enabled sink resolves its address, as it does. */
+	if (strcmp(k->section, "sink") == 0 && strcmp(k->name, "bind") == 0)
+		cand[0] = "127.0.0.2";
 	for (i = 0; cand[i] != NULL; i++)
 		if (conf_key_parse(k, cand[i], NULL, buf, size) == 0)
 			break;

@@ -151,6 +151,41 @@ test_graphite_and_json_of_a_metric(void **state)
 	assert_null(render("sink", "a.b 1 1700000000"));
 }
 
+/*
+ * Regression (found by tests/fuzz/fuzz_record.c): a metric name may hold
+ * '"' and '\\' (printable ASCII), and the receiver accepts it; copied
+ * into JSON unescaped it made the batch invalid, and a peer that refuses
+ * it for good (ClickHouse, 400) dead-lettered every other record with it.
+ */
+static void
+test_json_escapes_a_key(void **state)
+{
+	static const struct format_ctx odd = { "we\"b1", "ferry" };
+	struct format	*f;
+	struct record	 r;
+	struct buf	 b;
+	char		 err[256];
+	const char	*line = "a\"b\\c 1 1700000000";
+
+	(void)state;
+	expect("json", line, "{\"name\":\"a\\\"b\\\\c\",\"value\":1,"
+	    "\"timestamp\":1700000000,\"host\":\"web1\"}");
+	expect("clickhouse", line, "{\"name\":\"a\\\"b\\\\c\",\"value\":1,"
+	    "\"timestamp\":1700000000,\"host\":\"web1\"}");
+	expect("json", "k\"ey {\"text\":\"x\"}", "{\"key\":\"k\\\"ey\","
+	    "\"name\":\"\",\"host\":\"\",\"file\":\"\",\"line\":0,\"offset\":0,"
+	    "\"time\":0,\"attributes\":{},\"text\":\"x\"}");
+	/* The machine's name is the operator's text: escaped too. */
+	assert_non_null(f = format_new("json", err, sizeof(err)));
+	assert_int_equal(record_parse("a 1 2", 5, &r), 0);
+	buf_init(&b, 0);
+	assert_int_equal(format_render(f, &odd, &r, &b), 0);
+	assert_string_equal(b.p, "{\"name\":\"a\",\"value\":1,"
+	    "\"timestamp\":2,\"host\":\"we\\\"b1\"}");
+	buf_free(&b);
+	format_free(f);
+}
+
 static void
 test_json_of_a_log_escapes_bad_utf8(void **state)
 {
@@ -250,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_metric_record),
 		cmocka_unit_test(test_log_record_tolerates_new_members),
 		cmocka_unit_test(test_graphite_and_json_of_a_metric),
+		cmocka_unit_test(test_json_escapes_a_key),
 		cmocka_unit_test(test_json_of_a_log_escapes_bad_utf8),
 		cmocka_unit_test(test_sink_item),
 		cmocka_unit_test(test_syslog),

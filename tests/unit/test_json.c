@@ -1,6 +1,7 @@
 /*
  * test_json: JSON strings (common/json.c), as ferryctl --json, ferryctl
- * tail --json and the heartbeat print them.
+ * tail --json and the heartbeat print them, and the buffer side of
+ * common/jsonread.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "json.h"
 
 /* What json_strn writes for len bytes at s, as a C string (caller frees). */
@@ -75,6 +77,28 @@ test_str_is_strn_of_strlen(void **state)
 	free(buf);
 }
 
+/*
+ * Regression (found by tests/fuzz/fuzz_record.c under clang's UBSan): an
+ * absent member of a log record is an empty span with a NULL pointer, and
+ * NULL + 0 is undefined; each function takes it as "".
+ */
+static void
+test_empty_span_may_be_null(void **state)
+{
+	struct buf	b;
+	struct json	j;
+
+	(void)state;
+	buf_init(&b, 0);
+	assert_int_equal(json_add_escaped(&b, NULL, 0), 0);
+	assert_int_equal(json_add_string(&b, NULL, 0), 0);
+	assert_int_equal(json_unescape(&b, NULL, 0), 0);
+	assert_string_equal(b.p, "\"\"");
+	json_init(&j, NULL, 0);
+	assert_int_equal(json_end(&j), 0);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -82,6 +106,7 @@ main(void)
 		cmocka_unit_test(test_plain_and_escapes),
 		cmocka_unit_test(test_length_not_nul),
 		cmocka_unit_test(test_str_is_strn_of_strlen),
+		cmocka_unit_test(test_empty_span_may_be_null),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

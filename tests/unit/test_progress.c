@@ -120,7 +120,7 @@ test_open_creates_schema(void **state)
 	assert_int_equal(access(f->db, F_OK), 0);
 	query_text(f->db, "SELECT name FROM sqlite_master WHERE type = 'table' "
 	    "ORDER BY name", buf, sizeof(buf));
-	assert_string_equal(buf, "cursor,output,process,tail");
+	assert_string_equal(buf, "cursor,output,process,tail,tail_path");
 	query_text(f->db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	progress_close(p);
@@ -617,6 +617,48 @@ test_old_database_gains_new_columns(void **state)
 	progress_close(p);
 }
 
+static void
+collect_path(const struct tail_path *tp, void *arg)
+{
+	struct tail_path	*got = arg;
+
+	if (strcmp(tp->path, "/var/log/app.log") == 0)
+		*got = *tp;
+}
+
+/* A path's next line number only rises; rows not updated for long go. */
+static void
+test_tail_path_rises_and_prunes(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f);
+	struct tail_path	 tp, got;
+
+	memset(&tp, 0, sizeof(tp));
+	strlcpy(tp.log, "app", sizeof(tp.log));
+	strlcpy(tp.path, "/var/log/app.log", sizeof(tp.path));
+	tp.next = 501;
+	tp.updated = 1000;
+	assert_int_equal(progress_tail_path_set(p, &tp), 0);
+	tp.next = 301;
+	tp.updated = 2000;
+	assert_int_equal(progress_tail_path_set(p, &tp), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_tail_path_each(p, collect_path, &got), 0);
+	assert_int_equal(got.next, 501);
+	assert_int_equal(got.updated, 2000);
+	assert_string_equal(got.log, "app");
+	assert_int_equal(progress_tail_path_prune(p, 2000), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_tail_path_each(p, collect_path, &got), 0);
+	assert_int_equal(got.next, 501);
+	assert_int_equal(progress_tail_path_prune(p, 2001), 0);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(progress_tail_path_each(p, collect_path, &got), 0);
+	assert_int_equal(got.next, 0);
+	progress_close(p);
+}
+
 int
 main(void)
 {
@@ -639,6 +681,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_prune_outputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_in_a_transaction_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_path_rises_and_prunes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

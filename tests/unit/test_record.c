@@ -61,6 +61,26 @@ test_prefixes_any_matches(void **state)
 	assert_false(matches("Servers.a 1", p, 2));
 }
 
+/*
+ * Regression (found by tests/fuzz/fuzz_record.c): a timestamp of twenty
+ * digits, which only a corrupt segment holds, overflowed int64_t as it
+ * was read; such a line is now no record at all.
+ */
+static void
+test_timestamp_overflow(void **state)
+{
+	struct record	r;
+	const char	*big = "a.b 1 88888888888888888888";
+	const char	*max = "a.b 1 9223372036854775807";
+	const char	*fits = "a.b 1 922337203685477580";
+
+	(void)state;
+	assert_int_equal(record_parse(big, strlen(big), &r), -1);
+	assert_int_equal(record_parse(max, strlen(max), &r), -1);
+	assert_int_equal(record_parse(fits, strlen(fits), &r), 0);
+	assert_true(r.ts == 922337203685477580LL);
+}
+
 int
 main(void)
 {
@@ -68,6 +88,7 @@ main(void)
 		cmocka_unit_test(test_key_is_the_first_field),
 		cmocka_unit_test(test_no_prefix_matches_all),
 		cmocka_unit_test(test_prefixes_any_matches),
+		cmocka_unit_test(test_timestamp_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

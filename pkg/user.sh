@@ -1,0 +1,12 @@
+# ferry's system user and group, made when missing (included in the deb's
+# postinst and the rpm's %pre by pkg/build.sh). useradd and groupadd come
+# with every base system (Debian's passwd is priority required, RHEL's
+# shadow-utils is in @core), so this needs no dependency of its own. Its
+# home is the state folder, and it cannot log in.
+if ! getent group ferry >/dev/null; then
+	groupadd --system ferry
+fi
+if ! getent passwd ferry >/dev/null; then
+	useradd --system --gid ferry --home-dir /var/opt/ferry --no-create-home \
+	    --shell /usr/sbin/nologin --comment "ferry host agent" ferry
+fi
