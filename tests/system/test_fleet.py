@@ -8,7 +8,7 @@ with a hostname (and a group) of its own.
     conf.d/fleet on every instance within 2 s, and each instance delivers
     its stream of metrics to it completely; a group drain and a host drain
     reach only their hosts; removed once, it leaves every instance, its
-    cursors with it;
+    cursors with it, and the spool segments only it still held are deleted;
   - etcd stopped for 30 s: every instance goes on delivering to its fleet
     drain, and what changed in etcd once it is back (a drain removed, one
     added) is applied when the watch resumes;
@@ -43,6 +43,8 @@ import pytest
 
 from conftest import ro_query, require_programs, wait_for
 from peers import Etcd, etcd_cluster
+from test_drainctl import (SMALL_SEGMENTS, db_rows, dead_port,
+                           receiver_segments, send_rotating, sink_cursor)
 
 HEARTBEAT = 1           # fleet.heartbeat_interval: leases of 3 s
 APPEAR = 2.0            # a fleet drain reaches every instance within this
@@ -267,7 +269,7 @@ def all_text(f):
 
 # -- every host, a group, a host ----------------------------------------------------
 
-@pytest.mark.long(45)
+@pytest.mark.long(15)
 def test_drains_reach_their_hosts_and_leave_them(start_ferry, start_peer, hub):
     require_programs(*PROGRAMS)
     etcd = start_peer(Etcd)
@@ -331,9 +333,39 @@ def test_drains_reach_their_hosts_and_leave_them(start_ferry, start_peer, hub):
     assert r.returncode == 1 and "no fleet drain all" in r.stderr
 
 
+@pytest.mark.long(10)
+def test_removed_fleet_drain_releases_its_backlog(start_ferry, start_peer):
+    require_programs(*PROGRAMS)
+    etcd = start_peer(Etcd)
+    f = start_ferry(SMALL_SEGMENTS + fleet_conf([etcd.endpoint]),
+                    hostname="alpha")
+    f.child_pid("fleet")
+    ctl(f, "drain", "add", "--fleet", "stuck",
+        "tcp://127.0.0.1:%d" % dead_port())
+    wait_fragments((f,), {"alpha": {"stuck"}}, APPEAR, "stuck on alpha")
+    wait_for(lambda: db_rows(f, "output", "name", "stuck") == 1, ARRIVAL,
+             what="the forwarder running stuck")
+
+    # The sink takes every segment but the newest; the dead drain holds them.
+    send_rotating(f, "fleettest.held", 4)
+    segs = receiver_segments(f)
+    wait_for(lambda: sink_cursor(f) >= segs[-1], ARRIVAL,
+             what="the sink's cursor at receiver segment %d" % segs[-1])
+    held = [s for s in receiver_segments(f) if s < sink_cursor(f)]
+    assert len(held) >= 3, (held, sink_cursor(f))
+
+    ctl(f, "drain", "remove", "--fleet", "stuck")
+    wait_fragments((f,), {"alpha": set()}, APPEAR, "stuck gone")
+    wait_for(lambda: not set(held) & set(receiver_segments(f)), ARRIVAL,
+             what="segments %s, held by the removed drain only, deleted" % held)
+    wait_for(lambda: cursor_rows(f, "stuck") == 0 and
+             db_rows(f, "output", "name", "stuck") == 0, ARRIVAL,
+             what="stuck's cursors and state gone")
+
+
 # -- partitions ---------------------------------------------------------------------
 
-@pytest.mark.long(90)
+@pytest.mark.long(45)
 def test_etcd_away_for_30_s(start_ferry, start_peer, hub):
     require_programs(*PROGRAMS)
     etcd = start_peer(Etcd)
@@ -371,7 +403,7 @@ def test_etcd_away_for_30_s(start_ferry, start_peer, hub):
                  what="d1's cursors gone on %s" % f.hostname)
 
 
-@pytest.mark.long(45)
+@pytest.mark.long(10)
 def test_host_cut_off_while_a_drain_goes_and_history_is_compacted(
         start_ferry, start_peer, hub):
     require_programs(*PROGRAMS)
@@ -406,7 +438,7 @@ def test_host_cut_off_while_a_drain_goes_and_history_is_compacted(
         cable.close()
 
 
-@pytest.mark.long(60)
+@pytest.mark.long(15)
 def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
     require_programs(*PROGRAMS)
     members = etcd_cluster(start_peer, 3)
@@ -430,7 +462,7 @@ def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
 
 # -- refusals -------------------------------------------------------------------------
 
-@pytest.mark.long(30)
+@pytest.mark.long(10)
 def test_invalid_values_are_refused_and_reported(start_ferry, start_peer, hub):
     require_programs(*PROGRAMS)
     etcd = start_peer(Etcd)
@@ -491,7 +523,7 @@ def test_invalid_values_are_refused_and_reported(start_ferry, start_peer, hub):
 
 # -- the fleet's view ------------------------------------------------------------------
 
-@pytest.mark.long(40)
+@pytest.mark.long(10)
 def test_fleet_status_and_leases(start_ferry, start_peer):
     require_programs(*PROGRAMS)
     etcd = start_peer(Etcd)
@@ -537,7 +569,7 @@ def etcdctl(etcd, *args, user=None):
     return r.stdout
 
 
-@pytest.mark.long(20)
+@pytest.mark.long(10)
 def test_etcd_with_authentication(start_ferry, start_peer, hub):
     require_programs(*PROGRAMS)
     if subprocess.run(["sh", "-c", "command -v etcdctl"],
