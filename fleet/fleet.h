@@ -80,6 +80,11 @@ int		 conn_watching(void);
 void		 conn_watch_cancel(void);
 /* etcd answered what cannot be used: give up on it for a backoff. */
 void		 conn_fail(const char *);
+/*
+ * etcd answered something usable (unary answers say so themselves; a
+ * watch message, its owner once it read it): back, and logged so once.
+ */
+void		 conn_reached(void);
 /* Transfers in flight (to wait for a revoke at exit). */
 int		 conn_busy(void);
 
