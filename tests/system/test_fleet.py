@@ -23,7 +23,10 @@ with a hostname (and a group) of its own.
     once (its lease is revoked), one that hangs leaves when its lease ends
     and comes back when it wakes;
   - etcd with authentication: ferry-fleet logs in, and the password shows
-    nowhere.
+    nowhere;
+  - etcd over https that wants a client certificate: with fleet.ca_file,
+    cert_file and key_file ferry-fleet and ferryctl reach it; without the
+    CA, the server is not trusted and nothing is applied.
 
 The destination of the drains is an HTTP server of this file that keeps
 what every path received; drains filter on "fleettest." so each stream is
@@ -42,7 +45,7 @@ import time
 import pytest
 
 from conftest import ro_query, require_programs, wait_for
-from peers import Etcd, etcd_cluster
+from peers import Etcd, etcd_cluster, etcd_tls
 from test_drainctl import (SMALL_SEGMENTS, db_rows, dead_port,
                            receiver_segments, send_rotating, sink_cursor)
 
@@ -596,3 +599,30 @@ def test_etcd_with_authentication(start_ferry, start_peer, hub):
     assert "PASSWORD37" not in all_text(f)
     assert "PASSWORD37" not in etcdctl(etcd, "get", "--prefix", "/ferry/",
                                        user="root:ROOTPW31")
+
+
+@pytest.mark.long(10)
+def test_etcd_over_tls_with_a_client_certificate(start_ferry, start_peer,
+                                                 hub, tmp_path):
+    require_programs(*PROGRAMS)
+    Etcd.require()
+    tls = etcd_tls(tmp_path / "tls")
+    if tls is None:
+        pytest.skip("openssl is not installed")
+    etcd = start_peer(Etcd, tls=tls)
+    files = 'ca_file = "%s" cert_file = "%s" key_file = "%s"' % (
+        tls["ca"], tls["client_cert"], tls["client_key"])
+    a = start_host(start_ferry, [etcd.endpoint], "alpha", extra=files)
+    # Without the CA the server's certificate is not trusted: never applied.
+    b = start_host(start_ferry, [etcd.endpoint], "beta", extra=(
+        'cert_file = "%s" key_file = "%s"' % (tls["client_cert"],
+                                              tls["client_key"])))
+    ctl(a, "drain", "add", "--fleet", "d", hub.uri("/d"))
+    wait_fragments((a,), {"alpha": {"d"}}, APPEAR, "d over TLS")
+    wait_arrived(hub, "/d", send_stream(a, "tls", 50))
+    assert set(fleet_status(a)) == {"alpha"}
+    wait_for(lambda: "the drains received keep running" in b.log_text("fleet"),
+             30, what="beta refusing etcd's certificate")
+    assert "certificate" in b.log_text("fleet"), b.log_text("fleet")
+    assert fragments(b) == {}
+    assert "https://" in a.log_text("fleet")
