@@ -18,7 +18,8 @@ with a hostname (and a group) of its own.
   - a three-member etcd with one member killed: drains still propagate;
   - an invalid drain value is refused by every host, shown under its
     status key and by `ferryctl fleet status`, never with its secret, and
-    the drain's previous value keeps running;
+    the drain's previous value keeps running; a file:// drain runs only on
+    the host whose fleet.allow_file is true;
   - `ferryctl fleet status` lists every instance; one that stops leaves at
     once (its lease is revoked), one that hangs leaves when its lease ends
     and comes back when it wakes;
@@ -470,11 +471,15 @@ def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
 # -- refusals -------------------------------------------------------------------------
 
 @pytest.mark.long(10)
-def test_invalid_values_are_refused_and_reported(start_ferry, start_peer, hub):
+def test_invalid_values_are_refused_and_reported(start_ferry, start_peer, hub,
+                                                 tmp_path):
     require_programs(*PROGRAMS)
     etcd = start_peer(Etcd)
-    hosts = [start_host(start_ferry, [etcd.endpoint], h)
-             for h in ("alpha", "beta")]
+    # beta's operator allows file:// drains from the fleet; alpha's not.
+    hosts = [start_host(start_ferry, [etcd.endpoint], "alpha"),
+             start_host(start_ferry, [etcd.endpoint], "beta",
+                        extra="allow_file = true")]
+    out = tmp_path / "fleet-file-drain.txt"
     ctl(hosts[0], "drain", "add", "--fleet", "d", hub.uri("/d"))
     wait_fragments(hosts, {"alpha": {"d"}, "beta": {"d"}}, APPEAR,
                    "d everywhere")
@@ -484,10 +489,12 @@ def test_invalid_values_are_refused_and_reported(start_ferry, start_peer, hub):
     r = ctl(hosts[0], "drain", "add", "--fleet", "x", "gopher://h/", ok=False)
     assert r.returncode == 1 and "unknown scheme" in r.stderr
     etcd.put("/ferry/drains/d", "gopher://127.0.0.1/")
-    etcd.put("/ferry/drains/f", "file:///tmp/fleet-was-here")
+    etcd.put("/ferry/drains/f", "file://%s?filter=fleettest." % out)
     etcd.put("/ferry/drains/k", json.dumps({
         "uri": "http://127.0.0.1:9/", "api_key": "SECRETKEY42", "exec": "x"}))
     etcd.put("/ferry/drains/bad name", "http://127.0.0.1:9/")
+
+    bad = {"alpha": ("d", "f", "k", "bad name"), "beta": ("d", "k", "bad name")}
 
     def refused(host):
         st = status_key(etcd, host)
@@ -495,23 +502,33 @@ def test_invalid_values_are_refused_and_reported(start_ferry, start_peer, hub):
             return False
         ds = {d["name"]: d for d in st["drains"]}
         return (not st["healthy"] and all(
-            ds.get(n, {}).get("state") == "refused"
-            for n in ("d", "f", "k", "bad name")) and ds)
+            ds.get(n, {}).get("state") == "refused" for n in bad[host]) and
+            "f" in ds and ds)
     for f in hosts:
         ds = wait_for(lambda: refused(f.hostname), 30,
                       what="the refusals under %s's status key" % f.hostname)
         assert "unknown scheme" in ds["d"]["error"]
-        assert "allow_file" in ds["f"]["error"]
         assert "unknown member" in ds["k"]["error"]
-        # The previous value of d runs on; f and k never ran.
-        assert fragments(f) == {"d": before[f.hostname]}
+        # The previous value of d runs on; k never ran, f only on beta.
+        assert fragments(f)["d"] == before[f.hostname]
+        if f.hostname == "alpha":
+            assert "allow_file" in ds["f"]["error"]
+            assert set(fragments(f)) == {"d"}
+        else:
+            assert ds["f"]["state"] != "refused", ds["f"]
+            assert set(fragments(f)) == {"d", "f"}
     st = fleet_status(hosts[0])
     assert set(st) == {"alpha", "beta"}
     assert not st["alpha"]["healthy"] and not st["beta"]["healthy"]
     r = ctl(hosts[0], "fleet", "status", ok=False)
     assert r.returncode == 1 and "unhealthy" in r.stdout, r.stdout
     for f in hosts:
-        wait_arrived(hub, "/d", send_stream(f, "stillgoing", 50))
+        lines = send_stream(f, "stillgoing", 50)
+        wait_arrived(hub, "/d", lines)
+    names = {l.split()[0] for l in lines}
+    wait_for(lambda: out.exists() and names <= {
+        l.split()[0] for l in out.read_text().splitlines() if l},
+        ARRIVAL, what="beta's stream in its file:// fleet drain")
 
     # The secret is nowhere: logs, status keys, ferryctl's words.
     for f in hosts:
@@ -526,6 +543,7 @@ def test_invalid_values_are_refused_and_reported(start_ferry, start_peer, hub):
         wait_for(lambda: (status_key(etcd, f.hostname) or {}).get("healthy"),
                  30, what="%s healthy again" % f.hostname)
         assert hub.uri("/d2") in fragments(f)["d"]
+        assert set(fragments(f)) == {"d"}
 
 
 # -- the fleet's view ------------------------------------------------------------------
