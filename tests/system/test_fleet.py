@@ -466,6 +466,11 @@ def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
         wait_arrived(hub, "/d2", send_stream(f, "quorum", 50))
     wait_for(lambda: set(fleet_status(hosts[0])) == {"alpha", "beta"}, RESUME,
              what="both hosts in the fleet's view")
+    # Each moved on from the member killed, its first endpoint.
+    for f in hosts:
+        wait_for(lambda: fleet_status(hosts[0])[f.hostname]["status"]["etcd"]
+                 in endpoints[1:], RESUME,
+                 what="%s's status from another member" % f.hostname)
 
 
 # -- refusals -------------------------------------------------------------------------
