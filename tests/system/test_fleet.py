@@ -16,6 +16,8 @@ with a hostname (and a group) of its own.
     deleted and etcd compacts its history: it keeps the drain while cut
     off, and loses it (reading everything again) when it comes back;
   - a three-member etcd with one member killed: drains still propagate;
+    and with one hung (SIGSTOP: connections open, no answers), once the
+    lease renewal's timeout finds it;
   - an invalid drain value is refused by every host, shown under its
     status key and by `ferryctl fleet status`, never with its secret, and
     the drain's previous value keeps running; a file:// drain runs only on
@@ -472,6 +474,39 @@ def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
                  in endpoints[1:], RESUME,
                  what="%s's status from another member" % f.hostname)
 
+
+
+@pytest.mark.long(20)
+def test_three_member_etcd_with_one_member_hung(start_ferry, start_peer, hub):
+    require_programs(*PROGRAMS)
+    members = etcd_cluster(start_peer, 3)
+    endpoints = [m.endpoint for m in members]
+    hosts = [start_host(start_ferry, endpoints, h) for h in ("alpha", "beta")]
+    ctl(hosts[0], "drain", "add", "--fleet", "d1", hub.uri("/d1"))
+    wait_fragments(hosts, {"alpha": {"d1"}, "beta": {"d1"}}, APPEAR,
+                   "d1 everywhere")
+
+    # Hung, the first endpoint keeps its connections open and says nothing:
+    # the lease renewal's timeout (10 s) finds it, the watch moves on.
+    os.kill(members[0].pid, signal.SIGSTOP)
+    try:
+        # Through another member, once the two left have a leader (the
+        # hung one may have been it).
+        def put():
+            try:
+                return members[1].put("/ferry/drains/d2", hub.uri("/d2"))
+            except OSError:
+                return None
+        wait_for(put, 30, interval=0.2, what="a put through member 1")
+        t0 = time.monotonic()
+        wait_fragments(hosts, {"alpha": {"d1", "d2"}, "beta": {"d1", "d2"}},
+                       RESUME, "d2 everywhere with the first member hung")
+        print("d2 on both hosts %.1f s after the put"
+              % (time.monotonic() - t0))
+        for f in hosts:
+            wait_arrived(hub, "/d2", send_stream(f, "hung", 50))
+    finally:
+        os.kill(members[0].pid, signal.SIGCONT)
 
 # -- refusals -------------------------------------------------------------------------
 
