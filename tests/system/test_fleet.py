@@ -448,8 +448,11 @@ def test_host_cut_off_while_a_drain_goes_and_history_is_compacted(
         cable.close()
 
 
-@pytest.mark.long(15)
-def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
+def three_members_two_hosts(start_ferry, start_peer, hub):
+    """
+    A cluster of three etcd members, alpha and beta with all three as
+    endpoints (the first one first), and d1 on both: (members, hosts).
+    """
     require_programs(*PROGRAMS)
     members = etcd_cluster(start_peer, 3)
     endpoints = [m.endpoint for m in members]
@@ -457,6 +460,12 @@ def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
     ctl(hosts[0], "drain", "add", "--fleet", "d1", hub.uri("/d1"))
     wait_fragments(hosts, {"alpha": {"d1"}, "beta": {"d1"}}, APPEAR,
                    "d1 everywhere")
+    return members, hosts
+
+
+@pytest.mark.long(15)
+def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
+    members, hosts = three_members_two_hosts(start_ferry, start_peer, hub)
 
     members[0].kill()
     # ferryctl tries the endpoints in turn; the hosts' watches move on.
@@ -471,20 +480,13 @@ def test_three_member_etcd_with_one_member_killed(start_ferry, start_peer, hub):
     # Each moved on from the member killed, its first endpoint.
     for f in hosts:
         wait_for(lambda: fleet_status(hosts[0])[f.hostname]["status"]["etcd"]
-                 in endpoints[1:], RESUME,
+                 in [m.endpoint for m in members[1:]], RESUME,
                  what="%s's status from another member" % f.hostname)
-
 
 
 @pytest.mark.long(20)
 def test_three_member_etcd_with_one_member_hung(start_ferry, start_peer, hub):
-    require_programs(*PROGRAMS)
-    members = etcd_cluster(start_peer, 3)
-    endpoints = [m.endpoint for m in members]
-    hosts = [start_host(start_ferry, endpoints, h) for h in ("alpha", "beta")]
-    ctl(hosts[0], "drain", "add", "--fleet", "d1", hub.uri("/d1"))
-    wait_fragments(hosts, {"alpha": {"d1"}, "beta": {"d1"}}, APPEAR,
-                   "d1 everywhere")
+    members, hosts = three_members_two_hosts(start_ferry, start_peer, hub)
 
     # Hung, the first endpoint keeps its connections open and says nothing:
     # the lease renewal's timeout (10 s) finds it, the watch moves on.
