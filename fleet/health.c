@@ -21,10 +21,11 @@
  * compacts it, and a fleet has thousands of hosts: so the value is put
  * when it changed, and never just because time passed (a renewal is not a
  * write). A backlog counts as changed only when it moves to another order
- * of size (none, under 1 MiB, under 64 MiB, more): every minute each
- * process writes its counters, so the exact bytes at the moment of a look
- * are noise, and a drain that falls behind changes its state anyway. The
- * bytes put are the latest. "time" says when it was written.
+ * of size (under 1 MiB, under 64 MiB, more): the exact bytes at the moment
+ * of a look are noise, and "none" apart from "a few" would be worst of
+ * all, a host taking metrics all the time having some unsent at one look
+ * and none at the next; a drain that falls behind changes its state
+ * anyway. The bytes put are the latest. "time" says when it was written.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -161,8 +162,8 @@ drain_one(const char *name, const char *dkey, const char *error, void *arg)
 	add_both(r, ",\"state\":");
 	add_string(r, state);
 	(void)buf_printf(r->full, ",\"backlog_bytes\":%" PRIu64, bl.bytes);
-	(void)buf_printf(r->core, ",\"backlog\":%d", bl.bytes == 0 ? 0 :
-	    bl.bytes < (1 << 20) ? 1 : bl.bytes < (64 << 20) ? 2 : 3);
+	(void)buf_printf(r->core, ",\"backlog\":%d", bl.bytes < (1 << 20) ? 0 :
+	    bl.bytes < (64 << 20) ? 1 : 2);
 	add_both(r, ",\"error\":");
 	if (error[0] != '\0')
 		add_string(r, error);

@@ -324,6 +324,21 @@ def test_drains_reach_their_hosts_and_leave_them(start_ferry, start_peer, hub):
     wait_for(lambda: json.loads(ctl(a, "drain", "list", "--fleet", "--json")
                                 .stdout)["drains"][0]["hosts"] == {"sending": 3},
              ARRIVAL, what="all three hosts sending to the drain of all")
+
+    # Metrics flowing for several heartbeats, nothing else happening: no
+    # status put (a put is a revision of the whole store, for each host).
+    def settled():
+        sts = {f.hostname: status_key(etcd, f.hostname) for f in hosts}
+        return all(st and all(d["state"] == "sending" for d in st["drains"])
+                   for st in sts.values()) and sts
+    quiet = wait_for(settled, ARRIVAL, what="every fleet drain sending")
+    n, until = 0, time.monotonic() + 5 * HEARTBEAT
+    while time.monotonic() < until:
+        for f in hosts:
+            send_stream(f, "flow%d" % n, 20)
+        n += 1
+        time.sleep(0.2)     # the pace of the flow, not a wait for anything
+    assert {f.hostname: status_key(etcd, f.hostname) for f in hosts} == quiet
     local = {o["name"]: o for o in json.loads(
         ctl(c, "drain", "list", "--json").stdout)["outputs"]}
     assert local["own"]["fleet"] is True and local["own"]["drain"] is False
