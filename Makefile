@@ -259,9 +259,9 @@ MANDIR	:= /usr/share/man
 UNITDIR	:= /lib/systemd/system
 install: $(BINS) $(BUILTIN_BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/collectors \
-		$(DESTDIR)/etc/opt/ferry/conf.d $(DESTDIR)/etc/opt/ferry/collectors.d \
-		$(DESTDIR)/etc/opt/ferry/conf.d/fleet $(DESTDIR)/var/opt/ferry/spool $(DESTDIR)/var/opt/ferry/drop \
-		$(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
+		$(DESTDIR)/etc/opt/ferry/conf.d $(DESTDIR)/etc/opt/ferry/conf.d/fleet \
+		$(DESTDIR)/etc/opt/ferry/collectors.d $(DESTDIR)/var/opt/ferry/spool \
+		$(DESTDIR)/var/opt/ferry/drop $(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/usr/bin \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/init.d $(DESTDIR)/etc/logrotate.d
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
