@@ -275,7 +275,7 @@ def all_text(f):
 
 # -- every host, a group, a host ----------------------------------------------------
 
-@pytest.mark.long(15)
+@pytest.mark.long(20)
 def test_drains_reach_their_hosts_and_leave_them(start_ferry, start_peer, hub):
     require_programs(*PROGRAMS)
     etcd = start_peer(Etcd)
