@@ -116,14 +116,12 @@ static void
 forget_removed_outputs(void)
 {
 	const char	**names;
-	size_t		  i;
 	int		  n;
 
-	if ((names = calloc(noutputs + 1, sizeof(*names))) == NULL)
+	if ((names = calloc(conf->noutputs + 1, sizeof(*names))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < noutputs; i++)
-		names[i] = outputs[i].name;
-	if ((n = progress_prune_outputs(db, names, noutputs)) > 0)
+	if ((n = progress_prune_outputs(db, names,
+	    conf_output_names(conf, names))) > 0)
 		log_info("forgot %d cursor and state rows of outputs no "
 		    "longer configured", n);
 	free(names);
@@ -133,19 +131,25 @@ static void
 open_outputs(const char *spool)
 {
 	size_t	i;
+	int	rc;
 
 	if (source_init(spool, conf->spool.memory_dir, db) == -1)
 		fatalx("cannot start the outputs");
-	noutputs = conf->noutputs;
-	if ((outputs = calloc(noutputs ? noutputs : 1, sizeof(*outputs))) == NULL)
+	if ((outputs = calloc(conf->noutputs + 1, sizeof(*outputs))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < noutputs; i++) {
+	for (i = 0; i < conf->noutputs; i++)
 		if (output_init(&outputs[i], &conf->outputs[i], conf) == -1)
 			fatalx_config("output %s: cannot start", conf->outputs[i].name);
+	noutputs = conf->noutputs;
+	if ((rc = heartbeat_output_init(&outputs[noutputs], conf)) == -1)
+		fatalx_config("the heartbeat's output cannot start");
+	if (rc == 0)
+		noutputs++;
+	for (i = 0; i < noutputs; i++) {
 		output_restore(&outputs[i], db);
 		source_rescan(&outputs[i], 0);
 	}
-	if (noutputs == 0)
+	if (conf->noutputs == 0)
 		log_warnx("no output configured: records stay in the spool, "
 		    "within spool.max_size");
 	forget_removed_outputs();
