@@ -56,6 +56,23 @@ int	forwarder_stopping;
 int	cleanup_wanted;
 
 /*
+ * How long a batch waits for company: batch_timeout, but a batch of only
+ * ferry's own self-metrics waits SELF_WAIT_MS. Every process publishes its
+ * counters a moment after it did something (the forwarder after each
+ * delivery), so at rest each batch of metrics would otherwise be followed
+ * by a request of counters alone; waiting, they go with the next batch.
+ */
+#define SELF_WAIT_MS	5000
+
+static uint64_t
+batch_wait_ms(const struct output *o)
+{
+	if (o->batch.n > 0 && o->batch.nself == o->batch.n)
+		return SELF_WAIT_MS;
+	return (uint64_t)(fconf->forwarder.batch_timeout * 1000);
+}
+
+/*
  * o's format for records of a kind: the URI's when it can write that kind,
  * else the scheme's default (so format=graphite on a tcp drain still sends
  * log lines, as JSON). 0, or -1 when a format cannot be made; a kind the
@@ -183,7 +200,7 @@ send_batch(struct output *o, uint64_t now)
 void
 output_tick(struct output *o, uint64_t now, int quitting)
 {
-	uint64_t	timeout = (uint64_t)(fconf->forwarder.batch_timeout * 1000);
+	uint64_t	timeout;
 	/* A newest-only batch holds one record, however many it read. */
 	int		want = o->newest_only ? INT_MAX :
 			    fconf->forwarder.batch_size;
@@ -213,6 +230,7 @@ output_tick(struct output *o, uint64_t now, int quitting)
 			cleanup_wanted = 1;
 		return;
 	}
+	timeout = batch_wait_ms(o);
 	if (o->batch.n >= want || o->batch.full ||
 	    o->batch.len >= batch_cap() - fconf->receiver.max_line) {
 		o->draining = 1;	/* full: there may be more behind it */
@@ -309,7 +327,7 @@ output_acked(struct output *o, uint64_t body)
 uint64_t
 output_next_due(const struct output *o, uint64_t now)
 {
-	uint64_t	timeout = (uint64_t)(fconf->forwarder.batch_timeout * 1000);
+	uint64_t	timeout = batch_wait_ms(o);
 
 	if (o->state == OUT_BACKOFF)
 		return o->retry_at;

@@ -34,7 +34,6 @@
 #include "sig.h"
 
 #define DB_RETRY_MS	10000
-#define PUBLISH_MS	1000
 #define PUBLISH_MAX_MS	60000	/* unchanged counters: written this often */
 
 struct periodic_stats	 pstats;
@@ -46,6 +45,7 @@ static int			 db_failing;
 static uint64_t			 db_retry_at;
 static char			 spool_dir[PATH_MAX];
 static int			 quit;
+static uint64_t			 published_ms;	/* counters last written */
 
 static void	loop(void);
 static void	publish_counters(uint64_t, int);
@@ -135,7 +135,7 @@ static void
 loop(void)
 {
 	uint64_t	now = clock_mono_ms(), check_due, beat_due, keep_due;
-	uint64_t	publish_due, next;
+	uint64_t	next;
 	struct pollfd	pfd = { sig_fd(), POLLIN, 0 };
 	int		beat_on;
 
@@ -144,7 +144,7 @@ loop(void)
 	/* The first beat soon: the others' states are recorded by then. */
 	beat_due = now + 1000;
 	keep_due = now + HOUSEKEEP_FIRST_MS;
-	publish_due = now + PUBLISH_MS;
+	published_ms = now;
 	while (!quit) {
 		beat_on = conf != NULL && conf->periodic.heartbeat_url[0] != '\0';
 		next = check_due;
@@ -152,8 +152,9 @@ loop(void)
 			next = beat_due;
 		if (conf != NULL && keep_due < next)
 			next = keep_due;
-		if (self != NULL && publish_due < next)
-			next = publish_due;
+		/* Counters change only in the chores below: no timer of their own. */
+		if (self != NULL && published_ms + PUBLISH_MAX_MS < next)
+			next = published_ms + PUBLISH_MAX_MS;
 		if (poll(&pfd, 1, until(next, now)) == -1 && errno != EINTR)
 			fatal("poll");
 		if (pfd.revents & POLLIN)
@@ -180,10 +181,7 @@ loop(void)
 			now = clock_mono_ms();
 			keep_due = now + HOUSEKEEP_MS;
 		}
-		if (now >= publish_due) {
-			publish_counters(now, 0);
-			publish_due = now + PUBLISH_MS;
-		}
+		publish_counters(now, 0);
 	}
 }
 
@@ -192,15 +190,14 @@ static void
 publish_counters(uint64_t now, int force)
 {
 	static struct periodic_stats	last;
-	static uint64_t			last_ms;
 
 	if (self == NULL)
 		return;
 	if (!force && memcmp(&last, &pstats, sizeof(last)) == 0 &&
-	    now - last_ms < PUBLISH_MAX_MS)
+	    now - published_ms < PUBLISH_MAX_MS)
 		return;
 	last = pstats;
-	last_ms = now;
+	published_ms = now;
 	selfmetrics_add(self, "heartbeats.written", pstats.heartbeats_written);
 	selfmetrics_add(self, "heartbeats.failed", pstats.heartbeats_failed);
 	selfmetrics_add(self, "reloads.requested", pstats.reloads_requested);
