@@ -35,7 +35,12 @@
 #include "spool.h"
 
 #define SPOOL_WBUF	(128 * 1024)	/* writer: coalesce into large writes */
-#define SPOOL_RBUF_MIN	(64 * 1024)
+/*
+ * A reader's buffer: one per (output, stream) in the forwarder, so it is
+ * kept small (an idle stream's reader holds its last bytes); it doubles
+ * for a longer line.
+ */
+#define SPOOL_RBUF_MIN	(16 * 1024)
 #define SPOOL_RBUF_MAX	(4 * 1024 * 1024) /* a longer line is skipped, counted */
 #define SEQ_DIGITS	16
 #define PROBE_MS	1000	/* in memory: how often to try the disk again */
