@@ -202,10 +202,20 @@ progress_open_repair(const char *path, int readonly)
 static struct progress *
 progress_open_flags(const char *path, int readonly)
 {
+	static int	 configured;
 	struct progress	*p;
 	int		 i;
 
 	progress_last_corrupt = 0;
+	/*
+	 * No bulk page cache: SQLite would allocate 20 pages at once for each
+	 * connection; pages one by one, as read, suit a database this small.
+	 * Only possible before SQLite initialises: the first open does it.
+	 */
+	if (!configured) {
+		(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+		configured = 1;
+	}
 	if ((p = calloc(1, sizeof(*p))) == NULL || (p->path = strdup(path)) == NULL) {
 		log_warn("calloc");
 		free(p);
