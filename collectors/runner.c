@@ -69,6 +69,7 @@ static const char		*dirs[2];	/* custom first: it wins */
 struct timers {
 	uint64_t	flush_due;	/* 0: nothing buffered */
 	uint64_t	sync_due;	/* 0: nothing happened since the last */
+	uint64_t	synced_at;	/* the last sync */
 	uint64_t	sweep_due;	/* the drop directory */
 	uint64_t	housekeep_due;
 	uint64_t	self_due;	/* counters written at least this often */
@@ -672,7 +673,9 @@ run_timers(struct timers *t, uint64_t now)
 		t->flush_due = 0;
 		activity(t, now);
 	}
-	if ((t->sync_due != 0 && now >= t->sync_due) || now >= t->self_due) {
+	/* Lines still buffered are written first: the sync follows the flush. */
+	if ((t->sync_due != 0 && now >= t->sync_due && t->flush_due == 0) ||
+	    now >= t->self_due) {
 		t->sync_due = 0;
 		if (spool_sync(R.spool) == -1) {
 			log_warn("spool sync");
@@ -680,15 +683,22 @@ run_timers(struct timers *t, uint64_t now)
 		}
 		publish_counters(now, 0);
 		t->self_due = now + SELF_PERIOD_MS;
+		t->synced_at = now;
 	}
 }
 
-/* Something happened: lines, a run, a reap. Sync and count within SYNC_MS. */
+/*
+ * Something happened: lines, a run, a reap. Sync and count within SYNC_MS:
+ * at once when the last sync is that old (at rest, a collection is written,
+ * synced and counted in one wake-up), else a second after the last one (a
+ * flood is synced once a second, not at every write).
+ */
 static void
 activity(struct timers *t, uint64_t now)
 {
 	if (t->sync_due == 0)
-		t->sync_due = now + SYNC_MS;
+		t->sync_due = t->synced_at + SYNC_MS > now ?
+		    t->synced_at + SYNC_MS : now;
 }
 
 static int
@@ -701,7 +711,7 @@ next_timeout(const struct timers *t, uint64_t now, uint64_t wake)
 		return 0;
 	if (t->flush_due != 0 && t->flush_due < due)
 		due = t->flush_due;
-	if (t->sync_due != 0 && t->sync_due < due)
+	if (t->sync_due != 0 && t->flush_due == 0 && t->sync_due < due)
 		due = t->sync_due;
 	if (t->housekeep_due < due)
 		due = t->housekeep_due;
