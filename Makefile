@@ -56,6 +56,10 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 fuzz_collector_EXTRA := collectors/output.c collectors/line.c collectors/bucket.c
 fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
+# ferry-sink's page (sink/ui/) is compiled in: tools/embed writes its files as
+# C arrays, so the sink ships as one binary and the page cannot drift from it.
+UI_FILES   := $(sort $(wildcard sink/ui/*))
+sink_EXTRA  = $(B)/gen/ui_files.c
 
 # $(1) = build dir, $(2) = extra cflags
 define variant
@@ -107,6 +111,11 @@ $(shell mkdir -p $(B) && { [ "$$(cat $(B)/version 2>/dev/null)" = '$(VERSION)' ]
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN)))
 
+$(B)/gen/ui_files.c: $(UI_FILES) $(B)/tools/embed
+	@mkdir -p $(dir $@)
+	$(B)/tools/embed $@ $(UI_FILES)
+$(B)/obj/$(B)/gen/ui_files.o $(B)/asan/obj/$(B)/gen/ui_files.o: private ALL_CFLAGS += -Isink
+
 # A program exists once its folder has a .c file (collectors and periodic
 # land in steps). Built-in collectors are one program per collectors/builtin/*.c,
 # each with the main() of collectors/builtin/main.c.
@@ -119,7 +128,8 @@ ASAN_BUILTIN_BINS := $(foreach c,$(BUILTINS),$(B)/asan/collectors/$(c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/asan/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
-# Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys.
+# Build tools, not installed: tools/mankeys writes ferry.conf(5)'s keys,
+# tools/embed the sink's page as C (ui_files.c).
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
 .PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \

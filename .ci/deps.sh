@@ -2,6 +2,10 @@
 # Install the Debian packages that building and testing ferry need, when missing.
 # Run as root, or with sudo available.
 #
+# chromium is the browser tests/system/test_web.py drives (headless, over its
+# DevTools protocol, from Python's standard library); the DejaVu fonts are
+# what its screenshots are drawn with.
+#
 # The real peers of tests/system/peers.py (redis-server, rsyslog,
 # graphite-carbon, victoria-metrics, clickhouse-server, etcd-server) come as
 # services: their maintainer scripts would start the system's instance
@@ -19,7 +23,8 @@ carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl
 libhiredis-dev libpcre2-dev python3-pytest-xdist
 redis-server rsyslog graphite-carbon python3-whisper victoria-metrics clickhouse-server
 dpkg-dev lintian rpm rpmlint debootstrap systemd iproute2
-etcd-server etcd-client"
+etcd-server etcd-client
+chromium fonts-dejavu-core"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

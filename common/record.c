@@ -403,21 +403,28 @@ put_json(char *p, const char *s, size_t len)
 	return p;
 }
 
+/*
+ * A log record is three pieces that stay the same for every line of a
+ * file (its key, names and identity; then its attributes) around what
+ * changes (line, offsets, time, text). ferry-tail renders the pieces once
+ * per file: escaping them again for each line was most of its work.
+ */
 int
-record_log_append(struct buf *b, const struct log_fields *f)
+record_log_head(struct log_head *h, const struct log_fields *f)
 {
 	size_t		 klen = strlen(f->key), nlen = strlen(f->name);
 	size_t		 hlen = strlen(f->host), flen = strlen(f->file);
 	size_t		 need, i, alen;
 	const char	*eq;
-	char		*p;
+	char		*p, *base;
 
-	need = klen + 6 * (nlen + hlen + flen + f->textlen) + 400;
+	need = klen + 6 * (nlen + hlen + flen) + 200;
 	for (i = 0; i < f->nattrs; i++)
 		need += 6 * strlen(f->attrs[i]) + 8;
-	if (buf_reserve(b, need) == -1)
+	buf_reset(&h->text);
+	if (buf_reserve(&h->text, need) == -1)
 		return -1;
-	p = b->p + b->len;
+	p = base = h->text.p;
 	memcpy(p, f->key, klen);
 	p += klen;
 	p = PUT(p, " {\"name\":");
@@ -427,25 +434,13 @@ record_log_append(struct buf *b, const struct log_fields *f)
 	p = PUT(p, ",\"file\":");
 	p = put_json(p, f->file, flen);
 	p = PUT(p, ",\"line\":");
-	p = put_i64(p, f->lineno);
-	p = PUT(p, ",\"offset\":");
-	p = put_i64(p, f->offset);
-	p = PUT(p, ",\"end\":");
-	p = put_i64(p, f->end);
-	if (f->nlines > 1) {
-		p = PUT(p, ",\"lines\":");
-		p = put_i64(p, f->nlines);
-	}
+	h->start_len = (size_t)(p - base);
 	p = PUT(p, ",\"fid\":\"");
 	p = put_u64(p, f->dev);
 	*p++ = ':';
 	p = put_u64(p, f->ino);
 	p = PUT(p, "\",\"time\":");
-	p = put_u64(p, f->time_ms / 1000);
-	*p++ = '.';
-	*p++ = (char)('0' + f->time_ms % 1000 / 100);
-	*p++ = (char)('0' + f->time_ms % 100 / 10);
-	*p++ = (char)('0' + f->time_ms % 10);
+	h->mid_len = (size_t)(p - base) - h->start_len;
 	p = PUT(p, ",\"attrs\":{");
 	for (i = 0; i < f->nattrs; i++) {
 		alen = strlen(f->attrs[i]);
@@ -459,11 +454,58 @@ record_log_append(struct buf *b, const struct log_fields *f)
 		    f->attrs[i])) : put_json(p, "", 0);
 	}
 	p = PUT(p, "},\"text\":");
+	h->text.len = (size_t)(p - base);
+	return 0;
+}
+
+int
+record_log_put(struct buf *b, const struct log_head *h,
+    const struct log_fields *f)
+{
+	const char	*piece = h->text.p;
+	size_t		 end_len = h->text.len - h->start_len - h->mid_len;
+	char		*p;
+
+	if (buf_reserve(b, h->text.len + 6 * f->textlen + 120) == -1)
+		return -1;
+	p = b->p + b->len;
+	memcpy(p, piece, h->start_len);
+	p += h->start_len;
+	p = put_i64(p, f->lineno);
+	p = PUT(p, ",\"offset\":");
+	p = put_i64(p, f->offset);
+	p = PUT(p, ",\"end\":");
+	p = put_i64(p, f->end);
+	if (f->nlines > 1) {
+		p = PUT(p, ",\"lines\":");
+		p = put_i64(p, f->nlines);
+	}
+	memcpy(p, piece + h->start_len, h->mid_len);
+	p += h->mid_len;
+	p = put_u64(p, f->time_ms / 1000);
+	*p++ = '.';
+	*p++ = (char)('0' + f->time_ms % 1000 / 100);
+	*p++ = (char)('0' + f->time_ms % 100 / 10);
+	*p++ = (char)('0' + f->time_ms % 10);
+	memcpy(p, piece + h->start_len + h->mid_len, end_len);
+	p += end_len;
 	p = put_json(p, f->text, f->textlen);
 	p = PUT(p, "}\n");
 	b->len = (size_t)(p - b->p);
 	b->p[b->len] = '\0';
 	return 0;
+}
+
+int
+record_log_append(struct buf *b, const struct log_fields *f)
+{
+	struct log_head	h;
+	int		rc;
+
+	buf_init(&h.text, 0);
+	rc = record_log_head(&h, f) == -1 ? -1 : record_log_put(b, &h, f);
+	buf_free(&h.text);
+	return rc;
 }
 
 int

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 struct buf;
 
 enum record_kind {
@@ -92,6 +94,20 @@ enum record_kind record_kind_of(const char *, size_t, size_t);
 int	record_key_matches(const char *, size_t, const char *const *, size_t);
 /* Append one log record's spool line, newline included; 0 or -1 (buf full). */
 int	record_log_append(struct buf *, const struct log_fields *);
+/*
+ * The same in two steps, for many lines of one file: record_log_head()
+ * renders what the lines share (key, name, host, file, dev, ino, attrs),
+ * record_log_put() one line with it (lineno, offset, end, nlines,
+ * time_ms, text). 0, or -1 (out of memory).
+ */
+struct log_head {
+	struct buf	text;		/* the three shared pieces, in order */
+	size_t		start_len;	/* the first; the second: */
+	size_t		mid_len;	/* the third is the rest */
+};
+int	record_log_head(struct log_head *, const struct log_fields *);
+int	record_log_put(struct buf *, const struct log_head *,
+	    const struct log_fields *);
 /*
  * Append one heartbeat's spool line: the key, then the JSON object (one
  * line: -1 if it holds a newline), newline included; 0 or -1.

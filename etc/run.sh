@@ -21,12 +21,17 @@ user = ""
 receiver { tcp_port = $TCP  udp_port = $TCP }
 sink { enabled = true  port = $SINK }
 output "sink" { uri = "http://127.0.0.1:$SINK/api/v1/sink" }
+# The sink's page lists this host from its heartbeat, and shows ferry's own
+# logs, tailed like any others.
+periodic { heartbeat_url = "http://127.0.0.1:$SINK/beat"  heartbeat_interval = 10 }
+log "ferry" { path = "$ROOT/var/log/ferry/*.log"  from = "start" }
 CONF
 fi
 
 cat <<MSG
 ferry is starting under $ROOT (configuration: $CONF)
 
+  look at it:      http://127.0.0.1:$SINK/   (hosts, metrics, charts, logs)
   send a metric:   echo "foo.bar 42" | nc -q0 127.0.0.1 $TCP
   see it arrive:   curl 'http://127.0.0.1:$SINK/render?target=foo.bar&format=json'
   list metrics:    curl 'http://127.0.0.1:$SINK/metrics/find?query=*'

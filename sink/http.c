@@ -73,6 +73,7 @@ struct http {
 /* Counters the main thread reads: atomics. */
 static uint64_t	conn_count, conn_evicted;
 
+/* A path that ends in '/' (but "/") is a prefix: "/ui/" routes "/ui/app.js". */
 struct route {
 	const char	*path;
 	const char	*method;	/* GET also answers HEAD */
@@ -84,6 +85,7 @@ struct route {
 struct request {
 	struct http		*http;
 	struct MHD_Connection	*conn;
+	const char		*url;		/* MHD's, valid in each call */
 	const struct route	*route;
 	struct buf		 body;
 	size_t			 held;		/* body.cap, as counted in inflight */
@@ -101,6 +103,11 @@ static const struct route routes[] = {
 	{ "/store/log",		"GET",	0, 0, query_log },
 	{ "/render",		"GET",	0, 0, query_render },
 	{ "/metrics/find",	"GET",	0, 0, query_find },
+	{ "/store/files",	"GET",	0, 0, query_files },
+	{ "/store/lines",	"GET",	0, 0, query_lines },
+	{ "/changes",		"GET",	0, 0, query_changes },
+	{ "/",			"GET",	0, 0, ui_page },
+	{ "/ui/",		"GET",	0, 0, ui_asset },
 	{ "/ruok",		"GET",	0, 1, http_ruok },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
@@ -122,6 +129,12 @@ http_body(const struct request *req, size_t *len)
 {
 	*len = req->body.len;
 	return req->body.p != NULL ? req->body.p : "";
+}
+
+const char *
+http_path(const struct request *req)
+{
+	return req->url;
 }
 
 const char *
@@ -228,6 +241,42 @@ http_reply_text(struct request *req, int status, const char *fmt, ...)
 	msg[n] = '\0';
 	return http_reply(req, status, "text/plain; charset=utf-8", msg,
 	    (size_t)n);
+}
+
+/*
+ * The page's files: revalidated at every load (no-cache) and answered 304
+ * when unchanged, so a new sink binary is seen at once and an unchanged
+ * one costs no bytes. The policy lets the page load nothing from elsewhere
+ * and run no script of a log line's, whatever it holds.
+ */
+int
+http_reply_static(struct request *req, const char *ctype,
+    const unsigned char *data, size_t len, const char *etag)
+{
+	struct MHD_Response	*resp;
+	const char		*inm;
+	int			 status = MHD_HTTP_OK;
+
+	inm = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm != NULL && strcmp(inm, etag) == 0) {
+		status = MHD_HTTP_NOT_MODIFIED;
+		len = 0;
+	}
+	resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)data,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp != NULL) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-cache");
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		    "default-src 'self'; img-src 'self' data:; "
+		    "frame-ancestors 'none'");
+		MHD_add_response_header(resp, "X-Content-Type-Options",
+		    "nosniff");
+	}
+	return http_queue(req, status, status == MHD_HTTP_OK ? ctype : NULL,
+	    resp);
 }
 
 /* A streamed reply: the pieces fill() made, handed out as MHD asks. */
@@ -342,6 +391,17 @@ http_method_is(const char *method, const char *want)
 	return strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0;
 }
 
+/* Does the route's path take url (len bytes, a trailing '/' dropped)? */
+static int
+http_path_is(const struct route *r, const char *url, size_t len)
+{
+	size_t	plen = strlen(r->path);
+
+	if (plen > 1 && r->path[plen - 1] == '/')
+		return len >= plen && strncmp(r->path, url, plen) == 0;
+	return plen == len && strncmp(r->path, url, len) == 0;
+}
+
 /* Find the route; *known tells a known path with another method (405). */
 static const struct route *
 http_route(const char *url, const char *method, int *known)
@@ -353,8 +413,7 @@ http_route(const char *url, const char *method, int *known)
 		len--;
 	*known = 0;
 	for (i = 0; i < NROUTES; i++) {
-		if (strlen(routes[i].path) != len ||
-		    strncmp(routes[i].path, url, len) != 0)
+		if (!http_path_is(&routes[i], url, len))
 			continue;
 		*known = 1;
 		if (http_method_is(method, routes[i].method))
@@ -373,8 +432,7 @@ http_not_allowed(struct request *req, const char *url)
 	if (len > 1 && url[len - 1] == '/')
 		len--;
 	for (i = 0; i < NROUTES; i++) {
-		if (strlen(routes[i].path) != len ||
-		    strncmp(routes[i].path, url, len) != 0)
+		if (!http_path_is(&routes[i], url, len))
 			continue;
 		if (allow[0] != '\0')
 			strlcat(allow, ", ", sizeof(allow));
@@ -434,6 +492,7 @@ http_first(struct http *h, struct MHD_Connection *conn, const char *url,
 	}
 	req->http = h;
 	req->conn = conn;
+	req->url = url;
 	buf_init(&req->body, SINK_BODY_MAX);
 	*con_cls = req;
 	if ((req->route = http_route(url, method, &known)) == NULL) {
@@ -571,6 +630,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 	http_touch(cls, conn);
 	if (req == NULL)
 		return http_first(cls, conn, url, method, con_cls);
+	req->url = url;
 	if (*upload_size != 0) {
 		if (!req->replied)
 			http_upload(req, upload, *upload_size);

@@ -12,12 +12,18 @@
  * line order (404 when none is stored), and GET /beat[?host=H] the latest
  * beat of each host.
  *
+ * For the page (ui.c): GET /store/files lists each host and file that has
+ * lines, GET /store/lines returns a file's lines after a number (or its
+ * last ones) as JSON, to follow it, and GET /changes a counter of writes,
+ * to poll cheaply.
+ *
  * Long replies (render, log) are streamed page by page from the store, so a
  * reply of any size costs a page of memory; find and beat replies are built
  * whole, within SINK_REPLY_MAX.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -586,4 +592,162 @@ query_beats(struct request *req)
 		return http_reply_text(req, 404, "beat: none from %s", host);
 	}
 	return http_reply_buf(req, 200, "application/json", &bs.b);
+}
+
+struct files {
+	struct buf	b;
+	int		n;
+};
+
+static int
+files_one(void *arg, const char *host, const char *file, int64_t last)
+{
+	struct files	*fl = arg;
+
+	if (fl->n == SINK_FIND_MAX)
+		return -1;
+	if ((fl->n++ > 0 && buf_add(&fl->b, ",", 1) == -1) ||
+	    buf_addstr(&fl->b, "{\"host\":") == -1 ||
+	    json_add_string(&fl->b, host, strlen(host)) == -1 ||
+	    buf_addstr(&fl->b, ",\"file\":") == -1 ||
+	    json_add_string(&fl->b, file, strlen(file)) == -1 ||
+	    buf_printf(&fl->b, ",\"last\":%lld}", (long long)last) == -1)
+		return -1;
+	return 0;
+}
+
+int
+query_files(struct request *req)
+{
+	struct files	fl;
+
+	fl.n = 0;
+	buf_init(&fl.b, SINK_REPLY_MAX);
+	if (buf_add(&fl.b, "[", 1) == -1 ||
+	    store_log_files(http_store(req), files_one, &fl) == -1 ||
+	    buf_add(&fl.b, "]\n", 2) == -1) {
+		buf_free(&fl.b);
+		if (fl.n == SINK_FIND_MAX)
+			return http_reply_text(req, 413, "files: more than %d "
+			    "host and file pairs", SINK_FIND_MAX);
+		return http_reply_text(req, 500, "files: the reply failed");
+	}
+	return http_reply_buf(req, 200, "application/json", &fl.b);
+}
+
+struct lines {
+	struct buf	b;
+	int64_t		last;
+	int		n;
+	int		full;		/* stopped at the byte budget */
+};
+
+static int
+lines_one(void *arg, int64_t line, const char *content, size_t len)
+{
+	struct lines	*ls = arg;
+
+	/* Past the byte budget the reply ends early and says there is more. */
+	if (ls->n > 0 && ls->b.len >= SINK_LINES_BYTES) {
+		ls->full = 1;
+		return -1;
+	}
+	/* Bytes that are not UTF-8 pass as they are: a browser decodes them
+	 * as U+FFFD, which is what the page should show for them anyway. */
+	if (buf_printf(&ls->b, "%s[%lld,", ls->n > 0 ? "," : "",
+	    (long long)line) == -1 ||
+	    json_add_string(&ls->b, content, len) == -1 ||
+	    buf_add(&ls->b, "]", 1) == -1)
+		return -1;
+	ls->last = line;
+	ls->n++;
+	return 0;
+}
+
+/* A positive count argument, at most max; def when absent, -1 when bad. */
+static int64_t
+query_count(const char *s, int64_t def, int64_t max)
+{
+	const char	*end;
+	int64_t		 v;
+
+	if (s == NULL)
+		return def;
+	if (query_digits(s, &end, &v) == -1 || *end != '\0' || v < 1)
+		return -1;
+	return v > max ? max : v;
+}
+
+/*
+ * GET /store/lines?host=H&file=F[&after=N | &tail=N][&limit=N]: the lines
+ * of host/file numbered after N (default: from the first), or the last N,
+ * as {"lines":[[number,"text"],...],"last":L,"more":bool}: at most limit
+ * (default and cap SINK_LINES_MAX) and about SINK_LINES_BYTES, "more" when
+ * the reply stopped short. A follower asks again with after=L. Built whole
+ * (not streamed like /store/log) because it is bounded.
+ */
+int
+query_lines(struct request *req)
+{
+	struct store	*s = http_store(req);
+	struct lines	 ls;
+	const char	*host, *file, *after;
+	char		*end;
+	int64_t		 first = INT64_MIN, tail, limit;
+	int		 n;
+
+	host = http_arg(req, "host");
+	file = http_arg(req, "file");
+	after = http_arg(req, "after");
+	tail = query_count(http_arg(req, "tail"), 0, SINK_LINES_MAX);
+	limit = query_count(http_arg(req, "limit"), SINK_LINES_MAX,
+	    SINK_LINES_MAX);
+	if (host == NULL || file == NULL)
+		return http_reply_text(req, 400, "lines: host= and file= are "
+		    "required");
+	if (tail == -1 || limit == -1)
+		return http_reply_text(req, 400, "lines: tail= and limit= "
+		    "are counts from 1");
+	if (after != NULL) {
+		errno = 0;
+		first = strtoll(after, &end, 10);
+		if (errno != 0 || end == after || *end != '\0' ||
+		    first == INT64_MAX)
+			return http_reply_text(req, 400, "lines: after= is "
+			    "a line number");
+		first++;
+	} else if (tail > 0 && store_log_tail(s, host, file, tail,
+	    &first) == -1)
+		return http_reply_text(req, 503, "store unavailable");
+	memset(&ls, 0, sizeof(ls));
+	ls.last = first == INT64_MIN ? 0 : first - 1;
+	buf_init(&ls.b, SINK_REPLY_MAX);
+	n = -1;
+	if (buf_addstr(&ls.b, "{\"lines\":[") == -1 ||
+	    ((n = store_log_lines(s, host, file, first, (int)limit, lines_one,
+	    &ls)) == -1 && !ls.full) ||
+	    buf_printf(&ls.b, "],\"last\":%lld,\"more\":%s}\n",
+	    (long long)ls.last, ls.full || n == limit ? "true" : "false")
+	    == -1) {
+		buf_free(&ls.b);
+		return http_reply_text(req, 500, "lines: the reply failed");
+	}
+	return http_reply_buf(req, 200, "application/json", &ls.b);
+}
+
+/*
+ * GET /changes: {"gen":G,"now":T}. G goes up with every write the sink
+ * stored (points, log lines, beats), so the page polls this and reads the
+ * rest only when it moved; T is the sink's clock, for relative windows.
+ */
+int
+query_changes(struct request *req)
+{
+	char	msg[96];
+	int	n;
+
+	n = snprintf(msg, sizeof(msg), "{\"gen\":%llu,\"now\":%lld}\n",
+	    (unsigned long long)store_gen(http_store(req)),
+	    (long long)clock_wall());
+	return http_reply(req, 200, "application/json", msg, (size_t)n);
 }

@@ -7,7 +7,9 @@
  * Files: sink.c (main: options, config, listen socket, signal loop), http.c
  * (the daemon, routing, request bodies, auth, responses), ingest.c (the write
  * endpoints), query.c (render, find, the log and beat readers), glob.c (the
- * Graphite path matcher and the tree walker), and store.c (SQLite). The JSON
+ * Graphite path matcher and the tree walker), store.c (SQLite), and ui.c
+ * (the page at /, whose files, sink/ui/, are compiled in as ui_files.c by
+ * tools/embed at build time). The JSON
  * reader and the bounded buffers it fills are common/jsonread.c and
  * common/buf.c, which the forwarder uses too.
  *
@@ -32,6 +34,8 @@
 #define SINK_SERIES_MAX		10000		/* series one render may return */
 #define SINK_TARGETS_MAX	64		/* target= arguments of one render */
 #define SINK_CHUNK		(64UL << 10)	/* a streamed reply is built by this much */
+#define SINK_LINES_MAX		10000		/* log lines one /store/lines returns */
+#define SINK_LINES_BYTES	(1UL << 20)	/* ...and bytes, past the line that crosses it */
 
 /* glob.c: Graphite paths; '*', '?', '[...]' and '{a,b}' match within one component. */
 int	glob_has_magic(const char *);
@@ -83,6 +87,14 @@ typedef int	(*store_beat_fn)(void *, const char *, int64_t, const char *,
 		    size_t);
 /* Every host's latest beat, or only host's when it is not NULL. */
 int		 store_beats(struct store *, const char *, store_beat_fn, void *);
+typedef int	(*store_file_fn)(void *, const char *, const char *, int64_t);
+/* Each (host, file) that has lines, in order, with its last line number. */
+int		 store_log_files(struct store *, store_file_fn, void *);
+/* The number of the nth last line of host/file; INT64_MIN when it has fewer. */
+int		 store_log_tail(struct store *, const char *, const char *,
+		    int64_t, int64_t *);
+/* Bumped by every write that stored something: readers poll it for changes. */
+uint64_t	 store_gen(struct store *);
 
 /* http.c */
 struct http;
@@ -96,6 +108,8 @@ void		 http_stats(struct sink_stats *);
 struct store	*http_store(const struct request *);
 const char	*http_api_key(const struct request *);
 const char	*http_body(const struct request *, size_t *);
+/* The request's path, as routed. */
+const char	*http_path(const struct request *);
 /* The first query argument of that name, or NULL. */
 const char	*http_arg(const struct request *, const char *);
 /* Up to max values of a repeated query argument; their count. */
@@ -111,6 +125,12 @@ int		 http_reply_buf(struct request *, int, const char *,
 		    struct buf *);
 int		 http_reply_text(struct request *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+/*
+ * A file that lives as long as the process (the page's), with its entity
+ * tag: 304 when the client has it already, else 200 with the bytes.
+ */
+int		 http_reply_static(struct request *, const char *,
+		    const unsigned char *, size_t, const char *);
 /*
  * A reply produced piece by piece: fill() appends about SINK_CHUNK bytes to
  * out at each call and sets *done after its last piece; done() frees state.
@@ -145,7 +165,22 @@ int	query_render(struct request *);
 int	query_find(struct request *);
 int	query_log(struct request *);
 int	query_beats(struct request *);
+int	query_files(struct request *);
+int	query_lines(struct request *);
+int	query_changes(struct request *);
 /* Graphite's time forms: epoch seconds, "now", "-1h", "now-10min"... */
 int	query_parse_time(const char *, int64_t, int64_t *);
+
+/* ui.c: the page; ui_files.c (generated): its files, by base name. */
+struct ui_file {
+	const char		*name;
+	const char		*etag;
+	const unsigned char	*data;
+	size_t			 len;
+};
+extern const struct ui_file	ui_files[];
+extern const size_t		ui_nfiles;
+int	ui_page(struct request *);
+int	ui_asset(struct request *);
 
 #endif

@@ -23,6 +23,10 @@
  * its own duration, so the HTTP thread and the main thread (merges) can share
  * the connection. Errors are logged here, once, with the statement that
  * failed; callers get -1.
+ *
+ * A generation counter goes up with every committed write and every beat,
+ * so the page (ui.c) can ask "anything new?" for the price of a load
+ * instead of re-reading what it shows.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -49,6 +53,10 @@ enum {
 	ST_LINES,
 	ST_BEATS,
 	ST_BEAT,
+	ST_FILE_FIRST,
+	ST_FILE_NEXT,
+	ST_LINE_LAST,
+	ST_LINE_NTH_LAST,
 	ST_COUNT
 };
 
@@ -78,6 +86,15 @@ static const char *const store_sql[ST_COUNT] = {
 	    " AND file = ?2 AND line >= ?3 ORDER BY line LIMIT ?4",
 	[ST_BEATS] = "SELECT host, received, json FROM beats ORDER BY host",
 	[ST_BEAT] = "SELECT host, received, json FROM beats WHERE host = ?1",
+	/* A loose index scan: one seek per (host, file), not a row per line. */
+	[ST_FILE_FIRST] = "SELECT host, file FROM logs ORDER BY host, file"
+	    " LIMIT 1",
+	[ST_FILE_NEXT] = "SELECT host, file FROM logs WHERE (host, file) >"
+	    " (?1, ?2) ORDER BY host, file LIMIT 1",
+	[ST_LINE_LAST] = "SELECT line FROM logs WHERE host = ?1 AND file = ?2"
+	    " ORDER BY line DESC LIMIT 1",
+	[ST_LINE_NTH_LAST] = "SELECT line FROM logs WHERE host = ?1"
+	    " AND file = ?2 ORDER BY line DESC LIMIT 1 OFFSET ?3",
 };
 
 static const char store_schema[] =
@@ -108,6 +125,7 @@ struct store {
 	char			*path;
 	uint64_t		 pending;	/* rows in incoming; atomic */
 	uint64_t		 staged;	/* rows added by this transaction */
+	uint64_t		 gen;		/* writes stored; atomic */
 	int			 ready;		/* every statement prepared */
 };
 
@@ -226,6 +244,18 @@ store_pending(struct store *s)
 	return __atomic_load_n(&s->pending, __ATOMIC_RELAXED);
 }
 
+uint64_t
+store_gen(struct store *s)
+{
+	return __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
+}
+
+static void
+store_changed(struct store *s)
+{
+	__atomic_add_fetch(&s->gen, 1, __ATOMIC_RELAXED);
+}
+
 /* With the mutex held. */
 static int
 store_merge_locked(struct store *s)
@@ -274,7 +304,9 @@ store_commit(struct store *s)
 
 	if ((r = store_exec(s, ST_COMMIT)) == -1)
 		(void)store_exec(s, ST_ROLLBACK);
-	else if (s->staged > 0) {
+	else
+		store_changed(s);
+	if (r == 0 && s->staged > 0) {
 		__atomic_add_fetch(&s->pending, s->staged, __ATOMIC_RELAXED);
 		/* Keep incoming bounded under a sustained flood. */
 		if (s->pending >= STORE_MERGE_ROWS)
@@ -334,7 +366,8 @@ store_beat(struct store *s, const char *host, const char *json, size_t len,
 	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, json, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, received);
-	r = store_exec(s, ST_PUT_BEAT);
+	if ((r = store_exec(s, ST_PUT_BEAT)) == 0)
+		store_changed(s);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -452,5 +485,89 @@ store_beats(struct store *s, const char *host, store_beat_fn fn, void *arg)
 		}
 	}
 	store_done(s, id);
+	return r == -1 ? -1 : 0;
+}
+
+/* The last line number of host/file into *last, with the mutex held. */
+static int
+store_last_line(struct store *s, const char *host, const char *file,
+    int64_t *last)
+{
+	sqlite3_stmt	*st = s->st[ST_LINE_LAST];
+	int		 r;
+
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
+	*last = 0;
+	if ((r = store_step(s, ST_LINE_LAST)) == 1)
+		*last = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r == -1 ? -1 : 0;
+}
+
+int
+store_log_files(struct store *s, store_file_fn fn, void *arg)
+{
+	sqlite3_stmt	*st;
+	struct buf	 host, file;
+	int64_t		 last;
+	int		 id = ST_FILE_FIRST, r;
+
+	buf_init(&host, 0);
+	buf_init(&file, 0);
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		st = s->st[id];
+		if (id == ST_FILE_NEXT) {
+			sqlite3_bind_text(st, 1, host.p, (int)host.len,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, file.p, (int)file.len,
+			    SQLITE_STATIC);
+		}
+		if ((r = store_step(s, id)) == 1) {
+			host.len = file.len = 0;
+			if (buf_add(&host, sqlite3_column_text(st, 0),
+			    (size_t)sqlite3_column_bytes(st, 0)) == -1 ||
+			    buf_add(&file, sqlite3_column_text(st, 1),
+			    (size_t)sqlite3_column_bytes(st, 1)) == -1) {
+				log_warn("store: log files");
+				r = -1;
+			}
+		}
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (r != 1)
+			break;
+		if (store_last_line(s, host.p, file.p, &last) == -1 ||
+		    fn(arg, host.p, file.p, last) == -1) {
+			r = -1;
+			break;
+		}
+		id = ST_FILE_NEXT;
+	}
+	pthread_mutex_unlock(&s->lock);
+	buf_free(&host);
+	buf_free(&file);
+	return r == -1 ? -1 : 0;
+}
+
+int
+store_log_tail(struct store *s, const char *host, const char *file,
+    int64_t n, int64_t *first)
+{
+	sqlite3_stmt	*st = s->st[ST_LINE_NTH_LAST];
+	int		 r;
+
+	*first = INT64_MIN;
+	if (n <= 0)
+		n = 1;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n - 1);
+	if ((r = store_step(s, ST_LINE_NTH_LAST)) == 1)
+		*first = sqlite3_column_int64(st, 0);
+	store_done(s, ST_LINE_NTH_LAST);
 	return r == -1 ? -1 : 0;
 }

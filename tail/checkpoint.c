@@ -44,7 +44,7 @@ static struct tail_checkpoint	*rows;
 static size_t			 nrows;
 static uint64_t			*forget;	/* dev, ino pairs */
 static size_t			 nforget;
-static uint64_t			 committed_seq;
+static uint64_t			 committed_seq, committed_off;
 /* Each path's next number as ferry.db had it, kept for the whole run. */
 static struct tail_path		*paths;
 static size_t			 npaths;
@@ -356,6 +356,7 @@ checkpoint_commit(void)
 		LIST_FOREACH(pc, &src->paths, entry)
 			pc->gone_ck = pc->gone;
 	committed_seq = seq;
+	committed_off = off;
 	return 0;
 fail:
 	(void)progress_rollback(db);
@@ -373,6 +374,17 @@ checkpoint_behind(void)
 
 	spool_tell(tspool, &seq, &off);
 	return seq != committed_seq;
+}
+
+/* Bytes in the spool's segment since the last commit. */
+uint64_t
+checkpoint_lag(void)
+{
+	uint64_t	seq, off;
+
+	spool_tell(tspool, &seq, &off);
+	return seq != committed_seq || off < committed_off ? off :
+	    off - committed_off;
 }
 
 /*

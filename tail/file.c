@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "tail.h"
@@ -82,6 +83,7 @@ tfile_new(struct source *src, const char *path, const char *logical,
 	tf->ck_off = tf->ck_line = -1;
 	buf_init(&tf->part, 0);
 	buf_init(&tf->ml, 0);
+	buf_init(&tf->head.text, 0);
 	return tf;
 }
 
@@ -95,6 +97,7 @@ tfile_free(struct tfile *tf)
 	TAILQ_REMOVE(&tf->pc->members, tf, pcentry);
 	buf_free(&tf->part);
 	buf_free(&tf->ml);
+	buf_free(&tf->head.text);
 	free(tf->path);
 	free(tf);
 }
@@ -453,6 +456,8 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 		return 0;
 	}
 	tf->active_ms = now;
+	/* One clock read for the lines of a read, not one each. */
+	tf->read_wall_ms = clock_wall_ms();
 	grow_fingerprint(tf, st.st_size);
 	if (tf->count_to >= 0) {
 		count_lines(tf, buf, (size_t)n);
@@ -500,6 +505,7 @@ tfile_flush_partial(struct tfile *tf, uint64_t now, int force)
 		return;
 	if (tf->part_cut)
 		tf->src->c.cut++;
+	tf->read_wall_ms = clock_wall_ms();
 	(void)pipeline_line(tf, tf->part.p != NULL ? tf->part.p : "",
 	    tf->part.len, tf->part_off, tf->off, tf->part_cut);
 	buf_reset(&tf->part);

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "record.h"
@@ -221,13 +220,16 @@ finish(struct tfile *tf, const char *s, size_t len, int64_t off, int64_t end,
 	f.offset = off;
 	f.end = end;
 	f.nlines = nlines;
-	f.time_ms = clock_wall_ms();
+	f.time_ms = tf->read_wall_ms;
 	f.attrs = src->attrs;
 	f.nattrs = src->nattrs;
 	f.text = s;
 	f.textlen = len;
+	if (!tf->head_ok && record_log_head(&tf->head, &f) == -1)
+		return refused(tf, off, line);
+	tf->head_ok = 1;
 	buf_reset(&rec);
-	if (record_log_append(&rec, &f) == -1 ||
+	if (record_log_put(&rec, &tf->head, &f) == -1 ||
 	    spool_append(tspool, rec.p, rec.len) == -1)
 		return refused(tf, off, line);
 	src->c.records++;

@@ -36,6 +36,7 @@
 
 #define FLUSH_MS	50	/* a line in the spool file within 100 ms */
 #define SYNC_MS		1000	/* fsync, then commit the checkpoints */
+#define BURST_BYTES	(4 << 20) /* a read-up burst this big commits at once */
 #define POLL_MS		250	/* files without an inotify watch */
 #define PASS_MS		20	/* reading, before the timers get a look */
 #define PUBLISH_MS	1000
@@ -281,8 +282,14 @@ run_timers(struct timers *t)
 		if (spool_flush(tspool) == -1)
 			log_warn("spool write");
 		t->flush_due = 0;
-		/* A new segment: commit now, so the old one is not needed. */
-		if (checkpoint_behind())
+		/*
+		 * A new segment: commit now, so the old one is not needed.
+		 * A burst read up to the ends of its files (a backlog after a
+		 * stop, a file found from its start): commit now too, so a
+		 * crash does not send it all again; a trickle waits SYNC_MS.
+		 */
+		if (checkpoint_behind() ||
+		    (!t->more && checkpoint_lag() >= BURST_BYTES))
 			sync_and_commit();
 	}
 	if (now_ms >= t->sync_due || spool_blocked) {

@@ -22,6 +22,7 @@
 #include <pcre2.h>
 
 #include "buf.h"
+#include "record.h"
 
 struct ferry_conf;
 struct log_conf;
@@ -126,6 +127,10 @@ struct tfile {
 	int64_t			 ml_off, ml_end, ml_line;
 	int			 ml_lines;
 	uint64_t		 ml_since;
+	/* Its records' shared pieces, rendered at its first (pipeline.c). */
+	struct log_head		 head;
+	int			 head_ok;
+	uint64_t		 read_wall_ms;	/* when its last bytes were read */
 };
 
 /* tail.c */
@@ -189,6 +194,7 @@ int64_t		 checkpoint_path_next(const char *);
 void		 checkpoint_each(const char *, void (*)(const struct tail_checkpoint *,
 		    void *), void *);
 int		 checkpoint_behind(void);
+uint64_t	 checkpoint_lag(void);
 
 /* Every source, for whoever must walk them all. */
 TAILQ_HEAD(sources, source);

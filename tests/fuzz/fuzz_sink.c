@@ -2,11 +2,12 @@
  * Fuzz target for what ferry-sink does with a request (sink/ingest.c,
  * sink/query.c, sink/glob.c, common/jsonread.c, over its real SQLite store
  * in memory): the bodies of POST /api/v1/sink, POST /store/batch and
- * PUT /beat, and the query strings of /render, /metrics/find, /store/log
- * and /beat. libmicrohttpd's side (routing, limits, auth) is not in here;
+ * PUT /beat, and the query strings of /render, /metrics/find, /store/log,
+ * /beat, /store/lines, /store/files and /changes. libmicrohttpd's side (routing, limits, auth) is not in here;
  * the handlers see what it hands them, through a stand-in for http.c.
  *
- * The first byte picks the endpoint (and whether an API key is set); the
+ * The first byte picks the endpoint (its low 3 bits, and for 7 bits 3-4
+ * too; whether an API key is set: bit 7); the
  * rest is the body, or the query string ("a=b&c=d", %XX and '+' decoded as
  * libmicrohttpd does). Invariants on every input:
  *  - each handler answers exactly once, with a status it documents;
@@ -277,7 +278,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rc = query_log(&req);
 			break;
 		default:
-			rc = query_beats(&req);
+			switch ((which >> 3) & 3) {
+			case 0:
+				rc = query_beats(&req);
+				break;
+			case 1:
+				rc = query_lines(&req);
+				break;
+			case 2:
+				rc = query_files(&req);
+				break;
+			default:
+				rc = query_changes(&req);
+				break;
+			}
 			break;
 		}
 	}

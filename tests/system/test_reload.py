@@ -14,6 +14,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import threading
@@ -162,22 +163,52 @@ def test_sink_disabled_then_enabled(start_ferry):
     assert child_pids(f)["forwarder"] == before["forwarder"]
 
 
-def test_fatal_child_waits_for_its_own_settings_to_change(start_ferry):
-    f = start_watched(start_ferry)
+REFUSED_KEY = 'api_key = "refused-by-the-test"'
+
+
+def refusing_sink_bin(tmp_path, real):
+    """
+    A bin folder like real, whose ferry-sink exits 78 while ferry.conf gives
+    the sink REFUSED_KEY. conf_load() now refuses ahead of time whatever
+    ferry-sink itself would refuse, so no edit makes the real one exit 78;
+    a child can still refuse settings the check could not judge (a bind
+    name that stopped resolving), and the supervisor's part is the same.
+    """
+    d = tmp_path / "bin"
+    d.mkdir()
+    for p in real.iterdir():
+        if p.name == "ferry-supervisor":
+            # It runs its siblings beside /proc/self/exe: a copy, not a link.
+            shutil.copy2(p, d / p.name)
+        elif p.name != "ferry-sink":
+            (d / p.name).symlink_to(p)
+    sink = d / "ferry-sink"
+    sink.write_text("#!/bin/sh\n"
+                    "grep -qF '%s' \"$FERRY_ROOT/etc/opt/ferry/ferry.conf\" && "
+                    "{ echo 'ferry-sink: settings refused' >&2; exit 78; }\n"
+                    "exec %s \"$@\"\n" % (REFUSED_KEY, real / "ferry-sink"))
+    sink.chmod(0o755)
+    return d
+
+
+def test_fatal_child_waits_for_its_own_settings_to_change(start_ferry, tmp_path):
+    f = start_ferry(extra_conf=periodic_conf(), start=False)
+    f.bin = refusing_sink_bin(tmp_path, f.bin)
+    f.start()
+    f.child_pid("periodic")
+    wait_periodic_watching(f)
     before = settle(f, ("receiver", "forwarder", "sink", "periodic"))
     good = f.conf.read_text()
-    # Valid to the parser, refused by the sink itself (exit 78): beyond
-    # loopback without an API key.
-    beyond = good.replace('bind = "127.0.0.1" port = %d' % f.sink_port,
-                          'bind = "0.0.0.0" port = %d' % f.sink_port)
-    assert beyond != good
-    f.conf.write_text(beyond)
+    refused = good.replace('sink { enabled = true',
+                           'sink { enabled = true ' + REFUSED_KEY)
+    assert refused != good
+    f.conf.write_text(refused)
     wait_for(lambda: (f.processes().get("sink") or {}).get("state") == "fatal",
              APPLY_TIMEOUT, what="the sink parked in fatal")
     restarts = f.processes()["sink"]["restarts"]
 
     # An edit of another program's settings: the sink stays parked.
-    f.conf.write_text(beyond + 'output "other" { uri = "http://127.0.0.1:%d'
+    f.conf.write_text(refused + 'output "other" { uri = "http://127.0.0.1:%d'
                       '/api/v1/sink" }\n' % f.sink_port)
     f.child_pid("forwarder", timeout=APPLY_TIMEOUT, not_pid=before["forwarder"])
     assert f.processes()["sink"]["state"] == "fatal"

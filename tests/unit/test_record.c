@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "record.h"
 
 static int
@@ -81,6 +82,53 @@ test_timestamp_overflow(void **state)
 	assert_true(r.ts == 922337203685477580LL);
 }
 
+/*
+ * ferry-tail renders a file's shared pieces once and each line with them:
+ * every line must be what the one-step writer makes, and parse back.
+ */
+static void
+test_log_head_reused_across_lines(void **state)
+{
+	static char	*attrs[] = { "service=web", "dc=eu \"1\"", "bare" };
+	static const char *texts[] = { "first", "", "tab\there \"q\"",
+	    "a longer line, with \\ and a control \001 byte" };
+	struct log_fields f = {
+		.key = "systail.nginx.web1", .name = "nginx", .host = "web1",
+		.file = "/var/log/\"x\"/access.log", .dev = 2049, .ino = 77,
+		.attrs = attrs, .nattrs = 3
+	};
+	struct log_head	 h;
+	struct buf	 one, two;
+	struct record	 r;
+	size_t		 i;
+
+	(void)state;
+	buf_init(&h.text, 0);
+	buf_init(&one, 0);
+	buf_init(&two, 0);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		f.lineno = (int64_t)i + 1;
+		f.offset = (int64_t)i * 100;
+		f.end = f.offset + 100;
+		f.nlines = (int64_t)i % 2 + 1;
+		f.time_ms = 1764751234005ULL + i;
+		f.text = texts[i];
+		f.textlen = strlen(texts[i]);
+		if (i == 0)
+			assert_int_equal(record_log_head(&h, &f), 0);
+		buf_reset(&one);
+		buf_reset(&two);
+		assert_int_equal(record_log_append(&one, &f), 0);
+		assert_int_equal(record_log_put(&two, &h, &f), 0);
+		assert_string_equal(one.p, two.p);
+		assert_int_equal(record_parse(two.p, two.len - 1, &r), 0);
+		assert_int_equal(r.kind, RECORD_LOG);
+	}
+	buf_free(&h.text);
+	buf_free(&one);
+	buf_free(&two);
+}
+
 int
 main(void)
 {
@@ -89,6 +137,7 @@ main(void)
 		cmocka_unit_test(test_no_prefix_matches_all),
 		cmocka_unit_test(test_prefixes_any_matches),
 		cmocka_unit_test(test_timestamp_overflow),
+		cmocka_unit_test(test_log_head_reused_across_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
