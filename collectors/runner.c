@@ -338,6 +338,19 @@ coll_mode(struct collector *c, int builtin)
 	return builtin ? COLLECTOR_MODE_DAEMON : COLLECTOR_MODE_INTERVAL;
 }
 
+/*
+ * A built-in that would run inline but cannot (self, or one given args)
+ * runs as a daemon started at the inline built-ins' phase: it then samples
+ * in step with them, and at rest the forwarder sends one request an
+ * interval, not one for each.
+ */
+static int
+in_step(const struct collector *c, int builtin)
+{
+	return builtin && c->daemon &&
+	    conf->collectors.builtin_mode == COLLECTOR_MODE_INLINE;
+}
+
 static struct collector *
 coll_new(const char *name, const char *path, int builtin, uint64_t now)
 {
@@ -378,11 +391,12 @@ coll_new(const char *name, const char *path, int builtin, uint64_t now)
 	 * all at once; inline samples cost no process, and taken together
 	 * they cost one wakeup and one write instead of one each.
 	 */
-	c->offset_ms = sched_offset(c->inl != NULL ? INLINE_PHASE : name,
-	    c->interval_ms);
+	c->offset_ms = sched_offset(c->inl != NULL || in_step(c, builtin) ?
+	    INLINE_PHASE : name, c->interval_ms);
 	if (c->daemon) {
 		c->state = COLL_BACKOFF;
-		c->due = now;
+		c->due = in_step(c, builtin) ? sched_next(now, c->interval_ms,
+		    c->offset_ms) : now;
 	} else {
 		c->state = COLL_IDLE;
 		c->due = sched_next(now, c->interval_ms, c->offset_ms);
@@ -639,9 +653,14 @@ run_timers(struct timers *t, uint64_t now)
 			t->scan_due = now +
 			    (uint64_t)(conf->collectors.scan_interval * 1000);
 		}
-		/* Inline samples are whole batches: no reason to wait. */
+		/*
+		 * Inline samples are whole batches, but the built-in daemons in
+		 * step with them (in_step()) print a moment later: their lines
+		 * go in the same write and the same sync.
+		 */
 		if (run_due(now) > 0) {
-			t->flush_due = now;
+			if (t->flush_due == 0)
+				t->flush_due = now + FLUSH_MS;
 			activity(t, now);
 		}
 		if (now >= t->sweep_due) {
