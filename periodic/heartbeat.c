@@ -58,8 +58,10 @@ heartbeat_open(const struct ferry_conf *conf)
 void
 heartbeat_close(void)
 {
-	if (gai_started && gai_error(&gai) == EAI_INPROGRESS)
-		(void)gai_cancel(&gai);
+	if (gai_started && (gai_error(&gai) != EAI_INPROGRESS ||
+	    gai_cancel(&gai) == EAI_CANCELED))
+		freeaddrinfo(gai.ar_result);
+	gai_started = 0;
 	spool_close(spool);
 	spool = NULL;
 }
