@@ -14,6 +14,7 @@
 #include <poll.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +140,9 @@ rescan_interval(void)
 
 /*
  * Drain inotify: 0 nothing happened, 1 a writer wrote, 2 a segment was
- * created (rescan for streams too).
+ * created or removed (rescan for streams too, and the readers look for
+ * their next segment again). A read that left room for another event took
+ * them all; one that came after it wakes the poll again.
  */
 static int
 drain_inotify(void)
@@ -162,11 +165,14 @@ drain_inotify(void)
 			}
 			if (ev->wd == wd_mem_parent && !(ev->mask & IN_IGNORED))
 				mem_parent_moved = 1;
-			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
+			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE |
+			    IN_Q_OVERFLOW))
 				what = 2;
 			else if (what == 0)
 				what = 1;
 		}
+		if ((size_t)n + sizeof(*ev) + NAME_MAX + 1 <= sizeof(buf))
+			break;
 	}
 	return what;
 }
@@ -380,10 +386,14 @@ event_loop(void)
 		    poll_timeout(now, rescan_due, cap_wanted ? cap_last + CAP_MS :
 		    cap_last + rescan_interval()));
 		now = clock_mono_ms();
-		handle_signals(now, &stop_by);
-		wrote = drain_inotify();
-		if (wrote == 2)
+		/* Only what poll said is readable: a wake-up costs no more. */
+		if (fds[0].revents & POLLIN)
+			handle_signals(now, &stop_by);
+		wrote = fds[1].revents & POLLIN ? drain_inotify() : 0;
+		if (wrote == 2) {
 			rescan_due = now;
+			source_recheck(outputs, noutputs);
+		}
 		if (now >= rescan_due) {
 			watch_memdir();
 			for (i = 0; i < noutputs; i++)
@@ -392,10 +402,13 @@ event_loop(void)
 		}
 		/*
 		 * After rescan: a new stream's reader must exist to be counted.
-		 * At most every CAP_MS while writers write: a check lists the
-		 * spool, and a busy receiver writes a thousand times a second.
+		 * A check lists the spool: at a rotation, at a write near a cap
+		 * (cap_near()), at most every CAP_MS, and at any write a second
+		 * after the last check; no timer wakes us for it at rest but the
+		 * fallback rescan's.
 		 */
-		cap_wanted |= wrote;
+		cap_wanted |= wrote == 2 || (wrote && (cap_near() ||
+		    now >= cap_last + RESCAN_MS));
 		if ((cap_wanted && now >= cap_last + CAP_MS) ||
 		    now >= cap_last + rescan_interval()) {
 			cap_enforce(outputs, noutputs, now);
@@ -432,6 +445,9 @@ main(int argc, char *argv[])
 		fatalx("cannot open the self-metrics stream");
 	watch_spool(spool);
 	watch_memdir();
+	/* Told of new segments: the readers need not look for them each batch. */
+	if (inotify_fd != -1)
+		source_trust(RESCAN_MS);
 	open_outputs(spool);
 
 	event_loop();
