@@ -69,6 +69,7 @@ static const char		*dirs[2];	/* custom first: it wins */
 struct timers {
 	uint64_t	flush_due;	/* 0: nothing buffered */
 	uint64_t	sync_due;	/* 0: nothing happened since the last */
+	uint64_t	synced_at;	/* the last sync */
 	uint64_t	sweep_due;	/* the drop directory */
 	uint64_t	housekeep_due;
 	uint64_t	self_due;	/* counters written at least this often */
@@ -337,6 +338,19 @@ coll_mode(struct collector *c, int builtin)
 	return builtin ? COLLECTOR_MODE_DAEMON : COLLECTOR_MODE_INTERVAL;
 }
 
+/*
+ * A built-in that would run inline but cannot (self, or one given args)
+ * runs as a daemon started at the inline built-ins' phase: it then samples
+ * in step with them, and at rest the forwarder sends one request an
+ * interval, not one for each.
+ */
+static int
+in_step(const struct collector *c, int builtin)
+{
+	return builtin && c->daemon &&
+	    conf->collectors.builtin_mode == COLLECTOR_MODE_INLINE;
+}
+
 static struct collector *
 coll_new(const char *name, const char *path, int builtin, uint64_t now)
 {
@@ -377,11 +391,12 @@ coll_new(const char *name, const char *path, int builtin, uint64_t now)
 	 * all at once; inline samples cost no process, and taken together
 	 * they cost one wakeup and one write instead of one each.
 	 */
-	c->offset_ms = sched_offset(c->inl != NULL ? INLINE_PHASE : name,
-	    c->interval_ms);
+	c->offset_ms = sched_offset(c->inl != NULL || in_step(c, builtin) ?
+	    INLINE_PHASE : name, c->interval_ms);
 	if (c->daemon) {
 		c->state = COLL_BACKOFF;
-		c->due = now;
+		c->due = in_step(c, builtin) ? sched_next(now, c->interval_ms,
+		    c->offset_ms) : now;
 	} else {
 		c->state = COLL_IDLE;
 		c->due = sched_next(now, c->interval_ms, c->offset_ms);
@@ -638,9 +653,14 @@ run_timers(struct timers *t, uint64_t now)
 			t->scan_due = now +
 			    (uint64_t)(conf->collectors.scan_interval * 1000);
 		}
-		/* Inline samples are whole batches: no reason to wait. */
+		/*
+		 * Inline samples are whole batches, but the built-in daemons in
+		 * step with them (in_step()) print a moment later: their lines
+		 * go in the same write and the same sync.
+		 */
 		if (run_due(now) > 0) {
-			t->flush_due = now;
+			if (t->flush_due == 0)
+				t->flush_due = now + FLUSH_MS;
 			activity(t, now);
 		}
 		if (now >= t->sweep_due) {
@@ -672,7 +692,9 @@ run_timers(struct timers *t, uint64_t now)
 		t->flush_due = 0;
 		activity(t, now);
 	}
-	if ((t->sync_due != 0 && now >= t->sync_due) || now >= t->self_due) {
+	/* Lines still buffered are written first: the sync follows the flush. */
+	if ((t->sync_due != 0 && now >= t->sync_due && t->flush_due == 0) ||
+	    now >= t->self_due) {
 		t->sync_due = 0;
 		if (spool_sync(R.spool) == -1) {
 			log_warn("spool sync");
@@ -680,15 +702,22 @@ run_timers(struct timers *t, uint64_t now)
 		}
 		publish_counters(now, 0);
 		t->self_due = now + SELF_PERIOD_MS;
+		t->synced_at = now;
 	}
 }
 
-/* Something happened: lines, a run, a reap. Sync and count within SYNC_MS. */
+/*
+ * Something happened: lines, a run, a reap. Sync and count within SYNC_MS:
+ * at once when the last sync is that old (at rest, a collection is written,
+ * synced and counted in one wake-up), else a second after the last one (a
+ * flood is synced once a second, not at every write).
+ */
 static void
 activity(struct timers *t, uint64_t now)
 {
 	if (t->sync_due == 0)
-		t->sync_due = now + SYNC_MS;
+		t->sync_due = t->synced_at + SYNC_MS > now ?
+		    t->synced_at + SYNC_MS : now;
 }
 
 static int
@@ -701,7 +730,7 @@ next_timeout(const struct timers *t, uint64_t now, uint64_t wake)
 		return 0;
 	if (t->flush_due != 0 && t->flush_due < due)
 		due = t->flush_due;
-	if (t->sync_due != 0 && t->sync_due < due)
+	if (t->sync_due != 0 && t->flush_due == 0 && t->sync_due < due)
 		due = t->sync_due;
 	if (t->housekeep_due < due)
 		due = t->housekeep_due;

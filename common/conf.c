@@ -1221,3 +1221,15 @@ conf_strings_free(char **v)
 		free(v[i]);
 	free(v);
 }
+
+size_t
+conf_output_names(const struct ferry_conf *c, const char **names)
+{
+	size_t	i;
+
+	for (i = 0; i < c->noutputs; i++)
+		names[i] = c->outputs[i].name;
+	if (c->periodic.heartbeat_url[0] != '\0')
+		names[i++] = CONF_HEARTBEAT_OUTPUT;
+	return i;
+}

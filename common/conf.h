@@ -235,6 +235,14 @@ const char	*conf_error_str(const struct conf_error *, char *, size_t);
 int		 conf_parse_size(const char *, uint64_t *);
 /* 1 when two outputs' connection settings differ in any key, else 0. */
 int		 conf_conn_differ(const struct conn_conf *, const struct conn_conf *);
+/*
+ * The outputs the forwarder runs, by name, into names (room for
+ * noutputs + 1): the configured ones, then CONF_HEARTBEAT_OUTPUT when
+ * periodic.heartbeat_url is set. Returns how many. Their cursors and state
+ * rows are the ones kept in ferry.db.
+ */
+#define CONF_HEARTBEAT_OUTPUT	"@heartbeat"
+size_t		 conf_output_names(const struct ferry_conf *, const char **);
 
 enum conf_key_type {
 	CONF_KEY_STR,
