@@ -404,11 +404,19 @@ truncated(struct tfile *tf, int64_t size, uint64_t now)
 		    "read from the copy %s", tf->src->lc->name, tf->path, copy);
 		(void)read_copy(tf, fd, now);
 		close(fd);
-	} else if (tf->off > 0)
-		log_info("log %s: %s was truncated (%lld bytes read, %lld now, "
-		    "%s): reading it from its start", tf->src->lc->name,
-		    tf->path, (long long)tf->off, (long long)size,
-		    size < tf->off ? "shorter" : "its first bytes changed");
+	} else {
+		if (tf->off > 0)
+			log_info("log %s: %s was truncated (%lld bytes read, "
+			    "%lld now, %s): reading it from its start",
+			    tf->src->lc->name, tf->path, (long long)tf->off,
+			    (long long)size, size < tf->off ? "shorter" :
+			    "its first bytes changed");
+		/* Seen there, not read yet, and no copy: gone. */
+		if (tf->size > tf->off)
+			source_lost(tf->src, tf->path, tf->size - tf->off,
+			    "was truncated before it was read to its end, "
+			    "and no copy of it was found");
+	}
 	/* Whatever was left of the old content is flushed, not glued on. */
 	tfile_flush_partial(tf, now, 1);
 	(void)pipeline_flush(tf, now, 1);
@@ -442,6 +450,7 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 	 */
 	if (st.st_size < tf->off || rewritten(tf, st.st_size))
 		truncated(tf, st.st_size, now);
+	tf->size = st.st_size;
 	if (st.st_size == tf->off) {
 		if (tf->rotated)
 			tf->drained = 1;

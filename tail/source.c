@@ -52,6 +52,17 @@ source_open_files(void)
 	return nopen;
 }
 
+void
+source_lost(struct source *src, const char *path, int64_t bytes,
+    const char *what)
+{
+	if (bytes <= 0)
+		return;
+	log_warnx("log %s: %s %s: %lld bytes unread, lost", src->lc->name,
+	    path, what, (long long)bytes);
+	src->c.lost_bytes += (uint64_t)bytes;
+}
+
 struct source *
 source_new(const struct log_conf *lc, const struct ferry_conf *conf)
 {
@@ -219,54 +230,6 @@ start_position(struct source *src, struct tfile *tf, int64_t size,
 	}
 }
 
-static void
-found(struct source *src, const char *path, const struct stat *st,
-    int first_start, uint64_t now)
-{
-	struct tfile	*tf, *old;
-
-	/*
-	 * A file we cannot open cannot show its first bytes either: until it
-	 * reads again its device and inode are all there is to go by, and
-	 * dropping it would say "cannot read" again at every scan, and read
-	 * it from its beginning once it can be read.
-	 */
-	if ((tf = by_ident(src, st->st_dev, st->st_ino)) != NULL && tf->fd == -1 &&
-	    !tf->unreadable && !tfile_same(tf, path)) {
-		/* The inode of a closed file, now another file's. */
-		drop_file(src, tf);
-		tf = NULL;
-	}
-	if (tf != NULL) {
-		if (strcmp(tf->path, path) != 0) {
-			free(tf->path);
-			if ((tf->path = strdup(path)) == NULL)
-				fatal("strdup");
-			tf->renamed = 1;
-		}
-		tf->rotated = 0;
-		tf->seen = 1;
-		return;
-	}
-	if ((old = by_path(src, path)) != NULL) {
-		tfile_rotated(old);
-		old->dirty = 1;
-		old->active_ms = now;
-		src->c.rotations++;
-		log_debug("log %s: %s is another file now; reading the old one "
-		    "to its end", src->lc->name, path);
-	}
-	if ((tf = tfile_new(src, path, path, st->st_dev, st->st_ino)) == NULL)
-		return;
-	start_position(src, tf, st->st_size, first_start);
-	tf->seen = 1;
-	tf->dirty = 1;
-	TAILQ_INSERT_TAIL(&src->files, tf, entry);
-	src->nfiles++;
-	watch_file(tf);
-	(void)open_file(tf, now);
-}
-
 /* A closed file whose name is gone: renamed beside it? Follow it there. */
 static int
 find_renamed(struct tfile *tf)
@@ -297,18 +260,42 @@ find_renamed(struct tfile *tf)
 	return rc;
 }
 
-/* A file of ours the scan no longer found under its name. */
+/*
+ * A closed file (idle, or for tail.max_open_files) that no name we know
+ * leads to any more, nor any name beside it: deleted, compressed, moved
+ * to another directory. It was closed at its end; what it was given
+ * since (its watch said so) cannot be read now.
+ */
 static void
-vanished(struct source *src, struct tfile *tf, uint64_t now)
+let_go_closed(struct source *src, struct tfile *tf)
+{
+	if (tf->done_off < tf->off || tf->count_to >= 0 ||
+	    tf->active_ms == 0 || tf->dirty) {
+		if (tf->size > tf->off)
+			source_lost(src, tf->path, tf->size - tf->off,
+			    "went away while it was closed "
+			    "(tail.max_open_files)");
+		else
+			log_warnx("log %s: %s went away while it was closed "
+			    "(tail.max_open_files), after it was written: "
+			    "what it was given since is lost", src->lc->name,
+			    tf->path);
+		src->c.errors++;
+	}
+	drop_file(src, tf);
+}
+
+/*
+ * A file of ours whose name is gone or leads to another file now: read it
+ * to its end through its descriptor before its successor. One we had
+ * closed must be found first, by identity, beside its old name (a rename
+ * rotation): opening the old name would open the successor.
+ */
+static void
+rotated_away(struct source *src, struct tfile *tf, uint64_t now)
 {
 	if (tf->fd == -1 && find_renamed(tf) == -1) {
-		if (tf->done_off < tf->off || tf->count_to >= 0 ||
-		    tf->active_ms == 0) {
-			log_warnx("log %s: %s went away before it could be read "
-			    "(tail.max_open_files)", src->lc->name, tf->path);
-			src->c.errors++;
-		}
-		drop_file(src, tf);
+		let_go_closed(src, tf);
 		return;
 	}
 	tfile_rotated(tf);
@@ -318,6 +305,48 @@ vanished(struct source *src, struct tfile *tf, uint64_t now)
 	(void)open_file(tf, now);
 	log_debug("log %s: %s rotated away; reading it to its end",
 	    src->lc->name, tf->path);
+}
+
+static void
+found(struct source *src, const char *path, const struct stat *st,
+    int first_start, uint64_t now)
+{
+	struct tfile	*tf, *old;
+
+	/*
+	 * A file we cannot open cannot show its first bytes either: until it
+	 * reads again its device and inode are all there is to go by, and
+	 * dropping it would say "cannot read" again at every scan, and read
+	 * it from its beginning once it can be read.
+	 */
+	if ((tf = by_ident(src, st->st_dev, st->st_ino)) != NULL && tf->fd == -1 &&
+	    !tf->unreadable && !tfile_same(tf, path)) {
+		/* The inode of a closed file, now another file's. */
+		drop_file(src, tf);
+		tf = NULL;
+	}
+	if (tf != NULL) {
+		if (strcmp(tf->path, path) != 0) {
+			free(tf->path);
+			if ((tf->path = strdup(path)) == NULL)
+				fatal("strdup");
+			tf->renamed = 1;
+		}
+		tf->rotated = 0;
+		tf->seen = 1;
+		return;
+	}
+	if ((old = by_path(src, path)) != NULL)
+		rotated_away(src, old, now);
+	if ((tf = tfile_new(src, path, path, st->st_dev, st->st_ino)) == NULL)
+		return;
+	start_position(src, tf, st->st_size, first_start);
+	tf->seen = 1;
+	tf->dirty = 1;
+	TAILQ_INSERT_TAIL(&src->files, tf, entry);
+	src->nfiles++;
+	watch_file(tf);
+	(void)open_file(tf, now);
 }
 
 static int	 glob_short;	/* the last glob could not look everywhere */
@@ -367,7 +396,7 @@ source_scan(struct source *src, int first_start)
 	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
 		next = TAILQ_NEXT(tf, entry);
 		if (!tf->seen && !tf->rotated && !glob_short)
-			vanished(src, tf, now);
+			rotated_away(src, tf, now);
 	}
 	watch_dir(src->lc->path);
 	src->scanned = 1;
@@ -380,14 +409,25 @@ source_scan(struct source *src, int first_start)
 int
 source_read(struct source *src, uint64_t now, int *more)
 {
-	struct tfile	*tf;
+	struct tfile	*tf, *next;
 	int		 rc;
 
-	TAILQ_FOREACH(tf, &src->files, entry) {
+	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
+		next = TAILQ_NEXT(tf, entry);
 		if (spool_blocked)
 			return 0;
 		if ((!tf->dirty && tf->wd != -1) || !tfile_turn(tf))
 			continue;
+		/*
+		 * A rotated file that waited for a descriptor may have gone
+		 * meanwhile (compressed, deleted): waiting on would hold its
+		 * successor back for ever.
+		 */
+		if (tf->fd == -1 && tf->rotated && !tfile_same(tf, tf->path) &&
+		    find_renamed(tf) == -1) {
+			let_go_closed(src, tf);
+			continue;
+		}
 		if (tf->fd == -1 && open_file(tf, now) == -1)
 			continue;
 		if ((rc = tfile_read(tf, now, READ_QUANTUM)) == 1)

@@ -47,7 +47,7 @@ struct source_counters {
 	uint64_t	cut;			/* lines longer than max_line */
 	uint64_t	sampled_out;
 	uint64_t	rotations;
-	uint64_t	lost_bytes;		/* let go unread (max_open_files) */
+	uint64_t	lost_bytes;		/* known lost: let go or cut unread */
 	uint64_t	errors;
 };
 
@@ -106,6 +106,7 @@ struct tfile {
 	uint64_t		 fp;		/* hash of the first fplen bytes */
 	int			 fplen;
 	int64_t			 off;		/* bytes consumed */
+	int64_t			 size;		/* as last seen: what a loss says */
 	int64_t			 done_off, done_line;	/* all before: handled */
 	int64_t			 count_to;	/* from = end: counting lines up to this */
 	int64_t			 ck_off, ck_line;	/* as last committed; -1 never */
@@ -148,6 +149,9 @@ int		 source_read(struct source *, uint64_t, int *);
 void		 source_expire(struct source *, uint64_t);
 void		 source_recover(struct source *);
 size_t		 source_open_files(void);
+/* Bytes knowingly lost (what, of path): said once, counted. */
+void		 source_lost(struct source *, const char *, int64_t,
+		    const char *);
 
 /* file.c */
 struct tfile	*tfile_new(struct source *, const char *, const char *,

@@ -436,6 +436,15 @@ LOGROTATE_MODES = {
     # A date suffix with the second, so each rotation gets its own name.
     "dateext": ["create", "dateext", "dateformat -%Y%m%d-%s", "compress",
                 "delaycompress"],
+    # Compressed at once: the rotated file is renamed, gzip'd and deleted
+    # while the application may still write into it; read through the
+    # descriptor ferry-tail holds.
+    "compress": ["create", "compress"],
+    "dateext-create": ["create", "dateext", "dateformat .%Y%m%d-%s"],
+    # Rotated into another directory (outside the glob and its watch).
+    "olddir": ["create", "olddir old", "createolddir 0755"],
+    # The rotated file deleted at once.
+    "rotate0": ["create", "rotate 0"],
 }
 
 
@@ -477,10 +486,14 @@ def test_logrotate_while_writing(suite, tmp_path, mode):
         on_disk.extend(app.read_text().splitlines())
         may_miss = set(lines) - set(on_disk)
     else:
-        rotated = [p for p in logs.iterdir() if p.name != "app.log"]
-        assert len(rotated) == k, sorted(p.name for p in rotated)
-        if mode == "dateext":
-            assert sum(p.name.endswith(".gz") for p in rotated) == k - 1
+        old = logs / "old" if mode == "olddir" else logs
+        rotated = [p for p in old.iterdir() if p.is_file() and
+                   p.name != "app.log"]
+        assert len(rotated) == (0 if mode == "rotate0" else k), \
+            sorted(p.name for p in rotated)
+        if mode in ("dateext", "compress"):
+            assert sum(p.name.endswith(".gz") for p in rotated) == \
+                k - (mode == "dateext")
     got = check_history(f, app, lines, may_miss=may_miss)
     print("logrotate %s: %d rotations, %d lines written, %d in the sink; "
           "copytruncate lost %d" % (mode, k, len(lines), len(got),
@@ -1031,3 +1044,43 @@ def test_redaction_and_sampling(suite, tmp_path):
     c = wait_counters(f, lambda c: c.get("lines") == 11000)
     assert c["sampled_out"] == 10000 - kept, (c, kept)
     assert c["records"] == 1000 + kept, c
+
+
+# -- files ferry-tail had closed, compressed rotations, losses ----------------
+
+def closed_by_the_cap(f, logs, app, want):
+    """
+    app (its lines want, in the sink) is closed: tail.max_open_files = 1
+    and a line written to another file takes the one descriptor.
+    """
+    other = logs / "other.log"
+    write_lines(other, ["the other file"])
+    wait_sink_lines(f, other, 1, last="the other file")
+
+
+@pytest.mark.parametrize("unread", [False, True])
+def test_rename_rotation_of_a_closed_file(suite, tmp_path, unread):
+    """
+    A file ferry-tail had closed (idle, or for tail.max_open_files) is
+    renamed and a new one made at its name: the renamed one is found by
+    its identity beside its old name and read to its end (lines written to
+    it while it was closed included), then the new one, numbered on.
+    """
+    logs = logdir(tmp_path)
+    app = logs / "app.log"
+    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'),
+              tail_conf="rescan_interval = 1 max_open_files = 1")
+    want = numbered("first", 50)
+    write_lines(app, want)
+    wait_sink_lines(f, app, len(want), last=want[-1])
+    closed_by_the_cap(f, logs, app, want)
+    new = numbered("successor", 50)
+    with paused(f):
+        if unread:
+            late = numbered("written-while-closed", 30)
+            write_lines(app, late)
+            want += late
+        os.rename(app, logs / "app.log.1")
+        write_lines(app, new)
+    want += new
+    check_history(f, app, want, timeout=20)
