@@ -129,8 +129,8 @@ source_free(struct source *src)
 	free(src);
 }
 
-static struct tfile *
-by_ident(struct source *src, uint64_t dev, uint64_t ino)
+struct tfile *
+source_find(struct source *src, uint64_t dev, uint64_t ino)
 {
 	struct tfile	*tf;
 
@@ -197,8 +197,8 @@ close_file(struct tfile *tf)
 }
 
 /* Where a newly found file starts (see the top of this file). */
-static void
-start_position(struct source *src, struct tfile *tf, int64_t size,
+void
+source_start(struct source *src, struct tfile *tf, int64_t size,
     int first_start)
 {
 	const struct tail_checkpoint	*ck = checkpoint_find(tf->dev, tf->ino);
@@ -319,8 +319,8 @@ found(struct source *src, const char *path, const struct stat *st,
 	 * dropping it would say "cannot read" again at every scan, and read
 	 * it from its beginning once it can be read.
 	 */
-	if ((tf = by_ident(src, st->st_dev, st->st_ino)) != NULL && tf->fd == -1 &&
-	    !tf->unreadable && !tfile_same(tf, path)) {
+	if ((tf = source_find(src, st->st_dev, st->st_ino)) != NULL &&
+	    tf->fd == -1 && !tf->unreadable && !tfile_same(tf, path)) {
 		/* The inode of a closed file, now another file's. */
 		drop_file(src, tf);
 		tf = NULL;
@@ -340,7 +340,7 @@ found(struct source *src, const char *path, const struct stat *st,
 		rotated_away(src, old, now);
 	if ((tf = tfile_new(src, path, path, st->st_dev, st->st_ino)) == NULL)
 		return;
-	start_position(src, tf, st->st_size, first_start);
+	source_start(src, tf, st->st_size, first_start);
 	tf->seen = 1;
 	tf->dirty = 1;
 	TAILQ_INSERT_TAIL(&src->files, tf, entry);
@@ -456,179 +456,4 @@ source_expire(struct source *src, uint64_t now)
 		else if (!tf->rotated && now - tf->active_ms >= IDLE_CLOSE_MS)
 			close_file(tf);
 	}
-}
-
-/* A file name logrotate may have made of base: base.1, base-20261203, ... */
-static int
-rotated_name(const char *name, const char *base)
-{
-	size_t		 n = strlen(base);
-	const char	*ext;
-
-	if (strncmp(name, base, n) != 0 || name[n] == '\0')
-		return 0;
-	/* Compressed copies cannot be read as text. */
-	if ((ext = strrchr(name + n, '.')) != NULL &&
-	    (strcmp(ext, ".gz") == 0 || strcmp(ext, ".bz2") == 0 ||
-	    strcmp(ext, ".xz") == 0 || strcmp(ext, ".zst") == 0))
-		return 0;
-	return name[n] == '.' || name[n] == '-' || name[n] == '_';
-}
-
-/* A file found under its rotated name, to be read to its end. */
-static struct tfile *
-follow_rotated(struct source *src, const char *path, const char *logical,
-    const struct stat *st)
-{
-	struct tfile	*tf;
-
-	if ((tf = tfile_new(src, path, logical, st->st_dev, st->st_ino)) == NULL)
-		return NULL;
-	tfile_rotated(tf);
-	tf->dirty = 1;
-	tf->active_ms = tail_now();
-	TAILQ_INSERT_TAIL(&src->files, tf, entry);
-	src->nfiles++;
-	src->c.rotations++;
-	return tf;
-}
-
-/*
- * The checkpoint rows of this section whose files the first scan did not
- * find: rotated while we were down. Each is looked for beside its old name
- * by identity and read from its checkpoint; and every file rotated there
- * since (a newer name of the same base, unknown to us, changed after the
- * checkpoint) is read whole: a file rotated twice while we were down.
- *
- * All the rows of the section are looked at before any file is followed,
- * and the files are then followed oldest first: a file that has a row of
- * its own is never taken for one rotated in while we were down (it would
- * be read whole again, copying every line it had already given), and
- * two rows of one path (a file rotated, its successor rotated too) give
- * their lines in the order they were written, not in the rows' order.
- */
-struct found_file {
-	char		*path;
-	char		*logical;	/* the path its lines are numbered under */
-	struct stat	 st;
-	int		 ours;		/* a checkpoint's own file */
-};
-
-struct recovery {
-	struct source		*src;
-	struct found_file	*ff;
-	size_t			 n;
-};
-
-static int
-older_first(const void *a, const void *b)
-{
-	const struct found_file	*x = a, *y = b;
-
-	if (x->ours != y->ours)
-		return y->ours - x->ours;	/* checkpointed files first */
-	if (x->st.st_mtim.tv_sec != y->st.st_mtim.tv_sec)
-		return x->st.st_mtim.tv_sec < y->st.st_mtim.tv_sec ? -1 : 1;
-	if (x->st.st_mtim.tv_nsec != y->st.st_mtim.tv_nsec)
-		return x->st.st_mtim.tv_nsec < y->st.st_mtim.tv_nsec ? -1 : 1;
-	return 0;
-}
-
-static int
-listed(const struct recovery *rc, const struct stat *st)
-{
-	size_t	i;
-
-	for (i = 0; i < rc->n; i++)
-		if (rc->ff[i].st.st_dev == st->st_dev &&
-		    rc->ff[i].st.st_ino == st->st_ino)
-			return 1;
-	return 0;
-}
-
-static void
-recover_row(const struct tail_checkpoint *ck, void *arg)
-{
-	struct recovery		*rc = arg;
-	struct source		*src = rc->src;
-	struct found_file	*nf;
-	char			 dirbuf[1024], basebuf[1024], pat[2100];
-	char			*dir, *base;
-	struct stat		 st;
-	glob_t			 g;
-	size_t			 i;
-	int			 ours;
-
-	if (by_ident(src, ck->dev, ck->ino) != NULL)
-		return;
-	strlcpy(dirbuf, ck->path, sizeof(dirbuf));
-	strlcpy(basebuf, ck->path, sizeof(basebuf));
-	dir = dirname(dirbuf);
-	base = basename(basebuf);
-	snprintf(pat, sizeof(pat), "%s/%s*", dir, base);
-	if (glob(pat, GLOB_NOSORT, NULL, &g) != 0)
-		return;
-	for (i = 0; i < g.gl_pathc; i++) {
-		if (stat(g.gl_pathv[i], &st) == -1 || !S_ISREG(st.st_mode) ||
-		    by_ident(src, st.st_dev, st.st_ino) != NULL ||
-		    listed(rc, &st))
-			continue;
-		ours = (uint64_t)st.st_dev == ck->dev &&
-		    (uint64_t)st.st_ino == ck->ino;
-		/* A file with a row of its own is recovered from that row. */
-		if (!ours && (!rotated_name(strrchr(g.gl_pathv[i], '/') + 1,
-		    base) || st.st_mtime < ck->updated ||
-		    checkpoint_find(st.st_dev, st.st_ino) != NULL))
-			continue;
-		if ((nf = reallocarray(rc->ff, rc->n + 1, sizeof(*nf))) == NULL)
-			break;
-		rc->ff = nf;
-		nf += rc->n;
-		if ((nf->path = strdup(g.gl_pathv[i])) == NULL ||
-		    (nf->logical = strdup(ck->path)) == NULL) {
-			free(nf->path);
-			break;
-		}
-		nf->st = st;
-		nf->ours = ours;
-		rc->n++;
-	}
-	globfree(&g);
-}
-
-void
-source_recover(struct source *src)
-{
-	struct recovery		 rc = { src, NULL, 0 };
-	struct found_file	*ff;
-	struct tfile		*tf;
-	size_t			 i;
-
-	checkpoint_each(src->lc->name, recover_row, &rc);
-	/*
-	 * Oldest first: the lines of a path are numbered in that order. With
-	 * nothing found ff is NULL, which qsort() must not be given.
-	 */
-	if (rc.n > 0)
-		qsort(rc.ff, rc.n, sizeof(*rc.ff), older_first);
-	for (i = 0; i < rc.n; i++) {
-		ff = &rc.ff[i];
-		if ((tf = follow_rotated(src, ff->path, ff->logical,
-		    &ff->st)) != NULL) {
-			if (ff->ours) {
-				start_position(src, tf, ff->st.st_size, 0);
-				log_info("log %s: %s was rotated to %s while "
-				    "ferry-tail was down: reading it on from "
-				    "line %lld", src->lc->name, ff->logical,
-				    tf->path, (long long)tf->done_line);
-			} else
-				log_info("log %s: %s was rotated in while "
-				    "ferry-tail was down: reading it whole",
-				    src->lc->name, tf->path);
-			watch_file(tf);
-		}
-		free(ff->path);
-		free(ff->logical);
-	}
-	free(rc.ff);
 }

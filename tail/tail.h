@@ -3,7 +3,8 @@
  * each line, with its origin, into the spool stream "tail".
  *
  * Files: tail.c (main, the loop, flush and sync), source.c (a log section:
- * its glob, finding files, telling rotations apart by identity), file.c
+ * its glob, finding files, telling rotations apart by identity), recover.c
+ * (at start, the files rotated while ferry-tail was down), file.c
  * (one followed file: reading, lines, truncation), pipeline.c (multiline,
  * redaction, sampling, the record into the spool), watch.c (inotify, with
  * stat polling when it is not there), checkpoint.c (where each file stands
@@ -147,6 +148,11 @@ void		 source_free(struct source *);
 void		 source_scan(struct source *, int);
 int		 source_read(struct source *, uint64_t, int *);
 void		 source_expire(struct source *, uint64_t);
+struct tfile	*source_find(struct source *, uint64_t, uint64_t);
+/* Where a newly found file starts (its checkpoint, its end, its start). */
+void		 source_start(struct source *, struct tfile *, int64_t, int);
+
+/* recover.c */
 void		 source_recover(struct source *);
 size_t		 source_open_files(void);
 /* Bytes knowingly lost (what, of path): said once, counted. */
@@ -192,6 +198,8 @@ int		 checkpoint_init(struct progress *, const char *, const char *);
 const struct tail_checkpoint *checkpoint_find(uint64_t, uint64_t);
 int		 checkpoint_commit(void);
 void		 checkpoint_forget(const struct tfile *);
+/* A row whose file is gone for good: deleted, its path's number kept. */
+void		 checkpoint_drop(const struct tail_checkpoint *);
 void		 checkpoint_cleanup(void);
 int		 checkpoint_known_log(const char *);
 int64_t		 checkpoint_path_next(const char *);

@@ -687,6 +687,40 @@ def test_kill_9_between_rotations(suite, tmp_path):
     check_history(f, app, lines)
 
 
+def in_a_fragment(suite, logs, app):
+    """
+    A ferry whose log section "app" (*.log in logs) is a conf.d fragment,
+    so it can be removed and put back; 300 lines in app, in the sink.
+    f, the fragment, the section, the lines.
+    """
+    f = suite("", start=False)
+    frag = f.etc / "conf.d" / "app.conf"
+    section = log_section("app", "%s/*.log" % logs)
+    frag.write_text(section + "\n")
+    f.start()
+    tail_started(f)
+    want = numbered("before", 300)
+    write_lines(app, want)
+    wait_sink_lines(f, app, len(want), last=want[-1])
+    return f, frag, section, want
+
+
+def stop_tail(f, frag):
+    """Stop ferry-tail for real: its log section (frag) removed, a reload."""
+    frag.unlink()
+    r = f.run("ferryctl", "reload")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: not tail_running(f), 30, what="ferry-tail to stop")
+
+
+def start_tail(f, frag, section):
+    """The log section back in frag, a reload: ferry-tail starts again."""
+    frag.write_text(section + "\n")
+    r = f.run("ferryctl", "reload")
+    assert r.returncode == 0, r.stderr
+    f.child_pid("tail", timeout=60)
+
+
 def test_rotated_twice_while_stopped(suite, tmp_path):
     """
     ferry-tail is stopped for real (its log section removed, and a reload),
@@ -697,22 +731,11 @@ def test_rotated_twice_while_stopped(suite, tmp_path):
     """
     logs = logdir(tmp_path)
     app = logs / "app.log"
-    f = suite("", start=False)
-    frag = f.etc / "conf.d" / "app.conf"
-    section = log_section("app", "%s/*.log" % logs)
-    frag.write_text(section + "\n")
-    f.start()
-    tail_started(f)
-    want = numbered("before", 300)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    f, frag, section, want = in_a_fragment(suite, logs, app)
     with open(app, "a") as fh:     # the application's descriptor
         fh.write("".join(l + "\n" for l in numbered("unread", 50)))
         want += numbered("unread", 50)
-        frag.unlink()
-        r = f.run("ferryctl", "reload")
-        assert r.returncode == 0, r.stderr
-        wait_for(lambda: not tail_running(f), 30, what="ferry-tail to stop")
+        stop_tail(f, frag)
         fh.write("".join(l + "\n" for l in numbered("while-down", 100)))
         want += numbered("while-down", 100)
     os.rename(app, logs / "app.log.1")
@@ -724,10 +747,7 @@ def test_rotated_twice_while_stopped(suite, tmp_path):
     third = numbered("third-file", 100)
     write_lines(app, third)
     want += third
-    frag.write_text(section + "\n")
-    r = f.run("ferryctl", "reload")
-    assert r.returncode == 0, r.stderr
-    f.child_pid("tail", timeout=60)
+    start_tail(f, frag, section)
     more = numbered("after", 100)
     write_lines(app, more)
     want += more
@@ -1084,3 +1104,38 @@ def test_rename_rotation_of_a_closed_file(suite, tmp_path, unread):
         write_lines(app, new)
     want += new
     check_history(f, app, want, timeout=20)
+
+
+def test_compressed_while_stopped(suite, tmp_path):
+    """
+    ferry-tail is stopped with lines of its file unread; logrotate rotates
+    the file with compress and no delaycompress (it is renamed, gzip'd and
+    deleted) and a new file is written. At the next start the checkpointed
+    file is found only compressed: its unread bytes (gzip's trailer says
+    how many) are said lost once and counted in lost_bytes, its row goes,
+    and the new file numbers on after the lines that were read.
+    """
+    logs = logdir(tmp_path)
+    app = logs / "app.log"
+    f, frag, section, want = in_a_fragment(suite, logs, app)
+    ino = app.stat().st_ino
+    wait_for(lambda: [r for r in tail_rows(f, ino) if r[3] == 301], 30,
+             interval=0.2, what="the file's checkpoint")
+    stop_tail(f, frag)
+    unread = numbered("unread", 50)
+    write_lines(app, unread)
+    logrotate(tmp_path, app, ["rotate 5", "create", "compress", "nomail"])
+    assert sorted(p.name for p in logs.iterdir()) == ["app.log", "app.log.1.gz"]
+    new = numbered("after", 100)
+    write_lines(app, new)
+    start_tail(f, frag, section)
+    want += new
+    check_history(f, app, want)
+    lost = sum(len(l) + 1 for l in unread)
+    wait_counters(f, lambda c: c.get("lost_bytes") == lost)
+    assert not tail_rows(f, ino)
+    log = f.log_text("tail")
+    said = "%s (read to byte %d) is not found: compressed to app.log.1.gz " \
+        "while ferry-tail was down: %d bytes unread, lost" % (
+            app, sum(len(l) + 1 for l in want[:300]), lost)
+    assert log.count(said) == 1, log
