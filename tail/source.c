@@ -381,6 +381,8 @@ source_scan(struct source *src, int first_start)
 		src->c.errors++;
 	}
 	for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
+		if (lstat(g.gl_pathv[i], &st) == 0 && S_ISLNK(st.st_mode))
+			watch_link(g.gl_pathv[i]);
 		if (stat(g.gl_pathv[i], &st) == -1 || !S_ISREG(st.st_mode))
 			continue;
 		found(src, g.gl_pathv[i], &st, first_start && !src->scanned, now);

@@ -188,6 +188,7 @@ int		 pipeline_flush(struct tfile *, uint64_t, int);
 int		 watch_init(void);
 int		 watch_fd(void);
 void		 watch_dir(const char *);
+void		 watch_link(const char *);
 void		 watch_file(struct tfile *);
 void		 watch_forget(struct tfile *);
 /* Read events: 1 when a directory changed (scan), 0 otherwise. */

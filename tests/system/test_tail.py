@@ -1139,3 +1139,36 @@ def test_compressed_while_stopped(suite, tmp_path):
         "while ferry-tail was down: %d bytes unread, lost" % (
             app, sum(len(l) + 1 for l in want[:300]), lost)
     assert log.count(said) == 1, log
+
+
+def test_symlink_target_rotated_in_an_unwatched_directory(suite, tmp_path):
+    """
+    The glob matches a symlink to a file in a directory the glob does not
+    reach (logs/current.log -> targets/app.log), and the target is rotated
+    there: renamed, a new file made at its name. Nothing changes in the
+    link's directory, so only a watch on the target's directory sees it:
+    the new file's lines arrive within seconds, not at the next rescan
+    (60 s here), after the renamed file's last lines.
+    """
+    logs = logdir(tmp_path)
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    link = logs / "current.log"
+    target = targets / "app.log"
+    want = numbered("first-target", 100)
+    write_lines(target, want)
+    os.symlink(target, link)
+    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'),
+              tail_conf="rescan_interval = 60")
+    wait_sink_lines(f, link, len(want), last=want[-1])
+    for k in range(3):
+        with open(target, "a") as old:
+            os.rename(target, targets / ("app.log.%d" % k))
+            new = numbered("target-%d" % k, 100)
+            write_lines(target, new[:50])
+            late = numbered("late-%d" % k, 20)
+            old.write("".join(l + "\n" for l in late))
+        write_lines(target, new[50:])
+        want += late + new
+        wait_sink_lines(f, link, len(want), last=want[-1], timeout=10)
+    check_history(f, link, want)
