@@ -481,7 +481,7 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 	 * A rotated file read to its end is drained now: it is not marked
 	 * dirty again (the caller clears it on 0), so waiting for a later
 	 * call that finds nothing to read held its successor back until the
-	 * rotated file was let go, ROTATED_GRACE_MS later, with the loop
+	 * rotated file was let go, seconds later, with the loop
 	 * spinning meanwhile.
 	 */
 	if (tf->rotated)

@@ -6,8 +6,8 @@
  *   a name now leads to another file (rename rotation, delete and
  *   recreate, a symlink retargeted, an inode reused)  the file we had is
  *       "rotated": read to its end through the descriptor we hold, and let
- *       go once it has been quiet for ROTATED_GRACE_MS; the new one is read
- *       from its beginning
+ *       go once it has been read to its end and quiet for a while (see
+ *       rotated_grace()); the new one is read from its beginning
  *   a file of ours turns up under another name the glob matches  followed
  *       on under that name
  *   a file shrinks (copytruncate)  file.c
@@ -41,7 +41,9 @@
 #include "tail.h"
 
 #define IDLE_CLOSE_MS		60000	/* an open file quiet this long is closed */
-#define ROTATED_GRACE_MS	5000	/* a rotated file quiet this long is let go */
+/* A rotated file read to its end and quiet this long is let go: */
+#define ROTATED_GRACE_MS	5000	/* deleted, or when a descriptor is wanted */
+#define ROTATED_KEPT_MS		60000	/* still at a name (it costs nothing) */
 
 struct sources	 sources = TAILQ_HEAD_INITIALIZER(sources);
 static size_t	 nopen;
@@ -151,7 +153,37 @@ by_path(struct source *src, const char *path)
 	return NULL;
 }
 
-/* Make room for one more descriptor: close the quietest file at its end. */
+/* Read to its end, nothing held back: closing it loses nothing. */
+static int
+at_rest(const struct tfile *tf)
+{
+	return tf->fd != -1 && tf->part.len == 0 && !tf->part_cut &&
+	    tf->ml_lines == 0 && tfile_at_end(tf);
+}
+
+/*
+ * How long a rotated file, read to its end, is kept after its last
+ * bytes: an application may write on into it until it is told to reopen
+ * (nginx until its USR1, an application whose rotation signal comes
+ * later), and a file let go cannot be read again. Kept while it is still
+ * at a name, ROTATED_KEPT_MS; deleted (rotate 0, compressed), whose disk
+ * space we hold, ROTATED_GRACE_MS. Never while it has unread bytes.
+ */
+static uint64_t
+rotated_grace(const struct tfile *tf)
+{
+	struct stat	st;
+
+	if (fstat(tf->fd, &st) == 0 && st.st_nlink > 0)
+		return ROTATED_KEPT_MS;
+	return ROTATED_GRACE_MS;
+}
+
+/*
+ * Make room for one more descriptor: close the quietest file at its end,
+ * or a rotated one read to its end and quiet for ROTATED_GRACE_MS, which
+ * source_expire() then lets go (not here: our callers walk the files).
+ */
 static int
 make_room(uint64_t now)
 {
@@ -162,13 +194,12 @@ make_room(uint64_t now)
 		return 0;
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
-			if (tf->fd != -1 && !tf->rotated && tf->part.len == 0 &&
-			    tf->ml_lines == 0 && tfile_at_end(tf) &&
+			if (at_rest(tf) && (!tf->rotated ||
+			    now - tf->active_ms >= ROTATED_GRACE_MS) &&
 			    (best == NULL || tf->active_ms < best->active_ms))
 				best = tf;
 	if (best == NULL)
 		return -1;
-	(void)now;
 	tfile_close(best);
 	nopen--;
 	return 0;
@@ -445,15 +476,24 @@ void
 source_expire(struct source *src, uint64_t now)
 {
 	struct tfile	*tf, *next;
+	struct stat	 st;
 
 	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
 		next = TAILQ_NEXT(tf, entry);
 		tfile_flush_partial(tf, now, 0);
 		(void)pipeline_flush(tf, now, 0);
-		if (tf->fd == -1 || !tfile_at_end(tf) || tf->part.len > 0 ||
-		    tf->ml_lines > 0)
+		/* Closed by make_room() at its end, and not written since. */
+		if (tf->rotated && tf->fd == -1 && tf->drained && !tf->dirty) {
+			if (stat(tf->path, &st) == 0 &&
+			    (uint64_t)st.st_ino == tf->ino && st.st_size > tf->off)
+				tf->dirty = 1;
+			else
+				drop_file(src, tf);
 			continue;
-		if (tf->rotated && now - tf->active_ms >= ROTATED_GRACE_MS)
+		}
+		if (!at_rest(tf))
+			continue;
+		if (tf->rotated && now - tf->active_ms >= rotated_grace(tf))
 			drop_file(src, tf);
 		else if (!tf->rotated && now - tf->active_ms >= IDLE_CLOSE_MS)
 			close_file(tf);

@@ -395,7 +395,7 @@ LOAD_RATE = int(os.environ.get("TAIL_LOAD_RATE", "20000"))
 LOAD_SECONDS = float(os.environ.get("TAIL_LOAD_SECONDS", "30"))
 # ferry-tail keeps up (on ASan binaries, ~0.1 core at this rate): once the
 # writer stops, the rest reaches the sink within seconds. A rotated file
-# that held its successor back for ROTATED_GRACE_MS made that 100 s.
+# that held its successor back until it was let go made that 100 s.
 CATCH_UP = 30.0
 
 
@@ -759,8 +759,8 @@ def test_rotated_twice_while_stopped(suite, tmp_path):
 
 def restart_once_let_go(f, ino, other):
     """
-    Wait until ferry-tail has let the file of inode ino go (5 s after its
-    last read; its row deleted) and another file (other, a line written to
+    Wait until ferry-tail has let the file of inode ino go (deleted, 5 s
+    after its last read; its row deleted) and another file (other, a line written to
     it now) has been checkpointed since, so the records the spool holds
     past the last commit no longer tell where the path stood; then kill -9
     ferry-tail and wait for its next start.
@@ -798,6 +798,8 @@ def test_restart_before_the_successor_is_written(suite, tmp_path):
             old.write("".join(l + "\n" for l in late))
     want += late
     wait_sink_lines(f, app, len(want), last=want[-1])
+    # Compressed away: a rotated file still at a name is kept a minute.
+    (logs / "app.log.1").unlink()
     restart_once_let_go(f, ino, logs / "other.log")
     new = numbered("new", 100)
     write_lines(app, new)
@@ -1172,3 +1174,34 @@ def test_symlink_target_rotated_in_an_unwatched_directory(suite, tmp_path):
         want += late + new
         wait_sink_lines(f, link, len(want), last=want[-1], timeout=10)
     check_history(f, link, want)
+
+
+@pytest.mark.long(12)
+def test_writer_on_the_old_descriptor_after_rename(suite, tmp_path):
+    """
+    logrotate's create renames the file and makes a new one, and the
+    application (nginx before its USR1) writes on into the renamed file,
+    quiet for longer than a few seconds between two writes, before it
+    reopens: the renamed file is still followed, each line once, in order.
+    """
+    logs = logdir(tmp_path)
+    app = logs / "app.log"
+    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
+    want = numbered("before", 100)
+    write_lines(app, want)
+    wait_sink_lines(f, app, len(want), last=want[-1])
+    with open(app, "a") as old:
+        os.rename(app, logs / "app.log.1")
+        app.touch()
+        for k in range(2):
+            if k > 0:
+                time.sleep(7)       # the application is quiet meanwhile
+            burst = numbered("old-descriptor-%d" % k, 50)
+            old.write("".join(l + "\n" for l in burst))
+            old.flush()
+            want += burst
+            wait_sink_lines(f, app, len(want), last=want[-1], timeout=20)
+    new = numbered("reopened", 100)
+    write_lines(app, new)
+    want += new
+    check_history(f, app, want)
