@@ -338,11 +338,29 @@ rotated_away(struct source *src, struct tfile *tf, uint64_t now)
 	    src->lc->name, tf->path);
 }
 
+/*
+ * Is the file another section's? A file is followed once: its checkpoint
+ * is kept by its identity, and the sink stores its lines under host, file
+ * and line, so two sections shipping it would send every line twice and
+ * resume from one another's checkpoints.
+ */
+static struct source *
+claimed(const struct source *src, const struct stat *st)
+{
+	struct source	*o;
+
+	TAILQ_FOREACH(o, &sources, entry)
+		if (o != src && source_find(o, st->st_dev, st->st_ino) != NULL)
+			return o;
+	return NULL;
+}
+
 static void
 found(struct source *src, const char *path, const struct stat *st,
     int first_start, uint64_t now)
 {
 	struct tfile	*tf, *old;
+	struct source	*other;
 
 	/*
 	 * A file we cannot open cannot show its first bytes either: until it
@@ -365,6 +383,16 @@ found(struct source *src, const char *path, const struct stat *st,
 		}
 		tf->rotated = 0;
 		tf->seen = 1;
+		return;
+	}
+	if ((other = claimed(src, st)) != NULL) {
+		if (!src->overlap_said) {
+			src->overlap_said = 1;
+			log_warnx("log %s: %s is followed by log \"%s\" already: "
+			    "a file matched by two sections is followed by the "
+			    "first that finds it, once", src->lc->name, path,
+			    other->lc->name);
+		}
 		return;
 	}
 	if ((old = by_path(src, path)) != NULL)

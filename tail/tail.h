@@ -88,6 +88,7 @@ struct source {
 	size_t			 max_line;
 	int			 from;		/* enum log_from */
 	int			 scanned;	/* a scan has run since start */
+	int			 overlap_said;	/* another section has a file */
 	TAILQ_HEAD(, tfile)	 files;
 	size_t			 nfiles;
 	LIST_HEAD(, pathctr)	 paths;

@@ -331,6 +331,22 @@ def counters(f, name="app"):
             if k.startswith(pre)}
 
 
+def app_started(suite, tmp_path, tag, n, tail_conf="rescan_interval = 1"):
+    """
+    logs/app.log followed by log section "app" (*.log, from the start), n
+    numbered lines (tag) written to it and in the sink: logs, app, the
+    Ferry, the lines.
+    """
+    logs = logdir(tmp_path)
+    app = logs / "app.log"
+    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'),
+              tail_conf=tail_conf)
+    want = numbered(tag, n)
+    write_lines(app, want)
+    wait_sink_lines(f, app, len(want), last=want[-1])
+    return logs, app, f, want
+
+
 # -- rotations ----------------------------------------------------------------
 
 def rename_rotate(app, k, w=None):
@@ -507,12 +523,7 @@ def test_delete_and_recreate(suite, tmp_path):
     it at the last moment included), the new one from its start, and the
     path's lines number on.
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("first", 500)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "first", 500)
     for k in range(3):
         last = numbered("last-words-%d" % k, 200)
         new = numbered("reborn-%d" % k, 300)
@@ -535,12 +546,7 @@ def test_shrink_then_write(suite, tmp_path):
     than what had been read (its size alone then cannot tell; its first
     bytes can).
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("before", 100)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "before", 100)
     # Shorter: ferry-tail sees the size fall.
     shorter = numbered("shorter", 50)
     write_lines(app, shorter, mode="w")
@@ -783,12 +789,7 @@ def test_restart_before_the_successor_is_written(suite, tmp_path):
     appeared (the sink stores a line under host+file+line: a number given
     twice overwrites a line).
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("old", 100)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "old", 100)
     ino = app.stat().st_ino
     late = numbered("old-after-rename", 100)
     with paused(f):
@@ -813,12 +814,7 @@ def test_delete_restart_recreate(suite, tmp_path):
     and a new file is made there: its lines number on after the deleted
     file's, so the sink's history of the path keeps both.
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("deleted", 100)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "deleted", 100)
     ino = app.stat().st_ino
     app.unlink()
     restart_once_let_go(f, ino, logs / "other.log")
@@ -981,13 +977,9 @@ def test_last_line_without_newline_then_rotation(suite, tmp_path):
     successor has lines at once: that last line is numbered before them
     (the successor waits for it, tail.partial_line_wait at most).
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'),
-              tail_conf="rescan_interval = 1 partial_line_wait = 1")
-    want = numbered("whole", 10)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(
+        suite, tmp_path, "whole", 10,
+        tail_conf="rescan_interval = 1 partial_line_wait = 1")
     new = numbered("successor", 10)
     with paused(f):
         with open(app, "a") as fh:
@@ -1070,9 +1062,9 @@ def test_redaction_and_sampling(suite, tmp_path):
 
 # -- files ferry-tail had closed, compressed rotations, losses ----------------
 
-def closed_by_the_cap(f, logs, app, want):
+def closed_by_the_cap(f, logs):
     """
-    app (its lines want, in the sink) is closed: tail.max_open_files = 1
+    The files of logs followed so far are closed: tail.max_open_files = 1
     and a line written to another file takes the one descriptor.
     """
     other = logs / "other.log"
@@ -1088,14 +1080,10 @@ def test_rename_rotation_of_a_closed_file(suite, tmp_path, unread):
     its identity beside its old name and read to its end (lines written to
     it while it was closed included), then the new one, numbered on.
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'),
-              tail_conf="rescan_interval = 1 max_open_files = 1")
-    want = numbered("first", 50)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
-    closed_by_the_cap(f, logs, app, want)
+    logs, app, f, want = app_started(
+        suite, tmp_path, "first", 50,
+        tail_conf="rescan_interval = 1 max_open_files = 1")
+    closed_by_the_cap(f, logs)
     new = numbered("successor", 50)
     with paused(f):
         if unread:
@@ -1127,7 +1115,8 @@ def test_compressed_while_stopped(suite, tmp_path):
     unread = numbered("unread", 50)
     write_lines(app, unread)
     logrotate(tmp_path, app, ["rotate 5", "create", "compress", "nomail"])
-    assert sorted(p.name for p in logs.iterdir()) == ["app.log", "app.log.1.gz"]
+    assert sorted(p.name for p in logs.iterdir()) == ["app.log",
+                                                      "app.log.1.gz"]
     new = numbered("after", 100)
     write_lines(app, new)
     start_tail(f, frag, section)
@@ -1184,12 +1173,7 @@ def test_writer_on_the_old_descriptor_after_rename(suite, tmp_path):
     quiet for longer than a few seconds between two writes, before it
     reopens: the renamed file is still followed, each line once, in order.
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("before", 100)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "before", 100)
     with open(app, "a") as old:
         os.rename(app, logs / "app.log.1")
         app.touch()
@@ -1205,3 +1189,23 @@ def test_writer_on_the_old_descriptor_after_rename(suite, tmp_path):
     write_lines(app, new)
     want += new
     check_history(f, app, want)
+
+
+def test_a_file_matched_by_two_sections(suite, tmp_path):
+    """
+    Two log sections whose globs both match a file: it is followed once,
+    by the first section (in the configuration's order), and said so;
+    every line arrives once, under that section's key.
+    """
+    logs = logdir(tmp_path)
+    app = logs / "app.log"
+    f = suite(log_section("first", "%s/*.log" % logs, 'from = "start"') +
+              "\n" + log_section("second", "%s/app*" % logs,
+                                 'from = "start"'))
+    want = numbered("shared", 200)
+    write_lines(app, want)
+    check_history(f, app, want)
+    keys = {r["name"] for r in spool_records(f, app)}
+    assert keys == {"first"}, keys
+    log = f.log_text("tail")
+    assert 'log second: %s is followed by log "first" already' % app in log
