@@ -1209,3 +1209,53 @@ def test_a_file_matched_by_two_sections(suite, tmp_path):
     assert keys == {"first"}, keys
     log = f.log_text("tail")
     assert 'log second: %s is followed by log "first" already' % app in log
+
+
+def read_bytes(pid):
+    """Bytes the process has read (rchar of /proc/PID/io)."""
+    for line in Path("/proc/%d/io" % pid).read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_truncated_before_it_was_read(suite, tmp_path):
+    """
+    A large file is truncated (no copy beside it) while ferry-tail is still
+    reading it: what it had seen of the file and not read yet is lost, said
+    once with its size and counted in lost_bytes; the lines written after
+    the truncation follow the ones read, numbered on, none twice.
+    """
+    logs, app, f, want = app_started(suite, tmp_path, "small", 10)
+    pid = f.child_pid("tail")
+    big = ["big %06d %s" % (i, "y" * 2000) for i in range(16000)]
+    before = read_bytes(pid)
+    write_lines(app, big)
+    wait_for(lambda: read_bytes(pid) - before > (4 << 20), 30, interval=0.01,
+             what="ferry-tail to read into the large file")
+    after = numbered("after-truncation", 20)
+    with paused(f):
+        write_lines(app, after, mode="w")
+    c = wait_counters(f, lambda c: c.get("lost_bytes", 0) > 0 and
+                      c.get("records", 0) >= 10 + len(after))
+    wait_for(lambda: after[-1] in {r["text"] for r in spool_records(f, app)},
+             30, interval=1, what="the last line in the spool")
+    shipped = [r["text"] for r in spool_records(f, app)]
+    # The line being read when the file was truncated goes as it was.
+    whole = set(big)
+    cut = [i for i, l in enumerate(shipped) if l.startswith("big ") and
+           l not in whole]
+    assert len(cut) <= 1 and all(big[int(shipped[i].split()[1])].startswith(
+        shipped[i]) for i in cut), cut
+    for i in cut:
+        del shipped[i]
+    have = set(shipped)
+    unread = [l for l in big if l not in have]
+    assert unread, "ferry-tail read the whole file before it was truncated"
+    compare("the spool's %s" % app, shipped, want + big + after,
+            may_miss=set(unread))
+    assert c["lost_bytes"] <= sum(len(l) + 1 for l in unread), c
+    log = f.log_text("tail")
+    said = ("%s was truncated before it was read to its end, and no copy of "
+            "it was found: %d bytes unread, lost" % (app, c["lost_bytes"]))
+    assert log.count(said) == 1, log
