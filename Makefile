@@ -128,7 +128,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 # tools/embed the sink's page as C (ui_files.c).
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all deps deps-check run check lint unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
+.PHONY: all deps deps-check run check lint headers unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
 	deb rpm check-packages
 .DEFAULT_GOAL := all
 # Keep intermediate objects (the built-ins' main-NAME.o): deleted, they were
@@ -166,7 +166,15 @@ check: deps all $(ASAN_BINS) $(ASAN_BUILTIN_BINS) $(UNIT_BINS) $(FUZZ_BINS)
 
 # cppcheck skips system headers, so it is shown the sys/queue.h macros we use.
 QUEUE_H = $(firstword $(wildcard /usr/include/*/sys/queue.h /usr/include/sys/queue.h))
-lint:
+# Every common/*.h compiles alone: a program includes what it uses, in any
+# order, without knowing what a header needs first.
+headers:
+	@set -e; for h in common/*.h; do \
+		echo "#include \"$$(basename $$h)\"" | $(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE \
+			$(PKG_CFLAGS) -Icommon -fsyntax-only -x c - || \
+			{ echo "$$h does not compile alone"; exit 1; }; done
+
+lint: headers
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 		-DFERRY_VERSION='"$(VERSION)"' \

@@ -6,6 +6,7 @@
 #ifndef FERRY_BACKLOG_H
 #define FERRY_BACKLOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct progress;

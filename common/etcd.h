@@ -11,6 +11,8 @@
 #ifndef FERRY_ETCD_H
 #define FERRY_ETCD_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 

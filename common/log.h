@@ -12,6 +12,7 @@
 #define FERRY_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define LOG_TIMESTAMP	0x01	/* prefix lines with an ISO-8601 UTC time */
 #define LOG_DEBUG	0x02	/* emit log_debug() lines */

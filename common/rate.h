@@ -16,6 +16,7 @@
 #ifndef FERRY_RATE_H
 #define FERRY_RATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define RATE_KEY_MAX	64	/* with its NUL */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -82,6 +83,35 @@ test_timestamp_overflow(void **state)
 	assert_true(r.ts == 922337203685477580LL);
 }
 
+/* A log record's numbers read as strtoll() would read them. */
+static void
+test_log_numbers(void **state)
+{
+	static const struct { const char *v; int64_t want; } cases[] = {
+		{ "0", 0 }, { "42", 42 }, { "-7", -7 }, { "+9", 9 },
+		{ "9223372036854775807", INT64_MAX },
+		{ "9223372036854775808", INT64_MAX },
+		{ "99999999999999999999999", INT64_MAX },
+		{ "-9223372036854775808", INT64_MIN },
+		{ "-9223372036854775809", INT64_MIN },
+		{ "12.5", 12 }, { "1e3", 1 }, { "-", 0 }, { "x", 0 },
+	};
+	struct record	r;
+	char		line[200];
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(line, sizeof(line), "k {\"line\":%s,\"offset\":%s,"
+		    "\"time\":%s,\"text\":\"t\"}", cases[i].v, cases[i].v,
+		    cases[i].v);
+		assert_int_equal(record_parse(line, strlen(line), &r), 0);
+		assert_true(r.lineno == cases[i].want);
+		assert_true(r.offset == cases[i].want);
+		assert_true(record_seconds(&r) == cases[i].want);
+	}
+}
+
 /*
  * ferry-tail renders a file's shared pieces once and each line with them:
  * every line must be what the one-step writer makes, and parse back.
@@ -138,6 +168,7 @@ main(void)
 		cmocka_unit_test(test_prefixes_any_matches),
 		cmocka_unit_test(test_timestamp_overflow),
 		cmocka_unit_test(test_log_head_reused_across_lines),
+		cmocka_unit_test(test_log_numbers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
