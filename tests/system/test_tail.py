@@ -1153,11 +1153,12 @@ def test_symlink_target_rotated_in_an_unwatched_directory(suite, tmp_path):
               tail_conf="rescan_interval = 60")
     wait_sink_lines(f, link, len(want), last=want[-1])
     for k in range(3):
-        with open(target, "a") as old:
+        new = numbered("target-%d" % k, 100)
+        late = numbered("late-%d" % k, 20)
+        # At once for ferry-tail, so the old file has the lines before.
+        with paused(f), open(target, "a") as old:
             os.rename(target, targets / ("app.log.%d" % k))
-            new = numbered("target-%d" % k, 100)
             write_lines(target, new[:50])
-            late = numbered("late-%d" % k, 20)
             old.write("".join(l + "\n" for l in late))
         write_lines(target, new[50:])
         want += late + new
