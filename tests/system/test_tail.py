@@ -1130,6 +1130,8 @@ def test_compressed_while_stopped(suite, tmp_path):
         "while ferry-tail was down: %d bytes unread, lost" % (
             app, sum(len(l) + 1 for l in want[:300]), lost)
     assert log.count(said) == 1, log
+    status = f.run("ferryctl", "status").stdout
+    assert "log app: %d B of its files went unread" % lost in status, status
 
 
 def test_symlink_target_rotated_in_an_unwatched_directory(suite, tmp_path):
