@@ -188,8 +188,8 @@ in_dir(const char *dir, const struct tail_checkpoint *ck)
 }
 
 /*
- * The file of a row is nowhere beside its name (its directory is there:
- * not a file system that is not mounted yet). Compressed: its unread
+ * The file of a row is nowhere beside its name (its directory is there
+ * and readable: not a file system that is not mounted yet). Compressed: its unread
  * bytes are counted lost; gone: what it held past the checkpoint, if
  * anything, is lost. Either way its row goes, its path's line number
  * kept, or every start would look for it again.
@@ -198,10 +198,10 @@ static void
 gone(struct source *src, const struct tail_checkpoint *ck, const char *dir,
     const struct compressed *cz)
 {
-	struct stat	st;
-	char		what[512];
+	char	what[512];
 
-	if (stat(dir, &st) == -1 || in_dir(dir, ck))
+	/* A directory we cannot look into says nothing of the file. */
+	if (access(dir, R_OK | X_OK) == -1 || in_dir(dir, ck))
 		return;
 	if (cz->n > 0 && cz->unknown == 0) {
 		snprintf(what, sizeof(what), "(read to byte %lld) is not found: "
@@ -218,10 +218,10 @@ gone(struct source *src, const struct tail_checkpoint *ck, const char *dir,
 		    "past that is lost", src->lc->name, ck->path,
 		    (long long)ck->offset, cz->name);
 	else
-		log_warnx("log %s: %s (read to byte %lld) is not found: "
-		    "deleted while ferry-tail was down; what it held past "
-		    "that, if anything, is lost", src->lc->name, ck->path,
-		    (long long)ck->offset);
+		log_warnx("log %s: %s (read to byte %lld) is not found beside "
+		    "its name: deleted or moved away while ferry-tail was "
+		    "down; what it held past that, if anything, is lost",
+		    src->lc->name, ck->path, (long long)ck->offset);
 	checkpoint_drop(ck);
 }
 

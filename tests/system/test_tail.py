@@ -1096,14 +1096,16 @@ def test_rename_rotation_of_a_closed_file(suite, tmp_path, unread):
     check_history(f, app, want, timeout=20)
 
 
-def test_compressed_while_stopped(suite, tmp_path):
+@pytest.mark.parametrize("fate", ["compressed", "deleted"])
+def test_compressed_while_stopped(suite, tmp_path, fate):
     """
     ferry-tail is stopped with lines of its file unread; logrotate rotates
     the file with compress and no delaycompress (it is renamed, gzip'd and
-    deleted) and a new file is written. At the next start the checkpointed
-    file is found only compressed: its unread bytes (gzip's trailer says
-    how many) are said lost once and counted in lost_bytes, its row goes,
-    and the new file numbers on after the lines that were read.
+    deleted), or the file is deleted, and a new file is written. At the
+    next start the checkpointed file is found only compressed: its unread
+    bytes (gzip's trailer says how many) are said lost once and counted in
+    lost_bytes; or not at all: that is said. Its row goes, and the new file
+    numbers on after the lines that were read.
     """
     logs = logdir(tmp_path)
     app = logs / "app.log"
@@ -1114,21 +1116,34 @@ def test_compressed_while_stopped(suite, tmp_path):
     stop_tail(f, frag)
     unread = numbered("unread", 50)
     write_lines(app, unread)
-    logrotate(tmp_path, app, ["rotate 5", "create", "compress", "nomail"])
-    assert sorted(p.name for p in logs.iterdir()) == ["app.log",
-                                                      "app.log.1.gz"]
+    if fate == "compressed":
+        logrotate(tmp_path, app, ["rotate 5", "create", "compress", "nomail"])
+        assert sorted(p.name for p in logs.iterdir()) == ["app.log",
+                                                          "app.log.1.gz"]
     new = numbered("after", 100)
-    write_lines(app, new)
+    if fate == "deleted":
+        # Made before the old one goes, so it cannot get its inode.
+        write_lines(logs / "app.new", new)
+        app.unlink()
+        os.rename(logs / "app.new", app)
+    else:
+        write_lines(app, new)
     start_tail(f, frag, section)
     want += new
     check_history(f, app, want)
+    read = sum(len(l) + 1 for l in want[:300])
+    log = f.log_text("tail")
+    if fate == "deleted":
+        said = ("%s (read to byte %d) is not found beside its name: deleted "
+                "or moved away while ferry-tail was down" % (app, read))
+        wait_for(lambda: said in f.log_text("tail"), 10, what=said)
+        assert not tail_rows(f, ino)
+        return
     lost = sum(len(l) + 1 for l in unread)
     wait_counters(f, lambda c: c.get("lost_bytes") == lost)
     assert not tail_rows(f, ino)
-    log = f.log_text("tail")
     said = "%s (read to byte %d) is not found: compressed to app.log.1.gz " \
-        "while ferry-tail was down: %d bytes unread, lost" % (
-            app, sum(len(l) + 1 for l in want[:300]), lost)
+        "while ferry-tail was down: %d bytes unread, lost" % (app, read, lost)
     assert log.count(said) == 1, log
     status = f.run("ferryctl", "status").stdout
     assert "log app: %d B of its files went unread" % lost in status, status
