@@ -14,15 +14,19 @@
 # starting any service (exit 101), removed again afterwards when it was ours.
 #
 # make deb / make rpm and their test (tests/system/test_packages.py) need
-# dpkg-dev (dpkg-shlibdeps), lintian, rpm (rpmbuild), rpmlint, debootstrap,
-# systemd (systemd-analyze verify; no systemd runs here) and iproute2.
+# dpkg-dev (dpkg-shlibdeps), lintian, rpm (rpmbuild), rpmlint, debootstrap
+# with debian-archive-keyring (a recommendation, which --no-install-recommends
+# leaves out) to check the mirror's signature, systemd (systemd-analyze
+# verify; no systemd runs here), man-db (which verify runs for the unit's
+# Documentation=) and iproute2 (ip, for the test's own loopback); unshare
+# and nsenter are util-linux's, which every Debian has.
 set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfuse-dev libsqlite3-dev
 libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev python3 python3-pytest netcat-openbsd
 carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl
 libhiredis-dev libpcre2-dev python3-pytest-xdist
 redis-server rsyslog graphite-carbon python3-whisper victoria-metrics clickhouse-server
-dpkg-dev lintian rpm rpmlint debootstrap systemd iproute2
+dpkg-dev lintian rpm rpmlint debootstrap debian-archive-keyring systemd man-db iproute2
 etcd-server etcd-client
 chromium fonts-dejavu-core"
 missing=""

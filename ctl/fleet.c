@@ -596,7 +596,7 @@ ctl_fleet_drain_list(struct ctl *ctl)
 	char			 key[512], end[512], scope[300];
 	int64_t			 rev;
 	size_t			 i;
-	int			 rc, w = 4;
+	int			 rc, w = 4, uw = 9;	/* "(invalid)" */
 
 	if ((rc = fleet_open(ctl, &f)) != 0)
 		return rc;
@@ -620,15 +620,18 @@ ctl_fleet_drain_list(struct ctl *ctl)
 		fleet_close(&f);
 		return rc;
 	}
-	for (i = 0; i < rs.n; i++)
+	for (i = 0; i < rs.n; i++) {
 		if ((int)strlen(rs.v[i].k.name) > w)
 			w = strlen(rs.v[i].k.name);
+		if (rs.v[i].error[0] == '\0' && (int)strlen(rs.v[i].uri) > uw)
+			uw = strlen(rs.v[i].uri);
+	}
 	if (ctl->json)
 		printf("{\"drains\":[");
 	else if (rs.n == 0)
 		printf("no fleet drain under %s\n", rs.prefix);
 	else
-		printf("%-*s  %-16s  %-40s  %s\n", w, "NAME", "FOR", "URI",
+		printf("%-*s  %-16s  %-*s  %s\n", w, "NAME", "FOR", uw, "URI",
 		    "KEY");
 	for (i = 0; i < rs.n; i++) {
 		r = &rs.v[i];
@@ -648,8 +651,8 @@ ctl_fleet_drain_list(struct ctl *ctl)
 			printf("}");
 			continue;
 		}
-		printf("%-*s  %-16s  %-40s  %s\n", w, r->k.name,
-		    fleet_scope_str(&r->k, scope, sizeof(scope)),
+		printf("%-*s  %-16s  %-*s  %s\n", w, r->k.name,
+		    fleet_scope_str(&r->k, scope, sizeof(scope)), uw,
 		    r->error[0] != '\0' ? "(invalid)" : r->uri, r->key);
 		printf("%-*s  ", w, "");
 		if (r->error[0] != '\0')

@@ -285,8 +285,8 @@ conn_tick(uint64_t now)
 }
 
 /* An answer came: etcd is usable; say so if it was not. */
-static void
-reached(void)
+void
+conn_reached(void)
 {
 	backoff_ms = 0;
 	if (!fstats.etcd_up) {
@@ -324,18 +324,20 @@ unary_done(struct xfer *x, CURLcode res)
 		rc = -2;
 		conn_fail(msg);
 	} else if (code >= 200 && code < 300) {
-		reached();
+		conn_reached();
 		rc = 0;
 	} else {
 		if (etcd_parse_error(done.answer.p != NULL ? done.answer.p : "",
 		    done.answer.len, &grpc, msg, sizeof(msg)) != 1)
 			(void)snprintf(msg, sizeof(msg), "HTTP %ld", code);
-		reached();
 		rc = -1;
+		/* 5xx: a member without a leader is as good as away. */
 		if (code >= 500) {
 			rc = -2;
 			conn_fail(msg);
-		} else if (grpc == ETCD_CODE_UNAUTHENTICATED && !done.auth) {
+		} else
+			conn_reached();
+		if (rc == -1 && grpc == ETCD_CODE_UNAUTHENTICATED && !done.auth) {
 			token[0] = '\0';
 			rc = -2;
 		}

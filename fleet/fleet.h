@@ -28,7 +28,6 @@ struct ferry_conf;
 #define FLEET_BACKOFF_MAX_MS	10000
 #define FLEET_ANSWER_MAX	(64 << 20)	/* a range of every drain */
 #define FLEET_STREAM_MAX	(16 << 20)	/* one watch message */
-#define FLEET_STATUS_MIN_MS	60000	/* a backlog alone: a put this often */
 
 /* What ferry-fleet counts, published as its self-metrics. */
 struct fleet_stats {
@@ -81,6 +80,11 @@ int		 conn_watching(void);
 void		 conn_watch_cancel(void);
 /* etcd answered what cannot be used: give up on it for a backoff. */
 void		 conn_fail(const char *);
+/*
+ * etcd answered something usable (unary answers say so themselves; a
+ * watch message, its owner once it read it): back, and logged so once.
+ */
+void		 conn_reached(void);
 /* Transfers in flight (to wait for a revoke at exit). */
 int		 conn_busy(void);
 

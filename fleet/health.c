@@ -19,9 +19,13 @@
  *
  * A put is a revision of the whole store, kept in its history until etcd
  * compacts it, and a fleet has thousands of hosts: so the value is put
- * when it changed, a change of backlog alone at most once a minute, and
- * never just because time passed (a renewal is not a write). "time" says
- * when it was written.
+ * when it changed, and never just because time passed (a renewal is not a
+ * write). A backlog counts as changed only when it moves to another order
+ * of size (under 1 MiB, under 64 MiB, more): the exact bytes at the moment
+ * of a look are noise, and "none" apart from "a few" would be worst of
+ * all, a host taking metrics all the time having some unsent at one look
+ * and none at the next; a drain that falls behind changes its state
+ * anyway. The bytes put are the latest. "time" says when it was written.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -49,10 +53,7 @@ static uint64_t		 beat_due;
 static int		 put_needed;	/* a new lease carries no value yet */
 static int		 check_due;	/* look whether the summary changed */
 static char		*put_core;	/* the last value put, without numbers */
-static char		*put_full;
-static uint64_t		 put_at;
 static char		*sending_core;	/* the one in flight */
-static char		*sending_full;
 static char		 key[512];
 
 static uint64_t
@@ -77,10 +78,8 @@ void
 health_free(void)
 {
 	free(put_core);
-	free(put_full);
 	free(sending_core);
-	free(sending_full);
-	put_core = put_full = sending_core = sending_full = NULL;
+	put_core = sending_core = NULL;
 }
 
 /* What the forwarder last published of the outputs, and their backlogs. */
@@ -163,6 +162,8 @@ drain_one(const char *name, const char *dkey, const char *error, void *arg)
 	add_both(r, ",\"state\":");
 	add_string(r, state);
 	(void)buf_printf(r->full, ",\"backlog_bytes\":%" PRIu64, bl.bytes);
+	(void)buf_printf(r->core, ",\"backlog\":%d", bl.bytes < (1 << 20) ? 0 :
+	    bl.bytes < (64 << 20) ? 1 : 2);
 	add_both(r, ",\"error\":");
 	if (error[0] != '\0')
 		add_string(r, error);
@@ -233,11 +234,8 @@ put_done(int rc, const char *p, size_t n, int grpc, const char *msg,
 	busy = 0;
 	if (rc == 0) {
 		free(put_core);
-		free(put_full);
 		put_core = sending_core;
-		put_full = sending_full;
-		sending_core = sending_full = NULL;
-		put_at = clock_mono_ms();
+		sending_core = NULL;
 		put_needed = 0;
 		fstats.status_puts++;
 		fleet_dirty();
@@ -318,7 +316,7 @@ keepalive(void)
 
 /* Put the summary when it says something new (see the top). */
 static void
-maybe_put(uint64_t now)
+maybe_put(void)
 {
 	struct buf	core, full, body;
 	size_t		n;
@@ -326,9 +324,7 @@ maybe_put(uint64_t now)
 	buf_init(&core, 1 << 20);
 	buf_init(&full, 1 << 20);
 	report_build(&core, &full);
-	if (!put_needed && put_core != NULL && strcmp(put_core, core.p) == 0 &&
-	    (strcmp(put_full, full.p) == 0 ||
-	    now - put_at < FLEET_STATUS_MIN_MS)) {
+	if (!put_needed && put_core != NULL && strcmp(put_core, core.p) == 0) {
 		buf_free(&core);
 		buf_free(&full);
 		return;
@@ -338,9 +334,7 @@ maybe_put(uint64_t now)
 	    conn_request("/v3/kv/put", &body, put_done, NULL) == 0) {
 		busy = 1;
 		free(sending_core);
-		free(sending_full);
 		sending_core = buf_take(&core, &n);
-		sending_full = buf_take(&full, &n);
 	}
 	buf_free(&body);
 	buf_free(&core);
@@ -375,14 +369,14 @@ health_tick(uint64_t now)
 	if (lease == 0)
 		grant();
 	else if (put_needed)
-		maybe_put(now);
+		maybe_put();
 	else if (now >= beat_due) {
 		beat_due = now + interval_ms();
 		check_due = 1;
 		keepalive();
 	} else if (check_due) {
 		check_due = 0;
-		maybe_put(now);
+		maybe_put();
 	}
 }
 

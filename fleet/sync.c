@@ -142,6 +142,8 @@ watch_msg(const char *p, size_t n, void *arg)
 		    "etcd cancelled the watch");
 		return;
 	}
+	/* A resumed watch may bring the news before any unary answer. */
+	conn_reached();
 	if (m.created && !announced) {
 		announced = 1;
 		log_info("watching %s for drains from revision %lld",

@@ -9,8 +9,9 @@
 #
 # What ships is the tree with its programs stripped (build/ keeps the
 # unstripped ones; the build-id note stays, so a core from the field can be
-# matched to them), its man pages compressed, no /var (the scriptlets make
-# it, owned by the ferry user, and purge removes it), and the packaging
+# matched to them), its man pages compressed, no /var and no
+# /etc/opt/ferry/conf.d/fleet (state: the scriptlets make them, owned by
+# the ferry user, and purge removes them), and the packaging
 # format's own files: maintainer scripts, conffiles, copyright, changelog.
 set -eu
 
@@ -52,7 +53,7 @@ payload() {
 	rm -rf "$1"
 	mkdir -p "$1"
 	cp -a "$tree/." "$1/"
-	rm -rf "${1:?}/var"
+	rm -rf "${1:?}/var" "$1/etc/opt/ferry/conf.d/fleet"
 	for f in "$1"/opt/ferry/bin/* "$1"/opt/ferry/collectors/*; do
 		strip --strip-unneeded --remove-section=.comment "$f"
 	done
@@ -125,7 +126,8 @@ rpm_() {
 	arch=$(rpm --eval '%{_arch}')
 	root=$dir/rpm/tree
 	payload "$root"
-	mkdir -p "$root/var/opt/ferry" "$root/var/log/ferry"
+	mkdir -p "$root/var/opt/ferry" "$root/var/log/ferry" \
+	    "$root/etc/opt/ferry/conf.d/fleet"
 	# Red Hat's places: units in /usr/lib, SysV scripts in /etc/rc.d.
 	mkdir -p "$root/usr/lib/systemd" "$root/etc/rc.d" \
 	    "$root/usr/share/licenses/ferry"

@@ -35,6 +35,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -964,8 +965,9 @@ class Etcd(Peer):
     etcd (Debian's etcd-server) on 127.0.0.1: a client port and a peer
     port, its data in its folder, kept across restart() (a stop and start
     of the same member). Etcd(tmp_path, name="etcd", cluster=None,
-    token=None): with cluster, the "--initial-cluster" of every member
-    (etcd_cluster() makes one).
+    token=None, tls=None): with cluster, the "--initial-cluster" of every
+    member (etcd_cluster() makes one); with tls (etcd_tls() makes one),
+    https for its clients, who must show a certificate of its CA.
 
     endpoint; put(key, value, lease=0), get(key) -> str or None,
     get_prefix(prefix) -> {key: value}, delete(key) -> count, revision(),
@@ -973,8 +975,10 @@ class Etcd(Peer):
     """
     name = "etcd"
 
-    def __init__(self, tmp_path, name=None, cluster=None, token=None):
+    def __init__(self, tmp_path, name=None, cluster=None, token=None,
+                 tls=None):
         super().__init__(tmp_path, name)
+        self.tls = tls
         self.client_port = free_port()
         self.peer_port = free_port()
         while self.peer_port == self.client_port:
@@ -989,7 +993,8 @@ class Etcd(Peer):
 
     @property
     def endpoint(self):
-        return "http://127.0.0.1:%d" % self.client_port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http",
+                                      self.client_port)
 
     @property
     def peer_url(self):
@@ -1005,7 +1010,19 @@ class Etcd(Peer):
                 "--initial-cluster",
                 self.cluster or "%s=%s" % (self.name, self.peer_url),
                 "--initial-cluster-token", self.token,
-                "--initial-cluster-state", "new"]
+                "--initial-cluster-state", "new"] + ([
+                    "--cert-file", self.tls["server_cert"],
+                    "--key-file", self.tls["server_key"],
+                    "--client-cert-auth",
+                    "--trusted-ca-file", self.tls["ca"]] if self.tls else [])
+
+    def _open(self, req, timeout):
+        ctx = None
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.tls["ca"])
+            ctx.load_cert_chain(self.tls["client_cert"],
+                                self.tls["client_key"])
+        return urllib.request.urlopen(req, timeout=timeout, context=ctx)
 
     def env(self):
         env = dict(os.environ)
@@ -1018,8 +1035,7 @@ class Etcd(Peer):
         # /health says true once the member is part of a cluster that has
         # a leader: then writes go through.
         try:
-            with urllib.request.urlopen(self.endpoint + "/health",
-                                        timeout=1) as r:
+            with self._open(self.endpoint + "/health", 1) as r:
                 return json.loads(r.read().decode()).get("health") == "true"
         except (OSError, ValueError, urllib.error.URLError):
             return False
@@ -1029,7 +1045,7 @@ class Etcd(Peer):
         req = urllib.request.Request(self.endpoint + path,
                                      data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with self._open(req, timeout) as r:
             return json.loads(r.read().decode())
 
     def put(self, key, value, lease=0):
@@ -1058,6 +1074,40 @@ class Etcd(Peer):
     def compact(self, revision):
         return self.call("/v3/kv/compaction", {"revision": str(revision),
                                                "physical": True})
+
+
+def etcd_tls(folder):
+    """
+    A CA and, signed by it, a certificate for 127.0.0.1 (etcd's) and one
+    for a client, as files in folder: {"ca", "server_cert", "server_key",
+    "client_cert", "client_key"}; None without openssl.
+    """
+    if shutil.which("openssl") is None:
+        return None
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    f = {k: str(folder / n) for k, n in (
+        ("ca", "ca.pem"), ("ca_key", "ca.key"),
+        ("server_cert", "server.pem"), ("server_key", "server.key"),
+        ("client_cert", "client.pem"), ("client_key", "client.key"))}
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    openssl("req", "-x509", *ec, "-keyout", f["ca_key"], "-out", f["ca"],
+            "-days", "2", "-subj", "/CN=ferry test CA")
+    for who, cn, ext in (("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"),
+                         ("client", "ferry", "extendedKeyUsage=clientAuth")):
+        csr = str(folder / ("%s.csr" % who))
+        extfile = folder / ("%s.ext" % who)
+        extfile.write_text(ext + "\n")
+        openssl("req", "-new", *ec, "-keyout", f[who + "_key"], "-out", csr,
+                "-subj", "/CN=" + cn)
+        openssl("x509", "-req", "-in", csr, "-CA", f["ca"], "-CAkey",
+                f["ca_key"], "-CAcreateserial", "-out", f[who + "_cert"],
+                "-days", "2", "-extfile", str(extfile))
+    return f
 
 
 def etcd_cluster(start_peer, n=3, timeout=START_TIMEOUT):
