@@ -399,7 +399,16 @@ truncated(struct tfile *tf, int64_t size, uint64_t now)
 	char	copy[4096];
 	int	fd;
 
-	if ((fd = find_copy(tf, copy, sizeof(copy))) != -1) {
+	/*
+	 * Still counting the lines it had at the first start (from = end):
+	 * the old content was never to be sent, the new content is new.
+	 */
+	if (tf->count_to >= 0) {
+		log_info("log %s: %s was truncated before its first end was "
+		    "reached: reading it from its start", tf->src->lc->name,
+		    tf->path);
+		tf->count_to = -1;
+	} else if ((fd = find_copy(tf, copy, sizeof(copy))) != -1) {
 		log_info("log %s: %s was truncated; what was not read yet is "
 		    "read from the copy %s", tf->src->lc->name, tf->path, copy);
 		(void)read_copy(tf, fd, now);
