@@ -371,7 +371,7 @@ found(struct source *src, const char *path, const struct stat *st,
 	if ((tf = source_find(src, st->st_dev, st->st_ino)) != NULL &&
 	    tf->fd == -1 && !tf->unreadable && !tfile_same(tf, path)) {
 		/* The inode of a closed file, now another file's. */
-		drop_file(src, tf);
+		let_go_closed(src, tf);
 		tf = NULL;
 	}
 	if (tf != NULL) {

@@ -1072,13 +1072,18 @@ def closed_by_the_cap(f, logs):
     wait_sink_lines(f, other, 1, last="the other file")
 
 
-@pytest.mark.parametrize("unread", [False, True])
-def test_rename_rotation_of_a_closed_file(suite, tmp_path, unread):
+@pytest.mark.parametrize("how,unread", [("renamed", False),
+                                        ("renamed", True),
+                                        ("deleted", False),
+                                        ("deleted", True)])
+def test_rotation_of_a_closed_file(suite, tmp_path, how, unread):
     """
     A file ferry-tail had closed (idle, or for tail.max_open_files) is
-    renamed and a new one made at its name: the renamed one is found by
-    its identity beside its old name and read to its end (lines written to
-    it while it was closed included), then the new one, numbered on.
+    rotated and a new one made at its name. Renamed: the renamed one is
+    found by its identity beside its old name and read to its end (lines
+    written to it while it was closed included), then the new one, numbered
+    on. Deleted: the new one is read at once; lines written to the old one
+    while it was closed are lost, and that is said.
     """
     logs, app, f, want = app_started(
         suite, tmp_path, "first", 50,
@@ -1089,11 +1094,20 @@ def test_rename_rotation_of_a_closed_file(suite, tmp_path, unread):
         if unread:
             late = numbered("written-while-closed", 30)
             write_lines(app, late)
-            want += late
-        os.rename(app, logs / "app.log.1")
+            if how == "renamed":
+                want += late
+        if how == "renamed":
+            os.rename(app, logs / "app.log.1")
+        else:
+            app.unlink()
         write_lines(app, new)
     want += new
     check_history(f, app, want, timeout=20)
+    said = "log app: %s went away while it was closed" % app
+    if how == "deleted" and unread:
+        wait_for(lambda: said in f.log_text("tail"), 10, what=said)
+    else:
+        assert said not in f.log_text("tail")
 
 
 @pytest.mark.parametrize("fate", ["compressed", "deleted"])
