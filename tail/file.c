@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "clock.h"
 #include "conf.h"
@@ -131,26 +132,32 @@ tfile_turn(const struct tfile *tf)
 	return 1;
 }
 
+static uint64_t
+fnv1a(const unsigned char *p, int len)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+	int		i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 /* FNV-1a over the first len bytes of fd: 0 and *fp set, -1 if short. */
 int
 tfile_fingerprint(int fd, int len, uint64_t *fp)
 {
 	unsigned char	buf[FP_MAX];
-	uint64_t	h = 0xcbf29ce484222325ULL;
-	ssize_t		n;
-	int		i;
 
 	if (len <= 0) {
 		*fp = 0;
 		return 0;
 	}
-	if ((n = pread(fd, buf, (size_t)len, 0)) != len)
+	if (pread(fd, buf, (size_t)len, 0) != len)
 		return -1;
-	for (i = 0; i < len; i++) {
-		h ^= buf[i];
-		h *= 0x100000001b3ULL;
-	}
-	*fp = h;
+	*fp = fnv1a(buf, len);
 	return 0;
 }
 
@@ -373,6 +380,45 @@ read_copy(struct tfile *tf, int fd, uint64_t now)
 		if ((rc = split(tf, buf, (size_t)n, now)) == -1)
 			break;
 	free(buf);
+	return rc;
+}
+
+/*
+ * A file of ours found only gzip'd (logrotate's compress without
+ * delaycompress, done while ferry-tail was down): its first bytes must be
+ * ours; then what we had not read of it is read from the compressed copy,
+ * in quanta, at once (zlib decompresses up to our offset to get there).
+ * 0: read to its end; -1: not ours, or unreadable, or the spool refused.
+ */
+int
+tfile_read_gz(struct tfile *tf, const char *path, uint64_t now)
+{
+	unsigned char	 head[FP_MAX];
+	char		*buf = NULL;
+	gzFile		 z;
+	int		 n, rc = -1;
+
+	if (tf->fplen <= 0 || (z = gzopen(path, "rb")) == NULL)
+		return -1;
+	if (gzread(z, head, (unsigned)tf->fplen) != tf->fplen ||
+	    fnv1a(head, tf->fplen) != tf->fp ||
+	    gzseek(z, (z_off_t)tf->off, SEEK_SET) != (z_off_t)tf->off ||
+	    (buf = malloc(READ_QUANTUM)) == NULL)
+		goto out;
+	while ((n = gzread(z, buf, READ_QUANTUM)) > 0) {
+		tf->src->c.bytes += (uint64_t)n;
+		tf->read_wall_ms = clock_wall_ms();
+		if (split(tf, buf, (size_t)n, now) == -1)
+			goto out;
+	}
+	if (n == 0) {
+		tfile_flush_partial(tf, now, 1);
+		(void)pipeline_flush(tf, now, 1);
+		rc = 0;
+	}
+out:
+	free(buf);
+	gzclose(z);
 	return rc;
 }
 

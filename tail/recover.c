@@ -145,8 +145,10 @@ listed(const struct recovery *rc, const struct stat *st)
  * known (gzip says; bzip2, xz and zstd do not).
  */
 struct compressed {
-	char		 name[256];	/* the oldest: the checkpointed file */
+	char		 path[1100];	/* the oldest: the checkpointed file */
+	const char	*name;		/* its base name */
 	time_t		 oldest;
+	int64_t		 oldest_size;	/* -1: not known */
 	int64_t		 bytes;
 	int		 n, unknown;
 };
@@ -158,7 +160,9 @@ note_compressed(struct compressed *cz, const char *path, const struct stat *st)
 
 	if (cz->n++ == 0 || st->st_mtime < cz->oldest) {
 		cz->oldest = st->st_mtime;
-		snprintf(cz->name, sizeof(cz->name), "%s", strrchr(path, '/') + 1);
+		cz->oldest_size = n;
+		strlcpy(cz->path, path, sizeof(cz->path));
+		cz->name = strrchr(cz->path, '/') + 1;
 	}
 	if (n < 0)
 		cz->unknown++;
@@ -194,6 +198,51 @@ in_dir(const char *dir, const struct tail_checkpoint *ck)
  * anything, is lost. Either way its row goes, its path's line number
  * kept, or every start would look for it again.
  */
+/*
+ * The checkpointed file, found gzip'd: what it had unread is read from
+ * there now, before anything else is read, so its lines keep their
+ * place. It is then a rotated file read to its end, let go like one (its
+ * row deleted at the next commit, after the spool's fsync: a crash before
+ * that finds its records in the spool and reads on after them). 0: read.
+ */
+static int
+read_compressed(struct source *src, const struct tail_checkpoint *ck,
+    const struct compressed *cz)
+{
+	struct tfile	*tf;
+
+	if (cz->oldest_size <= ck->offset || ck->fplen <= 0 ||
+	    (tf = tfile_new(src, cz->path, ck->path, ck->dev, ck->ino)) == NULL)
+		return -1;
+	tfile_rotated(tf);
+	tf->off = tf->done_off = ck->offset;
+	tf->done_line = ck->line;
+	if (ck->line > tf->pc->next)
+		tf->pc->next = ck->line;
+	tf->fp = ck->fp;
+	tf->fplen = ck->fplen;
+	tf->active_ms = tail_now();
+	if (tfile_read_gz(tf, cz->path, tail_now()) == -1 &&
+	    tf->off == ck->offset) {
+		tfile_free(tf);		/* not ours: nothing was read */
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&src->files, tf, entry);
+	src->nfiles++;
+	src->c.rotations++;
+	tf->drained = 1;
+	log_info("log %s: %s was compressed to %s while ferry-tail was down: "
+	    "its %lld unread bytes read from there", src->lc->name, ck->path,
+	    cz->name, (long long)(tf->off - ck->offset));
+	source_lost(src, ck->path, cz->oldest_size - tf->off, "was compressed "
+	    "while ferry-tail was down, and its copy could not be read whole");
+	if (cz->n > 1)
+		source_lost(src, ck->path, cz->bytes - cz->oldest_size,
+		    "had files rotated in and compressed after it while "
+		    "ferry-tail was down, which are not read");
+	return 0;
+}
+
 static void
 gone(struct source *src, const struct tail_checkpoint *ck, const char *dir,
     const struct compressed *cz)
@@ -202,6 +251,8 @@ gone(struct source *src, const struct tail_checkpoint *ck, const char *dir,
 
 	/* A directory we cannot look into says nothing of the file. */
 	if (access(dir, R_OK | X_OK) == -1 || in_dir(dir, ck))
+		return;
+	if (cz->n > 0 && read_compressed(src, ck, cz) == 0)
 		return;
 	if (cz->n > 0 && cz->unknown == 0) {
 		snprintf(what, sizeof(what), "(read to byte %lld) is not found: "

@@ -174,6 +174,8 @@ int		 tfile_same(const struct tfile *, const char *);
 /* Read up to quantum bytes; 1 when there may be more, 0 at the end, -1. */
 int		 tfile_read(struct tfile *, uint64_t, size_t);
 int		 tfile_at_end(const struct tfile *);
+/* What was not read of it, from its gzip'd copy at path, at once. */
+int		 tfile_read_gz(struct tfile *, const char *, uint64_t);
 void		 tfile_flush_partial(struct tfile *, uint64_t, int);
 
 /* pipeline.c */

@@ -1110,16 +1110,17 @@ def test_rotation_of_a_closed_file(suite, tmp_path, how, unread):
         assert said not in f.log_text("tail")
 
 
-@pytest.mark.parametrize("fate", ["compressed", "deleted"])
+@pytest.mark.parametrize("fate", ["compressed", "xz", "deleted"])
 def test_compressed_while_stopped(suite, tmp_path, fate):
     """
     ferry-tail is stopped with lines of its file unread; logrotate rotates
     the file with compress and no delaycompress (it is renamed, gzip'd and
     deleted), or the file is deleted, and a new file is written. At the
-    next start the checkpointed file is found only compressed: its unread
-    bytes (gzip's trailer says how many) are said lost once and counted in
-    lost_bytes; or not at all: that is said. Its row goes, and the new file
-    numbers on after the lines that were read.
+    next start the checkpointed file is found only compressed: its first
+    bytes are ours, so its unread lines are read from the gzip'd copy, in
+    their place before the new file's; compressed by xz (not read), or not
+    found at all: its unread lines are lost, and that is said. Either way its row goes, and the new file
+    numbers on after the old one's lines.
     """
     logs = logdir(tmp_path)
     app = logs / "app.log"
@@ -1130,37 +1131,41 @@ def test_compressed_while_stopped(suite, tmp_path, fate):
     stop_tail(f, frag)
     unread = numbered("unread", 50)
     write_lines(app, unread)
-    if fate == "compressed":
-        logrotate(tmp_path, app, ["rotate 5", "create", "compress", "nomail"])
-        assert sorted(p.name for p in logs.iterdir()) == ["app.log",
-                                                          "app.log.1.gz"]
     new = numbered("after", 100)
-    if fate == "deleted":
+    if fate != "deleted":
+        ext = ".gz" if fate == "compressed" else ".xz"
+        logrotate(tmp_path, app, ["rotate 5", "create", "compress",
+                                  "nomail"] + ([] if ext == ".gz" else
+                                  ["compresscmd /usr/bin/xz",
+                                   "compressext .xz"]))
+        assert sorted(p.name for p in logs.iterdir()) == ["app.log",
+                                                          "app.log.1" + ext]
+        write_lines(app, new)
+        want += unread if fate == "compressed" else []
+    else:
         # Made before the old one goes, so it cannot get its inode.
         write_lines(logs / "app.new", new)
         app.unlink()
         os.rename(logs / "app.new", app)
-    else:
-        write_lines(app, new)
     start_tail(f, frag, section)
     want += new
     check_history(f, app, want)
     read = sum(len(l) + 1 for l in want[:300])
-    log = f.log_text("tail")
     if fate == "deleted":
         said = ("%s (read to byte %d) is not found beside its name: deleted "
                 "or moved away while ferry-tail was down" % (app, read))
-        wait_for(lambda: said in f.log_text("tail"), 10, what=said)
-        assert not tail_rows(f, ino)
-        return
-    lost = sum(len(l) + 1 for l in unread)
-    wait_counters(f, lambda c: c.get("lost_bytes") == lost)
-    assert not tail_rows(f, ino)
-    said = "%s (read to byte %d) is not found: compressed to app.log.1.gz " \
-        "while ferry-tail was down: %d bytes unread, lost" % (app, read, lost)
-    assert log.count(said) == 1, log
-    status = f.run("ferryctl", "status").stdout
-    assert "log app: %d B of its files went unread" % lost in status, status
+    elif fate == "xz":
+        said = ("%s (read to byte %d) is not found: compressed to "
+                "app.log.1.xz while ferry-tail was down; what it held past "
+                "that is lost" % (app, read))
+    else:
+        said = ("%s was compressed to app.log.1.gz while ferry-tail was "
+                "down: its %d unread bytes read from there"
+                % (app, sum(len(l) + 1 for l in unread)))
+    wait_for(lambda: said in f.log_text("tail"), 10, what=said)
+    wait_for(lambda: not tail_rows(f, ino), 10, interval=0.2,
+             what="the old file's checkpoint row to go")
+    assert counters(f).get("lost_bytes") == 0
 
 
 def test_symlink_target_rotated_in_an_unwatched_directory(suite, tmp_path):
@@ -1291,3 +1296,5 @@ def test_truncated_before_it_was_read(suite, tmp_path):
     said = ("%s was truncated before it was read to its end, and no copy of "
             "it was found: %d bytes unread, lost" % (app, c["lost_bytes"]))
     assert log.count(said) == 1, log
+    status = f.run("ferryctl", "status").stdout
+    assert "of its files went unread" in status, status
