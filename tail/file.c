@@ -327,6 +327,17 @@ split(struct tfile *tf, const char *buf, size_t n, uint64_t now)
 	return 0;
 }
 
+/* tf's directory, opened, for the copies beside it; its name in *base. */
+static DIR *
+open_dir_of(const struct tfile *tf, char *dirbuf, size_t size,
+    const char **dir, const char **base)
+{
+	strlcpy(dirbuf, tf->path, size);
+	*dir = dirname(dirbuf);
+	*base = strrchr(tf->path, '/') ? strrchr(tf->path, '/') + 1 : tf->path;
+	return opendir(*dir);
+}
+
 /*
  * The copy logrotate made before truncating (copytruncate): in the same
  * directory, its first bytes ours, at least as long as what we read. Its
@@ -335,18 +346,15 @@ split(struct tfile *tf, const char *buf, size_t n, uint64_t now)
 static int
 find_copy(const struct tfile *tf, char *copy, size_t size)
 {
-	char		 dirbuf[4096], *dir;
-	const char	*base;
+	char		 dirbuf[4096];
+	const char	*dir, *base;
 	DIR		*d;
 	struct dirent	*de;
 	struct stat	 st;
 	uint64_t	 fp;
 	int		 fd, found = -1;
 
-	strlcpy(dirbuf, tf->path, sizeof(dirbuf));
-	dir = dirname(dirbuf);
-	base = strrchr(tf->path, '/') ? strrchr(tf->path, '/') + 1 : tf->path;
-	if ((d = opendir(dir)) == NULL)
+	if ((d = open_dir_of(tf, dirbuf, sizeof(dirbuf), &dir, &base)) == NULL)
 		return -1;
 	while (found == -1 && (de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, base, strlen(base)) != 0 ||
@@ -438,6 +446,37 @@ rewritten(const struct tfile *tf, int64_t size)
 	return tfile_fingerprint(tf->fd, tf->fplen, &fp) == 0 && fp != tf->fp;
 }
 
+/*
+ * logrotate's copy, gzip'd already (copytruncate with compress and no
+ * delaycompress): a .gz beside it whose first bytes are ours; what we had
+ * not read is read from it. 0 and its path in copy, or -1.
+ */
+static int
+read_gz_copy(struct tfile *tf, uint64_t now, char *copy, size_t size)
+{
+	char		 dirbuf[4096];
+	const char	*dir, *base, *ext;
+	DIR		*d;
+	struct dirent	*de;
+	int64_t		 off = tf->off;
+	int		 rc = -1;
+
+	if ((d = open_dir_of(tf, dirbuf, sizeof(dirbuf), &dir, &base)) == NULL)
+		return -1;
+	while (rc == -1 && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, base, strlen(base)) != 0 ||
+		    (ext = strrchr(de->d_name, '.')) == NULL ||
+		    strcmp(ext, ".gz") != 0)
+			continue;
+		snprintf(copy, size, "%s/%s", dir, de->d_name);
+		/* Not ours: its first bytes differ, and nothing is read. */
+		if (tfile_read_gz(tf, copy, now) == 0 || tf->off != off)
+			rc = 0;
+	}
+	closedir(d);
+	return rc;
+}
+
 /* The file is shorter than what we read: start it over, after the copy. */
 static void
 truncated(struct tfile *tf, int64_t size, uint64_t now)
@@ -459,6 +498,10 @@ truncated(struct tfile *tf, int64_t size, uint64_t now)
 		    "read from the copy %s", tf->src->lc->name, tf->path, copy);
 		(void)read_copy(tf, fd, now);
 		close(fd);
+	} else if (read_gz_copy(tf, now, copy, sizeof(copy)) == 0) {
+		log_info("log %s: %s was truncated; what was not read yet was "
+		    "read from the compressed copy %s", tf->src->lc->name,
+		    tf->path, copy);
 	} else {
 		if (tf->off > 0)
 			log_info("log %s: %s was truncated (%lld bytes read, "

@@ -20,6 +20,7 @@ the forwarder deletes a segment only once every output has passed it.
 
 Every wait polls a condition under a deadline; every load loop is bounded.
 """
+import gzip
 import json
 import os
 import resource
@@ -449,6 +450,8 @@ def test_rename_rotation_every_second_under_load(suite, tmp_path):
 LOGROTATE_MODES = {
     "create": ["create"],
     "copytruncate": ["copytruncate"],
+    # The copy gzip'd at once: what was not read is read from the .gz.
+    "copytruncate-compress": ["copytruncate", "compress"],
     # A date suffix with the second, so each rotation gets its own name.
     "dateext": ["create", "dateext", "dateformat -%Y%m%d-%s", "compress",
                 "delaycompress"],
@@ -488,17 +491,20 @@ def test_logrotate_while_writing(suite, tmp_path, mode):
         logrotate(tmp_path, app, ["rotate 100", "missingok", "nomail"] +
                   LOGROTATE_MODES[mode])
         k += 1
-        if mode != "copytruncate":
+        if not mode.startswith("copytruncate"):
             w.reopen()
     lines = w.finish()
     may_miss = ()
-    if mode == "copytruncate":
+    if mode.startswith("copytruncate"):
         # What is left on disk: the copies, oldest first, then the file.
         on_disk = []
         for n in range(k, 0, -1):
             p = logs / ("app.log.%d" % n)
             if p.exists():
                 on_disk.extend(p.read_text().splitlines())
+            if p.with_name(p.name + ".gz").exists():
+                with gzip.open(p.with_name(p.name + ".gz"), "rt") as z:
+                    on_disk.extend(z.read().splitlines())
         on_disk.extend(app.read_text().splitlines())
         may_miss = set(lines) - set(on_disk)
     else:
@@ -1298,3 +1304,27 @@ def test_truncated_before_it_was_read(suite, tmp_path):
     assert log.count(said) == 1, log
     status = f.run("ferryctl", "status").stdout
     assert "of its files went unread" in status, status
+
+
+def test_copytruncate_compressed_at_once(suite, tmp_path):
+    """
+    logrotate's copytruncate with compress and no delaycompress, done while
+    ferry-tail has lines of the file unread: the copy is gzip'd (and the
+    plain copy deleted) before ferry-tail sees the truncation, so what it
+    had not read is read from the .gz, whose first bytes are the file's;
+    nothing is lost, nothing sent twice.
+    """
+    logs, app, f, want = app_started(suite, tmp_path, "before", 100)
+    unread = numbered("unread", 60)
+    new = numbered("after", 40)
+    with paused(f):
+        write_lines(app, unread)
+        logrotate(tmp_path, app, ["rotate 5", "copytruncate", "compress",
+                                  "nomail"])
+        assert sorted(p.name for p in logs.iterdir()) == ["app.log",
+                                                          "app.log.1.gz"]
+        write_lines(app, new)
+    want += unread + new
+    check_history(f, app, want)
+    assert "read from the compressed copy %s.1.gz" % app in f.log_text("tail")
+    assert counters(f).get("lost_bytes") == 0
