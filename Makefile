@@ -12,7 +12,7 @@
 # so adding a file never needs an edit here.
 
 CC	?= cc
-PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis libpcre2-8
+PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis libpcre2-8 zlib
 # The binaries that ship are hardened as Debian's own are (dpkg-buildflags):
 # a stack protector, glibc's checked functions, and read-only relocations.
 # Each function in a section of its own, and the linker drops those no
