@@ -220,6 +220,12 @@ struct runner {
 	const struct ferry_conf	*conf;
 	struct spool		*spool;
 	struct archive		*archive;	/* NULL unless collectors.archive */
+	/*
+	 * Where a validated, normalised line goes: runner.c's takes it to the
+	 * spool and the archive, a fuzz target's checks it. Passed in, so the
+	 * modules that read lines never call back into runner.c.
+	 */
+	int			(*emit)(struct runner *, const char *, size_t);
 	struct collector_list	 list;
 	int			 ncoll;
 	struct scan_owners	 owners;
@@ -236,7 +242,12 @@ struct runner {
 int		 exec_allowed(struct runner *, struct collector *);
 int		 exec_spawn(struct runner *, struct collector *, uint64_t);
 void		 exec_timeouts(struct runner *, uint64_t);
-void		 exec_reap(struct runner *, uint64_t);
+/*
+ * Reap the exited children up to the next of our collectors and return
+ * it, its run over; NULL when none is left. The runner decides what comes
+ * next.
+ */
+struct collector *exec_reap(struct runner *, uint64_t);
 void		 exec_stop(struct collector *, uint64_t);
 void		 exec_kill_all(struct runner *);
 void		 exec_kill_strays(void);
@@ -302,12 +313,5 @@ const struct collect_def *inline_find(const char *);
 /* Sample c now, its lines to the spool as a run's would go. */
 void		 inline_run(struct runner *, struct collector *, uint64_t);
 void		 inline_free(struct collector *);
-
-/* runner.c */
-struct collector *runner_find_pid(struct runner *, pid_t);
-/* A run or a daemon ended: the next state, or the collector is freed. */
-void		 runner_ended(struct runner *, struct collector *, uint64_t);
-/* A validated, normalised line: to the spool and the archive. */
-int		 runner_emit(struct runner *, const char *, size_t);
 
 #endif

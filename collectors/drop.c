@@ -327,7 +327,7 @@ ingest_line(const char *line, size_t len, int toolong, uint64_t now)
 	if (status == METRIC_EMPTY)
 		return;
 	if (status == METRIC_OK) {
-		if (runner_emit(r, out, outlen) == -1)
+		if (r->emit(r, out, outlen) == -1)
 			drop.st.dropped++;
 		else {
 			drop.st.lines++;

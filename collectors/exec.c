@@ -303,12 +303,24 @@ exec_kill_strays(void)
 	closedir(d);
 }
 
+static struct collector *
+find_pid(struct runner *r, pid_t pid)
+{
+	struct collector	*c;
+
+	TAILQ_FOREACH(c, &r->list, entry)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
 /*
- * SIGCHLD: collect every exited child. For one of our collectors, kill
+ * SIGCHLD: collect the exited children. For one of our collectors, kill
  * what is left of its process group first, while its zombie still holds
- * the group id, then reap it and let the runner decide what comes next.
+ * the group id, then reap it and return it: the runner decides what comes
+ * next.
  */
-void
+struct collector *
 exec_reap(struct runner *r, uint64_t now)
 {
 	struct collector	*c;
@@ -324,11 +336,11 @@ exec_reap(struct runner *r, uint64_t now)
 				continue;
 			if (errno != ECHILD)
 				log_warn("waitid");
-			return;
+			return NULL;
 		}
 		if ((pid = si.si_pid) == 0)
-			return;
-		if ((c = runner_find_pid(r, pid)) != NULL)
+			return NULL;
+		if ((c = find_pid(r, pid)) != NULL)
 			(void)kill(-pid, SIGKILL);
 		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 			;
@@ -368,7 +380,7 @@ exec_reap(struct runner *r, uint64_t now)
 			    "timeouts", c->name, c->timing_out);
 			c->timing_out = 0;
 		}
-		runner_ended(r, c, now);
+		return c;
 	}
 }
 

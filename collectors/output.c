@@ -245,7 +245,7 @@ out_line(struct runner *r, struct collector *c, const char *line, size_t len,
 	else
 		c->run_lines++;
 	if (status == METRIC_OK) {
-		if (runner_emit(r, out, outlen) == -1)
+		if (r->emit(r, out, outlen) == -1)
 			c->st.dropped++;
 		else
 			c->st.lines++;

@@ -84,6 +84,9 @@ static struct collector *coll_new(const char *, const char *, int, uint64_t);
 static void	coll_free(struct collector *);
 static void	coll_changed(struct collector *, const struct stat *, uint64_t);
 static void	coll_retire(struct collector *, const char *, uint64_t);
+static void	ended(struct collector *, uint64_t);
+static void	reap(uint64_t);
+static int	emit(struct runner *, const char *, size_t);
 static int	run_due(uint64_t);
 static void	event_loop(void);
 static void	handle_signals(uint64_t);
@@ -133,6 +136,7 @@ setup(void)
 
 	memset(&R, 0, sizeof(R));
 	R.conf = conf;
+	R.emit = emit;
 	TAILQ_INIT(&R.list);
 	if (sig_init(sigs, sizeof(sigs) / sizeof(sigs[0])) == -1)
 		fatalx("signals");
@@ -202,17 +206,6 @@ find_name(const char *name)
 
 	TAILQ_FOREACH(c, &R.list, entry)
 		if (!c->gone && strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-struct collector *
-runner_find_pid(struct runner *r, pid_t pid)
-{
-	struct collector	*c;
-
-	TAILQ_FOREACH(c, &r->list, entry)
-		if (c->pid == pid)
 			return c;
 	return NULL;
 }
@@ -425,10 +418,10 @@ coll_retire(struct collector *c, const char *why, uint64_t now)
 }
 
 /* A process of c was reaped (exec.c): what comes next. */
-void
-runner_ended(struct runner *r, struct collector *c, uint64_t now)
+static void
+ended(struct collector *c, uint64_t now)
 {
-	if (r->quit) {
+	if (R.quit) {
 		/* Kept for the last counters; freed at the very end. */
 		c->state = COLL_GONE;
 		return;
@@ -446,6 +439,16 @@ runner_ended(struct runner *r, struct collector *c, uint64_t now)
 	c->state = COLL_IDLE;
 	if (c->due <= now)
 		c->due = sched_next(now, c->interval_ms, c->offset_ms);
+}
+
+/* SIGCHLD: each collector whose process exited goes on to its next state. */
+static void
+reap(uint64_t now)
+{
+	struct collector	*c;
+
+	while ((c = exec_reap(&R, now)) != NULL)
+		ended(c, now);
 }
 
 /*
@@ -506,8 +509,9 @@ run_due(uint64_t now)
 	return started;
 }
 
-int
-runner_emit(struct runner *r, const char *line, size_t len)
+/* A validated, normalised line: to the spool and the archive. */
+static int
+emit(struct runner *r, const char *line, size_t len)
 {
 	if (spool_append(r->spool, line, len) == -1)
 		return -1;
@@ -584,7 +588,7 @@ handle_signals(uint64_t now)
 	while ((signo = sig_next()) != 0) {
 		switch (signo) {
 		case SIGCHLD:
-			exec_reap(&R, now);
+			reap(now);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -816,7 +820,7 @@ shutdown_collectors(void)
 	exec_kill_strays();
 	for (i = 0; i < 50 && any_running(); i++) {
 		usleep(20000);
-		exec_reap(&R, clock_mono_ms());
+		reap(clock_mono_ms());
 	}
 }
 

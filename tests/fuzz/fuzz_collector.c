@@ -27,8 +27,8 @@
 
 static uint64_t	emitted;
 
-int
-runner_emit(struct runner *r, const char *line, size_t len)
+static int
+check_emit(struct runner *r, const char *line, size_t len)
 {
 	struct metric	m;
 
@@ -84,6 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	memset(&r, 0, sizeof(r));
+	r.emit = check_emit;
 	r.prefixlen = line_prefix(r.prefix, sizeof(r.prefix), "servers",
 	    "web1.example.com");
 	r.max_line = limits[mode % 5];
