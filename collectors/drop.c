@@ -41,6 +41,7 @@
 #include "clock.h"
 #include "collectors.h"
 #include "conf.h"
+#include "hash.h"
 #include "log.h"
 #include "metric.h"
 #include "spool.h"
@@ -98,18 +99,6 @@ static struct {
 } drop = { .ifd = -1, .wd = -1, .fd = -1 };
 
 static int	enqueue(const char *, int);
-
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 static void
 add_watch(void)
