@@ -7,7 +7,6 @@
  */
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "confhash.h"
 #include "hash.h"
 
@@ -44,35 +44,24 @@ hash_file(uint64_t h, const char *path)
 	return hash_bytes(h, &len, sizeof(len));
 }
 
-/* As common/conf.c chooses the fragments of conf.d. */
-static int
-is_fragment(const struct dirent *d)
-{
-	size_t	n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 5 &&
-	    strcmp(d->d_name + n - 5, ".conf") == 0;
-}
-
 /* Each fragment of dir in name order; ENOENT is a valid state. */
 static uint64_t
 hash_dir(uint64_t h, const char *dir)
 {
-	struct dirent	**ents = NULL;
+	char		**names;
 	char		  frag[PATH_MAX];
-	int		  n, i;
+	int		  i;
 
-	if ((n = scandir(dir, &ents, is_fragment, alphasort)) == -1) {
+	/* The fragments common/conf.c reads, in its order. */
+	if ((names = conf_fragments(dir)) == NULL) {
 		/* No conf.d is a valid state; an unreadable one is not. */
 		return errno == ENOENT ? h : hash_bytes(h, "\0noconfd", 8);
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; names[i] != NULL; i++)
 		if ((size_t)snprintf(frag, sizeof(frag), "%s/%s", dir,
-		    ents[i]->d_name) < sizeof(frag))
+		    names[i]) < sizeof(frag))
 			h = hash_file(h, frag);
-		free(ents[i]);
-	}
-	free(ents);
+	conf_strings_free(names);
 	return h;
 }
 
