@@ -9,7 +9,7 @@
  * sched.c	when: a stable offset per name, the daemon restart backoff
  * bucket.c	how much: the token bucket of the rate limits
  * exec.c	spawn (no shell), timeout, process-group kill, reap
- * output.c	a collector's stdout and stderr: lines, limits, logging
+ * printed.c	a collector's stdout and stderr: lines, limits, logging
  * line.c	one line: prefix, validate, normalise
  * drop.c	the drop directory: whole files, ingested once
  * archive.c	archive.log: a copy of every collector metric
@@ -252,22 +252,22 @@ void		 exec_stop(struct collector *, uint64_t);
 void		 exec_kill_all(struct runner *);
 void		 exec_kill_strays(void);
 
-/* output.c */
-int		 output_open(struct runner *, struct collector *, int, int);
+/* printed.c */
+int		 printed_open(struct runner *, struct collector *, int, int);
 /* Read what one pipe has (one chunk); at_exit: everything left. */
-void		 output_read(struct runner *, struct collector *,
+void		 printed_read(struct runner *, struct collector *,
 		    struct pipe_in *, uint64_t, int);
 /* Whole lines an inline collector printed, taken as its stdout's. */
-void		 output_feed(struct runner *, struct collector *, const char *,
+void		 printed_feed(struct runner *, struct collector *, const char *,
 		    size_t, uint64_t);
 /* The run is over: drain, take or count the last line, close. */
-void		 output_close(struct runner *, struct collector *, int,
+void		 printed_close(struct runner *, struct collector *, int,
 		    uint64_t);
 /* Whether the pipe should be polled now; else *wake is when. */
-int		 output_wants(struct collector *, const struct pipe_in *,
+int		 printed_wants(struct collector *, const struct pipe_in *,
 		    uint64_t, uint64_t *);
 /* Each second: notices of cut lines and hidden log lines, when due. */
-void		 output_housekeep(struct collector *, uint64_t);
+void		 printed_housekeep(struct collector *, uint64_t);
 /* 1 when a line of this kind may be logged now. */
 int		 loglimit_take(struct loglimit *, unsigned, uint64_t);
 

@@ -301,7 +301,7 @@ drop_sweep(uint64_t now)
 }
 
 static void
-ingest_line(const char *line, size_t len, int toolong, uint64_t now)
+ingest_drop_line(const char *line, size_t len, int toolong, uint64_t now)
 {
 	struct runner	*r = drop.r;
 	char		 out[LINE_MAX_BYTES], shown[81];
@@ -345,16 +345,16 @@ ingest(const char *data, size_t n, uint64_t now)
 		if (drop.toolong) {
 			/* the rest of a long line */
 		} else if (drop.len == 0 && nl != NULL) {
-			ingest_line(data, seg, 0, now);
+			ingest_drop_line(data, seg, 0, now);
 		} else if (drop.len + seg <= drop.r->max_line) {
 			memcpy(drop.buf + drop.len, data, seg);
 			drop.len += seg;
 			if (nl != NULL) {
-				ingest_line(drop.buf, drop.len, 0, now);
+				ingest_drop_line(drop.buf, drop.len, 0, now);
 				drop.len = 0;
 			}
 		} else {
-			ingest_line(drop.buf, drop.len, 1, now);
+			ingest_drop_line(drop.buf, drop.len, 1, now);
 			drop.len = 0;
 			drop.toolong = 1;
 		}
@@ -426,7 +426,7 @@ static void
 finish(uint64_t now)
 {
 	if (drop.len > 0 && !drop.toolong)
-		ingest_line(drop.buf, drop.len, 0, now);
+		ingest_drop_line(drop.buf, drop.len, 0, now);
 	drop.len = 0;
 	if (spool_sync(drop.r->spool) == -1) {
 		/* Kept: a later start takes it again, once the spool works. */

@@ -159,7 +159,7 @@ exec_spawn(struct runner *r, struct collector *c, uint64_t now)
 	}
 	(void)fcntl(out[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(err[0], F_SETFL, O_NONBLOCK);
-	if (output_open(r, c, out[0], err[0]) == -1) {
+	if (printed_open(r, c, out[0], err[0]) == -1) {
 		/* Out of memory: do not leave a process nobody reads. */
 		(void)kill(-pid, SIGKILL);
 		c->pid = pid;
@@ -171,7 +171,7 @@ exec_spawn(struct runner *r, struct collector *c, uint64_t now)
 	c->pid = pid;
 	c->state = COLL_RUNNING;
 	c->started = now;
-	/* A daemon's last run is its last batch (output.c), not its start. */
+	/* A daemon's last run is its last batch (printed.c), not its start. */
 	if (!c->daemon)
 		c->last_run = clock_wall();
 	c->deadline = c->daemon ? 0 : now + c->timeout_ms;
@@ -347,7 +347,7 @@ exec_reap(struct runner *r, uint64_t now)
 		if (c == NULL)
 			continue;	/* an orphan we adopted */
 
-		output_close(r, c, !c->killed && WIFEXITED(st) &&
+		printed_close(r, c, !c->killed && WIFEXITED(st) &&
 		    WEXITSTATUS(st) == 0, now);
 		c->pid = 0;
 		c->kill_at = 0;

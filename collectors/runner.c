@@ -9,7 +9,7 @@
  *  - each interval collector runs at its own phase of its interval (a
  *    stable offset per name) and is killed, with its process group, at its
  *    timeout; a daemon is started once and restarted with a backoff;
- *  - their stdout and stderr are read without ever blocking (output.c),
+ *  - their stdout and stderr are read without ever blocking (printed.c),
  *    so one collector can hang, flood, crash or print garbage without
  *    delaying another by more than one chunk's handling;
  *  - the built-ins that can run inline are sampled here, all in one turn
@@ -655,7 +655,7 @@ run_timers(struct timers *t, uint64_t now)
 	}
 	if (now >= t->housekeep_due) {
 		TAILQ_FOREACH(c, &R.list, entry)
-			output_housekeep(c, now);
+			printed_housekeep(c, now);
 		if (R.archive != NULL)
 			archive_check(R.archive);
 		t->housekeep_due = now + HOUSEKEEP_MS;
@@ -773,13 +773,13 @@ event_loop(void)
 		TAILQ_FOREACH(c, &R.list, entry) {
 			if (c->pid <= 0 || n + 2 > NPOLL)
 				continue;
-			if (output_wants(c, &c->out, now, &wake)) {
+			if (printed_wants(c, &c->out, now, &wake)) {
 				pfd[n].fd = c->out.fd;
 				pfd[n].events = POLLIN;
 				owner[n] = c;
 				which[n++] = &c->out;
 			}
-			if (output_wants(c, &c->err, now, &wake)) {
+			if (printed_wants(c, &c->err, now, &wake)) {
 				pfd[n].fd = c->err.fd;
 				pfd[n].events = POLLIN;
 				owner[n] = c;
@@ -795,7 +795,7 @@ event_loop(void)
 		/* Pipes before signals: a reap may free their collector. */
 		for (i = npipes; i < n; i++)
 			if (pfd[i].revents != 0) {
-				output_read(&R, owner[i], which[i], now, 0);
+				printed_read(&R, owner[i], which[i], now, 0);
 				activity(&t, now);
 			}
 		if (pfd[1].revents != 0)
