@@ -38,6 +38,7 @@
 #define SPOOL_RBUF_MAX	(4 * 1024 * 1024) /* a longer line is skipped, counted */
 #define SEQ_DIGITS	16
 #define PROBE_MS	1000	/* in memory: how often to try the disk again */
+#define NEXT_CHECK_MS	20	/* reader: a miss of the next segment holds */
 
 struct spool {
 	char		 dir[4096];
@@ -62,6 +63,7 @@ struct spool_reader {
 	char		 memdir[4096];
 	char		 stream[SPOOL_STREAM_MAX];
 	uint64_t	 next_check;	/* mono ms: no later segment before this */
+	unsigned	 trust_ms;	/* how long a miss holds (NEXT_CHECK_MS) */
 	uint64_t	 listed_seq;	/* a listing found nothing after this seq */
 	struct timespec	 listed_disk;	/* ... while the places had these mtimes */
 	struct timespec	 listed_mem;
@@ -583,6 +585,7 @@ spool_reader_open(const char *dir, const char *memdir, const char *stream,
 	}
 	r->cap = SPOOL_RBUF_MIN;
 	r->fd = -1;
+	r->trust_ms = NEXT_CHECK_MS;
 	strlcpy(r->dir, dir, sizeof(r->dir));
 	strlcpy(r->memdir, memdir ? memdir : "", sizeof(r->memdir));
 	strlcpy(r->stream, stream, sizeof(r->stream));
@@ -612,10 +615,12 @@ spool_reader_tell(const struct spool_reader *r, uint64_t *seq, uint64_t *off)
 int
 spool_reader_seek(struct spool_reader *r, uint64_t seq, uint64_t off)
 {
-	if (seq != r->seq && r->fd != -1) {
-		close(r->fd);
+	if (seq != r->seq) {
+		if (r->fd != -1)
+			close(r->fd);
 		r->fd = -1;
 		r->finished = 0;
+		r->next_check = 0;	/* a miss was about another place */
 	}
 	r->seq = seq;
 	r->off = r->bufoff = off;
@@ -718,9 +723,9 @@ next_seq(struct spool_reader *r)
  * An idle stream's reader is asked for lines on every batch; looking for a
  * later segment each time costs path lookups for nothing. A miss is
  * trusted for NEXT_CHECK_MS, which is all it can add to the moment a
- * reader moves on after a rotation.
+ * reader moves on after a rotation; longer for a caller that is told of
+ * new segments (spool_reader_trust()).
  */
-#define NEXT_CHECK_MS	20
 
 static uint64_t
 next_seq_throttled(struct spool_reader *r)
@@ -730,8 +735,21 @@ next_seq_throttled(struct spool_reader *r)
 	if (now < r->next_check)
 		return 0;
 	if ((next = next_seq(r)) == 0)
-		r->next_check = now + NEXT_CHECK_MS;
+		r->next_check = now + r->trust_ms;
 	return next;
+}
+
+void
+spool_reader_trust(struct spool_reader *r, unsigned ms)
+{
+	r->trust_ms = ms;
+	r->next_check = 0;
+}
+
+void
+spool_reader_recheck(struct spool_reader *r)
+{
+	r->next_check = 0;
 }
 
 static int
@@ -816,6 +834,7 @@ spool_reader_skip(struct spool_reader *r, uint64_t seq)
 	r->seq = seq + 1;
 	r->off = r->bufoff = 0;
 	r->start = r->end = 0;
+	r->next_check = 0;	/* a miss was about another place */
 }
 
 int

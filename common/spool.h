@@ -76,6 +76,13 @@ int		 spool_reader_seek(struct spool_reader *, uint64_t, uint64_t);
 uint64_t	 spool_reader_torn(const struct spool_reader *);
 /* If the reader is in segment seq, give it up and move to the next one. */
 void		 spool_reader_skip(struct spool_reader *, uint64_t);
+/*
+ * For a caller told of new segments another way (inotify): at the end of
+ * its segment the reader trusts a look that found no later one for ms
+ * (instead of 20), until spool_reader_recheck() says one may have come.
+ */
+void		 spool_reader_trust(struct spool_reader *, unsigned);
+void		 spool_reader_recheck(struct spool_reader *);
 void		 spool_reader_close(struct spool_reader *);
 
 #endif

@@ -5,9 +5,11 @@
  * sent from them: those, and only those, are lost.
  *
  * The forwarder enforces the caps because it is the one process that knows
- * every output's position; it runs whenever a writer wrote (inotify), so a
- * cap is kept with a headroom of about one segment (at least 512 KiB, at
- * most half the cap) for what writers append between two checks. Only
+ * every output's position; it runs whenever a writer rotated (inotify), on
+ * every write while the spool is near a cap (cap_near()) and once a
+ * second, so a cap is kept with a headroom of about one segment (at least
+ * 512 KiB, at most half the cap) for what writers append between two
+ * checks. Only
  * finished segments go: a writer's open segment is never pulled from under
  * it. Dropping is logged once when it starts and once when it has stopped
  * for a minute, with the counts.
@@ -59,6 +61,19 @@ const struct cap_totals *
 cap_totals(void)
 {
 	return &totals;
+}
+
+/*
+ * Whether the spool was, at the last check, within two headrooms of a
+ * cap. Further off, appends alone cannot reach it before a writer rotates
+ * (a segment is at most a headroom), and a rotation is a check anyway: the
+ * loop then need not list the spool on every write.
+ */
+int
+cap_near(void)
+{
+	return totals.disk_bytes + 2 * disk_headroom >= disk_max ||
+	    totals.memory_bytes > 0;
 }
 
 /* Lines in path between byte offsets [off, end). */

@@ -14,6 +14,7 @@
 #include <poll.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +82,9 @@ watch_spool(const char *dir)
 
 /*
  * Drain inotify: 0 nothing happened, 1 a writer wrote, 2 a segment was
- * created (rescan for streams too).
+ * created or removed (rescan for streams too, and the readers look for
+ * their next segment again). A read that left room for another event took
+ * them all; one that came after it wakes the poll again.
  */
 static int
 drain_inotify(void)
@@ -98,11 +101,14 @@ drain_inotify(void)
 	while ((n = read(inotify_fd, buf, sizeof(buf))) > 0) {
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
-			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
+			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE |
+			    IN_Q_OVERFLOW))
 				what = 2;
 			else if (what == 0)
 				what = 1;
 		}
+		if ((size_t)n + sizeof(*ev) + NAME_MAX + 1 <= sizeof(buf))
+			break;
 	}
 	return what;
 }
@@ -285,10 +291,14 @@ event_loop(void)
 		transport_wait(fds, inotify_fd == -1 ? 1 : 2, outputs, noutputs,
 		    poll_timeout(now, rescan_due));
 		now = clock_mono_ms();
-		handle_signals(now, &stop_by);
-		wrote = drain_inotify();
-		if (wrote == 2)
+		/* Only what poll said is readable: a wake-up costs no more. */
+		if (fds[0].revents & POLLIN)
+			handle_signals(now, &stop_by);
+		wrote = fds[1].revents & POLLIN ? drain_inotify() : 0;
+		if (wrote == 2) {
 			rescan_due = now;
+			source_recheck(outputs, noutputs);
+		}
 		if (now >= rescan_due) {
 			for (i = 0; i < noutputs; i++)
 				source_rescan(&outputs[i], 0);
@@ -296,10 +306,11 @@ event_loop(void)
 		}
 		/*
 		 * After rescan: a new stream's reader must exist to be counted.
-		 * At most every CAP_MS while writers write: a check lists the
-		 * spool, and a busy receiver writes a thousand times a second.
+		 * A check lists the spool: at a rotation, at a write only near a
+		 * cap (cap_near()), at most every CAP_MS, and once a second.
 		 */
-		if ((wrote && now >= cap_last + CAP_MS) || now >= cap_last + RESCAN_MS) {
+		if (((wrote == 2 || (wrote && cap_near())) &&
+		    now >= cap_last + CAP_MS) || now >= cap_last + RESCAN_MS) {
 			cap_enforce(outputs, noutputs, now);
 			cap_last = now;
 		}
@@ -335,6 +346,9 @@ main(int argc, char *argv[])
 	if ((self = selfmetrics_open(conf, spool, "forwarder")) == NULL)
 		fatalx("cannot open the self-metrics stream");
 	watch_spool(spool);
+	/* Told of new segments: the readers need not look for them each batch. */
+	if (inotify_fd != -1)
+		source_trust(RESCAN_MS);
 	open_outputs(spool);
 
 	event_loop();

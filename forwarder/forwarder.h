@@ -121,6 +121,8 @@ int	source_init(const char *, const char *, struct progress *);
 const char *source_dir(int);
 struct stream_pos *source_pos(struct output *, const char *);
 int	source_rescan(struct output *, size_t);
+void	source_trust(unsigned);
+void	source_recheck(struct output *, size_t);
 int	source_fill(struct output *, int, size_t);
 int	source_moved(const struct output *);
 int	source_commit(struct output *);
@@ -139,6 +141,7 @@ struct cap_totals {
 	uint64_t	dropped;	/* with no output configured */
 };
 const struct cap_totals *cap_totals(void);
+int	cap_near(void);
 
 /* output.c: each output's state machine */
 extern int	cleanup_wanted;	/* a cursor crossed a segment: try deleting */

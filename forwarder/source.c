@@ -30,6 +30,7 @@
 static char		 spool_dir[4096];
 static char		 mem_dir[4096];
 static struct progress	*db;
+static unsigned		 trust_ms;	/* 0: the reader's own */
 
 int
 source_init(const char *dir, const char *memdir, struct progress *p)
@@ -91,10 +92,34 @@ pos_add(struct output *o, const char *stream, uint64_t oldest,
 	if ((p->reader = spool_reader_open(spool_dir, mem_dir, stream, seq,
 	    off)) == NULL)
 		return -1;
+	if (trust_ms != 0)
+		spool_reader_trust(p->reader, trust_ms);
 	o->npos++;
 	log_debug("output %s: reading %s from %" PRIu64 ":%" PRIu64, o->name,
 	    stream, seq, off);
 	return 0;
+}
+
+/*
+ * The loop is told of new segments (inotify): a reader at the end of its
+ * segment need not look for the next one on every batch, only after
+ * source_recheck(), or ms after its last look.
+ */
+void
+source_trust(unsigned ms)
+{
+	trust_ms = ms;
+}
+
+/* A segment was created or removed: every reader looks again. */
+void
+source_recheck(struct output *outs, size_t nouts)
+{
+	size_t	i, k;
+
+	for (i = 0; i < nouts; i++)
+		for (k = 0; k < outs[i].npos; k++)
+			spool_reader_recheck(outs[i].pos[k].reader);
 }
 
 /* Pick up streams that appeared since the last scan. */
@@ -197,10 +222,11 @@ source_fill(struct output *o, int max, size_t cap)
 	size_t		 len, i, k;
 	uint64_t	 seq, off;
 	enum record_kind kind;
-	int		 added = 0, rc, progress = 1;
+	int		 added = 0, rc, more = 1;
 
-	while (added < max && progress) {
-		progress = 0;
+	/* Another turn only when a stream was left with lines to read. */
+	while (added < max && more) {
+		more = 0;
 		for (k = 0; k < o->npos && added < max; k++) {
 			struct stream_pos *p = &o->pos[(turn + k) % o->npos];
 			struct spool_reader *r = p->reader;
@@ -227,8 +253,9 @@ source_fill(struct output *o, int max, size_t cap)
 				o->batch.kind = kind;
 				added++;
 				o->batch.nself += self;
-				progress = 1;
 			}
+			if (i == 64)
+				more = 1;
 		}
 	}
 	turn++;
@@ -262,6 +289,11 @@ source_commit_at(struct output *o, const uint64_t *seq, const uint64_t *off,
 	size_t	i;
 	int	crossed = 0;
 
+	for (i = 0; i < n && i < o->npos; i++)
+		if (seq[i] != o->pos[i].seq || off[i] != o->pos[i].off)
+			break;
+	if (i == n || i == o->npos)
+		return 0;	/* nothing moved: no transaction */
 	if (progress_begin(db) == -1)
 		return -1;
 	for (i = 0; i < n && i < o->npos; i++) {

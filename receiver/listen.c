@@ -26,6 +26,17 @@
  * epoll set's events) and new clients wait in the listen backlog, in
  * order, until a connection closes or the grace has passed: held, never
  * accepted and dropped.
+ *
+ * Reads go in step with the spool's flush, not with the clients' writes.
+ * The connections and the UDP socket are in the epoll set one-shot: on
+ * readiness a socket is read until the kernel holds no more for it, then
+ * it stays out of the wait (parked) and the loop's next flush tick reads it
+ * again, just before the write. A client writing a line a millisecond then
+ * costs a read per tick, not a wake-up per line; its lines still reach the
+ * spool at that tick, as soon as they would have. A socket with nothing at
+ * the tick goes back into the wait, so the next byte wakes us at once; one
+ * still full after a turn of reads goes back too, so the busiest client
+ * does not keep the others waiting.
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
@@ -47,6 +58,8 @@
 #define RBUF_SIZE	(64 * 1024)
 #define READS_PER_EVENT	8	/* then let other sockets have a turn */
 #define UDP_PER_EVENT	256
+#define UDP_VLEN	32	/* datagrams per recvmmsg() */
+#define UDP_MAX		65536	/* more than any datagram's payload */
 #define UDP_RCVBUF	(8 * 1024 * 1024)
 #define LISTEN_BACKLOG	512
 #define DRAIN_READS	16	/* an evicted connection: at most 1 MiB more */
@@ -55,13 +68,18 @@
 
 enum sock_kind { SOCK_TCP_LISTEN, SOCK_UDP, SOCK_CONN, SOCK_CLOSED };
 
+/* What a turn of reads found. */
+enum got { GOT_NOTHING, GOT_ALL, GOT_MORE, GOT_CLOSED };
+
 struct sock {
 	enum sock_kind		 kind;
 	int			 fd;
+	int			 parked;	/* out of the wait until the tick */
 	uint64_t		 last_ms;	/* last byte received */
 	size_t			 plen;		/* bytes of the unfinished line */
 	char			*partial;
 	TAILQ_ENTRY(sock)	 entry;		/* idle longest first */
+	TAILQ_ENTRY(sock)	 park;
 };
 
 static TAILQ_HEAD(, sock)	 conns = TAILQ_HEAD_INITIALIZER(conns);
@@ -71,6 +89,7 @@ static TAILQ_HEAD(, sock)	 conns = TAILQ_HEAD_INITIALIZER(conns);
  * in the same batch.
  */
 static TAILQ_HEAD(, sock)	 closed = TAILQ_HEAD_INITIALIZER(closed);
+static TAILQ_HEAD(, sock)	 parked = TAILQ_HEAD_INITIALIZER(parked);
 static struct sock		 tcp_listener = { .kind = SOCK_TCP_LISTEN, .fd = -1 };
 static struct sock		 udp_sock = { .kind = SOCK_UDP, .fd = -1 };
 static int			 epfd = -1;
@@ -80,17 +99,47 @@ static int			 max_conns;
 static size_t			 max_line;
 static uint64_t			 idle_ms;
 static char			 rbuf[RBUF_SIZE];
+/* Pages of it are touched only by datagrams that long. */
+static char			 ubuf[UDP_VLEN][UDP_MAX];
 
+/* Into the epoll set: the listener level-triggered, the others one-shot. */
 static int
 epoll_add(struct sock *s)
 {
 	struct epoll_event	ev = { .events = EPOLLIN, .data.ptr = s };
 
+	if (s->kind != SOCK_TCP_LISTEN)
+		ev.events |= EPOLLONESHOT;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev) == -1) {
 		log_warn("epoll_ctl");
 		return -1;
 	}
 	return 0;
+}
+
+/* Back into the wait: its next byte wakes the loop. */
+static void
+rearm(struct sock *s)
+{
+	struct epoll_event	ev = { .events = EPOLLIN | EPOLLONESHOT,
+				    .data.ptr = s };
+
+	if (s->parked) {
+		TAILQ_REMOVE(&parked, s, park);
+		s->parked = 0;
+	}
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, s->fd, &ev) == -1)
+		log_warn("epoll_ctl");
+}
+
+/* Out of the wait until the next tick reads it (one-shot: it is already). */
+static void
+park(struct sock *s)
+{
+	if (s->parked)
+		return;
+	s->parked = 1;
+	TAILQ_INSERT_TAIL(&parked, s, park);
 }
 
 /*
@@ -153,6 +202,10 @@ listen_init(const struct ferry_conf *conf, int fd)
 static void
 conn_close(struct sock *c)
 {
+	if (c->parked) {
+		TAILQ_REMOVE(&parked, c, park);
+		c->parked = 0;
+	}
 	TAILQ_REMOVE(&conns, c, entry);
 	close(c->fd);	/* also leaves the epoll set */
 	c->fd = -1;
@@ -366,56 +419,93 @@ conn_lines(struct sock *c, const char *buf, size_t n, int64_t now)
 	return 0;
 }
 
-static void
-conn_read(struct sock *c, uint64_t now_ms)
+/*
+ * A turn of reads of a connection: until the kernel holds no more for it.
+ * Woken by epoll (to_end), it reads on to EAGAIN, so a client that sent
+ * its lines and closed is closed now, not at the tick (one that waits for
+ * our close, as a sender that wants its lines taken does, would wait a
+ * tick per connection); at the tick, a short read is the end of the turn.
+ */
+static enum got
+conn_read(struct sock *c, uint64_t now_ms, int to_end)
 {
 	int64_t	now = clock_wall();
 	ssize_t	n;
 	int	i;
 
-	conn_touch(c, now_ms);
 	for (i = 0; i < READS_PER_EVENT; i++) {
 		n = read(c->fd, rbuf, sizeof(rbuf));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
-			return;
+			return i == 0 ? GOT_NOTHING : GOT_ALL;
 		if (n <= 0) {
 			/* The client is done: its last line may lack a newline. */
 			if (n == 0 && c->plen > 0)
 				ingest_line(c->partial, c->plen, now);
 			conn_close(c);
-			return;
+			return GOT_CLOSED;
 		}
+		conn_touch(c, now_ms);
 		if (conn_lines(c, rbuf, n, now) == -1) {
 			conn_close(c);
-			return;
+			return GOT_CLOSED;
 		}
-		if ((size_t)n < sizeof(rbuf))
-			return;
+		if ((size_t)n < sizeof(rbuf) && !to_end)
+			return GOT_ALL;
 	}
+	return GOT_MORE;
 }
 
-static void
+/* A turn of reads of the UDP socket, UDP_VLEN datagrams a call. */
+static enum got
 udp_read(void)
 {
-	int64_t	now = clock_wall();
-	ssize_t	n;
-	int	i;
+	static struct mmsghdr	 msgs[UDP_VLEN];
+	static struct iovec	 iov[UDP_VLEN];
+	int64_t			 now = clock_wall();
+	int			 i, k, n, got = 0;
 
-	for (i = 0; i < UDP_PER_EVENT; i++) {
-		n = recv(udp_sock.fd, rbuf, sizeof(rbuf), MSG_TRUNC);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_warn("recv udp");
-			return;
-		}
-		if ((size_t)n > sizeof(rbuf)) {
-			ingest_reject(METRIC_TOO_LONG, rbuf, sizeof(rbuf));
-			continue;
-		}
-		ingest_lines(rbuf, n, now);
+	for (i = 0; i < UDP_VLEN; i++) {
+		iov[i].iov_base = ubuf[i];
+		iov[i].iov_len = sizeof(ubuf[i]);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
+	while (got < UDP_PER_EVENT) {
+		n = recvmmsg(udp_sock.fd, msgs, UDP_VLEN, MSG_DONTWAIT, NULL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			if (errno != EAGAIN)
+				log_warn("recv udp");
+			return got == 0 ? GOT_NOTHING : GOT_ALL;
+		}
+		for (k = 0; k < n; k++) {
+			if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC)
+				ingest_reject(METRIC_TOO_LONG, ubuf[k],
+				    msgs[k].msg_len);
+			else
+				ingest_lines(ubuf[k], msgs[k].msg_len, now);
+		}
+		got += n;
+		if (n < UDP_VLEN)
+			return GOT_ALL;
+	}
+	return GOT_MORE;
+}
+
+/*
+ * After a turn of reads: what it read all of waits for the tick, what it
+ * could not finish and what had nothing goes back into the wait.
+ */
+static void
+after_reads(struct sock *s, enum got got)
+{
+	if (got == GOT_ALL)
+		park(s);
+	else if (got != GOT_CLOSED)
+		rearm(s);
 }
 
 /* One epoll event; ptr is the event's data.ptr, one of our socks. */
@@ -429,14 +519,40 @@ listen_dispatch(void *ptr, uint64_t now_ms)
 		accept_conns(now_ms);
 		break;
 	case SOCK_UDP:
-		udp_read();
+		after_reads(s, udp_read());
 		break;
 	case SOCK_CONN:
-		conn_read(s, now_ms);
+		after_reads(s, conn_read(s, now_ms, 1));
 		break;
 	case SOCK_CLOSED:
 		break;		/* evicted earlier in this batch */
 	}
+}
+
+/*
+ * The flush tick: read every parked socket once more, just before the
+ * spool's write. One that had nothing goes back into the wait.
+ */
+void
+listen_tick(uint64_t now_ms)
+{
+	struct sock	*s, *next;
+	enum got	 got;
+
+	/* The tail now: one parked during this pass waits for the next. */
+	for (s = TAILQ_FIRST(&parked); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, park);
+		got = s->kind == SOCK_UDP ? udp_read() : conn_read(s, now_ms, 0);
+		if (got != GOT_ALL && got != GOT_CLOSED)
+			rearm(s);
+	}
+}
+
+/* Parked sockets: the loop must tick while there are. */
+int
+listen_parked(void)
+{
+	return !TAILQ_EMPTY(&parked);
 }
 
 void

@@ -6,7 +6,8 @@
  * spool file within 100 ms (so kill -9 loses at most that), and the file is
  * fsynced once per receiver.flush_interval (so a power loss loses at most
  * that). Lines are gathered in the spool's write buffer and written in large
- * runs, every FLUSH_MS or when the buffer fills, whichever comes first.
+ * runs, every FLUSH_MS or when the buffer fills, whichever comes first; the
+ * sockets are read in step with that tick (listen.c), not once per line.
  */
 #include <sys/epoll.h>
 
@@ -96,17 +97,23 @@ struct timers {
 	uint64_t	housekeep_due;
 };
 
-/* Write the buffer when due; fsync when due; both keep their promise. */
+/*
+ * The flush tick: read the sockets parked since the last (listen.c), then
+ * write the buffer; fsync when due. Both keep their promise. The tick runs
+ * while lines are buffered or sockets parked, so a steady client costs a
+ * wake-up per tick, however many lines it writes.
+ */
 static void
 run_timers(struct timers *t, uint64_t now)
 {
-	if (spool_pending(spool) > 0 && t->flush_due == 0)
-		t->flush_due = now + FLUSH_MS;
 	if (t->flush_due != 0 && now >= t->flush_due) {
+		listen_tick(now);
 		if (spool_flush(spool) == -1)
 			log_warn("spool write");
 		t->flush_due = 0;
 	}
+	if ((spool_pending(spool) > 0 || listen_parked()) && t->flush_due == 0)
+		t->flush_due = now + FLUSH_MS;
 	if (now >= t->sync_due) {
 		if (spool_sync(spool) == -1)
 			log_warn("spool sync");

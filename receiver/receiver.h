@@ -41,5 +41,7 @@ int	listen_nconns(void);
 void	listen_reap(void);
 void	listen_resume(uint64_t);
 uint64_t listen_due(void);
+void	listen_tick(uint64_t);
+int	listen_parked(void);
 
 #endif
