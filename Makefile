@@ -57,7 +57,7 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 # Fuzz targets: tests/fuzz/fuzz_NAME.c, linked with libferry.a and, for a
 # parser that lives in a program's folder, that program's files listed here.
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
-fuzz_collector_EXTRA := collectors/output.c collectors/line.c collectors/bucket.c
+fuzz_collector_EXTRA := collectors/printed.c collectors/line.c collectors/bucket.c
 fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
 # ferry-sink's page (sink/ui/) is compiled in: tools/embed writes its files as
 # C arrays, so the sink ships as one binary and the page cannot drift from it.

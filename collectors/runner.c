@@ -9,7 +9,7 @@
  *  - each interval collector runs at its own phase of its interval (a
  *    stable offset per name) and is killed, with its process group, at its
  *    timeout; a daemon is started once and restarted with a backoff;
- *  - their stdout and stderr are read without ever blocking (output.c),
+ *  - their stdout and stderr are read without ever blocking (printed.c),
  *    so one collector can hang, flood, crash or print garbage without
  *    delaying another by more than one chunk's handling;
  *  - the built-ins that can run inline are sampled here, all in one turn
@@ -85,6 +85,9 @@ static struct collector *coll_new(const char *, const char *, int, uint64_t);
 static void	coll_free(struct collector *);
 static void	coll_changed(struct collector *, const struct stat *, uint64_t);
 static void	coll_retire(struct collector *, const char *, uint64_t);
+static void	ended(struct collector *, uint64_t);
+static void	reap(uint64_t);
+static int	emit(struct runner *, const char *, size_t);
 static int	run_due(uint64_t);
 static void	event_loop(void);
 static void	handle_signals(uint64_t);
@@ -134,6 +137,7 @@ setup(void)
 
 	memset(&R, 0, sizeof(R));
 	R.conf = conf;
+	R.emit = emit;
 	TAILQ_INIT(&R.list);
 	if (sig_init(sigs, sizeof(sigs) / sizeof(sigs[0])) == -1)
 		fatalx("signals");
@@ -203,17 +207,6 @@ find_name(const char *name)
 
 	TAILQ_FOREACH(c, &R.list, entry)
 		if (!c->gone && strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-struct collector *
-runner_find_pid(struct runner *r, pid_t pid)
-{
-	struct collector	*c;
-
-	TAILQ_FOREACH(c, &r->list, entry)
-		if (c->pid == pid)
 			return c;
 	return NULL;
 }
@@ -440,10 +433,10 @@ coll_retire(struct collector *c, const char *why, uint64_t now)
 }
 
 /* A process of c was reaped (exec.c): what comes next. */
-void
-runner_ended(struct runner *r, struct collector *c, uint64_t now)
+static void
+ended(struct collector *c, uint64_t now)
 {
-	if (r->quit) {
+	if (R.quit) {
 		/* Kept for the last counters; freed at the very end. */
 		c->state = COLL_GONE;
 		return;
@@ -461,6 +454,16 @@ runner_ended(struct runner *r, struct collector *c, uint64_t now)
 	c->state = COLL_IDLE;
 	if (c->due <= now)
 		c->due = sched_next(now, c->interval_ms, c->offset_ms);
+}
+
+/* SIGCHLD: each collector whose process exited goes on to its next state. */
+static void
+reap(uint64_t now)
+{
+	struct collector	*c;
+
+	while ((c = exec_reap(&R, now)) != NULL)
+		ended(c, now);
 }
 
 /*
@@ -521,8 +524,9 @@ run_due(uint64_t now)
 	return started;
 }
 
-int
-runner_emit(struct runner *r, const char *line, size_t len)
+/* A validated, normalised line: to the spool and the archive. */
+static int
+emit(struct runner *r, const char *line, size_t len)
 {
 	if (spool_append(r->spool, line, len) == -1)
 		return -1;
@@ -599,7 +603,7 @@ handle_signals(uint64_t now)
 	while ((signo = sig_next()) != 0) {
 		switch (signo) {
 		case SIGCHLD:
-			exec_reap(&R, now);
+			reap(now);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -671,7 +675,7 @@ run_timers(struct timers *t, uint64_t now)
 	}
 	if (now >= t->housekeep_due) {
 		TAILQ_FOREACH(c, &R.list, entry)
-			output_housekeep(c, now);
+			printed_housekeep(c, now);
 		if (R.archive != NULL)
 			archive_check(R.archive);
 		t->housekeep_due = now + HOUSEKEEP_MS;
@@ -798,13 +802,13 @@ event_loop(void)
 		TAILQ_FOREACH(c, &R.list, entry) {
 			if (c->pid <= 0 || n + 2 > NPOLL)
 				continue;
-			if (output_wants(c, &c->out, now, &wake)) {
+			if (printed_wants(c, &c->out, now, &wake)) {
 				pfd[n].fd = c->out.fd;
 				pfd[n].events = POLLIN;
 				owner[n] = c;
 				which[n++] = &c->out;
 			}
-			if (output_wants(c, &c->err, now, &wake)) {
+			if (printed_wants(c, &c->err, now, &wake)) {
 				pfd[n].fd = c->err.fd;
 				pfd[n].events = POLLIN;
 				owner[n] = c;
@@ -820,7 +824,7 @@ event_loop(void)
 		/* Pipes before signals: a reap may free their collector. */
 		for (i = npipes; i < n; i++)
 			if (pfd[i].revents != 0) {
-				output_read(&R, owner[i], which[i], now, 0);
+				printed_read(&R, owner[i], which[i], now, 0);
 				activity(&t, now);
 			}
 		if (pfd[1].revents != 0)
@@ -845,7 +849,7 @@ shutdown_collectors(void)
 	exec_kill_strays();
 	for (i = 0; i < 50 && any_running(); i++) {
 		usleep(20000);
-		exec_reap(&R, clock_mono_ms());
+		reap(clock_mono_ms());
 	}
 }
 

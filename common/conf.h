@@ -216,10 +216,22 @@ struct ferry_conf {
 /* The main configuration file: -c FILE, else $FERRY_ROOT/etc/opt/ferry/ferry.conf. */
 const char	*conf_default_path(void);
 /*
+ * The conf.d beside the main file path, as conf_load() reads it. 0, or -1
+ * when it does not fit in size.
+ */
+int		 conf_confd_dir(const char *, char *, size_t);
+/*
  * The directory of the fragments ferry-fleet writes, beside the main file
  * path: conf.d/fleet. 0, or -1 when it does not fit in size.
  */
 int		 conf_fleet_dir(const char *, char *, size_t);
+/*
+ * The fragments of a conf.d (or conf.d/fleet) as conf_load() chooses and
+ * orders them: each *.conf not starting with a dot, in name order. Their
+ * names (not paths), NULL-terminated, to free with conf_strings_free(); or
+ * NULL with errno set when dir cannot be read (ENOENT: there is none).
+ */
+char		**conf_fragments(const char *);
 /*
  * Load path, the conf.d/ beside it, then conf.d/fleet/ (output sections
  * only). Returns a new configuration, or NULL with errs filled in. A
