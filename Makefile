@@ -12,7 +12,7 @@
 # so adding a file never needs an edit here.
 
 CC	?= cc
-PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis libpcre2-8
+PKGS	:= libcurl libconfuse sqlite3 libbsd-overlay libmicrohttpd libcares hiredis libpcre2-8 zlib
 # The binaries that ship are hardened as Debian's own are (dpkg-buildflags):
 # a stack protector, glibc's checked functions, and read-only relocations.
 # Each function in a section of its own, and the linker drops those no
@@ -49,11 +49,15 @@ HEADERS    := $(wildcard common/*.h */*.h */*/*.h)
 # self is not among them: it reads ferry.db, and the runner links no SQLite.
 INLINE_BUILTINS := cpu memory loadavg diskspace diskio network vmstat sockstat
 collectors_EXTRA := $(patsubst %,collectors/builtin/%.c,$(INLINE_BUILTINS))
+# Libraries a program must not link (--as-needed already drops what it
+# does not call; this makes calling one a link error): ferry-periodic has
+# no HTTP client, the forwarder PUTs its heartbeat.
+periodic_NOLIBS := -lcurl
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 # Fuzz targets: tests/fuzz/fuzz_NAME.c, linked with libferry.a and, for a
 # parser that lives in a program's folder, that program's files listed here.
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
-fuzz_collector_EXTRA := collectors/output.c collectors/line.c collectors/bucket.c
+fuzz_collector_EXTRA := collectors/printed.c collectors/line.c collectors/bucket.c
 fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
 fuzz_tail_EXTRA := tail/file.c tail/pipeline.c
 # ferry-sink's page (sink/ui/) is compiled in: tools/embed writes its files as
@@ -77,7 +81,7 @@ $(1)/libferry.a: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC))
 $(foreach p,$(PROGRAMS),
 $(1)/bin/$(call bin_name,$(p)): $$(patsubst %.c,$(1)/obj/%.o,$$(sort $$(wildcard $(p)/*.c)) $$($(p)_EXTRA)) $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) $$(LDFLAGS) -Wl,--as-needed -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(CC) $(2) $$(LDFLAGS) -Wl,--as-needed -o $$@ $$^ $$(filter-out $$($(p)_NOLIBS),$$(PKG_LIBS)) -lm
 )
 
 $(1)/collectors/%: $(1)/obj/collectors/builtin/%.o $(1)/obj/collectors/builtin/main-%.o $(1)/libferry.a

@@ -28,7 +28,7 @@ set -e
 PKGS="build-essential pkg-config libcurl4-openssl-dev libconfuse-dev libsqlite3-dev
 libbsd-dev libcmocka-dev libmicrohttpd-dev libc-ares-dev python3 python3-pytest netcat-openbsd
 carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl
-libhiredis-dev libpcre2-dev python3-pytest-xdist
+libhiredis-dev libpcre2-dev zlib1g-dev python3-pytest-xdist
 redis-server rsyslog graphite-carbon python3-whisper victoria-metrics clickhouse-server
 dpkg-dev lintian rpm rpmlint debootstrap debian-archive-keyring systemd man-db iproute2
 etcd-server etcd-client

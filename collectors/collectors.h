@@ -9,7 +9,7 @@
  * sched.c	when: a stable offset per name, the daemon restart backoff
  * bucket.c	how much: the token bucket of the rate limits
  * exec.c	spawn (no shell), timeout, process-group kill, reap
- * output.c	a collector's stdout and stderr: lines, limits, logging
+ * printed.c	a collector's stdout and stderr: lines, limits, logging
  * line.c	one line: prefix, validate, normalise
  * drop.c	the drop directory: whole files, ingested once
  * archive.c	archive.log: a copy of every collector metric
@@ -220,6 +220,12 @@ struct runner {
 	const struct ferry_conf	*conf;
 	struct spool		*spool;
 	struct archive		*archive;	/* NULL unless collectors.archive */
+	/*
+	 * Where a validated, normalised line goes: runner.c's takes it to the
+	 * spool and the archive, a fuzz target's checks it. Passed in, so the
+	 * modules that read lines never call back into runner.c.
+	 */
+	int			(*emit)(struct runner *, const char *, size_t);
 	struct collector_list	 list;
 	int			 ncoll;
 	struct scan_owners	 owners;
@@ -236,27 +242,32 @@ struct runner {
 int		 exec_allowed(struct runner *, struct collector *);
 int		 exec_spawn(struct runner *, struct collector *, uint64_t);
 void		 exec_timeouts(struct runner *, uint64_t);
-void		 exec_reap(struct runner *, uint64_t);
+/*
+ * Reap the exited children up to the next of our collectors and return
+ * it, its run over; NULL when none is left. The runner decides what comes
+ * next.
+ */
+struct collector *exec_reap(struct runner *, uint64_t);
 void		 exec_stop(struct collector *, uint64_t);
 void		 exec_kill_all(struct runner *);
 void		 exec_kill_strays(void);
 
-/* output.c */
-int		 output_open(struct runner *, struct collector *, int, int);
+/* printed.c */
+int		 printed_open(struct runner *, struct collector *, int, int);
 /* Read what one pipe has (one chunk); at_exit: everything left. */
-void		 output_read(struct runner *, struct collector *,
+void		 printed_read(struct runner *, struct collector *,
 		    struct pipe_in *, uint64_t, int);
 /* Whole lines an inline collector printed, taken as its stdout's. */
-void		 output_feed(struct runner *, struct collector *, const char *,
+void		 printed_feed(struct runner *, struct collector *, const char *,
 		    size_t, uint64_t);
 /* The run is over: drain, take or count the last line, close. */
-void		 output_close(struct runner *, struct collector *, int,
+void		 printed_close(struct runner *, struct collector *, int,
 		    uint64_t);
 /* Whether the pipe should be polled now; else *wake is when. */
-int		 output_wants(struct collector *, const struct pipe_in *,
+int		 printed_wants(struct collector *, const struct pipe_in *,
 		    uint64_t, uint64_t *);
 /* Each second: notices of cut lines and hidden log lines, when due. */
-void		 output_housekeep(struct collector *, uint64_t);
+void		 printed_housekeep(struct collector *, uint64_t);
 /* 1 when a line of this kind may be logged now. */
 int		 loglimit_take(struct loglimit *, unsigned, uint64_t);
 
@@ -302,12 +313,5 @@ const struct collect_def *inline_find(const char *);
 /* Sample c now, its lines to the spool as a run's would go. */
 void		 inline_run(struct runner *, struct collector *, uint64_t);
 void		 inline_free(struct collector *);
-
-/* runner.c */
-struct collector *runner_find_pid(struct runner *, pid_t);
-/* A run or a daemon ended: the next state, or the collector is freed. */
-void		 runner_ended(struct runner *, struct collector *, uint64_t);
-/* A validated, normalised line: to the spool and the archive. */
-int		 runner_emit(struct runner *, const char *, size_t);
 
 #endif

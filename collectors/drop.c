@@ -41,6 +41,7 @@
 #include "clock.h"
 #include "collectors.h"
 #include "conf.h"
+#include "hash.h"
 #include "log.h"
 #include "metric.h"
 #include "spool.h"
@@ -98,18 +99,6 @@ static struct {
 } drop = { .ifd = -1, .wd = -1, .fd = -1 };
 
 static int	enqueue(const char *, int);
-
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 static void
 add_watch(void)
@@ -312,7 +301,7 @@ drop_sweep(uint64_t now)
 }
 
 static void
-ingest_line(const char *line, size_t len, int toolong, uint64_t now)
+ingest_drop_line(const char *line, size_t len, int toolong, uint64_t now)
 {
 	struct runner	*r = drop.r;
 	char		 out[LINE_MAX_BYTES], shown[81];
@@ -327,7 +316,7 @@ ingest_line(const char *line, size_t len, int toolong, uint64_t now)
 	if (status == METRIC_EMPTY)
 		return;
 	if (status == METRIC_OK) {
-		if (runner_emit(r, out, outlen) == -1)
+		if (r->emit(r, out, outlen) == -1)
 			drop.st.dropped++;
 		else {
 			drop.st.lines++;
@@ -356,16 +345,16 @@ ingest(const char *data, size_t n, uint64_t now)
 		if (drop.toolong) {
 			/* the rest of a long line */
 		} else if (drop.len == 0 && nl != NULL) {
-			ingest_line(data, seg, 0, now);
+			ingest_drop_line(data, seg, 0, now);
 		} else if (drop.len + seg <= drop.r->max_line) {
 			memcpy(drop.buf + drop.len, data, seg);
 			drop.len += seg;
 			if (nl != NULL) {
-				ingest_line(drop.buf, drop.len, 0, now);
+				ingest_drop_line(drop.buf, drop.len, 0, now);
 				drop.len = 0;
 			}
 		} else {
-			ingest_line(drop.buf, drop.len, 1, now);
+			ingest_drop_line(drop.buf, drop.len, 1, now);
 			drop.len = 0;
 			drop.toolong = 1;
 		}
@@ -437,7 +426,7 @@ static void
 finish(uint64_t now)
 {
 	if (drop.len > 0 && !drop.toolong)
-		ingest_line(drop.buf, drop.len, 0, now);
+		ingest_drop_line(drop.buf, drop.len, 0, now);
 	drop.len = 0;
 	if (spool_sync(drop.r->spool) == -1) {
 		/* Kept: a later start takes it again, once the spool works. */

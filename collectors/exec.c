@@ -159,7 +159,7 @@ exec_spawn(struct runner *r, struct collector *c, uint64_t now)
 	}
 	(void)fcntl(out[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(err[0], F_SETFL, O_NONBLOCK);
-	if (output_open(r, c, out[0], err[0]) == -1) {
+	if (printed_open(r, c, out[0], err[0]) == -1) {
 		/* Out of memory: do not leave a process nobody reads. */
 		(void)kill(-pid, SIGKILL);
 		c->pid = pid;
@@ -171,7 +171,7 @@ exec_spawn(struct runner *r, struct collector *c, uint64_t now)
 	c->pid = pid;
 	c->state = COLL_RUNNING;
 	c->started = now;
-	/* A daemon's last run is its last batch (output.c), not its start. */
+	/* A daemon's last run is its last batch (printed.c), not its start. */
 	if (!c->daemon)
 		c->last_run = clock_wall();
 	c->deadline = c->daemon ? 0 : now + c->timeout_ms;
@@ -303,12 +303,24 @@ exec_kill_strays(void)
 	closedir(d);
 }
 
+static struct collector *
+find_pid(struct runner *r, pid_t pid)
+{
+	struct collector	*c;
+
+	TAILQ_FOREACH(c, &r->list, entry)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
 /*
- * SIGCHLD: collect every exited child. For one of our collectors, kill
+ * SIGCHLD: collect the exited children. For one of our collectors, kill
  * what is left of its process group first, while its zombie still holds
- * the group id, then reap it and let the runner decide what comes next.
+ * the group id, then reap it and return it: the runner decides what comes
+ * next.
  */
-void
+struct collector *
 exec_reap(struct runner *r, uint64_t now)
 {
 	struct collector	*c;
@@ -324,18 +336,18 @@ exec_reap(struct runner *r, uint64_t now)
 				continue;
 			if (errno != ECHILD)
 				log_warn("waitid");
-			return;
+			return NULL;
 		}
 		if ((pid = si.si_pid) == 0)
-			return;
-		if ((c = runner_find_pid(r, pid)) != NULL)
+			return NULL;
+		if ((c = find_pid(r, pid)) != NULL)
 			(void)kill(-pid, SIGKILL);
 		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 			;
 		if (c == NULL)
 			continue;	/* an orphan we adopted */
 
-		output_close(r, c, !c->killed && WIFEXITED(st) &&
+		printed_close(r, c, !c->killed && WIFEXITED(st) &&
 		    WEXITSTATUS(st) == 0, now);
 		c->pid = 0;
 		c->kill_at = 0;
@@ -368,7 +380,7 @@ exec_reap(struct runner *r, uint64_t now)
 			    "timeouts", c->name, c->timing_out);
 			c->timing_out = 0;
 		}
-		runner_ended(r, c, now);
+		return c;
 	}
 }
 

@@ -7,7 +7,7 @@
  * sample is a function call on the runner's schedule.
  *
  * The contract stays the one every collector has: the sample prints
- * "name value timestamp" lines, which go through output.c exactly as a
+ * "name value timestamp"  lines, which go through printed.c exactly as a
  * pipe's would (prefix, validation, max_lines, counters), and the file in
  * /opt/ferry/collectors is what switches it on: removed, or refused by the
  * safety checks, it is not sampled. What inline gives up is the process
@@ -52,7 +52,7 @@ inline_emit(void *arg, const char *lines, size_t len)
 {
 	struct dest	*to = arg;
 
-	output_feed(to->r, to->c, lines, len, to->now);
+	printed_feed(to->r, to->c, lines, len, to->now);
 }
 
 /* One sample of c, now; counted and timed like an interval run. */
@@ -92,7 +92,7 @@ inline_run(struct runner *r, struct collector *c, uint64_t now)
 		    "samples", c->name, c->timing_out);
 		c->timing_out = 0;
 	}
-	output_housekeep(c, now);
+	printed_housekeep(c, now);
 }
 
 void

@@ -9,7 +9,7 @@
  *  - each interval collector runs at its own phase of its interval (a
  *    stable offset per name) and is killed, with its process group, at its
  *    timeout; a daemon is started once and restarted with a backoff;
- *  - their stdout and stderr are read without ever blocking (output.c),
+ *  - their stdout and stderr are read without ever blocking (printed.c),
  *    so one collector can hang, flood, crash or print garbage without
  *    delaying another by more than one chunk's handling;
  *  - the built-ins that can run inline are sampled here, all in one turn
@@ -69,6 +69,7 @@ static const char		*dirs[2];	/* custom first: it wins */
 struct timers {
 	uint64_t	flush_due;	/* 0: nothing buffered */
 	uint64_t	sync_due;	/* 0: nothing happened since the last */
+	uint64_t	synced_at;	/* the last sync */
 	uint64_t	sweep_due;	/* the drop directory */
 	uint64_t	housekeep_due;
 	uint64_t	self_due;	/* counters written at least this often */
@@ -84,6 +85,9 @@ static struct collector *coll_new(const char *, const char *, int, uint64_t);
 static void	coll_free(struct collector *);
 static void	coll_changed(struct collector *, const struct stat *, uint64_t);
 static void	coll_retire(struct collector *, const char *, uint64_t);
+static void	ended(struct collector *, uint64_t);
+static void	reap(uint64_t);
+static int	emit(struct runner *, const char *, size_t);
 static int	run_due(uint64_t);
 static void	event_loop(void);
 static void	handle_signals(uint64_t);
@@ -133,6 +137,7 @@ setup(void)
 
 	memset(&R, 0, sizeof(R));
 	R.conf = conf;
+	R.emit = emit;
 	TAILQ_INIT(&R.list);
 	if (sig_init(sigs, sizeof(sigs) / sizeof(sigs[0])) == -1)
 		fatalx("signals");
@@ -202,17 +207,6 @@ find_name(const char *name)
 
 	TAILQ_FOREACH(c, &R.list, entry)
 		if (!c->gone && strcmp(c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-struct collector *
-runner_find_pid(struct runner *r, pid_t pid)
-{
-	struct collector	*c;
-
-	TAILQ_FOREACH(c, &r->list, entry)
-		if (c->pid == pid)
 			return c;
 	return NULL;
 }
@@ -337,6 +331,19 @@ coll_mode(struct collector *c, int builtin)
 	return builtin ? COLLECTOR_MODE_DAEMON : COLLECTOR_MODE_INTERVAL;
 }
 
+/*
+ * A built-in that would run inline but cannot (self, or one given args)
+ * runs as a daemon started at the inline built-ins' phase: it then samples
+ * in step with them, and at rest the forwarder sends one request an
+ * interval, not one for each.
+ */
+static int
+in_step(const struct collector *c, int builtin)
+{
+	return builtin && c->daemon &&
+	    conf->collectors.builtin_mode == COLLECTOR_MODE_INLINE;
+}
+
 static struct collector *
 coll_new(const char *name, const char *path, int builtin, uint64_t now)
 {
@@ -377,11 +384,12 @@ coll_new(const char *name, const char *path, int builtin, uint64_t now)
 	 * all at once; inline samples cost no process, and taken together
 	 * they cost one wakeup and one write instead of one each.
 	 */
-	c->offset_ms = sched_offset(c->inl != NULL ? INLINE_PHASE : name,
-	    c->interval_ms);
+	c->offset_ms = sched_offset(c->inl != NULL || in_step(c, builtin) ?
+	    INLINE_PHASE : name, c->interval_ms);
 	if (c->daemon) {
 		c->state = COLL_BACKOFF;
-		c->due = now;
+		c->due = in_step(c, builtin) ? sched_next(now, c->interval_ms,
+		    c->offset_ms) : now;
 	} else {
 		c->state = COLL_IDLE;
 		c->due = sched_next(now, c->interval_ms, c->offset_ms);
@@ -425,10 +433,10 @@ coll_retire(struct collector *c, const char *why, uint64_t now)
 }
 
 /* A process of c was reaped (exec.c): what comes next. */
-void
-runner_ended(struct runner *r, struct collector *c, uint64_t now)
+static void
+ended(struct collector *c, uint64_t now)
 {
-	if (r->quit) {
+	if (R.quit) {
 		/* Kept for the last counters; freed at the very end. */
 		c->state = COLL_GONE;
 		return;
@@ -446,6 +454,16 @@ runner_ended(struct runner *r, struct collector *c, uint64_t now)
 	c->state = COLL_IDLE;
 	if (c->due <= now)
 		c->due = sched_next(now, c->interval_ms, c->offset_ms);
+}
+
+/* SIGCHLD: each collector whose process exited goes on to its next state. */
+static void
+reap(uint64_t now)
+{
+	struct collector	*c;
+
+	while ((c = exec_reap(&R, now)) != NULL)
+		ended(c, now);
 }
 
 /*
@@ -506,8 +524,9 @@ run_due(uint64_t now)
 	return started;
 }
 
-int
-runner_emit(struct runner *r, const char *line, size_t len)
+/* A validated, normalised line: to the spool and the archive. */
+static int
+emit(struct runner *r, const char *line, size_t len)
 {
 	if (spool_append(r->spool, line, len) == -1)
 		return -1;
@@ -584,7 +603,7 @@ handle_signals(uint64_t now)
 	while ((signo = sig_next()) != 0) {
 		switch (signo) {
 		case SIGCHLD:
-			exec_reap(&R, now);
+			reap(now);
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -638,9 +657,14 @@ run_timers(struct timers *t, uint64_t now)
 			t->scan_due = now +
 			    (uint64_t)(conf->collectors.scan_interval * 1000);
 		}
-		/* Inline samples are whole batches: no reason to wait. */
+		/*
+		 * Inline samples are whole batches, but the built-in daemons in
+		 * step with them (in_step()) print a moment later: their lines
+		 * go in the same write and the same sync.
+		 */
 		if (run_due(now) > 0) {
-			t->flush_due = now;
+			if (t->flush_due == 0)
+				t->flush_due = now + FLUSH_MS;
 			activity(t, now);
 		}
 		if (now >= t->sweep_due) {
@@ -651,7 +675,7 @@ run_timers(struct timers *t, uint64_t now)
 	}
 	if (now >= t->housekeep_due) {
 		TAILQ_FOREACH(c, &R.list, entry)
-			output_housekeep(c, now);
+			printed_housekeep(c, now);
 		if (R.archive != NULL)
 			archive_check(R.archive);
 		t->housekeep_due = now + HOUSEKEEP_MS;
@@ -672,7 +696,9 @@ run_timers(struct timers *t, uint64_t now)
 		t->flush_due = 0;
 		activity(t, now);
 	}
-	if ((t->sync_due != 0 && now >= t->sync_due) || now >= t->self_due) {
+	/* Lines still buffered are written first: the sync follows the flush. */
+	if ((t->sync_due != 0 && now >= t->sync_due && t->flush_due == 0) ||
+	    now >= t->self_due) {
 		t->sync_due = 0;
 		if (spool_sync(R.spool) == -1) {
 			log_warn("spool sync");
@@ -680,15 +706,22 @@ run_timers(struct timers *t, uint64_t now)
 		}
 		publish_counters(now, 0);
 		t->self_due = now + SELF_PERIOD_MS;
+		t->synced_at = now;
 	}
 }
 
-/* Something happened: lines, a run, a reap. Sync and count within SYNC_MS. */
+/*
+ * Something happened: lines, a run, a reap. Sync and count within SYNC_MS:
+ * at once when the last sync is that old (at rest, a collection is written,
+ * synced and counted in one wake-up), else a second after the last one (a
+ * flood is synced once a second, not at every write).
+ */
 static void
 activity(struct timers *t, uint64_t now)
 {
 	if (t->sync_due == 0)
-		t->sync_due = now + SYNC_MS;
+		t->sync_due = t->synced_at + SYNC_MS > now ?
+		    t->synced_at + SYNC_MS : now;
 }
 
 static int
@@ -701,7 +734,7 @@ next_timeout(const struct timers *t, uint64_t now, uint64_t wake)
 		return 0;
 	if (t->flush_due != 0 && t->flush_due < due)
 		due = t->flush_due;
-	if (t->sync_due != 0 && t->sync_due < due)
+	if (t->sync_due != 0 && t->flush_due == 0 && t->sync_due < due)
 		due = t->sync_due;
 	if (t->housekeep_due < due)
 		due = t->housekeep_due;
@@ -769,13 +802,13 @@ event_loop(void)
 		TAILQ_FOREACH(c, &R.list, entry) {
 			if (c->pid <= 0 || n + 2 > NPOLL)
 				continue;
-			if (output_wants(c, &c->out, now, &wake)) {
+			if (printed_wants(c, &c->out, now, &wake)) {
 				pfd[n].fd = c->out.fd;
 				pfd[n].events = POLLIN;
 				owner[n] = c;
 				which[n++] = &c->out;
 			}
-			if (output_wants(c, &c->err, now, &wake)) {
+			if (printed_wants(c, &c->err, now, &wake)) {
 				pfd[n].fd = c->err.fd;
 				pfd[n].events = POLLIN;
 				owner[n] = c;
@@ -791,7 +824,7 @@ event_loop(void)
 		/* Pipes before signals: a reap may free their collector. */
 		for (i = npipes; i < n; i++)
 			if (pfd[i].revents != 0) {
-				output_read(&R, owner[i], which[i], now, 0);
+				printed_read(&R, owner[i], which[i], now, 0);
 				activity(&t, now);
 			}
 		if (pfd[1].revents != 0)
@@ -816,7 +849,7 @@ shutdown_collectors(void)
 	exec_kill_strays();
 	for (i = 0; i < 50 && any_running(); i++) {
 		usleep(20000);
-		exec_reap(&R, clock_mono_ms());
+		reap(clock_mono_ms());
 	}
 }
 

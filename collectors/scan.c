@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "collectors.h"
+#include "hash.h"
 #include "log.h"
 
 #define REFUSED_MAX	64	/* refusals remembered; more may repeat */
@@ -46,18 +47,6 @@ static struct {
 	uint64_t	pathhash;
 	int		err;
 } dir_failing[DIRS_MAX];
-
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 void
 scan_owners_init(struct scan_owners *o, const char *user)

@@ -6,19 +6,7 @@
  * exits comes back after a delay that starts at 1 s and doubles to 60 s.
  */
 #include "collectors.h"
-
-/* FNV-1a: small, stable across builds and hosts, good enough to spread. */
-static uint64_t
-hash_name(const char *s)
-{
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
+#include "hash.h"
 
 /* The phase of name's runs within an interval of interval_ms. */
 uint64_t
@@ -26,7 +14,7 @@ sched_offset(const char *name, uint64_t interval_ms)
 {
 	if (interval_ms == 0)
 		return 0;
-	return hash_name(name) % interval_ms;
+	return hash_str(name) % interval_ms;
 }
 
 /*

@@ -746,21 +746,46 @@ check_fleet_fragment(const char *path, int allow_file)
 	return rc;
 }
 
+char **
+conf_fragments(const char *dir)
+{
+	struct dirent	**ents = NULL;
+	char		**names;
+	int		  n, i, saved;
+
+	if ((n = scandir(dir, &ents, is_fragment, alphasort)) == -1)
+		return NULL;
+	if ((names = calloc((size_t)n + 1, sizeof(*names))) != NULL)
+		for (i = 0; i < n; i++)
+			if ((names[i] = strdup(ents[i]->d_name)) == NULL) {
+				conf_strings_free(names);
+				names = NULL;
+				break;
+			}
+	saved = errno;
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	errno = saved;
+	return names;
+}
+
 /* The fragments of dir in name order, each parsed into cfg; 0 or -1. */
 static int
 parse_dir(cfg_t *cfg, const char *dir, int fleet)
 {
-	struct dirent	**ents = NULL;
+	char		**names;
 	char		  frag[4096];
-	int		  n, i, rc = 0, allow_file;
+	int		  i, rc = 0, allow_file;
 
 	allow_file = cfg_getbool(cfg_getsec(cfg, "fleet"), "allow_file");
-	n = scandir(dir, &ents, is_fragment, alphasort);
-	for (i = 0; i < n; i++) {
-		if (rc == 0 && (strlcpy(frag, dir, sizeof(frag)) >= sizeof(frag) ||
+	if ((names = conf_fragments(dir)) == NULL)
+		return 0;
+	for (i = 0; rc == 0 && names[i] != NULL; i++) {
+		if (strlcpy(frag, dir, sizeof(frag)) >= sizeof(frag) ||
 		    strlcat(frag, "/", sizeof(frag)) >= sizeof(frag) ||
-		    strlcat(frag, ents[i]->d_name, sizeof(frag)) >= sizeof(frag))) {
-			conf_error_add(dir, 0, "%s: path too long", ents[i]->d_name);
+		    strlcat(frag, names[i], sizeof(frag)) >= sizeof(frag)) {
+			conf_error_add(dir, 0, "%s: path too long", names[i]);
 			rc = -1;
 		}
 		/* Stop at the first broken file: later errors may be echoes. */
@@ -768,24 +793,31 @@ parse_dir(cfg_t *cfg, const char *dir, int fleet)
 			rc = check_fleet_fragment(frag, allow_file);
 		if (rc == 0)
 			rc = parse_file(cfg, frag);
-		free(ents[i]);
 	}
-	free(ents);
+	conf_strings_free(names);
 	return rc;
 }
 
 int
-conf_fleet_dir(const char *path, char *buf, size_t size)
+conf_confd_dir(const char *path, char *buf, size_t size)
 {
 	const char	*slash = strrchr(path, '/');
 	int		 n;
 
 	if (slash != NULL)
-		n = snprintf(buf, size, "%.*s/conf.d/fleet", (int)(slash - path),
-		    path);
+		n = snprintf(buf, size, "%.*s/conf.d", (int)(slash - path), path);
 	else
-		n = snprintf(buf, size, "./conf.d/fleet");
+		n = snprintf(buf, size, "./conf.d");
 	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int
+conf_fleet_dir(const char *path, char *buf, size_t size)
+{
+	if (conf_confd_dir(path, buf, size) == -1 ||
+	    strlcat(buf, "/fleet", size) >= size)
+		return -1;
+	return 0;
 }
 
 /*
@@ -797,17 +829,11 @@ conf_fleet_dir(const char *path, char *buf, size_t size)
 static int
 parse_all(cfg_t *cfg, const char *path)
 {
-	char	dir[4096], *slash;
+	char	dir[4096];
 	int	rc;
 
 	rc = parse_file(cfg, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	strlcat(dir, "/conf.d", sizeof(dir));
-	if (rc == 0)
+	if (rc == 0 && conf_confd_dir(path, dir, sizeof(dir)) == 0)
 		rc = parse_dir(cfg, dir, 0);
 	if (rc == 0 && cfg_size(cfg_getsec(cfg, "fleet"), "etcd") > 0 &&
 	    conf_fleet_dir(path, dir, sizeof(dir)) == 0)
@@ -1318,4 +1344,16 @@ conf_strings_free(char **v)
 	for (i = 0; v != NULL && v[i] != NULL; i++)
 		free(v[i]);
 	free(v);
+}
+
+size_t
+conf_output_names(const struct ferry_conf *c, const char **names)
+{
+	size_t	i;
+
+	for (i = 0; i < c->noutputs; i++)
+		names[i] = c->outputs[i].name;
+	if (c->periodic.heartbeat_url[0] != '\0')
+		names[i++] = CONF_HEARTBEAT_OUTPUT;
+	return i;
 }

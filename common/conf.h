@@ -223,10 +223,22 @@ struct ferry_conf {
 /* The main configuration file: -c FILE, else $FERRY_ROOT/etc/opt/ferry/ferry.conf. */
 const char	*conf_default_path(void);
 /*
+ * The conf.d beside the main file path, as conf_load() reads it. 0, or -1
+ * when it does not fit in size.
+ */
+int		 conf_confd_dir(const char *, char *, size_t);
+/*
  * The directory of the fragments ferry-fleet writes, beside the main file
  * path: conf.d/fleet. 0, or -1 when it does not fit in size.
  */
 int		 conf_fleet_dir(const char *, char *, size_t);
+/*
+ * The fragments of a conf.d (or conf.d/fleet) as conf_load() chooses and
+ * orders them: each *.conf not starting with a dot, in name order. Their
+ * names (not paths), NULL-terminated, to free with conf_strings_free(); or
+ * NULL with errno set when dir cannot be read (ENOENT: there is none).
+ */
+char		**conf_fragments(const char *);
 /*
  * Load path, the conf.d/ beside it, then conf.d/fleet/ (output sections
  * only). Returns a new configuration, or NULL with errs filled in. A
@@ -244,6 +256,14 @@ const char	*conf_error_str(const struct conf_error *, char *, size_t);
 int		 conf_parse_size(const char *, uint64_t *);
 /* 1 when two outputs' connection settings differ in any key, else 0. */
 int		 conf_conn_differ(const struct conn_conf *, const struct conn_conf *);
+/*
+ * The outputs the forwarder runs, by name, into names (room for
+ * noutputs + 1): the configured ones, then CONF_HEARTBEAT_OUTPUT when
+ * periodic.heartbeat_url is set. Returns how many. Their cursors and state
+ * rows are the ones kept in ferry.db.
+ */
+#define CONF_HEARTBEAT_OUTPUT	"@heartbeat"
+size_t		 conf_output_names(const struct ferry_conf *, const char **);
 
 enum conf_key_type {
 	CONF_KEY_STR,

@@ -1,13 +1,12 @@
 /*
- * confhash: FNV-1a (64 bits) over each file's name, bytes and length, in
- * the order common/conf.c reads them. A collision would hide one edit until
+ * confhash: FNV-1a (64 bits, common/hash.c) over each file's name, bytes
+ * and length, in the order common/conf.c reads them. A collision would hide one edit until
  * the next; at 64 bits that is not a worry. A file that cannot be read
  * hashes as a mark of its own, so it reads as a change (and conf_load()
  * says why).
  */
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,23 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "confhash.h"
-
-#define FNV_OFFSET	0xcbf29ce484222325ULL
-#define FNV_PRIME	0x100000001b3ULL
-
-static uint64_t
-fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char	*b = p;
-	size_t			 i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= FNV_PRIME;
-	}
-	return h;
-}
+#include "hash.h"
 
 /* The name, then the bytes and their count (or a mark: unreadable). */
 static uint64_t
@@ -45,49 +30,38 @@ hash_file(uint64_t h, const char *path)
 	uint64_t		 len = 0;
 	int			 fd;
 
-	h = fnv(h, path, strlen(path) + 1);
+	h = hash_bytes(h, path, strlen(path) + 1);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return fnv(h, unreadable, sizeof(unreadable));
+		return hash_bytes(h, unreadable, sizeof(unreadable));
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		h = fnv(h, buf, n);
+		h = hash_bytes(h, buf, n);
 		len += n;
 	}
 	close(fd);
 	if (n == -1)
-		return fnv(h, unreadable, sizeof(unreadable));
+		return hash_bytes(h, unreadable, sizeof(unreadable));
 	/* The length ends the file: "ab" + "c" never equals "a" + "bc". */
-	return fnv(h, &len, sizeof(len));
-}
-
-/* As common/conf.c chooses the fragments of conf.d. */
-static int
-is_fragment(const struct dirent *d)
-{
-	size_t	n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 5 &&
-	    strcmp(d->d_name + n - 5, ".conf") == 0;
+	return hash_bytes(h, &len, sizeof(len));
 }
 
 /* Each fragment of dir in name order; ENOENT is a valid state. */
 static uint64_t
 hash_dir(uint64_t h, const char *dir)
 {
-	struct dirent	**ents = NULL;
+	char		**names;
 	char		  frag[PATH_MAX];
-	int		  n, i;
+	int		  i;
 
-	if ((n = scandir(dir, &ents, is_fragment, alphasort)) == -1) {
+	/* The fragments common/conf.c reads, in its order. */
+	if ((names = conf_fragments(dir)) == NULL) {
 		/* No conf.d is a valid state; an unreadable one is not. */
-		return errno == ENOENT ? h : fnv(h, "\0noconfd", 8);
+		return errno == ENOENT ? h : hash_bytes(h, "\0noconfd", 8);
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; names[i] != NULL; i++)
 		if ((size_t)snprintf(frag, sizeof(frag), "%s/%s", dir,
-		    ents[i]->d_name) < sizeof(frag))
+		    names[i]) < sizeof(frag))
 			h = hash_file(h, frag);
-		free(ents[i]);
-	}
-	free(ents);
+	conf_strings_free(names);
 	return h;
 }
 
@@ -96,7 +70,7 @@ uint64_t
 confhash(const char *path)
 {
 	char		 dir[PATH_MAX], *slash;
-	uint64_t	 h = FNV_OFFSET;
+	uint64_t	 h = HASH_INIT;
 
 	h = hash_file(h, path);
 	(void)snprintf(dir, sizeof(dir), "%s", path);
@@ -105,7 +79,7 @@ confhash(const char *path)
 	else
 		(void)snprintf(dir, sizeof(dir), ".");
 	if (strlen(dir) + sizeof("/conf.d/fleet") > sizeof(dir))
-		return fnv(h, "\0toolong", 8);
+		return hash_bytes(h, "\0toolong", 8);
 	(void)strlcat(dir, "/conf.d", sizeof(dir));
 	h = hash_dir(h, dir);
 	(void)strlcat(dir, "/fleet", sizeof(dir));

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "metric.h"
 #include "path.h"
+#include "url.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -71,6 +72,32 @@ check_hostname(const struct conf_key *k, const char *value, char *err,
 	if (strlen(value) > 253) {
 		(void)snprintf(err, size, "%s is %zu bytes long; a host name "
 		    "has at most 253", k->name, strlen(value));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The heartbeat's URL: an http or https URI the forwarder's heartbeat
+ * output can send to, refused now rather than by the forwarder at start.
+ */
+static int
+check_heartbeat_url(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	struct url	u;
+	char		why[256];
+
+	if (value[0] == '\0')
+		return 0;
+	if (url_parse(value, &u, why, sizeof(why)) == -1) {
+		(void)snprintf(err, size, "%s: %s", k->name, why);
+		return -1;
+	}
+	if (strcmp(u.scheme->transport, "http") != 0 ||
+	    strcmp(u.scheme->name, "clickhouse") == 0) {
+		(void)snprintf(err, size, "%s: an http:// or https:// URI, not "
+		    "%s://", k->name, u.scheme->name);
 		return -1;
 	}
 	return 0;
@@ -509,7 +536,8 @@ static const struct conf_key table[] = {
 	    COLLECTOR(max_bytes_per_second), "collectors"),
 
 	STR("periodic", "heartbeat_url", TOP(periodic.heartbeat_url), "",
-	    PERIOD, CONF_URI, NULL, "PUT a JSON heartbeat here; empty: none"),
+	    PERIOD | FWD, CONF_URI, check_heartbeat_url,
+	    "PUT a JSON heartbeat here; empty: none"),
 	SECONDS("periodic", "heartbeat_interval",
 	    TOP(periodic.heartbeat_interval), "60", 1, 86400, PERIOD,
 	    "seconds between heartbeats"),

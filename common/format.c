@@ -215,6 +215,16 @@ render_raw(const struct format *f, const struct format_ctx *ctx,
 	    buf_add(b, " ", 1) == -1 || json_metric(ctx, r, b) == -1 ? -1 : 0;
 }
 
+/* A heartbeat is its JSON object already: the body of its PUT. */
+static int
+render_beat(const struct format *f, const struct format_ctx *ctx,
+    const struct record *r, struct buf *b)
+{
+	(void)f;
+	(void)ctx;
+	return buf_add(b, r->text.p, r->text.len);
+}
+
 /* The log-aggregator item the reference sink's /store/batch takes. */
 static int
 render_sink(const struct format *f, const struct format_ctx *ctx,
@@ -393,6 +403,8 @@ static const struct format_ops formats[] = {
 	{ "syslog", { 1, 1 }, render_syslog, LINES },
 	{ "sink", { 0, 1 }, render_sink, { "{\"batch\":[", ",", "]}\n" } },
 	{ "clickhouse", { 1, 1 }, render_clickhouse, LINES },
+	/* One object a body: its output sends only the newest (heartbeat.c). */
+	{ "heartbeat", { 0, 0, 1 }, render_beat, { "", "", "" } },
 };
 static const struct format_ops template_ops =
     { "template", { 1, 1 }, render_template, LINES };

@@ -9,6 +9,7 @@
  *   syslog     an RFC 5424 message
  *   sink       the reference sink's /store/batch item (logs only)
  *   clickhouse json, with a log's attributes as a string (JSONEachRow)
+ *   heartbeat  a heartbeat record's object as it is (heartbeats only)
  *   anything with '{' in it: a template, "{name}@{host}: {text}"
  *
  * A template's fields are checked when it is made, so an unknown one is a

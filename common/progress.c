@@ -202,10 +202,20 @@ progress_open_repair(const char *path, int readonly)
 static struct progress *
 progress_open_flags(const char *path, int readonly)
 {
+	static int	 configured;
 	struct progress	*p;
 	int		 i;
 
 	progress_last_corrupt = 0;
+	/*
+	 * No bulk page cache: SQLite would allocate 20 pages at once for each
+	 * connection; pages one by one, as read, suit a database this small.
+	 * Only possible before SQLite initialises: the first open does it.
+	 */
+	if (!configured) {
+		(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+		configured = 1;
+	}
 	if ((p = calloc(1, sizeof(*p))) == NULL || (p->path = strdup(path)) == NULL) {
 		log_warn("calloc");
 		free(p);
@@ -218,6 +228,16 @@ progress_open_flags(const char *path, int readonly)
 		goto fail;
 	}
 	sqlite3_busy_timeout(p->db, 5000);
+	/*
+	 * A small database, read a few rows at a time: SQLite's defaults (a
+	 * lookaside of 100 slots, up to 2 MB of page cache) would keep more
+	 * of it in memory in each of the processes that open it than it
+	 * holds. 64 KiB of cache keeps the pages of the cursors; the rest is
+	 * read again from the OS's page cache when needed.
+	 */
+	(void)sqlite3_db_config(p->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 0, 0);
+	if (progress_exec(p, "PRAGMA cache_size=-64;") == -1)
+		goto fail;
 	/* quick_check finds damage that opening alone does not. */
 	if (!readonly && (progress_exec(p, "PRAGMA journal_mode=WAL; "
 	    "PRAGMA synchronous=NORMAL;") == -1 || progress_exec(p, schema) == -1 ||

@@ -1,6 +1,7 @@
 /*
- * record: the two kinds of spool line (record.h), read without copying and,
- * for log lines, written in the one form every reader expects.
+ * record: the kinds of spool line (record.h), read without copying and,
+ * for log lines and heartbeats, written in the one form every reader
+ * expects.
  *
  * The log object is scanned by hand rather than with the JSON reader: the
  * forwarder parses every log record it sends, and a scan that only finds
@@ -26,6 +27,21 @@ record_key_len(const char *line, size_t len)
 	for (i = 0; i < len && line[i] != ' ' && line[i] != '\t'; i++)
 		;
 	return i;
+}
+
+static int
+is_beat_key(const char *line, size_t klen)
+{
+	return klen == sizeof(RECORD_BEAT_KEY) - 1 &&
+	    memcmp(line, RECORD_BEAT_KEY, klen) == 0;
+}
+
+enum record_kind
+record_kind_of(const char *line, size_t len, size_t klen)
+{
+	if (klen + 1 >= len || line[klen + 1] != '{')
+		return RECORD_METRIC;
+	return is_beat_key(line, klen) ? RECORD_BEAT : RECORD_LOG;
 }
 
 int
@@ -279,6 +295,13 @@ record_parse(const char *line, size_t len, struct record *r)
 	if (r->key.len == 0)
 		return -1;
 	p = skip_ws(line + r->key.len, end);
+	if (p < end && *p == '{' && is_beat_key(line, r->key.len)) {
+		/* Ours, written whole by record_beat_append(): not scanned. */
+		r->kind = RECORD_BEAT;
+		r->text.p = p;
+		r->text.len = (size_t)(end - p);
+		return 0;
+	}
 	if (p < end && *p == '{') {
 		r->kind = RECORD_LOG;
 		r->nlines = 1;
@@ -500,4 +523,13 @@ record_log_append(struct buf *b, const struct log_fields *f)
 	rc = record_log_head(&h, f) == -1 ? -1 : record_log_put(b, &h, f);
 	buf_free(&h.text);
 	return rc;
+}
+
+int
+record_beat_append(struct buf *b, const char *json, size_t len)
+{
+	if (len == 0 || json[0] != '{' || memchr(json, '\n', len) != NULL)
+		return -1;
+	return buf_add(b, RECORD_BEAT_KEY " ", sizeof(RECORD_BEAT_KEY)) == -1 ||
+	    buf_add(b, json, len) == -1 || buf_add(b, "\n", 1) == -1 ? -1 : 0;
 }

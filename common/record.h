@@ -1,11 +1,14 @@
 /*
- * record: one line of the spool, seen as what it carries. Two kinds share
- * the spool, told apart by their second field:
+ * record: one line of the spool, seen as what it carries. Three kinds share
+ * the spool, told apart by their first two fields:
  *
  *   metric  "<name> <value> <timestamp>"                (Graphite plaintext)
  *   log     "<key> {"name":..,"host":..,"file":..,"line":N,"offset":N,
  *            "end":N,"fid":"DEV:INO","time":T,"attrs":{..},"text":..}"
  *                                                       (one JSON object)
+ *   beat    "@heartbeat {...}"   ferry-periodic's heartbeat, the body of the
+ *            PUT as it is, in a stream of its own ("heartbeat"); only the
+ *            forwarder's heartbeat output takes it (forwarder/heartbeat.c)
  *
  * so an operator can still cat and grep a segment, and a record's key (the
  * first field: a metric's name, a log line's source key) is what outputs
@@ -29,9 +32,14 @@ struct buf;
 
 enum record_kind {
 	RECORD_METRIC = 0,
-	RECORD_LOG = 1
+	RECORD_LOG = 1,
+	RECORD_BEAT = 2
 };
-#define RECORD_KINDS	2
+#define RECORD_KINDS	3
+
+/* A heartbeat record's key, and the stream ferry-periodic writes them to. */
+#define RECORD_BEAT_KEY		"@heartbeat"
+#define RECORD_BEAT_STREAM	"heartbeat"
 
 struct span {
 	const char	*p;
@@ -46,7 +54,7 @@ struct record {
 	struct span	 value;
 	int64_t		 ts;
 	/* log: strings as escaped in the spool, without their quotes */
-	struct span	 name, host, file, text;
+	struct span	 name, host, file, text;	/* beat: text, the object */
 	struct span	 attrs;		/* the attrs object, braces included */
 	struct span	 time;		/* the number as written: "1764751234.125" */
 	struct span	 fid;		/* the file's identity, "DEV:INO" */
@@ -75,6 +83,8 @@ struct log_fields {
 int	record_parse(const char *, size_t, struct record *);
 /* The key of a spool line: its first field (cheap; no full parse). */
 size_t	record_key_len(const char *, size_t);
+/* The kind of a spool line whose key is klen long (cheap; no full parse). */
+enum record_kind record_kind_of(const char *, size_t, size_t);
 /*
  * Does the key (keylen bytes) start with one of the n prefixes? With no
  * prefix every key does. A prefix longer than the key never matches, so a
@@ -98,6 +108,11 @@ struct log_head {
 int	record_log_head(struct log_head *, const struct log_fields *);
 int	record_log_put(struct buf *, const struct log_head *,
 	    const struct log_fields *);
+/*
+ * Append one heartbeat's spool line: the key, then the JSON object (one
+ * line: -1 if it holds a newline), newline included; 0 or -1.
+ */
+int	record_beat_append(struct buf *, const char *, size_t);
 /*
  * Decode a span of escaped JSON string content into out (appended); bytes
  * that are not escapes pass through as they are. 0, or -1 (buf full).

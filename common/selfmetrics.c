@@ -5,6 +5,11 @@
  * write(2). The reader takes the tail of the newest segment of the stream
  * and lets later lines win, so it always shows the latest snapshot without
  * having to find where one starts.
+ *
+ * A snapshot is written at once but fsynced at most once a minute (and at
+ * close): they are totals, so one lost to a power cut is replaced by the
+ * next, and a process that publishes when its counters change would
+ * otherwise pay a disk flush for each.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "metric.h"
@@ -20,12 +26,14 @@
 #include "spool.h"
 
 #define SELF_TAIL	16384	/* bytes of the newest segment read back */
+#define SELF_SYNC_MS	60000	/* snapshots reach the disk this often */
 
 struct selfmetrics {
 	struct spool	*spool;
 	char		 prefix[512];	/* "<prefix>.<hostname>.ferry.<proc>." */
 	char		 buf[8192];
 	size_t		 len;
+	uint64_t	 synced_ms;	/* the last fdatasync, monotonic */
 };
 
 /* Hostnames may hold dots; in a metric name they would split the path. */
@@ -93,8 +101,11 @@ selfmetrics_write(struct selfmetrics *sm, int64_t now)
 	if (p == out)
 		return 0;
 	rc = spool_append(sm->spool, out, p - out);
-	if (rc == 0)
+	if (rc == 0 && clock_mono_ms() >= sm->synced_ms + SELF_SYNC_MS) {
 		rc = spool_sync(sm->spool);
+		sm->synced_ms = clock_mono_ms();
+	} else if (rc == 0)
+		rc = spool_flush(sm->spool);
 	return rc;
 }
 

@@ -170,6 +170,21 @@ sock_unacked(int fd)
 }
 
 int
+sock_established(int fd)
+{
+	struct tcp_info	ti;
+	socklen_t	len = sizeof(ti);
+	int		err = 0;
+	socklen_t	elen = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1 || err != 0)
+		return 0;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return ti.tcpi_state == TCP_ESTABLISHED;
+}
+
+int
 sock_source_addr(const char *to, char *out, size_t size)
 {
 	struct sockaddr_in	 sin;

@@ -65,6 +65,13 @@ void	sock_dead_peer_limits(int, int, int, int);
 /* Bytes written but not yet acknowledged by the peer (SIOCOUTQ); -1 on error. */
 long	sock_unacked(int);
 /*
+ * Is the TCP connection still open both ways, with no error pending? A
+ * reset purges the send queue, so an empty SIOCOUTQ proves delivery only
+ * while this holds; a peer that closed (FIN) reads nothing sent after.
+ * SO_ERROR is read, and so cleared.
+ */
+int	sock_established(int);
+/*
  * The numeric address this host sends from toward the numeric address to
  * (the routing table's choice, nothing is sent): 0 with out filled, -1.
  */

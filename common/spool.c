@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -34,7 +35,12 @@
 #include "spool.h"
 
 #define SPOOL_WBUF	(128 * 1024)	/* writer: coalesce into large writes */
-#define SPOOL_RBUF_MIN	(64 * 1024)
+/*
+ * A reader's buffer: one per (output, stream) in the forwarder, so it is
+ * kept small (an idle stream's reader holds its last bytes); it doubles
+ * for a longer line.
+ */
+#define SPOOL_RBUF_MIN	(16 * 1024)
 #define SPOOL_RBUF_MAX	(4 * 1024 * 1024) /* a longer line is skipped, counted */
 #define SEQ_DIGITS	16
 #define PROBE_MS	1000	/* in memory: how often to try the disk again */
@@ -68,6 +74,7 @@ struct spool_reader {
 	struct timespec	 listed_disk;	/* ... while the places had these mtimes */
 	struct timespec	 listed_mem;
 	uint64_t	 listed_at;	/* mono ms; mtimes are coarse, so it expires */
+	int		 listed_settled;/* ... unless both were older than it */
 	uint64_t	 seq;
 	uint64_t	 off;		/* file offset just past the last line */
 	int		 fd;
@@ -683,25 +690,44 @@ places_mtime(const struct spool_reader *r, struct timespec *disk,
  * The segment after ours: seq + 1 normally; after the caps deleted some, or
  * when the stream moved between places, the lowest existing one above
  * ours, wherever it is. 0 when there is none yet. Finding a gap takes a
- * listing, so a miss is remembered until either place changes, or for a
- * second at most: directory times tick coarsely, and a create in the same
- * tick as the listing would not show.
+ * listing, so a miss is remembered until either place changes. Directory
+ * times tick coarsely (the kernel stamps them with its coarse clock), so a
+ * create in the same tick as the listing would not show: a miss is trusted
+ * for good only when both places were last changed in an earlier tick than
+ * the listing ("settled"), otherwise for a second. An idle stream's reader
+ * then costs two stat()s, not a listing of the spool each second.
  */
+/* Is a earlier than b by more than a millisecond (so in an earlier tick)? */
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+	int64_t	am = (int64_t)a->tv_sec * 1000 + a->tv_nsec / 1000000;
+	int64_t	bm = (int64_t)b->tv_sec * 1000 + b->tv_nsec / 1000000;
+
+	return am + 1 < bm;
+}
+
 static uint64_t
 next_seq(struct spool_reader *r)
 {
 	struct spool_seg	*segs;
-	struct timespec		 disk, mem;
+	struct timespec		 disk, mem, tick;
 	size_t			 n, i;
 	uint64_t		 next = 0;
 
+	/* Nothing created or deleted since a settled miss: still none. */
+	places_mtime(r, &disk, &mem);
+	if (r->listed_seq == r->seq && r->listed_settled &&
+	    memcmp(&disk, &r->listed_disk, sizeof(disk)) == 0 &&
+	    memcmp(&mem, &r->listed_mem, sizeof(mem)) == 0)
+		return 0;
 	if (seg_exists(r, r->seq + 1))
 		return r->seq + 1;
-	places_mtime(r, &disk, &mem);
 	if (r->listed_seq == r->seq && clock_mono_ms() < r->listed_at + 1000 &&
 	    memcmp(&disk, &r->listed_disk, sizeof(disk)) == 0 &&
 	    memcmp(&mem, &r->listed_mem, sizeof(mem)) == 0)
 		return 0;
+	(void)clock_gettime(CLOCK_REALTIME_COARSE, &tick);
 	if (spool_list(r->dir, r->memdir, &segs, &n) == -1)
 		return 0;
 	for (i = 0; i < n; i++)
@@ -715,6 +741,8 @@ next_seq(struct spool_reader *r)
 		r->listed_at = clock_mono_ms();
 		r->listed_disk = disk;
 		r->listed_mem = mem;
+		r->listed_settled = ts_before(&disk, &tick) &&
+		    ts_before(&mem, &tick);
 	}
 	return next;
 }

@@ -320,7 +320,7 @@ http_targets(struct url *u, const char *base, const char *extra)
 	    strlen(u->path)), auth);
 	if (n < 0 || (size_t)n >= sizeof(root))
 		return -1;
-	for (kind = 0; kind < RECORD_KINDS; kind++) {
+	for (kind = RECORD_METRIC; kind <= RECORD_LOG; kind++) {
 		n = snprintf(q, sizeof(q), "query=INSERT%%20INTO%%20%s.%s%%20"
 		    "FORMAT%%20JSONEachRow%s%s", u->database, u->table[kind],
 		    extra[0] ? "&" : "", extra);

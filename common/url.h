@@ -26,7 +26,7 @@ struct scheme {
 	int		 needs_host;
 	int		 octet_framing;	/* RFC 6587 octet counting (syslog) */
 	int		 logs_by_filter;/* logs only when a filter names them */
-	const char	*format[RECORD_KINDS];	/* metric, log */
+	const char	*format[RECORD_KINDS];	/* metric, log; heartbeats: none */
 };
 
 struct url {
@@ -48,7 +48,7 @@ struct url {
 	double	fail_after;		/* seconds failing until "failed"; 0 never */
 	char	logs_path[256];		/* http: where log batches go */
 	char	database[64];		/* clickhouse */
-	char	table[RECORD_KINDS][64];/* clickhouse: metrics, logs */
+	char	table[RECORD_LOG + 1][64];/* clickhouse: metrics, logs */
 };
 
 /* 0, or -1 with a message for the operator in err. */

@@ -23,7 +23,6 @@
 #include <sys/types.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -539,14 +538,7 @@ main_path(const struct ctl *ctl)
 static int
 confd_path(const struct ctl *ctl, char *buf, size_t size)
 {
-	const char	*mp = main_path(ctl), *slash;
-	int		 n;
-
-	if ((slash = strrchr(mp, '/')) != NULL)
-		n = snprintf(buf, size, "%.*s/conf.d", (int)(slash - mp), mp);
-	else
-		n = snprintf(buf, size, "./conf.d");
-	return n < 0 || (size_t)n >= size ? -1 : 0;
+	return conf_confd_dir(main_path(ctl), buf, size);
 }
 
 static int
@@ -608,15 +600,6 @@ write_atomic(const char *mainpath, const char *path, const char *text,
 	return atomicfile_write(path, text, strlen(text), mode, uid, gid);
 }
 
-static int
-is_fragment(const struct dirent *d)
-{
-	size_t	n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 5 &&
-	    strcmp(d->d_name + n - 5, ".conf") == 0;
-}
-
 /*
  * The file that writes output name: the main file or a conf.d fragment,
  * read in the order conf_load() reads them. 1 found, 0 not.
@@ -626,15 +609,14 @@ static int
 dir_output_file(const char *dir, const char *name, char *buf, size_t size)
 {
 	struct conf_errors	  errs;
-	struct dirent		**ents = NULL;
-	char			  path[PATH_MAX], **names;
-	int			  n, i, j, found = 0;
+	char			  path[PATH_MAX], **frags, **names;
+	int			  i, j, found = 0;
 
-	if ((n = scandir(dir, &ents, is_fragment, alphasort)) == -1)
+	if ((frags = conf_fragments(dir)) == NULL)
 		return 0;
-	for (i = 0; i < n; i++) {
-		if (!found && snprintf(path, sizeof(path), "%s/%s", dir,
-		    ents[i]->d_name) < (int)sizeof(path) &&
+	for (i = 0; !found && frags[i] != NULL; i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, frags[i]) <
+		    (int)sizeof(path) &&
 		    (names = conf_file_outputs(path, &errs)) != NULL) {
 			for (j = 0; names[j] != NULL && !found; j++)
 				found = strcmp(names[j], name) == 0;
@@ -642,9 +624,8 @@ dir_output_file(const char *dir, const char *name, char *buf, size_t size)
 			if (found)
 				(void)strlcpy(buf, path, size);
 		}
-		free(ents[i]);
 	}
-	free(ents);
+	conf_strings_free(frags);
 	return found;
 }
 

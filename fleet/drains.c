@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -179,15 +178,6 @@ chosen(size_t *n)
 	return c;
 }
 
-static int
-is_fragment(const struct dirent *d)
-{
-	size_t	n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 5 &&
-	    strcmp(d->d_name + n - 5, ".conf") == 0;
-}
-
 /* The file of a name: DIR/NAME.conf ("" when it does not fit). */
 static void
 fragment_path(const char *name, char *buf, size_t size)
@@ -257,18 +247,19 @@ loads(char *err, size_t size)
 static int
 remove_stale(struct entry **c, size_t n)
 {
-	struct dirent	**ents = NULL;
+	char		**frags;
 	char		  path[PATH_MAX], name[NAME_MAX + 1];
 	size_t		  j;
-	int		  k, m, changed = 0;
+	int		  k, changed = 0;
 
-	if ((m = scandir(dir, &ents, is_fragment, alphasort)) == -1) {
+	/* The fragments conf_load() reads from conf.d/fleet. */
+	if ((frags = conf_fragments(dir)) == NULL) {
 		log_warn("%s", dir);
 		return 0;
 	}
-	for (k = 0; k < m; k++) {
+	for (k = 0; frags[k] != NULL; k++) {
 		(void)snprintf(name, sizeof(name), "%.*s",
-		    (int)strlen(ents[k]->d_name) - 5, ents[k]->d_name);
+		    (int)strlen(frags[k]) - 5, frags[k]);
 		for (j = 0; j < n; j++)
 			if (strcmp(c[j]->k.name, name) == 0)
 				break;
@@ -282,9 +273,8 @@ remove_stale(struct entry **c, size_t n)
 				changed = 1;
 			}
 		}
-		free(ents[k]);
 	}
-	free(ents);
+	conf_strings_free(frags);
 	return changed;
 }
 

@@ -147,7 +147,7 @@ cap_drop(const struct spool_seg *seg, struct output *outs, size_t nouts)
 {
 	char		path[4096];
 	uint64_t	lost, most = 0;
-	size_t		i;
+	size_t		i, readers = 0;
 
 	if (spool_seg_path(path, sizeof(path), source_dir(seg->inmem),
 	    seg->stream, seg->seq) == -1)
@@ -155,6 +155,9 @@ cap_drop(const struct spool_seg *seg, struct output *outs, size_t nouts)
 	for (i = 0; i < nouts; i++) {
 		struct stream_pos *p = source_pos(&outs[i], seg->stream);
 
+		if (!source_reads(&outs[i], seg->stream))
+			continue;
+		readers++;
 		lost = unsent(&outs[i], seg, path);
 		outs[i].dropped += lost;
 		if (lost > 0)
@@ -166,7 +169,7 @@ cap_drop(const struct spool_seg *seg, struct output *outs, size_t nouts)
 		if (p != NULL)
 			spool_reader_skip(p->reader, seg->seq);
 	}
-	if (nouts == 0) {
+	if (readers == 0) {
 		most = lines_from(path, 0);
 		totals.dropped += most;
 	}

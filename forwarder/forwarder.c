@@ -32,8 +32,16 @@
 #include "sig.h"
 #include "transport.h"
 
-#define RESCAN_MS	1000	/* new streams; inotify makes it a fallback */
-#define PUBLISH_MS	1000
+/*
+ * New streams and the caps are looked at when inotify says a writer created
+ * or wrote something; the timer is only a fallback, every minute while
+ * inotify watches both places (or the memory place's parent, for it to
+ * appear), every second when it cannot.
+ */
+#define RESCAN_MS	1000
+#define RESCAN_IDLE_MS	60000
+#define PUBLISH_MS	1000	/* changed counters: written at most this often */
+#define PUBLISH_MAX_MS	60000	/* unchanged: this often */
 #define CAP_MS		10	/* spool caps checked at most this often */
 #define STOP_GRACE_MS	5000	/* SIGTERM: time to finish a request in flight */
 
@@ -46,6 +54,10 @@ static struct output	*outputs;
 static size_t		 noutputs;
 static int		 quit;
 static int		 inotify_fd = -1;
+static int		 wd_mem = -1;		/* the memory place */
+static int		 wd_mem_parent = -1;	/* an ancestor, until it exists */
+static int		 mem_parent_moved;	/* something appeared there */
+#define WATCH_MASK	(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_DELETE)
 
 static void
 load_config(const char *path)
@@ -70,14 +82,60 @@ static void
 watch_spool(const char *dir)
 {
 	if ((inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
-	    inotify_add_watch(inotify_fd, dir, IN_MODIFY | IN_CREATE |
-	    IN_MOVED_TO | IN_DELETE) == -1) {
+	    inotify_add_watch(inotify_fd, dir, WATCH_MASK) == -1) {
 		log_warn("inotify on %s: polling every %d ms instead", dir,
 		    RESCAN_MS);
 		if (inotify_fd != -1)
 			close(inotify_fd);
 		inotify_fd = -1;
 	}
+}
+
+/*
+ * The memory place (spool.memory_dir) is watched like the spool once it
+ * exists; until then its nearest existing ancestor is, so its creation (a
+ * writer whose disk is full makes it) wakes us: each folder of the path
+ * that appears is a rescan, which calls this again. Called at start and
+ * at every rescan.
+ */
+static void
+watch_memdir(void)
+{
+	char	parent[4096], *slash;
+
+	if (inotify_fd == -1 || conf->spool.memory_dir[0] == '\0' ||
+	    wd_mem != -1)
+		return;
+	if ((wd_mem = inotify_add_watch(inotify_fd, conf->spool.memory_dir,
+	    WATCH_MASK | IN_ONLYDIR)) != -1) {
+		if (wd_mem_parent != -1)
+			(void)inotify_rm_watch(inotify_fd, wd_mem_parent);
+		wd_mem_parent = -1;
+		return;
+	}
+	if (wd_mem_parent != -1 && !mem_parent_moved)
+		return;
+	if (wd_mem_parent != -1)
+		(void)inotify_rm_watch(inotify_fd, wd_mem_parent);
+	wd_mem_parent = -1;
+	mem_parent_moved = 0;
+	(void)strlcpy(parent, conf->spool.memory_dir, sizeof(parent));
+	while (wd_mem_parent == -1 && (slash = strrchr(parent, '/')) != NULL &&
+	    slash != parent) {
+		*slash = '\0';
+		wd_mem_parent = inotify_add_watch(inotify_fd, parent,
+		    IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+	}
+}
+
+/* How often the fallback rescan runs: rarely while inotify sees it all. */
+static uint64_t
+rescan_interval(void)
+{
+	if (inotify_fd == -1 || (conf->spool.memory_dir[0] != '\0' &&
+	    wd_mem == -1 && wd_mem_parent == -1))
+		return RESCAN_MS;
+	return RESCAN_IDLE_MS;
 }
 
 /*
@@ -101,6 +159,12 @@ drain_inotify(void)
 	while ((n = read(inotify_fd, buf, sizeof(buf))) > 0) {
 		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)p;
+			if (ev->wd == wd_mem && (ev->mask & IN_IGNORED)) {
+				wd_mem = -1;	/* removed: watch for it again */
+				what = 2;
+			}
+			if (ev->wd == wd_mem_parent && !(ev->mask & IN_IGNORED))
+				mem_parent_moved = 1;
 			if (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE |
 			    IN_Q_OVERFLOW))
 				what = 2;
@@ -122,14 +186,12 @@ static void
 forget_removed_outputs(void)
 {
 	const char	**names;
-	size_t		  i;
 	int		  n;
 
-	if ((names = calloc(noutputs + 1, sizeof(*names))) == NULL)
+	if ((names = calloc(conf->noutputs + 1, sizeof(*names))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < noutputs; i++)
-		names[i] = outputs[i].name;
-	if ((n = progress_prune_outputs(db, names, noutputs)) > 0)
+	if ((n = progress_prune_outputs(db, names,
+	    conf_output_names(conf, names))) > 0)
 		log_info("forgot %d cursor and state rows of outputs no "
 		    "longer configured", n);
 	free(names);
@@ -139,19 +201,25 @@ static void
 open_outputs(const char *spool)
 {
 	size_t	i;
+	int	rc;
 
 	if (source_init(spool, conf->spool.memory_dir, db) == -1)
 		fatalx("cannot start the outputs");
-	noutputs = conf->noutputs;
-	if ((outputs = calloc(noutputs ? noutputs : 1, sizeof(*outputs))) == NULL)
+	if ((outputs = calloc(conf->noutputs + 1, sizeof(*outputs))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < noutputs; i++) {
+	for (i = 0; i < conf->noutputs; i++)
 		if (output_init(&outputs[i], &conf->outputs[i], conf) == -1)
 			fatalx_config("output %s: cannot start", conf->outputs[i].name);
+	noutputs = conf->noutputs;
+	if ((rc = heartbeat_output_init(&outputs[noutputs], conf)) == -1)
+		fatalx_config("the heartbeat's output cannot start");
+	if (rc == 0)
+		noutputs++;
+	for (i = 0; i < noutputs; i++) {
 		output_restore(&outputs[i], db);
 		source_rescan(&outputs[i], 0);
 	}
-	if (noutputs == 0)
+	if (conf->noutputs == 0)
 		log_warnx("no output configured: records stay in the spool, "
 		    "within spool.max_size");
 	forget_removed_outputs();
@@ -193,13 +261,11 @@ publish_states(void)
 		progress_rollback(db);
 }
 
-/* Our counters as metrics in the spool, when they changed (and each minute). */
-static void
-publish_counters(uint64_t now_ms, int force)
+/* A sum of every counter we publish: it moves when one of them does. */
+static uint64_t
+counters_sum(void)
 {
-	static uint64_t	last_sum, last_ms;
 	uint64_t	sum = 0;
-	char		name[160];
 	size_t		i;
 
 	for (i = 0; i < noutputs; i++)
@@ -209,10 +275,34 @@ publish_counters(uint64_t now_ms, int force)
 	sum += cap_totals()->dropped;
 	for (i = 0; i < noutputs; i++)
 		sum += outputs[i].fail_since + outputs[i].dead_since;
-	if (!force && sum == last_sum && now_ms - last_ms < 60000)
+	return sum;
+}
+
+static uint64_t	published_sum, published_ms;
+
+/* When the counters are due to be written next: UINT64_MAX when never. */
+static uint64_t
+publish_due(void)
+{
+	if (counters_sum() != published_sum)
+		return published_ms + PUBLISH_MS;
+	return published_ms + PUBLISH_MAX_MS;
+}
+
+/*
+ * Our counters as metrics in the spool, when they changed (at most once a
+ * second) and once a minute anyway.
+ */
+static void
+publish_counters(uint64_t now_ms, int force)
+{
+	char		name[160];
+	size_t		i;
+
+	if (!force && now_ms < publish_due())
 		return;
-	last_sum = sum;
-	last_ms = now_ms;
+	published_sum = counters_sum();
+	published_ms = now_ms;
 	publish_states();
 	for (i = 0; i < noutputs; i++) {
 		struct output *o = &outputs[i];
@@ -266,11 +356,15 @@ any_sending(void)
 }
 
 static int
-poll_timeout(uint64_t now, uint64_t rescan_due)
+poll_timeout(uint64_t now, uint64_t rescan_due, uint64_t cap_due)
 {
-	uint64_t	due = rescan_due, d;
+	uint64_t	due = rescan_due, d = publish_due();
 	size_t		i;
 
+	if (d < due)
+		due = d;
+	if (cap_due < due)
+		due = cap_due;
 	for (i = 0; i < noutputs; i++)
 		if ((d = output_next_due(&outputs[i], now)) < due)
 			due = d;
@@ -282,14 +376,15 @@ event_loop(void)
 {
 	struct pollfd	 fds[2] = { { sig_fd(), POLLIN, 0 },
 			    { inotify_fd, POLLIN, 0 } };
-	uint64_t	 now = clock_mono_ms(), rescan_due = now, publish_due = now;
+	uint64_t	 now = clock_mono_ms(), rescan_due = now;
 	uint64_t	 stop_by = 0, cap_last = now;
 	size_t		 i;
-	int		 wrote;
+	int		 wrote, cap_wanted = 0;
 
 	for (;;) {
 		transport_wait(fds, inotify_fd == -1 ? 1 : 2, outputs, noutputs,
-		    poll_timeout(now, rescan_due));
+		    poll_timeout(now, rescan_due, cap_wanted ? cap_last + CAP_MS :
+		    cap_last + rescan_interval()));
 		now = clock_mono_ms();
 		/* Only what poll said is readable: a wake-up costs no more. */
 		if (fds[0].revents & POLLIN)
@@ -300,19 +395,25 @@ event_loop(void)
 			source_recheck(outputs, noutputs);
 		}
 		if (now >= rescan_due) {
+			watch_memdir();
 			for (i = 0; i < noutputs; i++)
 				source_rescan(&outputs[i], 0);
-			rescan_due = now + RESCAN_MS;
+			rescan_due = now + rescan_interval();
 		}
 		/*
 		 * After rescan: a new stream's reader must exist to be counted.
-		 * A check lists the spool: at a rotation, at a write only near a
-		 * cap (cap_near()), at most every CAP_MS, and once a second.
+		 * A check lists the spool: at a rotation, at a write near a cap
+		 * (cap_near()), at most every CAP_MS, and at any write a second
+		 * after the last check; no timer wakes us for it at rest but the
+		 * fallback rescan's.
 		 */
-		if (((wrote == 2 || (wrote && cap_near())) &&
-		    now >= cap_last + CAP_MS) || now >= cap_last + RESCAN_MS) {
+		cap_wanted |= wrote == 2 || (wrote && (cap_near() ||
+		    now >= cap_last + RESCAN_MS));
+		if ((cap_wanted && now >= cap_last + CAP_MS) ||
+		    now >= cap_last + rescan_interval()) {
 			cap_enforce(outputs, noutputs, now);
 			cap_last = now;
+			cap_wanted = 0;
 		}
 		for (i = 0; i < noutputs; i++)
 			output_tick(&outputs[i], now, quit);
@@ -320,10 +421,7 @@ event_loop(void)
 			cleanup_wanted = 0;
 			source_cleanup(outputs, noutputs);
 		}
-		if (now >= publish_due) {
-			publish_counters(now, 0);
-			publish_due = now + PUBLISH_MS;
-		}
+		publish_counters(now, 0);
 		if (quit && (!any_sending() || now >= stop_by))
 			break;
 	}
@@ -346,6 +444,7 @@ main(int argc, char *argv[])
 	if ((self = selfmetrics_open(conf, spool, "forwarder")) == NULL)
 		fatalx("cannot open the self-metrics stream");
 	watch_spool(spool);
+	watch_memdir();
 	/* Told of new segments: the readers need not look for them each batch. */
 	if (inotify_fd != -1)
 		source_trust(RESCAN_MS);

@@ -65,7 +65,16 @@ struct output {
 	const struct conn_conf	*conn;		/* timeouts, keepalive, resolvers */
 	const struct transport	*tr;		/* how its records travel */
 	void			*tstate;	/* the transport's, for this output */
-	struct format		*fmt[RECORD_KINDS];	/* metric, log */
+	struct format		*fmt[RECORD_KINDS];	/* NULL: kind not taken */
+	/*
+	 * The heartbeat output's (heartbeat.c); the others leave them NULL/0:
+	 * the one stream it reads (NULL: every stream but the heartbeats'),
+	 * a batch that keeps only the newest record read, and its requests'
+	 * method and body type (NULL: POST, text/plain).
+	 */
+	const char		*stream;
+	int			 newest_only;
+	const char		*method, *content_type;
 	struct format_ctx	 fctx;
 	enum out_state		 state;
 	struct stream_pos	*pos;
@@ -118,6 +127,8 @@ int	batch_render_body(const struct output *, struct buf *);
 
 /* source.c: the spool side */
 int	source_init(const char *, const char *, struct progress *);
+/* Does o read this stream? Every output but one reads every stream. */
+int	source_reads(const struct output *, const char *);
 const char *source_dir(int);
 struct stream_pos *source_pos(struct output *, const char *);
 int	source_rescan(struct output *, size_t);
@@ -147,6 +158,9 @@ int	cap_near(void);
 extern int	cleanup_wanted;	/* a cursor crossed a segment: try deleting */
 int	output_init(struct output *, const struct output_conf *,
 	    const struct ferry_conf *);
+/* The same, keeping what o holds already (the heartbeat output's role). */
+int	output_open(struct output *, const struct output_conf *,
+	    const struct ferry_conf *);
 void	output_tick(struct output *, uint64_t, int);
 uint64_t output_next_due(const struct output *, uint64_t);
 /* A transport's word on the batch it was given (transport.h). */
@@ -173,6 +187,12 @@ void	output_acked(struct output *, uint64_t);
 extern int	forwarder_stopping;	/* SIGTERM: streaming batches end */
 /* "sending", "retrying", "failed" or "deadlettering", and since when. */
 const char *output_health(const struct output *, int64_t *);
+
+/*
+ * heartbeat.c: the output that PUTs ferry-periodic's heartbeats to
+ * periodic.heartbeat_url, when one is set; 0 made, 1 none wanted, -1.
+ */
+int	heartbeat_output_init(struct output *, const struct ferry_conf *);
 
 /* forwarder.c */
 extern const struct ferry_conf	*fconf;

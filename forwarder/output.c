@@ -24,6 +24,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,36 +56,69 @@ int	forwarder_stopping;
 int	cleanup_wanted;
 
 /*
+ * How long a batch waits for company: batch_timeout, but a batch of only
+ * ferry's own self-metrics waits SELF_WAIT_MS. Every process publishes its
+ * counters a moment after it did something (the forwarder after each
+ * delivery), so at rest each batch of metrics would otherwise be followed
+ * by a request of counters alone; waiting, they go with the next batch.
+ */
+#define SELF_WAIT_MS	5000
+
+static uint64_t
+batch_wait_ms(const struct output *o)
+{
+	if (o->batch.n > 0 && o->batch.nself == o->batch.n)
+		return SELF_WAIT_MS;
+	return (uint64_t)(fconf->forwarder.batch_timeout * 1000);
+}
+
+/*
  * o's format for records of a kind: the URI's when it can write that kind,
  * else the scheme's default (so format=graphite on a tcp drain still sends
- * log lines, as JSON).
+ * log lines, as JSON). 0, or -1 when a format cannot be made; a kind the
+ * scheme has no default for (heartbeats) gets none, and is never taken.
  */
-static struct format *
-format_for(const struct output *o, enum record_kind kind)
+static int
+format_for(struct output *o, enum record_kind kind)
 {
 	struct format	*f = NULL;
 	char		 err[256];
 
+	o->fmt[kind] = NULL;
 	if (o->url.format[0] != '\0' &&
 	    (f = format_new(o->url.format, err, sizeof(err))) == NULL)
 		log_warnx("output \"%s\": %s", o->name, err);
-	if (f != NULL && format_takes(f, kind))
-		return f;
+	if (f != NULL && format_takes(f, kind)) {
+		o->fmt[kind] = f;
+		return 0;
+	}
 	format_free(f);
+	if (o->url.scheme->format[kind] == NULL)
+		return 0;
 	if ((f = format_new(o->url.scheme->format[kind], err,
-	    sizeof(err))) == NULL)
+	    sizeof(err))) == NULL) {
 		log_warnx("output \"%s\": %s", o->name, err);
-	return f;
+		return -1;
+	}
+	o->fmt[kind] = f;
+	return 0;
 }
 
 int
 output_init(struct output *o, const struct output_conf *oc,
     const struct ferry_conf *conf)
 {
+	memset(o, 0, sizeof(*o));
+	return output_open(o, oc, conf);
+}
+
+int
+output_open(struct output *o, const struct output_conf *oc,
+    const struct ferry_conf *conf)
+{
 	char	err[256];
 	int	kind;
 
-	memset(o, 0, sizeof(*o));
 	o->name = oc->name;
 	o->uri = oc->uri;
 	o->conn = &oc->conn;
@@ -96,7 +130,7 @@ output_init(struct output *o, const struct output_conf *oc,
 	o->fctx.hostname = conf->hostname;
 	o->fctx.app = "ferry";
 	for (kind = 0; kind < RECORD_KINDS; kind++)
-		if ((o->fmt[kind] = format_for(o, kind)) == NULL)
+		if (format_for(o, kind) == -1)
 			return -1;
 	o->state = OUT_IDLE;
 	o->ok_since = clock_wall();
@@ -166,8 +200,10 @@ send_batch(struct output *o, uint64_t now)
 void
 output_tick(struct output *o, uint64_t now, int quitting)
 {
-	uint64_t	timeout = (uint64_t)(fconf->forwarder.batch_timeout * 1000);
-	int		want = fconf->forwarder.batch_size;
+	uint64_t	timeout;
+	/* A newest-only batch holds one record, however many it read. */
+	int		want = o->newest_only ? INT_MAX :
+			    fconf->forwarder.batch_size;
 
 	if (o->state == OUT_SENDING)
 		return;
@@ -175,6 +211,9 @@ output_tick(struct output *o, uint64_t now, int quitting)
 		if (now < o->retry_at || quitting)
 			return;
 		o->retries++;
+		/* A retry takes the newest: one written meanwhile replaces it. */
+		if (o->newest_only)
+			(void)source_fill(o, want, batch_cap());
 		send_batch(o, now);
 		return;
 	}
@@ -191,6 +230,7 @@ output_tick(struct output *o, uint64_t now, int quitting)
 			cleanup_wanted = 1;
 		return;
 	}
+	timeout = batch_wait_ms(o);
 	if (o->batch.n >= want || o->batch.full ||
 	    o->batch.len >= batch_cap() - fconf->receiver.max_line) {
 		o->draining = 1;	/* full: there may be more behind it */
@@ -287,7 +327,7 @@ output_acked(struct output *o, uint64_t body)
 uint64_t
 output_next_due(const struct output *o, uint64_t now)
 {
-	uint64_t	timeout = (uint64_t)(fconf->forwarder.batch_timeout * 1000);
+	uint64_t	timeout = batch_wait_ms(o);
 
 	if (o->state == OUT_BACKOFF)
 		return o->retry_at;
@@ -443,6 +483,14 @@ output_done(struct output *o, const struct tr_result *res, uint64_t now)
 
 	if (res->status == TR_SENT) {
 		delivered(o);
+		return;
+	}
+	/* A refused newest-only record is let go: the next one replaces it. */
+	if (res->status == TR_REFUSED && o->newest_only) {
+		if (o->dead_since == 0)
+			log_warnx("output %s: refused (%s): dropped, and each "
+			    "newer one tried in its turn", o->name, res->why);
+		set_aside(o, res);
 		return;
 	}
 	if (res->status == TR_REFUSED && deadletter(o, res) == 0) {

@@ -58,6 +58,14 @@ source_pos(struct output *o, const char *stream)
 	return NULL;
 }
 
+int
+source_reads(const struct output *o, const char *stream)
+{
+	if (o->stream != NULL)
+		return strcmp(o->stream, stream) == 0;
+	return strcmp(stream, RECORD_BEAT_STREAM) != 0;
+}
+
 /* Start reading stream for o: from its cursor, or from the oldest segment. */
 static int
 pos_add(struct output *o, const char *stream, uint64_t oldest,
@@ -136,7 +144,8 @@ source_rescan(struct output *o, size_t unused)
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(segs[i].stream, segs[i - 1].stream) == 0)
 			continue;	/* segs[i] is the oldest of its stream */
-		if (source_pos(o, segs[i].stream) == NULL &&
+		if (source_reads(o, segs[i].stream) &&
+		    source_pos(o, segs[i].stream) == NULL &&
 		    pos_add(o, segs[i].stream, segs[i].seq, segs[i].size) == -1)
 			rc = -1;
 	}
@@ -193,8 +202,9 @@ takes(struct output *o, const char *line, size_t len, enum record_kind *kind)
 {
 	size_t	klen = record_key_len(line, len);
 
-	*kind = klen + 1 < len && line[klen + 1] == '{' ? RECORD_LOG :
-	    RECORD_METRIC;
+	*kind = record_kind_of(line, len, klen);
+	if (*kind == RECORD_BEAT && o->fmt[RECORD_BEAT] == NULL)
+		return 0;	/* not a record of the operator's: not counted */
 	if (!url_matches(&o->url, line, klen) || (*kind == RECORD_LOG &&
 	    o->url.scheme->logs_by_filter &&
 	    !url_filter_names(&o->url, line, klen))) {
@@ -242,6 +252,8 @@ source_fill(struct output *o, int max, size_t cap)
 				p->read_errors = 0;
 				if (!takes(o, line, len, &kind))
 					continue;	/* not for this output: passed over */
+				if (o->newest_only && o->batch.n > 0)
+					batch_clear(&o->batch);	/* a newer one */
 				if ((o->batch.n > 0 && kind != o->batch.kind) ||
 				    batch_add(&o->batch, line, len, cap) == -1) {
 					/* This line starts the next batch. */
@@ -360,9 +372,14 @@ segment_passed(const struct spool_seg *s, struct output *outs, size_t nouts)
 	size_t			 i;
 	int			 rc = 1;
 
-	if (!s->finished || nouts == 0)
+	size_t			 readers = 0;
+
+	if (!s->finished)
 		return 0;
 	for (i = 0; i < nouts; i++) {
+		if (!source_reads(&outs[i], s->stream))
+			continue;
+		readers++;
 		if ((p = source_pos(&outs[i], s->stream)) != NULL &&
 		    p->seq > s->seq)
 			continue;
@@ -370,7 +387,7 @@ segment_passed(const struct spool_seg *s, struct output *outs, size_t nouts)
 			return 0;
 		rc = 2;
 	}
-	return rc;
+	return readers > 0 ? rc : 0;
 }
 
 void

@@ -239,6 +239,7 @@ static int
 http_open(struct output *o)
 {
 	struct http	*h;
+	char		 ctype[128];
 
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->easy = curl_easy_init()) == NULL ||
@@ -257,10 +258,14 @@ http_open(struct output *o)
 		http_close(o);
 		return -1;
 	}
-	h->headers = curl_slist_append(NULL, "Content-Type: text/plain");
+	(void)snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+	    o->content_type != NULL ? o->content_type : "text/plain");
+	h->headers = curl_slist_append(NULL, ctype);
 	/* No 100-continue round trip before each batch. */
 	h->headers = curl_slist_append(h->headers, "Expect:");
 	curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
+	if (o->method != NULL)		/* the heartbeat's PUT, body as a POST's */
+		curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, o->method);
 	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
 	curl_easy_setopt(h->easy, CURLOPT_USERAGENT, version_agent());
 	if (o->api_key[0] != '\0') {

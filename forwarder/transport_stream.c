@@ -218,6 +218,15 @@ check_acked(struct output *o, struct stream *s, uint64_t now)
 		broken(o, s, now, "cannot read the socket's send queue");
 		return;
 	}
+	/*
+	 * A reset empties the send queue too: an empty queue on a connection
+	 * that is no longer established acknowledges nothing (a peer that
+	 * stopped, e.g. a relay restarted while we wrote).
+	 */
+	if (!sock_established(s->nc.fd)) {
+		broken(o, s, now, "the peer closed or reset the connection");
+		return;
+	}
 	if (s->unacked == -1 || q < s->unacked)
 		s->moved_at = now;
 	s->unacked = q;
@@ -276,7 +285,8 @@ stream_progress(struct output *o, const struct pollfd *pfd, int n,
 		 * it acknowledged already is committed first, which makes
 		 * room.
 		 */
-		if ((q = sock_unacked(s->nc.fd)) >= 0)
+		if ((q = sock_unacked(s->nc.fd)) >= 0 &&
+		    sock_established(s->nc.fd))
 			chunks_acked(o, s, s->wire_base + s->off - (uint64_t)q);
 		if (output_extend(o, &from) <= 0)
 			break;

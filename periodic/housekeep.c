@@ -48,16 +48,13 @@ static int
 prune_outputs(struct progress *db, const struct ferry_conf *conf)
 {
 	const char	**names;
-	size_t		  i;
 	int		  rc;
 
 	if ((names = calloc(conf->noutputs + 1, sizeof(*names))) == NULL) {
 		log_warn("housekeeping");
 		return -1;
 	}
-	for (i = 0; i < conf->noutputs; i++)
-		names[i] = conf->outputs[i].name;
-	rc = progress_prune_outputs(db, names, conf->noutputs);
+	rc = progress_prune_outputs(db, names, conf_output_names(conf, names));
 	free(names);
 	return rc;
 }

@@ -3,16 +3,18 @@
  *
  * Three timers on the monotonic clock: the config watch (every
  * periodic.config_interval), the heartbeat (every heartbeat_interval, when
- * heartbeat_url is set) and housekeeping (every few minutes). The loop waits
- * in curl_multi_poll() on the heartbeat's transfer and the signal pipe
- * together, until the next timer is due, so a heartbeat in flight never
- * delays the watch and SIGTERM is seen at once.
+ * heartbeat_url is set: a record into the spool, which the forwarder
+ * delivers) and housekeeping (every few minutes). The loop waits in poll()
+ * on the signal pipe until the next timer is due, so SIGTERM is seen at
+ * once; nothing it does waits on the network.
  *
  * A configuration that is invalid when we start does not stop us: we are
  * the one who notices it being fixed. Until then only the watch runs (every
  * 10 s); the first valid configuration it finds is adopted, and the
  * supervisor asked to reload as usual.
  */
+#include <poll.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -20,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "clock.h"
 #include "conf.h"
@@ -35,7 +35,6 @@
 #include "url.h"
 
 #define DB_RETRY_MS	10000
-#define PUBLISH_MS	1000
 #define PUBLISH_MAX_MS	60000	/* unchanged counters: written this often */
 
 struct periodic_stats	 pstats;
@@ -47,6 +46,7 @@ static int			 db_failing;
 static uint64_t			 db_retry_at;
 static char			 spool_dir[PATH_MAX];
 static int			 quit;
+static uint64_t			 published_ms;	/* counters last written */
 
 static void	loop(void);
 static void	publish_counters(uint64_t, int);
@@ -66,9 +66,6 @@ main(int argc, char *argv[])
 		fatalx("signals");
 	if (path_get(spool_dir, sizeof(spool_dir), PATH_SPOOL) == NULL)
 		fatalx("spool path too long");
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    heartbeat_init() == -1)
-		fatalx("cannot initialise libcurl");
 
 	if ((c = conf_load(confpath, &errs)) == NULL) {
 		conf_log_errors(&errs);
@@ -82,8 +79,7 @@ main(int argc, char *argv[])
 
 	loop();
 
-	heartbeat_cleanup();
-	curl_global_cleanup();
+	heartbeat_close();
 	publish_counters(clock_mono_ms(), 1);
 	selfmetrics_close(self);
 	progress_close(db);
@@ -109,10 +105,14 @@ periodic_adopt(struct ferry_conf *c)
 	    (self = selfmetrics_open(conf, spool_dir, "periodic")) == NULL)
 		log_warnx("no self-metrics: cannot open the spool in %s",
 		    spool_dir);
+	if (heartbeat_open(conf) == -1)
+		log_warnx("no heartbeat: cannot open its spool stream in %s",
+		    spool_dir);
 	if (conf->periodic.heartbeat_url[0] != '\0')
-		log_info("heartbeat to %s every %g s; config watch every %g s",
-		    url_mask(conf->periodic.heartbeat_url, shown, sizeof(shown)),
+		log_info("heartbeat every %g s, into the spool for the "
+		    "forwarder to PUT to %s; config watch every %g s",
 		    conf->periodic.heartbeat_interval,
+		    url_mask(conf->periodic.heartbeat_url, shown, sizeof(shown)),
 		    conf->periodic.config_interval);
 	else
 		log_info("no heartbeat_url: no heartbeat; config watch every "
@@ -138,15 +138,16 @@ static void
 loop(void)
 {
 	uint64_t	now = clock_mono_ms(), check_due, beat_due, keep_due;
-	uint64_t	publish_due, next;
-	int		sig_ready, beat_on;
+	uint64_t	next;
+	struct pollfd	pfd = { sig_fd(), POLLIN, 0 };
+	int		beat_on;
 
 	check_due = now + (conf != NULL ?
 	    interval_ms(conf->periodic.config_interval) : DEFAULT_CONFIG_MS);
 	/* The first beat soon: the others' states are recorded by then. */
 	beat_due = now + 1000;
 	keep_due = now + HOUSEKEEP_FIRST_MS;
-	publish_due = now + PUBLISH_MS;
+	published_ms = now;
 	while (!quit) {
 		beat_on = conf != NULL && conf->periodic.heartbeat_url[0] != '\0';
 		next = check_due;
@@ -154,15 +155,15 @@ loop(void)
 			next = beat_due;
 		if (conf != NULL && keep_due < next)
 			next = keep_due;
-		if (self != NULL && publish_due < next)
-			next = publish_due;
-		if (heartbeat_poll(sig_fd(), until(next, now), &sig_ready) == -1)
-			fatalx("curl_multi_poll");
-		if (sig_ready)
+		/* Counters change only in the chores below: no timer of their own. */
+		if (self != NULL && published_ms + PUBLISH_MAX_MS < next)
+			next = published_ms + PUBLISH_MAX_MS;
+		if (poll(&pfd, 1, until(next, now)) == -1 && errno != EINTR)
+			fatal("poll");
+		if (pfd.revents & POLLIN)
 			quit |= sig_quit_requested();
 		if (quit)
 			break;
-		heartbeat_perform();
 		now = clock_mono_ms();
 		if (now >= check_due) {
 			reload_check();
@@ -173,7 +174,7 @@ loop(void)
 		}
 		/* conf, once set, stays (periodic_adopt() sets it once). */
 		if (beat_on && conf != NULL && now >= beat_due) {
-			heartbeat_send(conf, conf->periodic.heartbeat_interval);
+			heartbeat_write(conf, conf->periodic.heartbeat_interval);
 			beat_due += interval_ms(conf->periodic.heartbeat_interval);
 			if (beat_due <= now)	/* fell behind: no burst */
 				beat_due = now +
@@ -184,10 +185,7 @@ loop(void)
 			now = clock_mono_ms();
 			keep_due = now + HOUSEKEEP_MS;
 		}
-		if (now >= publish_due) {
-			publish_counters(now, 0);
-			publish_due = now + PUBLISH_MS;
-		}
+		publish_counters(now, 0);
 	}
 }
 
@@ -196,16 +194,15 @@ static void
 publish_counters(uint64_t now, int force)
 {
 	static struct periodic_stats	last;
-	static uint64_t			last_ms;
 
 	if (self == NULL)
 		return;
 	if (!force && memcmp(&last, &pstats, sizeof(last)) == 0 &&
-	    now - last_ms < PUBLISH_MAX_MS)
+	    now - published_ms < PUBLISH_MAX_MS)
 		return;
 	last = pstats;
-	last_ms = now;
-	selfmetrics_add(self, "heartbeats.sent", pstats.heartbeats_sent);
+	published_ms = now;
+	selfmetrics_add(self, "heartbeats.written", pstats.heartbeats_written);
 	selfmetrics_add(self, "heartbeats.failed", pstats.heartbeats_failed);
 	selfmetrics_add(self, "reloads.requested", pstats.reloads_requested);
 	selfmetrics_add(self, "configs.invalid", pstats.configs_invalid);

@@ -1,16 +1,16 @@
 /*
  * ferry-periodic: the sidecar that does ferry's slow, regular chores.
  *
- * periodic.c	main() and the one loop: timers, signals, the heartbeat's
- *		transfer, all in curl_multi_poll()
+ * periodic.c	main() and the one loop: timers and signals, in poll()
  * reload.c	the config watch: a change of content, validated, becomes a
  *		SIGHUP to ferry-supervisor; an invalid one is logged once
- * heartbeat.c	the PUT of the heartbeat (libcurl multi), failures logged once
+ * heartbeat.c	the heartbeat, a record into the spool for the forwarder
+ *		to PUT (forwarder/heartbeat.c)
  * report.c	the heartbeat's JSON: host, processes, outputs, recent errors
  * housekeep.c	pruning the progress database of rows nobody reads again
  *
- * It never blocks for long: the heartbeat runs on the multi interface with
- * a timeout, so a dead endpoint never holds up the config watch.
+ * It never waits on the network: the forwarder delivers the heartbeat, so
+ * a dead endpoint never holds up the config watch.
  */
 #ifndef FERRY_PERIODIC_H
 #define FERRY_PERIODIC_H
@@ -21,8 +21,6 @@
 struct ferry_conf;
 struct progress;
 
-#define HEARTBEAT_TIMEOUT_MS	10000	/* a whole heartbeat request */
-#define HEARTBEAT_CONNECT_MS	5000
 #define HOUSEKEEP_FIRST_MS	60000	/* after start: let the others settle */
 #define HOUSEKEEP_MS		300000
 #define DEFAULT_CONFIG_MS	10000	/* the watch without a valid config */
@@ -31,7 +29,7 @@ struct progress;
 
 /* What ferry-periodic counts, published as its self-metrics. */
 struct periodic_stats {
-	uint64_t	heartbeats_sent;
+	uint64_t	heartbeats_written;	/* into the spool */
 	uint64_t	heartbeats_failed;
 	uint64_t	reloads_requested;
 	uint64_t	configs_invalid;
@@ -57,12 +55,10 @@ void		 reload_check(void);
 const struct ferry_conf *reload_latest(void);
 void		 reload_free(void);
 
-/* heartbeat.c */
-int		 heartbeat_init(void);
-int		 heartbeat_poll(int, int, int *);
-void		 heartbeat_perform(void);
-void		 heartbeat_send(const struct ferry_conf *, double);
-void		 heartbeat_cleanup(void);
+/* heartbeat.c: its spool stream, when heartbeat_url is set; 0 or -1 */
+int		 heartbeat_open(const struct ferry_conf *);
+void		 heartbeat_write(const struct ferry_conf *, double);
+void		 heartbeat_close(void);
 
 /* report.c */
 char		*report_build(const struct ferry_conf *, const char *, double,

@@ -126,7 +126,7 @@ ingest_value(const struct metric *m, double *v)
 
 /* One line: 1 stored, 0 skipped (blank or invalid, counted), -1 store error. */
 static int
-ingest_line(struct store *s, const char *line, size_t len, const char *key,
+ingest_point(struct store *s, const char *line, size_t len, const char *key,
     size_t keylen, int64_t now, struct counts *c)
 {
 	struct metric	m;
@@ -165,7 +165,7 @@ ingest_points(struct request *req)
 	for (p = body, end = body + len; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
-		if (ingest_line(s, p, (size_t)(nl - p), key, keylen, now,
+		if (ingest_point(s, p, (size_t)(nl - p), key, keylen, now,
 		    &c) == -1) {
 			store_rollback(s);
 			return http_reply_text(req, 503, "store unavailable");

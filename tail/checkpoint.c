@@ -247,6 +247,21 @@ checkpoint_forget(const struct tfile *tf)
 	forget[nforget++] = tf->ino;
 }
 
+void
+checkpoint_drop(const struct tail_checkpoint *ck)
+{
+	struct tail_path	tp;
+
+	memset(&tp, 0, sizeof(tp));
+	strlcpy(tp.log, ck->log, sizeof(tp.log));
+	strlcpy(tp.path, ck->path, sizeof(tp.path));
+	tp.next = ck->line;
+	tp.updated = clock_wall();
+	if (progress_tail_path_set(db, &tp) == -1 ||
+	    progress_tail_delete(db, ck->dev, ck->ino) == -1)
+		log_warnx("the checkpoint of %s could not be deleted", ck->path);
+}
+
 /* Has tf moved since its row was written? (counting files have no row) */
 static int
 changed(const struct tfile *tf)

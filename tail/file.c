@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "clock.h"
 #include "conf.h"
@@ -131,13 +132,24 @@ tfile_turn(const struct tfile *tf)
 	return 1;
 }
 
+static uint64_t
+fnv1a(const unsigned char *p, int len)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+	int		i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 /* FNV-1a over the first len bytes of fd: 0 and *fp set, -1 if short. */
 int
 tfile_fingerprint(int fd, int len, uint64_t *fp)
 {
 	unsigned char	buf[FP_MAX];
-	uint64_t	h = 0xcbf29ce484222325ULL;
-	int		i;
 
 	if (len <= 0) {
 		*fp = 0;
@@ -145,11 +157,7 @@ tfile_fingerprint(int fd, int len, uint64_t *fp)
 	}
 	if (pread(fd, buf, (size_t)len, 0) != len)
 		return -1;
-	for (i = 0; i < len; i++) {
-		h ^= buf[i];
-		h *= 0x100000001b3ULL;
-	}
-	*fp = h;
+	*fp = fnv1a(buf, len);
 	return 0;
 }
 
@@ -319,6 +327,17 @@ split(struct tfile *tf, const char *buf, size_t n, uint64_t now)
 	return 0;
 }
 
+/* tf's directory, opened, for the copies beside it; its name in *base. */
+static DIR *
+open_dir_of(const struct tfile *tf, char *dirbuf, size_t size,
+    const char **dir, const char **base)
+{
+	strlcpy(dirbuf, tf->path, size);
+	*dir = dirname(dirbuf);
+	*base = strrchr(tf->path, '/') ? strrchr(tf->path, '/') + 1 : tf->path;
+	return opendir(*dir);
+}
+
 /*
  * The copy logrotate made before truncating (copytruncate): in the same
  * directory, its first bytes ours, at least as long as what we read. Its
@@ -327,18 +346,15 @@ split(struct tfile *tf, const char *buf, size_t n, uint64_t now)
 static int
 find_copy(const struct tfile *tf, char *copy, size_t size)
 {
-	char		 dirbuf[4096], *dir;
-	const char	*base;
+	char		 dirbuf[4096];
+	const char	*dir, *base;
 	DIR		*d;
 	struct dirent	*de;
 	struct stat	 st;
 	uint64_t	 fp;
 	int		 fd, found = -1;
 
-	strlcpy(dirbuf, tf->path, sizeof(dirbuf));
-	dir = dirname(dirbuf);
-	base = strrchr(tf->path, '/') ? strrchr(tf->path, '/') + 1 : tf->path;
-	if ((d = opendir(dir)) == NULL)
+	if ((d = open_dir_of(tf, dirbuf, sizeof(dirbuf), &dir, &base)) == NULL)
 		return -1;
 	while (found == -1 && (de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, base, strlen(base)) != 0 ||
@@ -376,6 +392,45 @@ read_copy(struct tfile *tf, int fd, uint64_t now)
 }
 
 /*
+ * A file of ours found only gzip'd (logrotate's compress without
+ * delaycompress, done while ferry-tail was down): its first bytes must be
+ * ours; then what we had not read of it is read from the compressed copy,
+ * in quanta, at once (zlib decompresses up to our offset to get there).
+ * 0: read to its end; -1: not ours, or unreadable, or the spool refused.
+ */
+int
+tfile_read_gz(struct tfile *tf, const char *path, uint64_t now)
+{
+	unsigned char	 head[FP_MAX];
+	char		*buf = NULL;
+	gzFile		 z;
+	int		 n, rc = -1;
+
+	if (tf->fplen <= 0 || (z = gzopen(path, "rb")) == NULL)
+		return -1;
+	if (gzread(z, head, (unsigned)tf->fplen) != tf->fplen ||
+	    fnv1a(head, tf->fplen) != tf->fp ||
+	    gzseek(z, (z_off_t)tf->off, SEEK_SET) != (z_off_t)tf->off ||
+	    (buf = malloc(READ_QUANTUM)) == NULL)
+		goto out;
+	while ((n = gzread(z, buf, READ_QUANTUM)) > 0) {
+		tf->src->c.bytes += (uint64_t)n;
+		tf->read_wall_ms = clock_wall_ms();
+		if (split(tf, buf, (size_t)n, now) == -1)
+			goto out;
+	}
+	if (n == 0) {
+		tfile_flush_partial(tf, now, 1);
+		(void)pipeline_flush(tf, now, 1);
+		rc = 0;
+	}
+out:
+	free(buf);
+	gzclose(z);
+	return rc;
+}
+
+/*
  * Was the file truncated and written again past where we were, before we
  * looked? Its size cannot tell then, but its first bytes can: they are no
  * longer the ones we fingerprinted. Checked only when there is something
@@ -391,6 +446,37 @@ rewritten(const struct tfile *tf, int64_t size)
 	return tfile_fingerprint(tf->fd, tf->fplen, &fp) == 0 && fp != tf->fp;
 }
 
+/*
+ * logrotate's copy, gzip'd already (copytruncate with compress and no
+ * delaycompress): a .gz beside it whose first bytes are ours; what we had
+ * not read is read from it. 0 and its path in copy, or -1.
+ */
+static int
+read_gz_copy(struct tfile *tf, uint64_t now, char *copy, size_t size)
+{
+	char		 dirbuf[4096];
+	const char	*dir, *base, *ext;
+	DIR		*d;
+	struct dirent	*de;
+	int64_t		 off = tf->off;
+	int		 rc = -1;
+
+	if ((d = open_dir_of(tf, dirbuf, sizeof(dirbuf), &dir, &base)) == NULL)
+		return -1;
+	while (rc == -1 && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, base, strlen(base)) != 0 ||
+		    (ext = strrchr(de->d_name, '.')) == NULL ||
+		    strcmp(ext, ".gz") != 0)
+			continue;
+		snprintf(copy, size, "%s/%s", dir, de->d_name);
+		/* Not ours: its first bytes differ, and nothing is read. */
+		if (tfile_read_gz(tf, copy, now) == 0 || tf->off != off)
+			rc = 0;
+	}
+	closedir(d);
+	return rc;
+}
+
 /* The file is shorter than what we read: start it over, after the copy. */
 static void
 truncated(struct tfile *tf, int64_t size, uint64_t now)
@@ -398,16 +484,37 @@ truncated(struct tfile *tf, int64_t size, uint64_t now)
 	char	copy[4096];
 	int	fd;
 
-	if ((fd = find_copy(tf, copy, sizeof(copy))) != -1) {
+	/*
+	 * Still counting the lines it had at the first start (from = end):
+	 * the old content was never to be sent, the new content is new.
+	 */
+	if (tf->count_to >= 0) {
+		log_info("log %s: %s was truncated before its first end was "
+		    "reached: reading it from its start", tf->src->lc->name,
+		    tf->path);
+		tf->count_to = -1;
+	} else if ((fd = find_copy(tf, copy, sizeof(copy))) != -1) {
 		log_info("log %s: %s was truncated; what was not read yet is "
 		    "read from the copy %s", tf->src->lc->name, tf->path, copy);
 		(void)read_copy(tf, fd, now);
 		close(fd);
-	} else if (tf->off > 0)
-		log_info("log %s: %s was truncated (%lld bytes read, %lld now, "
-		    "%s): reading it from its start", tf->src->lc->name,
-		    tf->path, (long long)tf->off, (long long)size,
-		    size < tf->off ? "shorter" : "its first bytes changed");
+	} else if (read_gz_copy(tf, now, copy, sizeof(copy)) == 0) {
+		log_info("log %s: %s was truncated; what was not read yet was "
+		    "read from the compressed copy %s", tf->src->lc->name,
+		    tf->path, copy);
+	} else {
+		if (tf->off > 0)
+			log_info("log %s: %s was truncated (%lld bytes read, "
+			    "%lld now, %s): reading it from its start",
+			    tf->src->lc->name, tf->path, (long long)tf->off,
+			    (long long)size, size < tf->off ? "shorter" :
+			    "its first bytes changed");
+		/* Seen there, not read yet, and no copy: gone. */
+		if (tf->size > tf->off)
+			source_lost(tf->src, tf->path, tf->size - tf->off,
+			    "was truncated before it was read to its end, "
+			    "and no copy of it was found");
+	}
 	/* Whatever was left of the old content is flushed, not glued on. */
 	tfile_flush_partial(tf, now, 1);
 	(void)pipeline_flush(tf, now, 1);
@@ -441,6 +548,7 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 	 */
 	if (st.st_size < tf->off || rewritten(tf, st.st_size))
 		truncated(tf, st.st_size, now);
+	tf->size = st.st_size;
 	if (st.st_size == tf->off) {
 		if (tf->rotated)
 			tf->drained = 1;
@@ -471,7 +579,7 @@ tfile_read(struct tfile *tf, uint64_t now, size_t quantum)
 	 * A rotated file read to its end is drained now: it is not marked
 	 * dirty again (the caller clears it on 0), so waiting for a later
 	 * call that finds nothing to read held its successor back until the
-	 * rotated file was let go, ROTATED_GRACE_MS later, with the loop
+	 * rotated file was let go, seconds later, with the loop
 	 * spinning meanwhile.
 	 */
 	if (tf->rotated)

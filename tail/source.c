@@ -6,8 +6,8 @@
  *   a name now leads to another file (rename rotation, delete and
  *   recreate, a symlink retargeted, an inode reused)  the file we had is
  *       "rotated": read to its end through the descriptor we hold, and let
- *       go once it has been quiet for ROTATED_GRACE_MS; the new one is read
- *       from its beginning
+ *       go once it has been read to its end and quiet for a while (see
+ *       rotated_grace()); the new one is read from its beginning
  *   a file of ours turns up under another name the glob matches  followed
  *       on under that name
  *   a file shrinks (copytruncate)  file.c
@@ -41,7 +41,9 @@
 #include "tail.h"
 
 #define IDLE_CLOSE_MS		60000	/* an open file quiet this long is closed */
-#define ROTATED_GRACE_MS	5000	/* a rotated file quiet this long is let go */
+/* A rotated file read to its end and quiet this long is let go: */
+#define ROTATED_GRACE_MS	5000	/* deleted, or when a descriptor is wanted */
+#define ROTATED_KEPT_MS		60000	/* still at a name (it costs nothing) */
 
 struct sources	 sources = TAILQ_HEAD_INITIALIZER(sources);
 static size_t	 nopen;
@@ -50,6 +52,17 @@ size_t
 source_open_files(void)
 {
 	return nopen;
+}
+
+void
+source_lost(struct source *src, const char *path, int64_t bytes,
+    const char *what)
+{
+	if (bytes <= 0)
+		return;
+	log_warnx("log %s: %s %s: %lld bytes unread, lost", src->lc->name,
+	    path, what, (long long)bytes);
+	src->c.lost_bytes += (uint64_t)bytes;
 }
 
 struct source *
@@ -118,8 +131,8 @@ source_free(struct source *src)
 	free(src);
 }
 
-static struct tfile *
-by_ident(struct source *src, uint64_t dev, uint64_t ino)
+struct tfile *
+source_find(struct source *src, uint64_t dev, uint64_t ino)
 {
 	struct tfile	*tf;
 
@@ -140,7 +153,37 @@ by_path(struct source *src, const char *path)
 	return NULL;
 }
 
-/* Make room for one more descriptor: close the quietest file at its end. */
+/* Read to its end, nothing held back: closing it loses nothing. */
+static int
+at_rest(const struct tfile *tf)
+{
+	return tf->fd != -1 && tf->part.len == 0 && !tf->part_cut &&
+	    tf->ml_lines == 0 && tfile_at_end(tf);
+}
+
+/*
+ * How long a rotated file, read to its end, is kept after its last
+ * bytes: an application may write on into it until it is told to reopen
+ * (nginx until its USR1, an application whose rotation signal comes
+ * later), and a file let go cannot be read again. Kept while it is still
+ * at a name, ROTATED_KEPT_MS; deleted (rotate 0, compressed), whose disk
+ * space we hold, ROTATED_GRACE_MS. Never while it has unread bytes.
+ */
+static uint64_t
+rotated_grace(const struct tfile *tf)
+{
+	struct stat	st;
+
+	if (fstat(tf->fd, &st) == 0 && st.st_nlink > 0)
+		return ROTATED_KEPT_MS;
+	return ROTATED_GRACE_MS;
+}
+
+/*
+ * Make room for one more descriptor: close the quietest file at its end,
+ * or a rotated one read to its end and quiet for ROTATED_GRACE_MS, which
+ * source_expire() then lets go (not here: our callers walk the files).
+ */
 static int
 make_room(uint64_t now)
 {
@@ -151,13 +194,12 @@ make_room(uint64_t now)
 		return 0;
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
-			if (tf->fd != -1 && !tf->rotated && tf->part.len == 0 &&
-			    tf->ml_lines == 0 && tfile_at_end(tf) &&
+			if (at_rest(tf) && (!tf->rotated ||
+			    now - tf->active_ms >= ROTATED_GRACE_MS) &&
 			    (best == NULL || tf->active_ms < best->active_ms))
 				best = tf;
 	if (best == NULL)
 		return -1;
-	(void)now;
 	tfile_close(best);
 	nopen--;
 	return 0;
@@ -186,8 +228,8 @@ close_file(struct tfile *tf)
 }
 
 /* Where a newly found file starts (see the top of this file). */
-static void
-start_position(struct source *src, struct tfile *tf, int64_t size,
+void
+source_start(struct source *src, struct tfile *tf, int64_t size,
     int first_start)
 {
 	const struct tail_checkpoint	*ck = checkpoint_find(tf->dev, tf->ino);
@@ -217,54 +259,6 @@ start_position(struct source *src, struct tfile *tf, int64_t size,
 		log_debug("log %s: %s starts at its end (%lld bytes)",
 		    src->lc->name, tf->path, (long long)size);
 	}
-}
-
-static void
-found(struct source *src, const char *path, const struct stat *st,
-    int first_start, uint64_t now)
-{
-	struct tfile	*tf, *old;
-
-	/*
-	 * A file we cannot open cannot show its first bytes either: until it
-	 * reads again its device and inode are all there is to go by, and
-	 * dropping it would say "cannot read" again at every scan, and read
-	 * it from its beginning once it can be read.
-	 */
-	if ((tf = by_ident(src, st->st_dev, st->st_ino)) != NULL && tf->fd == -1 &&
-	    !tf->unreadable && !tfile_same(tf, path)) {
-		/* The inode of a closed file, now another file's. */
-		drop_file(src, tf);
-		tf = NULL;
-	}
-	if (tf != NULL) {
-		if (strcmp(tf->path, path) != 0) {
-			free(tf->path);
-			if ((tf->path = strdup(path)) == NULL)
-				fatal("strdup");
-			tf->renamed = 1;
-		}
-		tf->rotated = 0;
-		tf->seen = 1;
-		return;
-	}
-	if ((old = by_path(src, path)) != NULL) {
-		tfile_rotated(old);
-		old->dirty = 1;
-		old->active_ms = now;
-		src->c.rotations++;
-		log_debug("log %s: %s is another file now; reading the old one "
-		    "to its end", src->lc->name, path);
-	}
-	if ((tf = tfile_new(src, path, path, st->st_dev, st->st_ino)) == NULL)
-		return;
-	start_position(src, tf, st->st_size, first_start);
-	tf->seen = 1;
-	tf->dirty = 1;
-	TAILQ_INSERT_TAIL(&src->files, tf, entry);
-	src->nfiles++;
-	watch_file(tf);
-	(void)open_file(tf, now);
 }
 
 /* A closed file whose name is gone: renamed beside it? Follow it there. */
@@ -297,18 +291,42 @@ find_renamed(struct tfile *tf)
 	return rc;
 }
 
-/* A file of ours the scan no longer found under its name. */
+/*
+ * A closed file (idle, or for tail.max_open_files) that no name we know
+ * leads to any more, nor any name beside it: deleted, compressed, moved
+ * to another directory. It was closed at its end; what it was given
+ * since (its watch said so) cannot be read now.
+ */
 static void
-vanished(struct source *src, struct tfile *tf, uint64_t now)
+let_go_closed(struct source *src, struct tfile *tf)
+{
+	if (tf->done_off < tf->off || tf->count_to >= 0 ||
+	    tf->active_ms == 0 || tf->dirty) {
+		if (tf->size > tf->off)
+			source_lost(src, tf->path, tf->size - tf->off,
+			    "went away while it was closed "
+			    "(tail.max_open_files)");
+		else
+			log_warnx("log %s: %s went away while it was closed "
+			    "(tail.max_open_files), after it was written: "
+			    "what it was given since is lost", src->lc->name,
+			    tf->path);
+		src->c.errors++;
+	}
+	drop_file(src, tf);
+}
+
+/*
+ * A file of ours whose name is gone or leads to another file now: read it
+ * to its end through its descriptor before its successor. One we had
+ * closed must be found first, by identity, beside its old name (a rename
+ * rotation): opening the old name would open the successor.
+ */
+static void
+rotated_away(struct source *src, struct tfile *tf, uint64_t now)
 {
 	if (tf->fd == -1 && find_renamed(tf) == -1) {
-		if (tf->done_off < tf->off || tf->count_to >= 0 ||
-		    tf->active_ms == 0) {
-			log_warnx("log %s: %s went away before it could be read "
-			    "(tail.max_open_files)", src->lc->name, tf->path);
-			src->c.errors++;
-		}
-		drop_file(src, tf);
+		let_go_closed(src, tf);
 		return;
 	}
 	tfile_rotated(tf);
@@ -318,6 +336,76 @@ vanished(struct source *src, struct tfile *tf, uint64_t now)
 	(void)open_file(tf, now);
 	log_debug("log %s: %s rotated away; reading it to its end",
 	    src->lc->name, tf->path);
+}
+
+/*
+ * Is the file another section's? A file is followed once: its checkpoint
+ * is kept by its identity, and the sink stores its lines under host, file
+ * and line, so two sections shipping it would send every line twice and
+ * resume from one another's checkpoints.
+ */
+static struct source *
+claimed(const struct source *src, const struct stat *st)
+{
+	struct source	*o;
+
+	TAILQ_FOREACH(o, &sources, entry)
+		if (o != src && source_find(o, st->st_dev, st->st_ino) != NULL)
+			return o;
+	return NULL;
+}
+
+static void
+found(struct source *src, const char *path, const struct stat *st,
+    int first_start, uint64_t now)
+{
+	struct tfile	*tf, *old;
+	struct source	*other;
+
+	/*
+	 * A file we cannot open cannot show its first bytes either: until it
+	 * reads again its device and inode are all there is to go by, and
+	 * dropping it would say "cannot read" again at every scan, and read
+	 * it from its beginning once it can be read.
+	 */
+	if ((tf = source_find(src, st->st_dev, st->st_ino)) != NULL &&
+	    tf->fd == -1 && !tf->unreadable && !tfile_same(tf, path)) {
+		/* The inode of a closed file, now another file's. */
+		let_go_closed(src, tf);
+		tf = NULL;
+	}
+	if (tf != NULL) {
+		if (strcmp(tf->path, path) != 0) {
+			free(tf->path);
+			if ((tf->path = strdup(path)) == NULL)
+				fatal("strdup");
+			tf->renamed = 1;
+		}
+		tf->rotated = 0;
+		tf->seen = 1;
+		return;
+	}
+	if ((other = claimed(src, st)) != NULL) {
+		if (!src->overlap_said) {
+			src->overlap_said = 1;
+			log_warnx("log %s: %s is followed by log \"%s\" already: "
+			    "a file matched by two sections is followed by the "
+			    "first that finds it, once", src->lc->name, path,
+			    other->lc->name);
+		}
+		return;
+	}
+	if ((old = by_path(src, path)) != NULL)
+		rotated_away(src, old, now);
+	if ((tf = tfile_new(src, path, path, st->st_dev, st->st_ino)) == NULL)
+		return;
+	source_start(src, tf, st->st_size, first_start);
+	tf->seen = 1;
+	tf->dirty = 1;
+	TAILQ_INSERT_TAIL(&src->files, tf, entry);
+	src->nfiles++;
+	watch_file(tf);
+	(void)open_file(tf, now);
 }
 
 static int	 glob_short;	/* the last glob could not look everywhere */
@@ -352,6 +440,8 @@ source_scan(struct source *src, int first_start)
 		src->c.errors++;
 	}
 	for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
+		if (lstat(g.gl_pathv[i], &st) == 0 && S_ISLNK(st.st_mode))
+			watch_link(g.gl_pathv[i]);
 		if (stat(g.gl_pathv[i], &st) == -1 || !S_ISREG(st.st_mode))
 			continue;
 		found(src, g.gl_pathv[i], &st, first_start && !src->scanned, now);
@@ -367,7 +457,7 @@ source_scan(struct source *src, int first_start)
 	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
 		next = TAILQ_NEXT(tf, entry);
 		if (!tf->seen && !tf->rotated && !glob_short)
-			vanished(src, tf, now);
+			rotated_away(src, tf, now);
 	}
 	watch_dir(src->lc->path);
 	src->scanned = 1;
@@ -380,14 +470,25 @@ source_scan(struct source *src, int first_start)
 int
 source_read(struct source *src, uint64_t now, int *more)
 {
-	struct tfile	*tf;
+	struct tfile	*tf, *next;
 	int		 rc;
 
-	TAILQ_FOREACH(tf, &src->files, entry) {
+	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
+		next = TAILQ_NEXT(tf, entry);
 		if (spool_blocked)
 			return 0;
 		if ((!tf->dirty && tf->wd != -1) || !tfile_turn(tf))
 			continue;
+		/*
+		 * A rotated file that waited for a descriptor may have gone
+		 * meanwhile (compressed, deleted): waiting on would hold its
+		 * successor back for ever.
+		 */
+		if (tf->fd == -1 && tf->rotated && !tfile_same(tf, tf->path) &&
+		    find_renamed(tf) == -1) {
+			let_go_closed(src, tf);
+			continue;
+		}
 		if (tf->fd == -1 && open_file(tf, now) == -1)
 			continue;
 		if ((rc = tfile_read(tf, now, READ_QUANTUM)) == 1)
@@ -403,192 +504,26 @@ void
 source_expire(struct source *src, uint64_t now)
 {
 	struct tfile	*tf, *next;
+	struct stat	 st;
 
 	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
 		next = TAILQ_NEXT(tf, entry);
 		tfile_flush_partial(tf, now, 0);
 		(void)pipeline_flush(tf, now, 0);
-		if (tf->fd == -1 || !tfile_at_end(tf) || tf->part.len > 0 ||
-		    tf->ml_lines > 0)
+		/* Closed by make_room() at its end, and not written since. */
+		if (tf->rotated && tf->fd == -1 && tf->drained && !tf->dirty) {
+			if (stat(tf->path, &st) == 0 &&
+			    (uint64_t)st.st_ino == tf->ino && st.st_size > tf->off)
+				tf->dirty = 1;
+			else
+				drop_file(src, tf);
 			continue;
-		if (tf->rotated && now - tf->active_ms >= ROTATED_GRACE_MS)
+		}
+		if (!at_rest(tf))
+			continue;
+		if (tf->rotated && now - tf->active_ms >= rotated_grace(tf))
 			drop_file(src, tf);
 		else if (!tf->rotated && now - tf->active_ms >= IDLE_CLOSE_MS)
 			close_file(tf);
 	}
-}
-
-/* A file name logrotate may have made of base: base.1, base-20261203, ... */
-static int
-rotated_name(const char *name, const char *base)
-{
-	size_t		 n = strlen(base);
-	const char	*ext;
-
-	if (strncmp(name, base, n) != 0 || name[n] == '\0')
-		return 0;
-	/* Compressed copies cannot be read as text. */
-	if ((ext = strrchr(name + n, '.')) != NULL &&
-	    (strcmp(ext, ".gz") == 0 || strcmp(ext, ".bz2") == 0 ||
-	    strcmp(ext, ".xz") == 0 || strcmp(ext, ".zst") == 0))
-		return 0;
-	return name[n] == '.' || name[n] == '-' || name[n] == '_';
-}
-
-/* A file found under its rotated name, to be read to its end. */
-static struct tfile *
-follow_rotated(struct source *src, const char *path, const char *logical,
-    const struct stat *st)
-{
-	struct tfile	*tf;
-
-	if ((tf = tfile_new(src, path, logical, st->st_dev, st->st_ino)) == NULL)
-		return NULL;
-	tfile_rotated(tf);
-	tf->dirty = 1;
-	tf->active_ms = tail_now();
-	TAILQ_INSERT_TAIL(&src->files, tf, entry);
-	src->nfiles++;
-	src->c.rotations++;
-	return tf;
-}
-
-/*
- * The checkpoint rows of this section whose files the first scan did not
- * find: rotated while we were down. Each is looked for beside its old name
- * by identity and read from its checkpoint; and every file rotated there
- * since (a newer name of the same base, unknown to us, changed after the
- * checkpoint) is read whole: a file rotated twice while we were down.
- *
- * All the rows of the section are looked at before any file is followed,
- * and the files are then followed oldest first: a file that has a row of
- * its own is never taken for one rotated in while we were down (it would
- * be read whole again, copying every line it had already given), and
- * two rows of one path (a file rotated, its successor rotated too) give
- * their lines in the order they were written, not in the rows' order.
- */
-struct found_file {
-	char		*path;
-	char		*logical;	/* the path its lines are numbered under */
-	struct stat	 st;
-	int		 ours;		/* a checkpoint's own file */
-};
-
-struct recovery {
-	struct source		*src;
-	struct found_file	*ff;
-	size_t			 n;
-};
-
-static int
-older_first(const void *a, const void *b)
-{
-	const struct found_file	*x = a, *y = b;
-
-	if (x->ours != y->ours)
-		return y->ours - x->ours;	/* checkpointed files first */
-	if (x->st.st_mtim.tv_sec != y->st.st_mtim.tv_sec)
-		return x->st.st_mtim.tv_sec < y->st.st_mtim.tv_sec ? -1 : 1;
-	if (x->st.st_mtim.tv_nsec != y->st.st_mtim.tv_nsec)
-		return x->st.st_mtim.tv_nsec < y->st.st_mtim.tv_nsec ? -1 : 1;
-	return 0;
-}
-
-static int
-listed(const struct recovery *rc, const struct stat *st)
-{
-	size_t	i;
-
-	for (i = 0; i < rc->n; i++)
-		if (rc->ff[i].st.st_dev == st->st_dev &&
-		    rc->ff[i].st.st_ino == st->st_ino)
-			return 1;
-	return 0;
-}
-
-static void
-recover_row(const struct tail_checkpoint *ck, void *arg)
-{
-	struct recovery		*rc = arg;
-	struct source		*src = rc->src;
-	struct found_file	*nf;
-	char			 dirbuf[1024], basebuf[1024], pat[2100];
-	char			*dir, *base;
-	struct stat		 st;
-	glob_t			 g;
-	size_t			 i;
-	int			 ours;
-
-	if (by_ident(src, ck->dev, ck->ino) != NULL)
-		return;
-	strlcpy(dirbuf, ck->path, sizeof(dirbuf));
-	strlcpy(basebuf, ck->path, sizeof(basebuf));
-	dir = dirname(dirbuf);
-	base = basename(basebuf);
-	snprintf(pat, sizeof(pat), "%s/%s*", dir, base);
-	if (glob(pat, GLOB_NOSORT, NULL, &g) != 0)
-		return;
-	for (i = 0; i < g.gl_pathc; i++) {
-		if (stat(g.gl_pathv[i], &st) == -1 || !S_ISREG(st.st_mode) ||
-		    by_ident(src, st.st_dev, st.st_ino) != NULL ||
-		    listed(rc, &st))
-			continue;
-		ours = (uint64_t)st.st_dev == ck->dev &&
-		    (uint64_t)st.st_ino == ck->ino;
-		/* A file with a row of its own is recovered from that row. */
-		if (!ours && (!rotated_name(strrchr(g.gl_pathv[i], '/') + 1,
-		    base) || st.st_mtime < ck->updated ||
-		    checkpoint_find(st.st_dev, st.st_ino) != NULL))
-			continue;
-		if ((nf = reallocarray(rc->ff, rc->n + 1, sizeof(*nf))) == NULL)
-			break;
-		rc->ff = nf;
-		nf += rc->n;
-		if ((nf->path = strdup(g.gl_pathv[i])) == NULL ||
-		    (nf->logical = strdup(ck->path)) == NULL) {
-			free(nf->path);
-			break;
-		}
-		nf->st = st;
-		nf->ours = ours;
-		rc->n++;
-	}
-	globfree(&g);
-}
-
-void
-source_recover(struct source *src)
-{
-	struct recovery		 rc = { src, NULL, 0 };
-	struct found_file	*ff;
-	struct tfile		*tf;
-	size_t			 i;
-
-	checkpoint_each(src->lc->name, recover_row, &rc);
-	/*
-	 * Oldest first: the lines of a path are numbered in that order. With
-	 * nothing found ff is NULL, which qsort() must not be given.
-	 */
-	if (rc.n > 0)
-		qsort(rc.ff, rc.n, sizeof(*rc.ff), older_first);
-	for (i = 0; i < rc.n; i++) {
-		ff = &rc.ff[i];
-		if ((tf = follow_rotated(src, ff->path, ff->logical,
-		    &ff->st)) != NULL) {
-			if (ff->ours) {
-				start_position(src, tf, ff->st.st_size, 0);
-				log_info("log %s: %s was rotated to %s while "
-				    "ferry-tail was down: reading it on from "
-				    "line %lld", src->lc->name, ff->logical,
-				    tf->path, (long long)tf->done_line);
-			} else
-				log_info("log %s: %s was rotated in while "
-				    "ferry-tail was down: reading it whole",
-				    src->lc->name, tf->path);
-			watch_file(tf);
-		}
-		free(ff->path);
-		free(ff->logical);
-	}
-	free(rc.ff);
 }

@@ -3,7 +3,8 @@
  * each line, with its origin, into the spool stream "tail".
  *
  * Files: tail.c (main, the loop, flush and sync), source.c (a log section:
- * its glob, finding files, telling rotations apart by identity), file.c
+ * its glob, finding files, telling rotations apart by identity), recover.c
+ * (at start, the files rotated while ferry-tail was down), file.c
  * (one followed file: reading, lines, truncation), pipeline.c (multiline,
  * redaction, sampling, the record into the spool), watch.c (inotify, with
  * stat polling when it is not there), checkpoint.c (where each file stands
@@ -47,7 +48,7 @@ struct source_counters {
 	uint64_t	cut;			/* lines longer than max_line */
 	uint64_t	sampled_out;
 	uint64_t	rotations;
-	uint64_t	lost_bytes;		/* let go unread (max_open_files) */
+	uint64_t	lost_bytes;		/* known lost: let go or cut unread */
 	uint64_t	errors;
 };
 
@@ -87,6 +88,7 @@ struct source {
 	size_t			 max_line;
 	int			 from;		/* enum log_from */
 	int			 scanned;	/* a scan has run since start */
+	int			 overlap_said;	/* another section has a file */
 	TAILQ_HEAD(, tfile)	 files;
 	size_t			 nfiles;
 	LIST_HEAD(, pathctr)	 paths;
@@ -106,6 +108,7 @@ struct tfile {
 	uint64_t		 fp;		/* hash of the first fplen bytes */
 	int			 fplen;
 	int64_t			 off;		/* bytes consumed */
+	int64_t			 size;		/* as last seen: what a loss says */
 	int64_t			 done_off, done_line;	/* all before: handled */
 	int64_t			 count_to;	/* from = end: counting lines up to this */
 	int64_t			 ck_off, ck_line;	/* as last committed; -1 never */
@@ -146,8 +149,16 @@ void		 source_free(struct source *);
 void		 source_scan(struct source *, int);
 int		 source_read(struct source *, uint64_t, int *);
 void		 source_expire(struct source *, uint64_t);
+struct tfile	*source_find(struct source *, uint64_t, uint64_t);
+/* Where a newly found file starts (its checkpoint, its end, its start). */
+void		 source_start(struct source *, struct tfile *, int64_t, int);
+
+/* recover.c */
 void		 source_recover(struct source *);
 size_t		 source_open_files(void);
+/* Bytes knowingly lost (what, of path): said once, counted. */
+void		 source_lost(struct source *, const char *, int64_t,
+		    const char *);
 
 /* file.c */
 struct tfile	*tfile_new(struct source *, const char *, const char *,
@@ -163,6 +174,8 @@ int		 tfile_same(const struct tfile *, const char *);
 /* Read up to quantum bytes; 1 when there may be more, 0 at the end, -1. */
 int		 tfile_read(struct tfile *, uint64_t, size_t);
 int		 tfile_at_end(const struct tfile *);
+/* What was not read of it, from its gzip'd copy at path, at once. */
+int		 tfile_read_gz(struct tfile *, const char *, uint64_t);
 void		 tfile_flush_partial(struct tfile *, uint64_t, int);
 
 /* pipeline.c */
@@ -178,6 +191,7 @@ int		 pipeline_flush(struct tfile *, uint64_t, int);
 int		 watch_init(void);
 int		 watch_fd(void);
 void		 watch_dir(const char *);
+void		 watch_link(const char *);
 void		 watch_file(struct tfile *);
 void		 watch_forget(struct tfile *);
 /* Read events: 1 when a directory changed (scan), 0 otherwise. */
@@ -188,6 +202,8 @@ int		 checkpoint_init(struct progress *, const char *, const char *);
 const struct tail_checkpoint *checkpoint_find(uint64_t, uint64_t);
 int		 checkpoint_commit(void);
 void		 checkpoint_forget(const struct tfile *);
+/* A row whose file is gone for good: deleted, its path's number kept. */
+void		 checkpoint_drop(const struct tail_checkpoint *);
 void		 checkpoint_cleanup(void);
 int		 checkpoint_known_log(const char *);
 int64_t		 checkpoint_path_next(const char *);

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <glob.h>
 #include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +24,9 @@
 #include "tail.h"
 
 #define DIR_MARK	((struct tfile *)1)	/* a directory's watch */
+/* A file created, moved or deleted in a directory: scan again. */
+#define DIR_EVENTS	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
+			    IN_ONLYDIR)
 
 /* wd -> the file it watches (or DIR_MARK), open addressing. */
 struct slot {
@@ -141,8 +146,7 @@ watch_dir(const char *pattern)
 	if (glob(dir, GLOB_NOSORT | GLOB_BRACE | GLOB_ONLYDIR, NULL, &g) != 0)
 		return;
 	for (i = 0; i < g.gl_pathc; i++) {
-		wd = inotify_add_watch(ifd, g.gl_pathv[i], IN_CREATE |
-		    IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR);
+		wd = inotify_add_watch(ifd, g.gl_pathv[i], DIR_EVENTS);
 		if (wd == -1) {
 			if (errno == ENOSPC)
 				said_out_of_watches();
@@ -151,6 +155,44 @@ watch_dir(const char *pattern)
 		put(wd, DIR_MARK);
 	}
 	globfree(&g);
+}
+
+/*
+ * A symlink the glob matched whose target is in another directory: the
+ * target rotated there (renamed, a new file at its name) changes nothing
+ * in the link's directory, so that directory is watched too. Its target
+ * may be missing for a moment (between a rename and a create): then the
+ * directory its link names.
+ */
+void
+watch_link(const char *path)
+{
+	char	 real[PATH_MAX], link[PATH_MAX], dirbuf[PATH_MAX], *dir;
+	ssize_t	 n;
+	int	 wd;
+
+	if (ifd == -1)
+		return;
+	if (realpath(path, real) == NULL) {
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			return;
+		link[n] = '\0';
+		if (link[0] == '/')
+			strlcpy(real, link, sizeof(real));
+		else {
+			strlcpy(dirbuf, path, sizeof(dirbuf));
+			if (snprintf(real, sizeof(real), "%s/%s",
+			    dirname(dirbuf), link) >= (int)sizeof(real))
+				return;
+		}
+	}
+	dir = dirname(real);
+	if ((wd = inotify_add_watch(ifd, dir, DIR_EVENTS)) == -1) {
+		if (errno == ENOSPC)
+			said_out_of_watches();
+		return;
+	}
+	put(wd, DIR_MARK);
 }
 
 void

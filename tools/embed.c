@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define EMBED_MAX	(4UL << 20)	/* the page is small; this is a typo guard */
 
 static const char *
@@ -30,19 +32,21 @@ base_name(const char *path)
 static int
 embed_file(FILE *out, const char *path, int n, size_t *len, uint64_t *hash)
 {
-	FILE	*in;
-	int	 c;
+	FILE		*in;
+	int		 c;
+	unsigned char	 b;
 
 	if ((in = fopen(path, "rb")) == NULL) {
 		fprintf(stderr, "embed: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	*len = 0;
-	*hash = 0xcbf29ce484222325ULL;
+	*hash = HASH_INIT;
 	fprintf(out, "static const unsigned char ui_data_%d[] = {", n);
 	while ((c = getc(in)) != EOF) {
 		fprintf(out, "%s0x%02x,", *len % 12 == 0 ? "\n\t" : " ", c);
-		*hash = (*hash ^ (uint64_t)c) * 0x100000001b3ULL;
+		b = (unsigned char)c;
+		*hash = hash_bytes(*hash, &b, 1);
 		if (++*len > EMBED_MAX) {
 			fprintf(stderr, "embed: %s: larger than %lu bytes\n",
 			    path, EMBED_MAX);

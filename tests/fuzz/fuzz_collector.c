@@ -1,5 +1,5 @@
 /*
- * Fuzz target for what a collector prints (collectors/output.c and
+ * Fuzz target for what a collector prints (collectors/printed.c and
  * collectors/line.c): anything an operator's executable writes to its
  * stdout and stderr pipes, in any chunks, cut off at any point by its exit
  * or a kill, or handed over whole lines by an inline built-in.
@@ -27,8 +27,8 @@
 
 static uint64_t	emitted;
 
-int
-runner_emit(struct runner *r, const char *line, size_t len)
+static int
+check_emit(struct runner *r, const char *line, size_t len)
 {
 	struct metric	m;
 
@@ -84,6 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	memset(&r, 0, sizeof(r));
+	r.emit = check_emit;
 	r.prefixlen = line_prefix(r.prefix, sizeof(r.prefix), "servers",
 	    "web1.example.com");
 	r.max_line = limits[mode % 5];
@@ -105,27 +106,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		c.out.fd = -1;
 		if ((c.out.buf = malloc(c.out.cap)) == NULL)
 			abort();
-		output_feed(&r, &c, (const char *)out, outlen, now);
+		printed_feed(&r, &c, (const char *)out, outlen, now);
 		free(c.out.buf);
 		c.out.buf = NULL;
 	} else {
 		pipe_nb(o);
 		pipe_nb(e);
-		assert(output_open(&r, &c, o[0], e[0]) == 0);
+		assert(printed_open(&r, &c, o[0], e[0]) == 0);
 		put(e[1], err, errlen);
 		close(e[1]);
 		/* stdout in chunks, each read before the next is written */
 		while (fuzz_piece(&out, &outlen, 0x1e, &piece, &plen)) {
 			put(o[1], piece, plen);
-			output_read(&r, &c, &c.out, now, 0);
-			output_read(&r, &c, &c.err, now, 0);
+			printed_read(&r, &c, &c.out, now, 0);
+			printed_read(&r, &c, &c.err, now, 0);
 			now += 10;
 		}
 		close(o[1]);
-		output_close(&r, &c, clean, now);
+		printed_close(&r, &c, clean, now);
 		nl++;	/* a last line without its newline, after a clean exit */
 	}
-	output_housekeep(&c, now + 120000);
+	printed_housekeep(&c, now + 120000);
 	assert(c.st.lines == emitted);
 	assert(emitted <= nl);
 	return 0;

@@ -12,8 +12,10 @@ polls a condition under a deadline.
 import base64
 import http.server
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import threading
 import time
@@ -576,18 +578,74 @@ def test_failing_heartbeat_is_logged_once_and_not_retried_in_a_storm(start_ferry
         f.child_pid("periodic")
         wait_for(lambda: len(srv.requests) >= 6, APPLY_TIMEOUT,
                  what="six heartbeats at the endpoint")
-        log = f.log_text("periodic")
-        assert log.count("heartbeat to http://127.0.0.1:%d/beat failed" % srv.port) == 1
-        wait_for(lambda: "works again" in f.log_text("periodic"), APPLY_TIMEOUT,
+        # The forwarder's heartbeat output sends it, and logs as outputs do.
+        log = f.log_text("forwarder")
+        assert log.count("output @heartbeat: HTTP 503; retrying") == 1
+        wait_for(lambda: "output @heartbeat: delivering again" in
+                 f.log_text("forwarder"), APPLY_TIMEOUT,
                  what="the recovery logged")
-        assert f.log_text("periodic").count("works again") == 1
-        # One request a beat, not a burst of retries.
+        assert f.log_text("forwarder").count("delivering again") == 1
+        # Retried with backoff, not in a burst.
         assert len(srv.requests) <= 12
         auth, body = srv.requests[-1]
         assert auth == "Basic " + base64.b64encode(b"k123:").decode()
         beat = json.loads(body)
         assert beat["hostname"] == "systest"
         assert "k123" not in f.log_text("periodic")
+        assert "k123" not in f.log_text("forwarder")
+    finally:
+        srv.close()
+
+
+def beats_in_spool(f):
+    """The heartbeat records ferry-periodic has written, oldest first."""
+    beats = []
+    for seg in sorted((f.var / "spool").glob("heartbeat.*")):
+        for line in seg.read_text().splitlines():
+            key, _, body = line.partition(" ")
+            assert key == "@heartbeat", line
+            beats.append(json.loads(body))
+    return beats
+
+
+def test_heartbeat_goes_through_the_forwarder_and_a_backlog_collapses(start_ferry):
+    srv = FlakyBeatServer(fail=0)
+    try:
+        f = start_ferry(start=False)
+        f.write_config(periodic_conf(
+            heartbeat_url="http://127.0.0.1:%d/beat" % srv.port,
+            heartbeat_interval=1))
+        f.start()
+        wait_for(lambda: len(srv.requests) >= 2, APPLY_TIMEOUT,
+                 what="heartbeats at the endpoint")
+        # Periodic wrote them into the spool; the forwarder PUT them.
+        assert beats_in_spool(f)
+
+        fwd = f.child_pid("forwarder")
+        os.kill(fwd, signal.SIGSTOP)
+        try:
+            time.sleep(0.5)     # a request already on its way may land
+            stopped_at = len(srv.requests)
+            t_stop = time.time()
+            written = len(beats_in_spool(f))
+            wait_for(lambda: len(beats_in_spool(f)) >= written + 4,
+                     APPLY_TIMEOUT, what="beats written while it is stopped")
+            # None arrives while the forwarder is stopped.
+            assert len(srv.requests) == stopped_at
+            t_cont = time.time()
+        finally:
+            os.kill(fwd, signal.SIGCONT)
+        wait_for(lambda: len(srv.requests) > stopped_at, APPLY_TIMEOUT,
+                 what="heartbeats resuming")
+        # The backlog collapses to its newest: the beats written while the
+        # forwarder was stopped are not replayed, only the newest is sent.
+        after = [json.loads(b) for _, b in srv.requests[stopped_at:]]
+        backlog = [b for b in after
+                   if t_stop + 1 < b["timestamp"] < t_cont - 1]
+        assert len(backlog) <= 1, [b["timestamp"] for b in after]
+        newest = [b for b in after if b["timestamp"] >= t_cont - 2]
+        assert newest, [b["timestamp"] for b in after]
+        assert f.log_text("periodic").count("heartbeat") >= 1
     finally:
         srv.close()
 

@@ -20,6 +20,7 @@ the forwarder deletes a segment only once every output has passed it.
 
 Every wait polls a condition under a deadline; every load loop is bounded.
 """
+import gzip
 import json
 import os
 import resource
@@ -331,6 +332,22 @@ def counters(f, name="app"):
             if k.startswith(pre)}
 
 
+def app_started(suite, tmp_path, tag, n, tail_conf="rescan_interval = 1"):
+    """
+    logs/app.log followed by log section "app" (*.log, from the start), n
+    numbered lines (tag) written to it and in the sink: logs, app, the
+    Ferry, the lines.
+    """
+    logs = logdir(tmp_path)
+    app = logs / "app.log"
+    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'),
+              tail_conf=tail_conf)
+    want = numbered(tag, n)
+    write_lines(app, want)
+    wait_sink_lines(f, app, len(want), last=want[-1])
+    return logs, app, f, want
+
+
 # -- rotations ----------------------------------------------------------------
 
 def rename_rotate(app, k, w=None):
@@ -395,7 +412,7 @@ LOAD_RATE = int(os.environ.get("TAIL_LOAD_RATE", "20000"))
 LOAD_SECONDS = float(os.environ.get("TAIL_LOAD_SECONDS", "30"))
 # ferry-tail keeps up (on ASan binaries, ~0.1 core at this rate): once the
 # writer stops, the rest reaches the sink within seconds. A rotated file
-# that held its successor back for ROTATED_GRACE_MS made that 100 s.
+# that held its successor back until it was let go made that 100 s.
 CATCH_UP = 30.0
 
 
@@ -433,9 +450,20 @@ def test_rename_rotation_every_second_under_load(suite, tmp_path):
 LOGROTATE_MODES = {
     "create": ["create"],
     "copytruncate": ["copytruncate"],
+    # The copy gzip'd at once: what was not read is read from the .gz.
+    "copytruncate-compress": ["copytruncate", "compress"],
     # A date suffix with the second, so each rotation gets its own name.
     "dateext": ["create", "dateext", "dateformat -%Y%m%d-%s", "compress",
                 "delaycompress"],
+    # Compressed at once: the rotated file is renamed, gzip'd and deleted
+    # while the application may still write into it; read through the
+    # descriptor ferry-tail holds.
+    "compress": ["create", "compress"],
+    "dateext-create": ["create", "dateext", "dateformat .%Y%m%d-%s"],
+    # Rotated into another directory (outside the glob and its watch).
+    "olddir": ["create", "olddir old", "createolddir 0755"],
+    # The rotated file deleted at once.
+    "rotate0": ["create", "rotate 0"],
 }
 
 
@@ -463,24 +491,31 @@ def test_logrotate_while_writing(suite, tmp_path, mode):
         logrotate(tmp_path, app, ["rotate 100", "missingok", "nomail"] +
                   LOGROTATE_MODES[mode])
         k += 1
-        if mode != "copytruncate":
+        if not mode.startswith("copytruncate"):
             w.reopen()
     lines = w.finish()
     may_miss = ()
-    if mode == "copytruncate":
+    if mode.startswith("copytruncate"):
         # What is left on disk: the copies, oldest first, then the file.
         on_disk = []
         for n in range(k, 0, -1):
             p = logs / ("app.log.%d" % n)
             if p.exists():
                 on_disk.extend(p.read_text().splitlines())
+            if p.with_name(p.name + ".gz").exists():
+                with gzip.open(p.with_name(p.name + ".gz"), "rt") as z:
+                    on_disk.extend(z.read().splitlines())
         on_disk.extend(app.read_text().splitlines())
         may_miss = set(lines) - set(on_disk)
     else:
-        rotated = [p for p in logs.iterdir() if p.name != "app.log"]
-        assert len(rotated) == k, sorted(p.name for p in rotated)
-        if mode == "dateext":
-            assert sum(p.name.endswith(".gz") for p in rotated) == k - 1
+        old = logs / "old" if mode == "olddir" else logs
+        rotated = [p for p in old.iterdir() if p.is_file() and
+                   p.name != "app.log"]
+        assert len(rotated) == (0 if mode == "rotate0" else k), \
+            sorted(p.name for p in rotated)
+        if mode in ("dateext", "compress"):
+            assert sum(p.name.endswith(".gz") for p in rotated) == \
+                k - (mode == "dateext")
     got = check_history(f, app, lines, may_miss=may_miss)
     print("logrotate %s: %d rotations, %d lines written, %d in the sink; "
           "copytruncate lost %d" % (mode, k, len(lines), len(got),
@@ -494,12 +529,7 @@ def test_delete_and_recreate(suite, tmp_path):
     it at the last moment included), the new one from its start, and the
     path's lines number on.
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("first", 500)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "first", 500)
     for k in range(3):
         last = numbered("last-words-%d" % k, 200)
         new = numbered("reborn-%d" % k, 300)
@@ -522,12 +552,7 @@ def test_shrink_then_write(suite, tmp_path):
     than what had been read (its size alone then cannot tell; its first
     bytes can).
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("before", 100)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "before", 100)
     # Shorter: ferry-tail sees the size fall.
     shorter = numbered("shorter", 50)
     write_lines(app, shorter, mode="w")
@@ -674,6 +699,40 @@ def test_kill_9_between_rotations(suite, tmp_path):
     check_history(f, app, lines)
 
 
+def in_a_fragment(suite, logs, app):
+    """
+    A ferry whose log section "app" (*.log in logs) is a conf.d fragment,
+    so it can be removed and put back; 300 lines in app, in the sink.
+    f, the fragment, the section, the lines.
+    """
+    f = suite("", start=False)
+    frag = f.etc / "conf.d" / "app.conf"
+    section = log_section("app", "%s/*.log" % logs)
+    frag.write_text(section + "\n")
+    f.start()
+    tail_started(f)
+    want = numbered("before", 300)
+    write_lines(app, want)
+    wait_sink_lines(f, app, len(want), last=want[-1])
+    return f, frag, section, want
+
+
+def stop_tail(f, frag):
+    """Stop ferry-tail for real: its log section (frag) removed, a reload."""
+    frag.unlink()
+    r = f.run("ferryctl", "reload")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: not tail_running(f), 30, what="ferry-tail to stop")
+
+
+def start_tail(f, frag, section):
+    """The log section back in frag, a reload: ferry-tail starts again."""
+    frag.write_text(section + "\n")
+    r = f.run("ferryctl", "reload")
+    assert r.returncode == 0, r.stderr
+    f.child_pid("tail", timeout=60)
+
+
 def test_rotated_twice_while_stopped(suite, tmp_path):
     """
     ferry-tail is stopped for real (its log section removed, and a reload),
@@ -684,22 +743,11 @@ def test_rotated_twice_while_stopped(suite, tmp_path):
     """
     logs = logdir(tmp_path)
     app = logs / "app.log"
-    f = suite("", start=False)
-    frag = f.etc / "conf.d" / "app.conf"
-    section = log_section("app", "%s/*.log" % logs)
-    frag.write_text(section + "\n")
-    f.start()
-    tail_started(f)
-    want = numbered("before", 300)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    f, frag, section, want = in_a_fragment(suite, logs, app)
     with open(app, "a") as fh:     # the application's descriptor
         fh.write("".join(l + "\n" for l in numbered("unread", 50)))
         want += numbered("unread", 50)
-        frag.unlink()
-        r = f.run("ferryctl", "reload")
-        assert r.returncode == 0, r.stderr
-        wait_for(lambda: not tail_running(f), 30, what="ferry-tail to stop")
+        stop_tail(f, frag)
         fh.write("".join(l + "\n" for l in numbered("while-down", 100)))
         want += numbered("while-down", 100)
     os.rename(app, logs / "app.log.1")
@@ -711,10 +759,7 @@ def test_rotated_twice_while_stopped(suite, tmp_path):
     third = numbered("third-file", 100)
     write_lines(app, third)
     want += third
-    frag.write_text(section + "\n")
-    r = f.run("ferryctl", "reload")
-    assert r.returncode == 0, r.stderr
-    f.child_pid("tail", timeout=60)
+    start_tail(f, frag, section)
     more = numbered("after", 100)
     write_lines(app, more)
     want += more
@@ -726,8 +771,8 @@ def test_rotated_twice_while_stopped(suite, tmp_path):
 
 def restart_once_let_go(f, ino, other):
     """
-    Wait until ferry-tail has let the file of inode ino go (5 s after its
-    last read; its row deleted) and another file (other, a line written to
+    Wait until ferry-tail has let the file of inode ino go (deleted, 5 s
+    after its last read; its row deleted) and another file (other, a line written to
     it now) has been checkpointed since, so the records the spool holds
     past the last commit no longer tell where the path stood; then kill -9
     ferry-tail and wait for its next start.
@@ -750,12 +795,7 @@ def test_restart_before_the_successor_is_written(suite, tmp_path):
     appeared (the sink stores a line under host+file+line: a number given
     twice overwrites a line).
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("old", 100)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "old", 100)
     ino = app.stat().st_ino
     late = numbered("old-after-rename", 100)
     with paused(f):
@@ -765,6 +805,8 @@ def test_restart_before_the_successor_is_written(suite, tmp_path):
             old.write("".join(l + "\n" for l in late))
     want += late
     wait_sink_lines(f, app, len(want), last=want[-1])
+    # Compressed away: a rotated file still at a name is kept a minute.
+    (logs / "app.log.1").unlink()
     restart_once_let_go(f, ino, logs / "other.log")
     new = numbered("new", 100)
     write_lines(app, new)
@@ -778,12 +820,7 @@ def test_delete_restart_recreate(suite, tmp_path):
     and a new file is made there: its lines number on after the deleted
     file's, so the sink's history of the path keeps both.
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'))
-    want = numbered("deleted", 100)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(suite, tmp_path, "deleted", 100)
     ino = app.stat().st_ino
     app.unlink()
     restart_once_let_go(f, ino, logs / "other.log")
@@ -946,13 +983,9 @@ def test_last_line_without_newline_then_rotation(suite, tmp_path):
     successor has lines at once: that last line is numbered before them
     (the successor waits for it, tail.partial_line_wait at most).
     """
-    logs = logdir(tmp_path)
-    app = logs / "app.log"
-    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'),
-              tail_conf="rescan_interval = 1 partial_line_wait = 1")
-    want = numbered("whole", 10)
-    write_lines(app, want)
-    wait_sink_lines(f, app, len(want), last=want[-1])
+    logs, app, f, want = app_started(
+        suite, tmp_path, "whole", 10,
+        tail_conf="rescan_interval = 1 partial_line_wait = 1")
     new = numbered("successor", 10)
     with paused(f):
         with open(app, "a") as fh:
@@ -1031,3 +1064,267 @@ def test_redaction_and_sampling(suite, tmp_path):
     c = wait_counters(f, lambda c: c.get("lines") == 11000)
     assert c["sampled_out"] == 10000 - kept, (c, kept)
     assert c["records"] == 1000 + kept, c
+
+
+# -- files ferry-tail had closed, compressed rotations, losses ----------------
+
+def closed_by_the_cap(f, logs):
+    """
+    The files of logs followed so far are closed: tail.max_open_files = 1
+    and a line written to another file takes the one descriptor.
+    """
+    other = logs / "other.log"
+    write_lines(other, ["the other file"])
+    wait_sink_lines(f, other, 1, last="the other file")
+
+
+@pytest.mark.parametrize("how,unread", [("renamed", False),
+                                        ("renamed", True),
+                                        ("deleted", False),
+                                        ("deleted", True)])
+def test_rotation_of_a_closed_file(suite, tmp_path, how, unread):
+    """
+    A file ferry-tail had closed (idle, or for tail.max_open_files) is
+    rotated and a new one made at its name. Renamed: the renamed one is
+    found by its identity beside its old name and read to its end (lines
+    written to it while it was closed included), then the new one, numbered
+    on. Deleted: the new one is read at once; lines written to the old one
+    while it was closed are lost, and that is said.
+    """
+    logs, app, f, want = app_started(
+        suite, tmp_path, "first", 50,
+        tail_conf="rescan_interval = 1 max_open_files = 1")
+    closed_by_the_cap(f, logs)
+    new = numbered("successor", 50)
+    with paused(f):
+        if unread:
+            late = numbered("written-while-closed", 30)
+            write_lines(app, late)
+            if how == "renamed":
+                want += late
+        if how == "renamed":
+            os.rename(app, logs / "app.log.1")
+        else:
+            app.unlink()
+        write_lines(app, new)
+    want += new
+    check_history(f, app, want, timeout=20)
+    said = "log app: %s went away while it was closed" % app
+    if how == "deleted" and unread:
+        wait_for(lambda: said in f.log_text("tail"), 10, what=said)
+    else:
+        assert said not in f.log_text("tail")
+
+
+@pytest.mark.parametrize("fate", ["compressed", "xz", "deleted"])
+def test_compressed_while_stopped(suite, tmp_path, fate):
+    """
+    ferry-tail is stopped with lines of its file unread; logrotate rotates
+    the file with compress and no delaycompress (it is renamed, gzip'd and
+    deleted), or the file is deleted, and a new file is written. At the
+    next start the checkpointed file is found only compressed: its first
+    bytes are ours, so its unread lines are read from the gzip'd copy, in
+    their place before the new file's; compressed by xz (not read), or not
+    found at all: its unread lines are lost, and that is said. Either way its row goes, and the new file
+    numbers on after the old one's lines.
+    """
+    logs = logdir(tmp_path)
+    app = logs / "app.log"
+    f, frag, section, want = in_a_fragment(suite, logs, app)
+    ino = app.stat().st_ino
+    wait_for(lambda: [r for r in tail_rows(f, ino) if r[3] == 301], 30,
+             interval=0.2, what="the file's checkpoint")
+    stop_tail(f, frag)
+    unread = numbered("unread", 50)
+    write_lines(app, unread)
+    new = numbered("after", 100)
+    if fate != "deleted":
+        ext = ".gz" if fate == "compressed" else ".xz"
+        logrotate(tmp_path, app, ["rotate 5", "create", "compress",
+                                  "nomail"] + ([] if ext == ".gz" else
+                                  ["compresscmd /usr/bin/xz",
+                                   "compressext .xz"]))
+        assert sorted(p.name for p in logs.iterdir()) == ["app.log",
+                                                          "app.log.1" + ext]
+        write_lines(app, new)
+        want += unread if fate == "compressed" else []
+    else:
+        # Made before the old one goes, so it cannot get its inode.
+        write_lines(logs / "app.new", new)
+        app.unlink()
+        os.rename(logs / "app.new", app)
+    start_tail(f, frag, section)
+    want += new
+    check_history(f, app, want)
+    read = sum(len(l) + 1 for l in want[:300])
+    if fate == "deleted":
+        said = ("%s (read to byte %d) is not found beside its name: deleted "
+                "or moved away while ferry-tail was down" % (app, read))
+    elif fate == "xz":
+        said = ("%s (read to byte %d) is not found: compressed to "
+                "app.log.1.xz while ferry-tail was down; what it held past "
+                "that is lost" % (app, read))
+    else:
+        said = ("%s was compressed to app.log.1.gz while ferry-tail was "
+                "down: its %d unread bytes read from there"
+                % (app, sum(len(l) + 1 for l in unread)))
+    wait_for(lambda: said in f.log_text("tail"), 10, what=said)
+    wait_for(lambda: not tail_rows(f, ino), 10, interval=0.2,
+             what="the old file's checkpoint row to go")
+    assert counters(f).get("lost_bytes") == 0
+
+
+def test_symlink_target_rotated_in_an_unwatched_directory(suite, tmp_path):
+    """
+    The glob matches a symlink to a file in a directory the glob does not
+    reach (logs/current.log -> targets/app.log), and the target is rotated
+    there: renamed, a new file made at its name. Nothing changes in the
+    link's directory, so only a watch on the target's directory sees it:
+    the new file's lines arrive within seconds, not at the next rescan
+    (60 s here), after the renamed file's last lines.
+    """
+    logs = logdir(tmp_path)
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    link = logs / "current.log"
+    target = targets / "app.log"
+    want = numbered("first-target", 100)
+    write_lines(target, want)
+    os.symlink(target, link)
+    f = suite(log_section("app", "%s/*.log" % logs, 'from = "start"'),
+              tail_conf="rescan_interval = 60")
+    wait_sink_lines(f, link, len(want), last=want[-1])
+    for k in range(3):
+        new = numbered("target-%d" % k, 100)
+        late = numbered("late-%d" % k, 20)
+        # At once for ferry-tail, so the old file has the lines before.
+        with paused(f), open(target, "a") as old:
+            os.rename(target, targets / ("app.log.%d" % k))
+            write_lines(target, new[:50])
+            old.write("".join(l + "\n" for l in late))
+        write_lines(target, new[50:])
+        want += late + new
+        wait_sink_lines(f, link, len(want), last=want[-1], timeout=10)
+    check_history(f, link, want)
+
+
+@pytest.mark.long(12)
+def test_writer_on_the_old_descriptor_after_rename(suite, tmp_path):
+    """
+    logrotate's create renames the file and makes a new one, and the
+    application (nginx before its USR1) writes on into the renamed file,
+    quiet for longer than a few seconds between two writes, before it
+    reopens: the renamed file is still followed, each line once, in order.
+    """
+    logs, app, f, want = app_started(suite, tmp_path, "before", 100)
+    with open(app, "a") as old:
+        os.rename(app, logs / "app.log.1")
+        app.touch()
+        for k in range(2):
+            if k > 0:
+                time.sleep(7)       # the application is quiet meanwhile
+            burst = numbered("old-descriptor-%d" % k, 50)
+            old.write("".join(l + "\n" for l in burst))
+            old.flush()
+            want += burst
+            wait_sink_lines(f, app, len(want), last=want[-1], timeout=20)
+    new = numbered("reopened", 100)
+    write_lines(app, new)
+    want += new
+    check_history(f, app, want)
+
+
+def test_a_file_matched_by_two_sections(suite, tmp_path):
+    """
+    Two log sections whose globs both match a file: it is followed once,
+    by the first section (in the configuration's order), and said so;
+    every line arrives once, under that section's key.
+    """
+    logs = logdir(tmp_path)
+    app = logs / "app.log"
+    f = suite(log_section("first", "%s/*.log" % logs, 'from = "start"') +
+              "\n" + log_section("second", "%s/app*" % logs,
+                                 'from = "start"'))
+    want = numbered("shared", 200)
+    write_lines(app, want)
+    check_history(f, app, want)
+    keys = {r["name"] for r in spool_records(f, app)}
+    assert keys == {"first"}, keys
+    log = f.log_text("tail")
+    assert 'log second: %s is followed by log "first" already' % app in log
+
+
+def read_bytes(pid):
+    """Bytes the process has read (rchar of /proc/PID/io)."""
+    for line in Path("/proc/%d/io" % pid).read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_truncated_before_it_was_read(suite, tmp_path):
+    """
+    A large file is truncated (no copy beside it) while ferry-tail is still
+    reading it: what it had seen of the file and not read yet is lost, said
+    once with its size and counted in lost_bytes; the lines written after
+    the truncation follow the ones read, numbered on, none twice.
+    """
+    logs, app, f, want = app_started(suite, tmp_path, "small", 10)
+    pid = f.child_pid("tail")
+    big = ["big %06d %s" % (i, "y" * 2000) for i in range(16000)]
+    before = read_bytes(pid)
+    write_lines(app, big)
+    wait_for(lambda: read_bytes(pid) - before > (4 << 20), 30, interval=0.01,
+             what="ferry-tail to read into the large file")
+    after = numbered("after-truncation", 20)
+    with paused(f):
+        write_lines(app, after, mode="w")
+    c = wait_counters(f, lambda c: c.get("lost_bytes", 0) > 0 and
+                      c.get("records", 0) >= 10 + len(after))
+    wait_for(lambda: after[-1] in {r["text"] for r in spool_records(f, app)},
+             30, interval=1, what="the last line in the spool")
+    shipped = [r["text"] for r in spool_records(f, app)]
+    # The line being read when the file was truncated goes as it was.
+    whole = set(big)
+    cut = [i for i, l in enumerate(shipped) if l.startswith("big ") and
+           l not in whole]
+    assert len(cut) <= 1 and all(big[int(shipped[i].split()[1])].startswith(
+        shipped[i]) for i in cut), cut
+    for i in cut:
+        del shipped[i]
+    have = set(shipped)
+    unread = [l for l in big if l not in have]
+    assert unread, "ferry-tail read the whole file before it was truncated"
+    compare("the spool's %s" % app, shipped, want + big + after,
+            may_miss=set(unread))
+    assert c["lost_bytes"] <= sum(len(l) + 1 for l in unread), c
+    log = f.log_text("tail")
+    said = ("%s was truncated before it was read to its end, and no copy of "
+            "it was found: %d bytes unread, lost" % (app, c["lost_bytes"]))
+    assert log.count(said) == 1, log
+    status = f.run("ferryctl", "status").stdout
+    assert "of its files went unread" in status, status
+
+
+def test_copytruncate_compressed_at_once(suite, tmp_path):
+    """
+    logrotate's copytruncate with compress and no delaycompress, done while
+    ferry-tail has lines of the file unread: the copy is gzip'd (and the
+    plain copy deleted) before ferry-tail sees the truncation, so what it
+    had not read is read from the .gz, whose first bytes are the file's;
+    nothing is lost, nothing sent twice.
+    """
+    logs, app, f, want = app_started(suite, tmp_path, "before", 100)
+    unread = numbered("unread", 60)
+    new = numbered("after", 40)
+    with paused(f):
+        write_lines(app, unread)
+        logrotate(tmp_path, app, ["rotate 5", "copytruncate", "compress",
+                                  "nomail"])
+        assert sorted(p.name for p in logs.iterdir()) == ["app.log",
+                                                          "app.log.1.gz"]
+        write_lines(app, new)
+    want += unread + new
+    check_history(f, app, want)
+    assert "read from the compressed copy %s.1.gz" % app in f.log_text("tail")
+    assert counters(f).get("lost_bytes") == 0

@@ -277,6 +277,43 @@ test_envelopes(void **state)
 	format_free(f);
 }
 
+/*
+ * A heartbeat record: its own kind, written by record_beat_append() only,
+ * rendered as its object by the heartbeat format and by no other.
+ */
+static void
+test_heartbeat_record(void **state)
+{
+	static const char obj[] = "{\"hostname\":\"web1\",\"ok\":true}";
+	struct record	 r;
+	struct buf	 b;
+	char		*line, *got;
+	size_t		 len;
+
+	(void)state;
+	buf_init(&b, 0);
+	assert_int_equal(record_beat_append(&b, "{\"a\":\n1}", 9), -1);
+	assert_int_equal(record_beat_append(&b, "x", 1), -1);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(record_beat_append(&b, obj, strlen(obj)), 0);
+	assert_true(b.p[b.len - 1] == '\n');
+	b.p[--b.len] = '\0';
+	line = buf_take(&b, &len);
+	assert_string_equal(line, "@heartbeat {\"hostname\":\"web1\",\"ok\":true}");
+	assert_int_equal(record_kind_of(line, len, record_key_len(line, len)),
+	    RECORD_BEAT);
+	assert_int_equal(record_parse(line, len, &r), 0);
+	assert_int_equal(r.kind, RECORD_BEAT);
+	assert_int_equal(r.text.len, strlen(obj));
+	expect("heartbeat", line, obj);
+	assert_null(got = render("json", line));
+	assert_null(got = render("graphite", line));
+	/* A log record under another key is still a log record. */
+	assert_int_equal(record_kind_of("k {}", 4, 1), RECORD_LOG);
+	assert_int_equal(record_kind_of("k 1 2", 5, 1), RECORD_METRIC);
+	free(line);
+}
+
 int
 main(void)
 {
@@ -292,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_templates),
 		cmocka_unit_test(test_bad_formats),
 		cmocka_unit_test(test_envelopes),
+		cmocka_unit_test(test_heartbeat_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -317,6 +317,37 @@ test_refused(void **state)
 	assert_int_equal(next_record, 20);
 }
 
+/*
+ * The heartbeat's output (newest_only): a retry first reads on to the
+ * newest record, and a refusal lets the batch go without a dead letter.
+ */
+static void
+test_newest_only(void **state)
+{
+	struct fixture		*f = *state;
+	struct tr_result	 r = result(TR_RETRY, 0, "HTTP 503");
+	struct tr_result	 no = result(TR_REFUSED, 0, "HTTP 404");
+	char			 path[256];
+
+	f->o.newest_only = 1;
+	spool_records = 1;
+	output_tick(&f->o, 1000, 0);
+	assert_int_equal(f->o.state, OUT_IDLE);	/* waits batch_timeout */
+	output_tick(&f->o, 1500, 0);
+	assert_int_equal(f->o.state, OUT_SENDING);
+	output_done(&f->o, &r, 1500);
+	assert_int_equal(f->o.state, OUT_BACKOFF);
+	spool_records = 2;			/* written meanwhile */
+	output_tick(&f->o, f->o.retry_at, 0);
+	assert_int_equal(next_record, 3);	/* read on before the retry */
+	output_done(&f->o, &no, f->o.retry_at);
+	assert_int_equal(f->o.state, OUT_IDLE);
+	assert_int_equal(commits, 1);
+	snprintf(path, sizeof(path), "%s/var/opt/ferry/deadletter/peer.log",
+	    f->root);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 /* A transport that never answers: no second batch starts meanwhile. */
 static void
 test_stall(void **state)
@@ -428,6 +459,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newest_only, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patience, setup, teardown),

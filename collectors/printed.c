@@ -1,5 +1,5 @@
 /*
- * output: what a running collector prints. Its stdout is Graphite
+ * printed: what a running collector prints. Its stdout is Graphite
  * plaintext: each line is prefixed, validated and appended to the spool
  * (line.c); its stderr is logged line by line under its name.
  *
@@ -38,9 +38,9 @@
 
 static void	feed(struct runner *, struct collector *, struct pipe_in *,
 		    const char *, size_t, uint64_t);
-static void	out_line(struct runner *, struct collector *, const char *,
+static void	stdout_line(struct runner *, struct collector *, const char *,
 		    size_t, int, uint64_t);
-static void	err_line(struct collector *, const char *, size_t, int,
+static void	stderr_line(struct collector *, const char *, size_t, int,
 		    uint64_t);
 static void	pipe_close(struct pipe_in *);
 
@@ -60,7 +60,7 @@ loglimit_take(struct loglimit *l, unsigned burst, uint64_t now)
 }
 
 int
-output_open(struct runner *r, struct collector *c, int outfd, int errfd)
+printed_open(struct runner *r, struct collector *c, int outfd, int errfd)
 {
 	c->out.fd = outfd;
 	c->err.fd = errfd;
@@ -91,7 +91,7 @@ pipe_close(struct pipe_in *p)
 }
 
 int
-output_wants(struct collector *c, const struct pipe_in *p, uint64_t now,
+printed_wants(struct collector *c, const struct pipe_in *p, uint64_t now,
     uint64_t *wake)
 {
 	uint64_t	wait;
@@ -107,7 +107,7 @@ output_wants(struct collector *c, const struct pipe_in *p, uint64_t now,
 }
 
 void
-output_read(struct runner *r, struct collector *c, struct pipe_in *p,
+printed_read(struct runner *r, struct collector *c, struct pipe_in *p,
     uint64_t now, int at_exit)
 {
 	static char	chunk[READ_CHUNK];
@@ -135,7 +135,7 @@ output_read(struct runner *r, struct collector *c, struct pipe_in *p,
 			n = 0;
 		}
 		if (n == 0) {
-			/* EOF: the unfinished line stays for output_close(). */
+			/* EOF: the unfinished line stays for printed_close(). */
 			close(p->fd);
 			p->fd = -1;
 			return;
@@ -170,26 +170,26 @@ feed(struct runner *r, struct collector *c, struct pipe_in *p,
 			/* Skipping the rest of a long line. */
 		} else if (p->len == 0 && nl != NULL) {
 			if (is_out)
-				out_line(r, c, data, seg, 0, now);
+				stdout_line(r, c, data, seg, 0, now);
 			else
-				err_line(c, data, seg, 0, now);
+				stderr_line(c, data, seg, 0, now);
 		} else if (p->len + seg <= p->cap) {
 			memcpy(p->buf + p->len, data, seg);
 			p->len += seg;
 			if (nl != NULL) {
 				if (is_out)
-					out_line(r, c, p->buf, p->len, 0, now);
+					stdout_line(r, c, p->buf, p->len, 0, now);
 				else
-					err_line(c, p->buf, p->len, 0, now);
+					stderr_line(c, p->buf, p->len, 0, now);
 				p->len = 0;
 			}
 		} else {
 			/* Longer than the buffer: stdout rejects, stderr cuts. */
 			memcpy(p->buf + p->len, data, p->cap - p->len);
 			if (is_out)
-				out_line(r, c, p->buf, p->cap, 1, now);
+				stdout_line(r, c, p->buf, p->cap, 1, now);
 			else
-				err_line(c, p->buf, p->cap, 1, now);
+				stderr_line(c, p->buf, p->cap, 1, now);
 			p->len = 0;
 			p->toolong = 1;
 		}
@@ -201,7 +201,7 @@ feed(struct runner *r, struct collector *c, struct pipe_in *p,
 }
 
 void
-output_feed(struct runner *r, struct collector *c, const char *data, size_t n,
+printed_feed(struct runner *r, struct collector *c, const char *data, size_t n,
     uint64_t now)
 {
 	const char	*end = memrchr(data, '\n', n);
@@ -213,7 +213,7 @@ output_feed(struct runner *r, struct collector *c, const char *data, size_t n,
 
 /* One stdout line: limits, then prefix and validate, then the spool. */
 static void
-out_line(struct runner *r, struct collector *c, const char *line, size_t len,
+stdout_line(struct runner *r, struct collector *c, const char *line, size_t len,
     int toolong, uint64_t now)
 {
 	char	out[LINE_MAX_BYTES], shown[81];
@@ -245,7 +245,7 @@ out_line(struct runner *r, struct collector *c, const char *line, size_t len,
 	else
 		c->run_lines++;
 	if (status == METRIC_OK) {
-		if (runner_emit(r, out, outlen) == -1)
+		if (r->emit(r, out, outlen) == -1)
 			c->st.dropped++;
 		else
 			c->st.lines++;
@@ -262,7 +262,7 @@ out_line(struct runner *r, struct collector *c, const char *line, size_t len,
 
 /* One stderr line, logged under the collector's name. */
 static void
-err_line(struct collector *c, const char *line, size_t len, int cut,
+stderr_line(struct collector *c, const char *line, size_t len, int cut,
     uint64_t now)
 {
 	char	shown[ERRLINE_MAX + 1];
@@ -276,10 +276,10 @@ err_line(struct collector *c, const char *line, size_t len, int cut,
 }
 
 void
-output_close(struct runner *r, struct collector *c, int clean, uint64_t now)
+printed_close(struct runner *r, struct collector *c, int clean, uint64_t now)
 {
-	output_read(r, c, &c->out, now, 1);
-	output_read(r, c, &c->err, now, 1);
+	printed_read(r, c, &c->out, now, 1);
+	printed_read(r, c, &c->err, now, 1);
 	if (c->out.len > 0 && !c->out.toolong && c->out.buf != NULL) {
 		/*
 		 * A last line without its newline: whole when the collector
@@ -287,22 +287,22 @@ output_close(struct runner *r, struct collector *c, int clean, uint64_t now)
 		 * or was killed, so then it is cut, not taken.
 		 */
 		if (clean)
-			out_line(r, c, c->out.buf, c->out.len, 0, now);
+			stdout_line(r, c, c->out.buf, c->out.len, 0, now);
 		else {
 			c->st.cut++;
 			c->cut_unlogged++;
 		}
 	}
 	if (c->err.len > 0 && !c->err.toolong && c->err.buf != NULL)
-		err_line(c, c->err.buf, c->err.len, 0, now);
+		stderr_line(c, c->err.buf, c->err.len, 0, now);
 	pipe_close(&c->out);
 	pipe_close(&c->err);
 	c->draining = 0;
-	output_housekeep(c, now);
+	printed_housekeep(c, now);
 }
 
 void
-output_housekeep(struct collector *c, uint64_t now)
+printed_housekeep(struct collector *c, uint64_t now)
 {
 	if (c->rejlog.window != 0 && now - c->rejlog.window >= LOG_WINDOW_MS) {
 		if (c->rejlog.hidden > 0)
