@@ -66,6 +66,16 @@ watch_forget(struct tfile *tf)
 	(void)tf;
 }
 
+/* tail/source.c's, without its log line: counted as it counts them. */
+void
+source_lost(struct source *src, const char *p, int64_t bytes, const char *what)
+{
+	(void)p;
+	(void)what;
+	if (bytes > 0)
+		src->c.lost_bytes += (uint64_t)bytes;
+}
+
 #define RECS_MAX	4096
 
 static struct {
