@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
+#include "progress.h"
 #include "tail.h"
 
 /*
@@ -101,6 +102,18 @@ tfile_free(struct tfile *tf)
 	buf_free(&tf->head.text);
 	free(tf->path);
 	free(tf);
+}
+
+/* Read on from a checkpoint: its offset, line and fingerprint. */
+void
+tfile_resume(struct tfile *tf, const struct tail_checkpoint *ck)
+{
+	tf->off = tf->done_off = ck->offset;
+	tf->done_line = ck->line;
+	if (ck->line > tf->pc->next)
+		tf->pc->next = ck->line;
+	tf->fp = ck->fp;
+	tf->fplen = ck->fplen;
 }
 
 /* Its name no longer leads to it: read it to its end, before its successor. */

@@ -215,12 +215,7 @@ read_compressed(struct source *src, const struct tail_checkpoint *ck,
 	    (tf = tfile_new(src, cz->path, ck->path, ck->dev, ck->ino)) == NULL)
 		return -1;
 	tfile_rotated(tf);
-	tf->off = tf->done_off = ck->offset;
-	tf->done_line = ck->line;
-	if (ck->line > tf->pc->next)
-		tf->pc->next = ck->line;
-	tf->fp = ck->fp;
-	tf->fplen = ck->fplen;
+	tfile_resume(tf, ck);
 	tf->active_ms = tail_now();
 	if (tfile_read_gz(tf, cz->path, tail_now()) == -1 &&
 	    tf->off == ck->offset) {

@@ -239,12 +239,7 @@ source_start(struct source *src, struct tfile *tf, int64_t size,
 	if (ck != NULL && ck->offset <= size && ck->fplen <= size &&
 	    (fd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) != -1) {
 		if (tfile_fingerprint(fd, ck->fplen, &fp) == 0 && fp == ck->fp) {
-			tf->off = tf->done_off = ck->offset;
-			tf->done_line = ck->line;
-			if (ck->line > tf->pc->next)
-				tf->pc->next = ck->line;
-			tf->fp = ck->fp;
-			tf->fplen = ck->fplen;
+			tfile_resume(tf, ck);
 			close(fd);
 			log_debug("log %s: %s resumes at byte %lld, line %lld",
 			    src->lc->name, tf->path, (long long)tf->off,

@@ -170,6 +170,7 @@ void		 tfile_free(struct tfile *);
 int		 tfile_open(struct tfile *);
 void		 tfile_close(struct tfile *);
 int		 tfile_fingerprint(int, int, uint64_t *);
+void		 tfile_resume(struct tfile *, const struct tail_checkpoint *);
 int		 tfile_same(const struct tfile *, const char *);
 /* Read up to quantum bytes; 1 when there may be more, 0 at the end, -1. */
 int		 tfile_read(struct tfile *, uint64_t, size_t);
