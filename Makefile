@@ -54,6 +54,10 @@ collectors_EXTRA := $(patsubst %,collectors/builtin/%.c,$(INLINE_BUILTINS))
 # no HTTP client, the forwarder PUTs its heartbeat.
 periodic_NOLIBS := -lcurl
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+# A unit test links libferry.a and, for a module of a program's folder,
+# that program's files listed here (as the fuzz targets below do).
+UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+test_parser_EXTRA := tail/parser.c
 # Fuzz targets: tests/fuzz/fuzz_NAME.c, linked with libferry.a and, for a
 # parser that lives in a program's folder, that program's files listed here.
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
@@ -102,9 +106,11 @@ $(1)/tools/%: $(1)/obj/tools/%.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
-$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libferry.a
+$(foreach t,$(UNIT_NAMES),
+$(1)/tests/$(t): $(1)/obj/tests/unit/$(t).o $$(patsubst %.c,$(1)/obj/%.o,$$($(t)_EXTRA)) $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ -lcmocka $$(PKG_LIBS) -lm
+)
 endef
 
 # B: the build folder (override it to build in parallel from one tree).
