@@ -27,6 +27,7 @@
 
 struct ferry_conf;
 struct log_conf;
+struct derive_set;
 struct progress;
 struct spool;
 struct tail_checkpoint;
@@ -89,6 +90,7 @@ struct source {
 	int			 from;		/* enum log_from */
 	int			 scanned;	/* a scan has run since start */
 	int			 overlap_said;	/* another section has a file */
+	struct derive_set	*derive;	/* its rules (derive.h); NULL: none */
 	TAILQ_HEAD(, tfile)	 files;
 	size_t			 nfiles;
 	LIST_HEAD(, pathctr)	 paths;
