@@ -275,6 +275,10 @@ def test_flood_of_split_values_stays_capped(suite, tmp_path):
     assert all(k.endswith("_x") for k in split if not k.endswith("_other"))
     wait_counters(f, "logmetric.ids.", {"capped": n - 100,
                                         "split_values": 100})
+    # ferryctl status says so, in its table of rules.
+    out = f.run("ferryctl", "status", timeout=30).stdout
+    rows = [l.split() for l in out.splitlines() if l.startswith("ids ")]
+    assert rows == [["ids", "logmetric", str(n), "100", str(n - 100), "0"]], out
 
 
 # -- summaries -----------------------------------------------------------------
