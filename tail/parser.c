@@ -12,7 +12,9 @@
  * a hostile line costs its rule that line, nothing more.
  *
  * format: a log format by name; no format is known yet, so every name is
- * refused (tail/logformat.c will plug in here as one more kind).
+ * refused. tail/logformat.c plugs in here as one more kind: its parse,
+ * logformat_parse(); its field, logformat_field(); its free,
+ * logformat_free(); made by logformat_builtin(name).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +30,8 @@ struct regex_parser {
 	struct parser		 p;		/* first: what the seam sees */
 	pcre2_code		*re;
 	pcre2_match_data	*md;
+	size_t			 nfields;
+	const char		*names[FIELDS_MAX];	/* in re's name table */
 	uint32_t		 group[FIELDS_MAX];	/* each field's group */
 };
 
@@ -46,10 +50,10 @@ regex_parse(const struct parser *p, const char *s, size_t len,
 		return 0;
 	/* rc 0: the match data is too small, which its making rules out. */
 	ov = pcre2_get_ovector_pointer(rp->md);
-	out->n = p->nfields;
-	for (i = 0; i < p->nfields; i++) {
+	out->n = rp->nfields;
+	for (i = 0; i < rp->nfields; i++) {
 		g = rp->group[i];
-		out->v[i].name = p->names[i];
+		out->v[i].name = rp->names[i];
 		/* \K can end a group before it starts: taken as empty. */
 		if (rc == 0 || g >= (uint32_t)rc || ov[2 * g] == PCRE2_UNSET ||
 		    ov[2 * g + 1] < ov[2 * g]) {
@@ -63,6 +67,18 @@ regex_parse(const struct parser *p, const char *s, size_t len,
 	return 1;
 }
 
+static int
+regex_field(const struct parser *p, const char *name)
+{
+	const struct regex_parser	*rp = (const struct regex_parser *)p;
+	size_t				 i;
+
+	for (i = 0; i < rp->nfields; i++)
+		if (strcmp(rp->names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
 static void
 regex_free(struct parser *p)
 {
@@ -74,7 +90,7 @@ regex_free(struct parser *p)
 }
 
 static const struct parser_ops regex_ops = {
-	"match", regex_parse, regex_free
+	"match", regex_parse, regex_field, regex_free
 };
 
 /*
@@ -102,23 +118,23 @@ regex_fields(struct regex_parser *rp, char *err, size_t errlen)
 		for (i = 0; i < count; i++) {
 			e = table + (size_t)i * size;
 			g = (uint32_t)e[0] << 8 | e[1];
-			for (j = 0; j < rp->p.nfields; j++)
-				if (strcmp(rp->p.names[j], (const char *)e + 2) == 0)
+			for (j = 0; j < rp->nfields; j++)
+				if (strcmp(rp->names[j], (const char *)e + 2) == 0)
 					break;
-			if (j == rp->p.nfields && g < best) {
+			if (j == rp->nfields && g < best) {
 				best = g;
 				name = (const char *)e + 2;
 			}
 		}
 		if (name == NULL)
 			return 0;
-		if (rp->p.nfields == FIELDS_MAX) {
+		if (rp->nfields == FIELDS_MAX) {
 			snprintf(err, errlen, "more than %d named groups",
 			    FIELDS_MAX);
 			return -1;
 		}
-		rp->group[rp->p.nfields] = best;
-		rp->p.names[rp->p.nfields++] = name;	/* the table's, as re lives */
+		rp->group[rp->nfields] = best;
+		rp->names[rp->nfields++] = name;	/* the table's, as re lives */
 	}
 }
 
@@ -194,10 +210,5 @@ parser_parse(const struct parser *p, const char *s, size_t len,
 int
 parser_field(const struct parser *p, const char *name)
 {
-	size_t	i;
-
-	for (i = 0; i < p->nfields; i++)
-		if (strcmp(p->names[i], name) == 0)
-			return (int)i;
-	return -1;
+	return p->ops->field(p, name);
 }

@@ -9,10 +9,11 @@
  *                     variables are the fields; one more kind of parser
  *
  * A parser numbers its fields once, when made: parser_field() gives a
- * name's index, and every successful parse fills out->v[0 .. n) in that
- * order, each with the parser's name, so a rule finds its groups by index
- * and never compares names per line. A field the line did not set (an
- * optional group that did not take part) has p == NULL.
+ * name's index, and every successful parse fills out->v[0 .. n) with the
+ * fields at those places, each with the parser's name, so a rule finds its
+ * groups by index and never compares names per line. A field the line did
+ * not set (an optional group that did not take part) has p == NULL; one
+ * that is there but empty has p set and len 0.
  *
  * parser_parse() allocates nothing: what it needs per line is made with
  * the parser.
@@ -31,13 +32,14 @@ struct parser_ops {
 	/* 1 when the line matched (out filled), 0 when not. */
 	int		(*parse)(const struct parser *, const char *, size_t,
 			    struct fields *);
+	/* The place of a field in out->v, or -1: the parser has none. */
+	int		(*field)(const struct parser *, const char *);
 	void		(*free)(struct parser *);
 };
 
+/* What every kind's parser starts with; the rest is the kind's. */
 struct parser {
 	const struct parser_ops	*ops;
-	size_t			 nfields;
-	const char		*names[FIELDS_MAX];	/* the parser's own */
 };
 
 /*
