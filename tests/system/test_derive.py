@@ -332,3 +332,37 @@ def test_summary_within_bounds(suite, tmp_path):
     assert at[base] == vals[-1]        # the gauge: the last number
     wait_for(lambda: tail_counters(f, "logmetric.rt.").get("skipped", 0) >=
              2 * seen, 30, interval=0.5, what="\"t=-\" skipped")
+
+
+# -- configuration --------------------------------------------------------------
+
+BAD_RULES = {
+    # name: (the rule, the line it is on, what the error says)
+    "bad expression": ('event "e" { match = "(?<user>\\\\w+" }',
+                       "missing closing parenthesis"),
+    "no parser": ('event "e" { filter = "systail.app" }',
+                  'event "e": set either match'),
+    "unknown group": ('logmetric "m" { match = "(?<s>\\\\d+)" split = "status" }',
+                      'its match has no group named "status"'),
+    "summary of nothing": ('logmetric "m" { match = "(?<s>x)" summary = {"t"} }',
+                           'no group named "t"'),
+    "twice": ('logmetric "m" { match = "x" }\nlogmetric "m" { match = "y" }',
+              'logmetric "m" is defined twice'),
+}
+
+
+def test_check_config_refuses_bad_rules(start_ferry):
+    """
+    ferryctl check-config refuses a rule ferry-tail could not run, with the
+    file and the line (and so does the reload's check, the same parser).
+    """
+    f = start_ferry(start=False)
+    base = f.conf.read_text()
+    for case, (rule, says) in sorted(BAD_RULES.items()):
+        text = base + 'log "app" { path = "/nonexistent/*.log" }\n'
+        line = text.count("\n") + 1 + rule.count("\n")
+        f.conf.write_text(text + rule + "\n")
+        r = f.run("ferryctl", "check-config")
+        out = r.stdout + r.stderr
+        assert r.returncode == 1, (case, out)
+        assert "%s:%d:" % (f.conf, line) in out and says in out, (case, out)
