@@ -31,6 +31,7 @@
 #include "metric.h"
 #include "selfmetrics.h"
 #include "spool.h"
+#include "spoolseg.h"
 
 #define SELF_TAIL	16384	/* bytes of the newest segment read back */
 #define SELF_SYNC_MS	60000	/* snapshots reach the disk this often */

@@ -33,7 +33,7 @@
 #include "path.h"
 #include "progress.h"
 #include "selfmetrics.h"
-#include "spool.h"
+#include "spoolseg.h"
 #include "ctl.h"
 #include "status.h"
 

@@ -9,7 +9,8 @@
 
 #include "buf.h"
 #include "format.h"
-#include "spool.h"
+#include "spoolread.h"
+#include "spoolseg.h"
 #include "url.h"
 
 struct conn_conf;

@@ -20,7 +20,8 @@
 
 #include "conf.h"
 #include "selfmetrics.h"
-#include "spool.h"
+#include "spoolread.h"
+#include "spoolseg.h"
 
 struct fixture {
 	char			dir[64];
