@@ -66,17 +66,6 @@ load_config(const char *path)
 	fconf = conf;
 }
 
-static void
-open_db(void)
-{
-	char	path[4096];
-
-	if (path_get(path, sizeof(path), PATH_DB) == NULL ||
-	    path_mkdirs(PATH_VAR, 0750) == -1 ||
-	    (db = progress_open(path)) == NULL)
-		fatalx("cannot open the progress database");
-}
-
 /* Watch the spool so appends wake us; a failure only costs latency. */
 static void
 watch_spool(const char *dir)
@@ -448,7 +437,8 @@ main(int argc, char *argv[])
 	if (path_get(spool, sizeof(spool), PATH_SPOOL) == NULL ||
 	    path_mkdirs(PATH_SPOOL, 0750) == -1)
 		fatalx("cannot make the spool directory");
-	open_db();
+	if ((db = progress_open_db()) == NULL)
+		fatalx("cannot open the progress database");
 	if ((self = selfmetrics_open(conf, spool, "forwarder")) == NULL)
 		fatalx("cannot open the self-metrics stream");
 	watch_spool(spool);

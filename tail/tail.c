@@ -110,17 +110,6 @@ open_spool(char *dir, size_t size)
 }
 
 static void
-open_db(void)
-{
-	char	path[4096];
-
-	if (path_get(path, sizeof(path), PATH_DB) == NULL ||
-	    path_mkdirs(PATH_VAR, 0750) == -1 ||
-	    (db = progress_open(path)) == NULL)
-		fatalx("cannot open the progress database");
-}
-
-static void
 open_sources(void)
 {
 	struct source	*src;
@@ -410,7 +399,8 @@ main(int argc, char *argv[])
 		fatalx("signals");
 	fd_limit();
 	open_spool(dir, sizeof(dir));
-	open_db();
+	if ((db = progress_open_db()) == NULL)
+		fatalx("cannot open the progress database");
 	/* Before our writer starts a segment: what the last one left. */
 	if (checkpoint_init(db, dir, conf->spool.memory_dir) == -1)
 		fatalx("cannot read the checkpoints");
