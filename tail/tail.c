@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "derive.h"
 #include "log.h"
 #include "path.h"
 #include "proc.h"
@@ -49,6 +50,7 @@ int			 spool_blocked;
 size_t			 tail_max_open;
 
 static struct ferry_conf	*conf;
+static struct buf		 metrics;	/* the derive rules' (derive.c) */
 static struct progress		*db;
 static struct selfmetrics	*self;
 static int			 quit;
@@ -185,6 +187,30 @@ polled(void)
 	return 0;
 }
 
+/*
+ * The log metrics whose interval ended (all: every rule's, at stop) into
+ * the spool. Stamped with the second the interval ended in; at stop the
+ * second under way, so the next start's first interval has a later one.
+ */
+static void
+emit_metrics(int all)
+{
+	uint64_t	wall = clock_wall_ms();
+	int		ok;
+
+	buf_reset(&metrics);
+	if (derive_render(now_ms, (int64_t)((all ? wall : wall + 500) / 1000),
+	    all, &metrics) == 0)
+		return;
+	ok = spool_append(tspool, metrics.p, metrics.len) == 0;
+	if (!ok) {
+		log_warnx("log metrics: the spool refused them; tried again in "
+		    "a second");
+		spool_blocked = 1;
+	}
+	derive_emitted(ok);
+}
+
 static int
 nfiles(const void *arg, uint64_t *v)
 {
@@ -214,6 +240,13 @@ open_files(const void *arg, uint64_t *v)
 	(void)arg;
 	*v = source_open_files();
 	return 1;
+}
+
+static void
+declare_derived(const char *name, const uint64_t *p, void *arg)
+{
+	(void)arg;
+	(void)selfmetrics_declare(self, name, p, 0);
 }
 
 /* One counter of a log section: log.<NAME>.<what>. */
@@ -251,6 +284,7 @@ declare_counters(void)
 		(void)selfmetrics_declare_fn(self, name, lag_bytes, src,
 		    SELFMETRICS_QUIET);
 	}
+	derive_counters(declare_derived, NULL);
 	(void)selfmetrics_declare_fn(self, "open_files", open_files, NULL,
 	    SELFMETRICS_QUIET);
 	(void)selfmetrics_declare_fn(self, "spool.memory",
@@ -306,6 +340,8 @@ run_timers(struct timers *t)
 		sync_and_commit();
 		t->sync_due = now_ms + SYNC_MS;
 	}
+	if (now_ms >= derive_next_due())
+		emit_metrics(0);
 	if (now_ms >= t->publish_due) {
 		(void)selfmetrics_publish(self, now_ms, 0);
 		t->publish_due = now_ms + PUBLISH_MS;
@@ -325,6 +361,8 @@ next_timeout(const struct timers *t)
 		due = t->poll_due;
 	if (t->publish_due < due)
 		due = t->publish_due;
+	if (derive_next_due() < due)
+		due = derive_next_due();
 	if (t->more && !spool_blocked)
 		return 0;
 	return due > now_ms ? (int)(due - now_ms) : 0;
@@ -378,6 +416,8 @@ stop(void)
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
 			(void)pipeline_flush(tf, now_ms, 1);
+	/* The interval under way, short: a restart loses none of its counts. */
+	emit_metrics(1);
 	sync_and_commit();
 	(void)selfmetrics_publish(self, now_ms, 1);
 	selfmetrics_forget(self);
@@ -391,7 +431,7 @@ int
 main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	char		 dir[4096];
+	char		 dir[4096], err[512];
 
 	conf = proc_conf(proc_init(argc, argv, "tail"));
 	tconf = conf;
@@ -408,6 +448,10 @@ main(int argc, char *argv[])
 	    &conf->spool)) == NULL)
 		fatalx("cannot open the spool in %s", dir);
 	(void)watch_init();
+	if (derive_init(conf, clock_mono_ms(), clock_wall_ms(), err,
+	    sizeof(err)) == -1)
+		fatalx_config("%s", err);
+	buf_init(&metrics, 0);
 	open_sources();
 	declare_counters();
 	now_ms = clock_mono_ms();
@@ -416,6 +460,8 @@ main(int argc, char *argv[])
 	event_loop();
 
 	stop();
+	derive_free();
+	buf_free(&metrics);
 	spool_close(tspool);
 	selfmetrics_close(self);
 	progress_close(db);

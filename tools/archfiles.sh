@@ -38,10 +38,10 @@ for f in $files; do
 	echo "$doc's table does not name $f (its path, or its name in the row of $dir)"
 	bad=1
 done
-for f in $(grep -o '`[a-z0-9_/]*/[a-z0-9_]*\.c`' "$doc" | tr -d '`' |
-    sort -u); do
+for f in $(printf '%s\n' "$rows" | grep -o '`[a-z0-9_/]*/[a-z0-9_]*\.c`' |
+    tr -d '`' | sort -u); do
 	[ -f "$f" ] && continue
-	echo "$doc names $f, which does not exist"
+	echo "$doc's table names $f, which does not exist"
 	bad=1
 done
 exit $bad
