@@ -10,7 +10,8 @@
 #include "buf.h"
 #include "format.h"
 #include "progress.h"
-#include "spool.h"
+#include "spoolread.h"
+#include "spoolseg.h"
 #include "url.h"
 
 struct conn_conf;
