@@ -148,11 +148,13 @@ check_filter(const struct conf_key *k, const char *value, char *err,
 }
 
 /*
- * The key of an event's records: printable ASCII, no blank (the spool's
- * first field), and not '@', the heartbeat's mark. "": event.NAME.
+ * The key of a log section's or an event's records: printable ASCII, no
+ * blank (the spool's first field), and not '@', the mark of ferry's own
+ * records (@heartbeat: a log key with it would go to the heartbeat's output
+ * alone). "": the default, systail.NAME.HOST or event.NAME.
  */
 static int
-check_event_key(const struct conf_key *k, const char *value, char *err,
+check_record_key(const struct conf_key *k, const char *value, char *err,
     size_t size)
 {
 	const char	*p;
@@ -560,7 +562,7 @@ static const struct conf_key table[] = {
 
 	STR("log", "path", LOGF(path), NULL, TAIL, 0, NULL,
 	    "a glob of the files to follow"),
-	STR("log", "key", LOGF(key), "", TAIL, 0, NULL,
+	STR("log", "key", LOGF(key), "", TAIL, 0, check_record_key,
 	    "the key of its records; empty: systail.NAME.HOSTNAME"),
 	SIZE("log", "max_line", LOGF(max_line), "64K", 256, 16 << 20, TAIL,
 	    "a longer line is cut"),
@@ -594,7 +596,7 @@ static const struct conf_key table[] = {
 	    "named groups (?<name>...) are the event's fields"),
 	STR("event", "format", EVENT(format), "", TAIL, 0, NULL,
 	    "instead of match: a log format by name, whose fields it takes"),
-	STR("event", "key", EVENT(key), "", TAIL, 0, check_event_key,
+	STR("event", "key", EVENT(key), "", TAIL, 0, check_record_key,
 	    "the key of its records; empty: event.NAME"),
 
 	LIST("logmetric", "filter", LOGMETRIC(filter),
