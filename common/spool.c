@@ -32,6 +32,7 @@
 
 #define SPOOL_WBUF	(128 * 1024)	/* writer: coalesce into large writes */
 #define PROBE_MS	1000	/* in memory: how often to try the disk again */
+#define WRITEBACK_BYTES	(1 << 20) /* a burst: writeback started each megabyte */
 
 struct spool {
 	char		 dir[4096];
@@ -46,6 +47,7 @@ struct spool {
 	uint64_t	 segment_size;
 	int		 fsync;
 	int		 dirty;		/* written since the last fdatasync */
+	uint64_t	 unkicked;	/* written since writeback was last started */
 	uint64_t	 torn;
 	size_t		 len;
 	char		 buf[SPOOL_WBUF];
@@ -322,6 +324,25 @@ spool_try_disk(struct spool *s, const char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A writer in a burst (a backlog read up, a flood) has the kernel start
+ * writing each megabyte out as it goes, without waiting for it: the
+ * fdatasync at the next sync or segment then finds little left to write,
+ * instead of stopping the writer while a whole segment goes to disk. A
+ * trickle never reaches a megabyte between syncs and costs nothing.
+ */
+static void
+kick_writeback(struct spool *s, size_t len)
+{
+	if (!s->fsync || s->inmem)
+		return;
+	s->unkicked += len;
+	if (s->unkicked < WRITEBACK_BYTES)
+		return;
+	s->unkicked = 0;
+	(void)sync_file_range(s->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 static int
 spool_write(struct spool *s, const char *buf, size_t len)
 {
@@ -339,6 +360,7 @@ spool_write(struct spool *s, const char *buf, size_t len)
 	}
 	s->size += len;
 	s->dirty = 1;
+	kick_writeback(s, len);
 	limit = s->inmem ? s->mem_segment_size : s->segment_size;
 	if (s->size >= limit)
 		return spool_rotate(s);
