@@ -173,6 +173,11 @@ struct ferry_conf {
 		double		 partial_line_wait;
 	} tail;
 
+	/* Log sources ferry-tail finds from running services. */
+	struct discover_conf {
+		int		 nginx;
+	} discover;
+
 	struct periodic_conf {
 		char		*heartbeat_url;
 		double		 heartbeat_interval;

@@ -297,6 +297,8 @@ static const struct conf_section sections[] = {
 	SINGLE("log.multiline", "Joins continuation lines (a stack trace) to "
 	    "the line that starts a record."),
 	SINGLE("tail", "Following log files, ferry-tail."),
+	SINGLE("discover", "Log files found from the services running here: "
+	    "ferry-tail looks every tail.rescan_interval."),
 	SINGLE("collectors", "Collectors and the drop directory, "
 	    "ferry-collectors; the defaults of every collector."),
 	TITLED("collector", struct collector_conf, struct ferry_conf,
@@ -492,6 +494,10 @@ static const struct conf_key table[] = {
 	SECONDS("tail", "partial_line_wait", TOP(tail.partial_line_wait), "5",
 	    0, 3600, TAIL, "seconds a last line without a newline waits for "
 	    "one"),
+
+	BOOL("discover", "nginx", TOP(discover.nginx), "false", TAIL,
+	    "follow the access logs of every running nginx, found in the "
+	    "configuration it runs, with their formats' parsers"),
 
 	SECONDS("collectors", "interval", TOP(collectors.interval), "10", 0.1,
 	    86400, COLL, "seconds between a collector's runs"),

@@ -20,7 +20,7 @@
  *
  * Bounded, whatever the files: FILES_MAX files, FILE_MAX bytes each,
  * DEPTH_MAX blocks deep, INCLUDE_MAX includes deep (an include of itself
- * stops there), NOTES_MAX notes.
+ * stops there), FOUND_NOTES_MAX notes.
  */
 #include <sys/stat.h>
 
@@ -34,13 +34,13 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "discover.h"
 #include "nginxconf.h"
 
 #define FILES_MAX	256
 #define FILE_MAX	(4 << 20)
 #define DEPTH_MAX	32
 #define INCLUDE_MAX	16
-#define NOTES_MAX	64
 #define ARGS_MAX	1024
 
 /* nginx's predefined format, which log_format cannot redefine. */
@@ -90,35 +90,13 @@ struct reader {
 	int			 servers;	/* server blocks seen in http */
 	int			 need_default;	/* a server logs where nginx's default is */
 	int			 stream_said;
+	size_t			 files;		/* read */
 	struct fmt		*fmts;
 	size_t			 nfmts;
-	struct nginx_conf	*out;
+	struct found		 raw;		/* the logs, their formats' names */
 };
 
-static void
-note(struct reader *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-note(struct reader *r, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s, **nn;
-
-	if (r->out->nnotes >= NOTES_MAX)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		s = NULL;
-	va_end(ap);
-	if (s == NULL || (nn = reallocarray(r->out->notes, r->out->nnotes + 1,
-	    sizeof(*nn))) == NULL) {
-		free(s);
-		return;
-	}
-	r->out->notes = nn;
-	nn[r->out->nnotes++] = s;
-}
+#define note(r, ...)	found_note(&(r)->raw, __VA_ARGS__)
 
 /* The byte a backslash and c stand for, as nginx unescapes them. */
 static void
@@ -321,40 +299,22 @@ add_format(struct reader *r, char **words, size_t n, const char *origin)
 	r->nfmts++;
 }
 
-/* Add a log; its format's text is looked up when the whole file is read. */
+/* Add a log; its format's text is looked up once every file is read. */
 static void
 add_log(struct reader *r, const char *path, const char *format,
     const char *origin)
 {
-	struct nginx_log	*nl;
+	const struct found_log	*l;
 	size_t			 i;
 
-	for (i = 0; i < r->out->nlogs; i++)
-		if (strcmp(r->out->logs[i].path, path) == 0) {
-			if (strcmp(r->out->logs[i].format, format) != 0)
-				note(r, "%s: %s is written with log_format "
-				    "\"%s\" here, \"%s\" at %s: read with the "
-				    "latter", origin, path, format,
-				    r->out->logs[i].format,
-				    r->out->logs[i].origin);
-			return;
-		}
-	if ((nl = reallocarray(r->out->logs, r->out->nlogs + 1,
-	    sizeof(*nl))) == NULL)
-		return;
-	r->out->logs = nl;
-	nl += r->out->nlogs;
-	memset(nl, 0, sizeof(*nl));
-	nl->path = strdup(path);
-	nl->format = strdup(format);
-	nl->origin = strdup(origin);
-	if (nl->path == NULL || nl->format == NULL || nl->origin == NULL) {
-		free(nl->path);
-		free(nl->format);
-		free(nl->origin);
-		return;
+	for (i = 0; i < r->raw.nlogs; i++) {
+		l = &r->raw.logs[i];
+		if (strcmp(l->path, path) == 0 && strcmp(l->format, format) != 0)
+			note(r, "%s: %s is written with log_format \"%s\" here, "
+			    "\"%s\" at %s: read with the latter", origin, path,
+			    format, l->format, l->origin);
 	}
-	r->out->nlogs++;
+	(void)found_add(&r->raw, path, format, NULL, origin);
 }
 
 /* access_log PATH [FORMAT [buffer=] [gzip[=]] [flush=] [if=]] | off */
@@ -541,14 +501,14 @@ read_file(struct reader *r, const char *path, const char *origin)
 	char		*text;
 	size_t		 len;
 
-	if (r->out->files >= FILES_MAX || r->includes >= INCLUDE_MAX) {
+	if (r->files >= FILES_MAX || r->includes >= INCLUDE_MAX) {
 		note(r, "%s: include %s: past %d files or %d includes deep, "
 		    "not read", origin, path, FILES_MAX, INCLUDE_MAX);
 		return 0;
 	}
 	if ((text = slurp(path, &len)) == NULL)
 		return -1;
-	r->out->files++;
+	r->files++;
 	memset(&lx, 0, sizeof(lx));
 	lx.p = text;
 	lx.end = text + len;
@@ -574,42 +534,36 @@ format_text(const struct reader *r, const char *name)
 	return NULL;
 }
 
-/* Each log's format text; a log whose format is not defined goes. */
+/* Each log with its format's text into out; one whose format is not defined goes. */
 static void
-resolve(struct reader *r)
+resolve(struct reader *r, struct found *out)
 {
-	struct nginx_log	*l;
+	const struct found_log	*l;
 	const char		*text;
-	size_t			 i, kept = 0;
+	size_t			 i;
 
-	for (i = 0; i < r->out->nlogs; i++) {
-		l = &r->out->logs[i];
-		if ((text = format_text(r, l->format)) == NULL ||
-		    (l->text = strdup(text)) == NULL) {
-			if (text == NULL)
-				note(r, "%s: access_log %s: log_format \"%s\" "
-				    "is not defined", l->origin, l->path,
-				    l->format);
-			free(l->path);
-			free(l->format);
-			free(l->origin);
-			continue;
-		}
-		r->out->logs[kept++] = *l;
+	for (i = 0; i < r->raw.nlogs; i++) {
+		l = &r->raw.logs[i];
+		if ((text = format_text(r, l->format)) == NULL)
+			note(r, "%s: access_log %s: log_format \"%s\" is not "
+			    "defined", l->origin, l->path, l->format);
+		else
+			(void)found_add(out, l->path, l->format, text,
+			    l->origin);
 	}
-	r->out->nlogs = kept;
+	for (i = 0; i < r->raw.nnotes; i++)
+		found_note(out, "%s", r->raw.notes[i]);
 }
 
 int
 nginxconf_read(const char *conf, const char *prefix, const char *default_log,
-    struct nginx_conf *out, char *err, size_t errlen)
+    struct found *out, char *err, size_t errlen)
 {
 	struct reader	 r;
 	char		*dir, *slash;
 	size_t		 i;
 	int		 rc = 0;
 
-	memset(out, 0, sizeof(*out));
 	memset(&r, 0, sizeof(r));
 	if ((dir = strdup(conf)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -619,7 +573,6 @@ nginxconf_read(const char *conf, const char *prefix, const char *default_log,
 		slash[1] = '\0';
 	r.prefix = prefix;
 	r.conf_dir = dir;
-	r.out = out;
 	r.stack[0].kind = CTX_MAIN;
 	if (read_file(&r, conf, conf) == -1) {
 		snprintf(err, errlen, "%s: %s", conf, strerror(errno));
@@ -627,33 +580,14 @@ nginxconf_read(const char *conf, const char *prefix, const char *default_log,
 	} else {
 		if (r.need_default)
 			add_log(&r, default_log, "combined", "default");
-		resolve(&r);
+		resolve(&r, out);
 	}
 	for (i = 0; i < r.nfmts; i++) {
 		free(r.fmts[i].name);
 		free(r.fmts[i].text);
 	}
 	free(r.fmts);
+	found_free(&r.raw);
 	free(dir);
-	if (rc == -1)
-		nginxconf_free(out);
 	return rc;
-}
-
-void
-nginxconf_free(struct nginx_conf *c)
-{
-	size_t	i;
-
-	for (i = 0; i < c->nlogs; i++) {
-		free(c->logs[i].path);
-		free(c->logs[i].format);
-		free(c->logs[i].text);
-		free(c->logs[i].origin);
-	}
-	for (i = 0; i < c->nnotes; i++)
-		free(c->notes[i]);
-	free(c->logs);
-	free(c->notes);
-	memset(c, 0, sizeof(*c));
 }

@@ -16,30 +16,18 @@
 
 #include <stddef.h>
 
-/* One access log nginx writes. */
-struct nginx_log {
-	char	*path;		/* absolute */
-	char	*format;	/* its log_format's name: "combined", ... */
-	char	*text;		/* that format's string, its parts joined */
-	char	*origin;	/* "FILE:LINE" of its access_log (or "default") */
-};
-
-struct nginx_conf {
-	struct nginx_log	*logs;
-	size_t			 nlogs;
-	char			**notes;	/* what was skipped, and why */
-	size_t			 nnotes;
-	size_t			 files;		/* configuration files read */
-};
+struct found;
 
 /*
  * Read the configuration conf (an absolute path) of an nginx whose prefix
  * is prefix (relative access_log paths are under it), whose compiled-in
- * access log is default_log (absolute), into out. 0, or -1 with the
- * reason in err when conf itself cannot be read; out is then empty.
+ * access log is default_log (absolute). Each access log it writes is
+ * added to out (discover.h: its path, its log_format's name and string,
+ * and "FILE:LINE" of its access_log, or "default"), with a note for each
+ * thing skipped. 0, or -1 with the reason in err when conf itself cannot
+ * be read (nothing is added then).
  */
 int	nginxconf_read(const char *, const char *, const char *,
-	    struct nginx_conf *, char *, size_t);
-void	nginxconf_free(struct nginx_conf *);
+	    struct found *, char *, size_t);
 
 #endif

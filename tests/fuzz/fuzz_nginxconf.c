@@ -15,12 +15,13 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "../../tail/found.c"
 #include "../../tail/nginxconf.c"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nginx_conf	 c;
+	struct found		 c;
 	const uint8_t		*p = data, *piece;
 	size_t			 len = size, plen, i;
 	char			 conf[512], inc[512], err[256];
@@ -35,15 +36,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_write(inc, piece, plen);
 	else
 		fuzz_write(inc, "", 0);
+	memset(&c, 0, sizeof(c));
 	assert(nginxconf_read(conf, "/prefix/", "/var/log/nginx/access.log",
 	    &c, err, sizeof(err)) == 0);
-	assert(c.files >= 1 && c.files <= FILES_MAX);
-	assert(c.nnotes <= NOTES_MAX);
+	assert(c.nnotes <= FOUND_NOTES_MAX);
 	for (i = 0; i < c.nlogs; i++) {
 		assert(c.logs[i].path[0] == '/');
 		assert(c.logs[i].text != NULL && c.logs[i].format != NULL);
 		assert(c.logs[i].origin != NULL);
 	}
-	nginxconf_free(&c);
+	found_free(&c);
 	return 0;
 }
