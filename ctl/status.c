@@ -163,7 +163,8 @@ snapshot_read(const struct ctl *ctl, struct snapshot *snap)
 	if ((db = progress_open_ro(path)) == NULL)
 		return -1;
 	if (progress_proc_each(db, add_proc, snap) == -1 ||
-	    progress_output_each(db, add_output, snap) == -1 || snap->failed) {
+	    progress_output_each(db, add_output, snap) == -1 ||
+	    status_discover_read(snap, db) == -1 || snap->failed) {
 		progress_close(db);
 		return -1;
 	}
@@ -270,6 +271,7 @@ snapshot_free(struct snapshot *snap)
 	free(snap->outs);
 	free(snap->counters);
 	free(snap->logs);
+	free(snap->disc);
 }
 
 static void
@@ -539,6 +541,7 @@ print_table(const struct snapshot *snap, int h)
 	print_spool(snap);
 	print_collectors(snap);
 	status_logs_print(snap);
+	status_discover_print(snap);
 }
 
 static void
@@ -921,6 +924,7 @@ print_json(const struct snapshot *snap, int h)
 	print_json_receiver(snap);
 	print_json_collectors(snap);
 	status_logs_json(snap);
+	status_discover_json(snap);
 	printf(",\"spool\":{\"bytes\":%" PRIu64 ",\"max_size\":", snap->disk_bytes);
 	if (snap->conf != NULL)
 		printf("%" PRIu64, snap->conf->spool.max_size);

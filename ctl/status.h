@@ -1,7 +1,8 @@
 /*
  * status: what the parts of `ferryctl status` share. status.c gathers the
  * snapshot, judges its health and shows the processes, outputs, receiver,
- * spool and collectors; status_logs.c does the same for the log sections.
+ * spool and collectors; status_logs.c does the same for the log sections,
+ * status_discover.c for the log sources ferry-tail discovered.
  */
 #ifndef FERRY_CTL_STATUS_H
 #define FERRY_CTL_STATUS_H
@@ -53,6 +54,9 @@ struct snapshot {
 	size_t			 ncounters;
 	/* One per conf->logs[], from ferry-tail's counters; NULL: none */
 	struct log_stats	*logs;
+	/* What ferry-tail discovered running, from ferry.db */
+	struct discovered_row	*disc;
+	size_t			 ndisc;
 	uint64_t		 disk_bytes, mem_bytes;
 	size_t			 nsegs;
 	int			 failed;	/* out of memory while reading */
@@ -75,5 +79,12 @@ void	status_logs_health(struct snapshot *);
 void	status_logs_print(const struct snapshot *);
 /* ,"logs":[...] (null when the configuration does not load). */
 void	status_logs_json(const struct snapshot *);
+
+/* status_discover.c */
+/* snap->disc from ferry.db: 0, or -1. */
+int	status_discover_read(struct snapshot *, struct progress *);
+void	status_discover_print(const struct snapshot *);
+/* ,"discovered":[...] */
+void	status_discover_json(const struct snapshot *);
 
 #endif
