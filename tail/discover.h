@@ -6,7 +6,7 @@
  * turns its answer into a log source of ferry-tail's, named after the
  * service (records keyed systail.<service>.<host>, as a log section of
  * that name would be), adds and lets go of files as the answer changes,
- * and drops the source when the service goes. Another service (Apache,
+ * and lets all of them go when the service goes. Another service (Apache,
  * PostgreSQL) is one more discoverer: a file with a struct discoverer.
  */
 #ifndef FERRY_DISCOVER_H
@@ -18,6 +18,7 @@
 struct ferry_conf;
 struct fields;
 struct logformat;
+struct progress;
 struct source;
 struct tfile;
 
@@ -84,15 +85,18 @@ struct discovered_log {
 };
 
 /* discover.c */
-/* The discoverers the configuration enables; none: discovery is off. */
-void	discover_init(const struct ferry_conf *);
+/*
+ * The discoverers the configuration enables (none: discovery is off);
+ * what they find is written to db (ferry.db) for ferryctl status.
+ */
+void	discover_init(const struct ferry_conf *, struct progress *);
 /*
  * Ask each discoverer and bring the sources in line with what it found:
- * a source made when a service is found, files added and let go (read to
- * their end first) as its logs change, the source dropped when the service
- * has been gone and its files let go. first: at start, before the first
- * scans (a source found then starts as a configured section does). 1 when
- * anything changed.
+ * a source made when a service is first found, files added and let go
+ * (read to their end first, their checkpoints kept) as its logs change;
+ * when the service goes, its source follows nothing until it is back.
+ * first: at start, before the first scans (a source found then starts as
+ * a configured section does). 1 when anything changed.
  */
 int	discover_run(int);
 /* Has discovery asked for a run before the next rescan? (a reload seen) */

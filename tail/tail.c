@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "discover.h"
 #include "log.h"
 #include "path.h"
 #include "proc.h"
@@ -130,28 +131,37 @@ open_sources(void)
 		src = source_new(&conf->logs[i], conf);
 		TAILQ_INSERT_TAIL(&sources, src, entry);
 	}
-	if (conf->nlogs == 0)
+	discover_init(conf, db);
+	if (conf->nlogs == 0 && !conf->discover.nginx)
 		log_warnx("no log section: nothing to follow");
 }
 
-/* The first scans: checkpoints first, then what rotated while we were down. */
+/*
+ * The first scans, of the sections and of what discovery found running:
+ * checkpoints first, then what rotated while we were down. The
+ * checkpoints of discovered sources stay known: what was not found now
+ * may be found at any time.
+ */
 static void
 first_scan(void)
 {
 	struct source	*src;
 
+	(void)discover_run(1);
 	TAILQ_FOREACH(src, &sources, entry) {
 		source_scan(src, !checkpoint_known_log(src->lc->name));
 		source_recover(src);
 	}
-	checkpoint_cleanup();
+	checkpoint_cleanup(discover_owns);
 }
 
+/* Discovery first: the files of what it found are scanned with the rest. */
 static void
 scan_all(void)
 {
 	struct source	*src;
 
+	(void)discover_run(0);
 	TAILQ_FOREACH(src, &sources, entry)
 		source_scan(src, 0);
 }
@@ -345,7 +355,8 @@ event_loop(void)
 		now_ms = clock_mono_ms();
 		if (pfd[0].revents)
 			quit |= sig_quit_requested();
-		if (n > 1 && pfd[1].revents && watch_events())
+		if ((n > 1 && pfd[1].revents && watch_events()) ||
+		    discover_due())
 			t.scan_due = now_ms;
 		if (now_ms >= t.scan_due) {
 			scan_all();
@@ -374,6 +385,7 @@ stop(void)
 		TAILQ_REMOVE(&sources, src, entry);
 		source_free(src);
 	}
+	discover_free();
 }
 
 int
