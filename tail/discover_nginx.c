@@ -2,8 +2,8 @@
  * discover_nginx: every running nginx, and the access logs of the
  * configuration it runs.
  *
- * A master is a process whose name (comm) is "nginx" and whose parent's is
- * not (workers, the cache processes and a binary upgrade's new master are
+ * A master is a process whose name (comm, as stat has it) is "nginx" and
+ * whose parent's is not (workers, the cache processes and a binary upgrade's new master are
  * its children). Its command line is in its title, "nginx: master process
  * /usr/sbin/nginx -p PREFIX -c CONF" (argv joined by blanks; or argv
  * itself when nginx runs without a master); -c and -p say what it runs,
@@ -96,31 +96,26 @@ proc_file(const char *procroot, int pid, const char *what, char *buf,
 	return procfs_read(path, buf, size);
 }
 
+/*
+ * Is pid an nginx (its name in stat, between the parentheses; a name may
+ * hold blanks and parentheses, so up to the last ')'), and its parent's
+ * pid: one read of one file per process, whatever runs.
+ */
 static int
-is_nginx(const char *procroot, int pid)
+nginx_proc(const char *procroot, int pid, int *ppid)
 {
-	char	comm[64];
-	ssize_t	n;
-
-	if ((n = proc_file(procroot, pid, "comm", comm, sizeof(comm))) <= 0)
-		return 0;
-	if (comm[n - 1] == '\n')
-		comm[n - 1] = '\0';
-	return strcmp(comm, "nginx") == 0;
-}
-
-/* The parent's pid from stat: after the ')' that ends the name. */
-static int
-parent_of(const char *procroot, int pid)
-{
-	char		 stat[1024], *p, *f[3];
-	uint64_t	 ppid;
+	char		 stat[1024], *open, *close, *f[3];
+	uint64_t	 v;
 
 	if (proc_file(procroot, pid, "stat", stat, sizeof(stat)) <= 0 ||
-	    (p = strrchr(stat, ')')) == NULL || procfs_split(p + 1, f, 3) < 2 ||
-	    procfs_u64(f[1], &ppid) == -1 || ppid > INT_MAX)
-		return -1;
-	return (int)ppid;
+	    (open = strchr(stat, '(')) == NULL ||
+	    (close = strrchr(stat, ')')) == NULL || close < open ||
+	    close - open - 1 != 5 || strncmp(open + 1, "nginx", 5) != 0 ||
+	    procfs_split(close + 1, f, 3) < 2 || procfs_u64(f[1], &v) == -1 ||
+	    v > INT_MAX)
+		return 0;
+	*ppid = (int)v;
+	return 1;
 }
 
 /* The real user id from status; -1 when it cannot be read. */
@@ -430,16 +425,14 @@ nginx_scan(const char *procroot, struct found *out)
 	char		 cmdline[4096];
 	uint64_t	 pid;
 	long		 uid;
-	int		 ppid;
+	int		 ppid, pppid;
 
 	if ((d = opendir(procroot)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if (procfs_u64(de->d_name, &pid) == -1 || pid > INT_MAX ||
-		    !is_nginx(procroot, (int)pid))
-			continue;
-		if ((ppid = parent_of(procroot, (int)pid)) == -1 ||
-		    is_nginx(procroot, ppid))
+		    !nginx_proc(procroot, (int)pid, &ppid) ||
+		    nginx_proc(procroot, ppid, &pppid))
 			continue;
 		memset(&m, 0, sizeof(m));
 		m.pid = (int)pid;

@@ -152,6 +152,15 @@ class Nginx(Peer):
         except FileNotFoundError:
             return []
 
+    def wait_lines(self, path, n):
+        """
+        path's lines once it has n: nginx logs a request after its answer
+        went, so the client may see the answer first.
+        """
+        wait_for(lambda: len(self.lines(path)) >= n, TIMEOUT,
+                 what="%d lines in %s" % (n, path))
+        return self.lines(path)
+
     def logs(self):
         return [("nginx output", self.out_path),
                 ("nginx error log", self.dir / "error.log")]
@@ -171,19 +180,28 @@ def discovering(start_ferry, extra=""):
     return f
 
 
-def discovered(f):
-    """What ferryctl status --json says was discovered: [{...}]."""
+def discovered(f, under=None):
+    """
+    What ferryctl status --json says was discovered: [{...}], those under
+    a folder when given. Discovery sees every nginx of the machine: the
+    tests running beside this one have theirs.
+    """
     st = f.status() or {}
-    return st.get("discovered") or []
+    return [d for d in st.get("discovered") or []
+            if under is None or (d.get("path") or "").startswith(
+                "%s/" % under)]
 
 
-def wait_discovered(f, paths, formats=None):
-    """Wait until status lists exactly these paths (and their formats)."""
+def wait_discovered(f, nginx, paths, formats=None):
+    """
+    Wait until status lists exactly these paths of nginx's (and their
+    formats).
+    """
     want = sorted(str(p) for p in paths)
     got = [None]
 
     def ok():
-        got[0] = [d for d in discovered(f) if d.get("path")]
+        got[0] = [d for d in discovered(f, nginx.dir) if d.get("path")]
         if sorted(d["path"] for d in got[0]) != want:
             return False
         return formats is None or all(
@@ -255,7 +273,7 @@ def test_discovered_logs_are_followed(start_ferry, nginx):
     """
     f = discovering(start_ferry)
     nginx.start()
-    found = wait_discovered(f, [nginx.access, nginx.site],
+    found = wait_discovered(f, nginx, [nginx.access, nginx.site],
                             {str(nginx.access): "timed",
                              str(nginx.site): "combined"})
     for d in found:
@@ -266,7 +284,7 @@ def test_discovered_logs_are_followed(start_ferry, nginx):
     assert sorted(statuses) == sorted([200] * 7 + [301] * 3 + [404] * 4 +
                                       [503] * 2)
     # The server's own access_log replaces http's there: only site.log.
-    site = nginx.lines(nginx.site)
+    site = nginx.wait_lines(nginx.site, len(MIX))
     assert len(site) == len(MIX)
     wait_arrived(f, nginx.site, site)
     assert nginx.lines(nginx.access) == []
@@ -282,34 +300,37 @@ def test_reload_and_stop(start_ferry, nginx):
     """
     f = discovering(start_ferry)
     nginx.start()
-    wait_discovered(f, [nginx.access, nginx.site])
+    wait_discovered(f, nginx, [nginx.access, nginx.site])
     for p in MIX[:5]:
         nginx.get(p)
     tail_pid = f.child_pid("tail")
     nginx.reload(2)
-    wait_discovered(f, [nginx.access, nginx.site, nginx.extra],
+    wait_discovered(f, nginx, [nginx.access, nginx.site, nginx.extra],
                     {str(nginx.access): "timed", str(nginx.site): "combined",
                      str(nginx.extra): "short"})
     for p in MIX + ["/extra"] * 3:
         nginx.get(p)
-    extra = nginx.lines(nginx.extra)
+    extra = nginx.wait_lines(nginx.extra, 3)
     assert len(extra) == 3
     wait_arrived(f, nginx.extra, extra)
-    wait_arrived(f, nginx.site, nginx.lines(nginx.site))
+    wait_arrived(f, nginx.site, nginx.wait_lines(nginx.site,
+                                                   5 + len(MIX)))
     assert f.child_pid("tail") == tail_pid, "ferry-tail restarted"
 
     # nginx goes: nothing is discovered, its files are let go.
     nginx.stop()
-    wait_discovered(f, [])
-    wait_for(lambda: f.counters("tail").get("log.nginx.files") == 0,
+    wait_discovered(f, nginx, [])
+    wait_for(lambda: any(d.get("path") for d in discovered(f)) or
+             f.counters("tail").get("log.nginx.files") == 0,
              TIMEOUT, what="the source's files let go")
     # Back: the files resume at their checkpoints, no line twice.
     nginx.start()
-    wait_discovered(f, [nginx.access, nginx.site, nginx.extra])
+    wait_discovered(f, nginx, [nginx.access, nginx.site, nginx.extra])
     for p in ["/ok", "/extra"]:
         nginx.get(p)
-    wait_arrived(f, nginx.site, nginx.lines(nginx.site))
-    wait_arrived(f, nginx.extra, nginx.lines(nginx.extra))
+    wait_arrived(f, nginx.site, nginx.wait_lines(nginx.site,
+                                                   6 + len(MIX)))
+    wait_arrived(f, nginx.extra, nginx.wait_lines(nginx.extra, 4))
     assert f.child_pid("tail") == tail_pid, "ferry-tail restarted"
 
 
@@ -321,12 +342,12 @@ def test_resumes_after_ferry_restarts_while_nginx_is_down(start_ferry, nginx):
     """
     f = discovering(start_ferry)
     nginx.start()
-    wait_discovered(f, [nginx.access, nginx.site])
+    wait_discovered(f, nginx, [nginx.access, nginx.site])
     for p in MIX:
         nginx.get(p)
-    wait_arrived(f, nginx.site, nginx.lines(nginx.site))
+    wait_arrived(f, nginx.site, nginx.wait_lines(nginx.site, len(MIX)))
     nginx.stop()
-    wait_discovered(f, [])
+    wait_discovered(f, nginx, [])
     # ferry stopped and started again, nginx still down: nothing found.
     assert f.stop() == 0
     f.start()
@@ -336,7 +357,7 @@ def test_resumes_after_ferry_restarts_while_nginx_is_down(start_ferry, nginx):
              what="ferry-tail's first counters")
     # Lines nginx writes while ferry runs without it, then nginx back.
     nginx.start()
-    wait_discovered(f, [nginx.access, nginx.site])
+    wait_discovered(f, nginx, [nginx.access, nginx.site])
     for p in MIX:
         nginx.get(p)
-    wait_arrived(f, nginx.site, nginx.lines(nginx.site))
+    wait_arrived(f, nginx.site, nginx.wait_lines(nginx.site, 2 * len(MIX)))

@@ -42,9 +42,6 @@ proc(int pid, const char *comm, int ppid, long uid, const char *cmdline,
 {
 	char	name[128], text[512];
 
-	snprintf(name, sizeof(name), "proc/%d/comm", pid);
-	snprintf(text, sizeof(text), "%s\n", comm);
-	put(name, text, -1, 0644);
 	snprintf(name, sizeof(name), "proc/%d/stat", pid);
 	snprintf(text, sizeof(text), "%d (%s) S %d %d %d 0 -1 4194560 151 0 0 "
 	    "0 0 0 0 0 20 0 1 0 4242 10809344 367 18446744073709551615\n", pid,
