@@ -392,6 +392,9 @@ read_master(const char *procroot, struct master *m, struct found *out)
 	snprintf(link, sizeof(link), "%s/%d/exe", procroot, m->pid);
 	if ((n = readlink(link, exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
+		/* Upgraded since it started: the binary now at its path. */
+		if (n > 10 && strcmp(exe + n - 10, " (deleted)") == 0)
+			exe[n - 10] = '\0';
 		strlcpy(m->bin, exe, sizeof(m->bin));
 	}
 	build_of(m->bin, &b);
