@@ -344,7 +344,6 @@ make_list(void)
 			dl->origin = s->logs[k].origin;
 			dl->src = s->src;
 			dl->metrics = s->d->metrics;
-			dl->nmetrics = s->d->nmetrics;
 		}
 	}
 }

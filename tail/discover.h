@@ -39,22 +39,16 @@ struct found {
 };
 
 /*
- * The metrics every log of a service gets (made by the rules engine from
- * discover_logs()): <prefix>.<host>.<service>.<name>, a count of lines
- * (split by the value of split, when set), or a summary or sum of a
- * numeric field's values, when the log's format has the field.
+ * The metrics every log of a service gets, as a logmetric rule of the
+ * rules engine would make them (derive.c): every interval, the lines of
+ * its files, <prefix>.<host>.<service>.<counter>, and split by the value
+ * of split (<counter>.2xx ...), and a summary (count, sum, min, max, p50,
+ * p90, p99) of each numeric field of summary that a file's format has.
  */
-enum discover_metric_kind {
-	DISCOVER_COUNT,
-	DISCOVER_SUMMARY,	/* count, sum, min, max, p50, p90, p99 */
-	DISCOVER_SUM
-};
-
-struct discover_metric {
-	const char	*name;		/* "requests" */
-	int		 kind;		/* enum discover_metric_kind */
-	const char	*field;		/* SUMMARY, SUM: the field's name */
-	const char	*split;		/* COUNT: also by this field's value */
+struct discover_metrics {
+	const char		*counter;	/* "requests" */
+	const char		*split;		/* "status_class"; NULL: none */
+	const char *const	*summary;	/* field names, NULL-ended */
 };
 
 struct discoverer {
@@ -65,8 +59,7 @@ struct discoverer {
 	 * processes cannot be listed.
 	 */
 	int				 (*scan)(const char *, struct found *);
-	const struct discover_metric	*metrics;
-	size_t				 nmetrics;
+	const struct discover_metrics	*metrics;
 };
 
 /* discover_nginx.c */
@@ -80,8 +73,7 @@ struct discovered_log {
 	const struct logformat	*format;	/* NULL: its format cannot be parsed */
 	const char		*origin;
 	struct source		*src;
-	const struct discover_metric	*metrics;
-	size_t			 nmetrics;
+	const struct discover_metrics	*metrics;
 };
 
 /* discover.c */

@@ -71,18 +71,18 @@ struct master {
 	char	prefix[PATH_MAX];	/* -p, "" when not given */
 };
 
-static const struct discover_metric metrics[] = {
-	{ "requests", DISCOVER_COUNT, NULL, "status_class" },
-	{ "request_time", DISCOVER_SUMMARY, "request_time", NULL },
-	{ "upstream_response_time", DISCOVER_SUMMARY, "upstream_response_time",
-	    NULL },
-	{ "bytes_sent", DISCOVER_SUM, "body_bytes_sent", NULL },
+/* nginx.requests (.2xx, ...), and its times and sizes when logged. */
+static const char *const summary[] = {
+	"request_time", "upstream_response_time", "body_bytes_sent", NULL
+};
+static const struct discover_metrics metrics = {
+	"requests", "status_class", summary
 };
 
 static int	nginx_scan(const char *, struct found *);
 
 const struct discoverer discoverer_nginx = {
-	"nginx", nginx_scan, metrics, sizeof(metrics) / sizeof(metrics[0])
+	"nginx", nginx_scan, &metrics
 };
 
 /* procroot/pid/what into buf (NUL-terminated); its length, or -1. */
