@@ -54,12 +54,18 @@ collectors_EXTRA := $(patsubst %,collectors/builtin/%.c,$(INLINE_BUILTINS))
 # no HTTP client, the forwarder PUTs its heartbeat.
 periodic_NOLIBS := -lcurl
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+# A unit test links libferry.a and, for a module of a program's folder,
+# that program's files listed here (as the fuzz targets below do).
+UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+test_parser_EXTRA := tail/parser.c
+test_histo_EXTRA := tail/histo.c
+test_derive_EXTRA := tail/derive.c tail/parser.c tail/histo.c
 # Fuzz targets: tests/fuzz/fuzz_NAME.c, linked with libferry.a and, for a
 # parser that lives in a program's folder, that program's files listed here.
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 fuzz_collector_EXTRA := collectors/printed.c collectors/line.c collectors/bucket.c
 fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
-fuzz_tail_EXTRA := tail/file.c tail/pipeline.c
+fuzz_tail_EXTRA := tail/file.c tail/pipeline.c tail/derive.c tail/parser.c tail/histo.c
 # ferry-sink's page (sink/ui/) is compiled in: tools/embed writes its files as
 # C arrays, so the sink ships as one binary and the page cannot drift from it.
 UI_FILES   := $(sort $(wildcard sink/ui/*))
@@ -102,9 +108,11 @@ $(1)/tools/%: $(1)/obj/tools/%.o $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
-$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libferry.a
+$(foreach t,$(UNIT_NAMES),
+$(1)/tests/$(t): $(1)/obj/tests/unit/$(t).o $$(patsubst %.c,$(1)/obj/%.o,$$($(t)_EXTRA)) $(1)/libferry.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ -lcmocka $$(PKG_LIBS) -lm
+)
 endef
 
 # B: the build folder (override it to build in parallel from one tree).

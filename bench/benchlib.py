@@ -1,5 +1,5 @@
 """benchlib: what the Python benchmarks of bench/ share (catchup, latency,
-outputs).
+outputs, tail, logmetrics).
 
 Not executable, so bench/run.sh does not run it. It starts and stops
 processes by pid only (every Popen is recorded in RUNNING and stopped by
@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -287,6 +288,49 @@ class LineCounter:
             self.seen[name] = (off, lines)
             total += lines
         return total
+
+
+class Db:
+    """A read-only look at an SQLite file another process writes."""
+
+    def __init__(self, path, query, args=()):
+        self.path = path
+        self.query = query
+        self.args = args
+        self.db = None
+
+    def value(self):
+        try:
+            if self.db is None:
+                if not os.path.exists(self.path):
+                    return 0
+                self.db = sqlite3.connect("file:%s?mode=ro" % self.path,
+                                          uri=True, timeout=1.0)
+            row = self.db.execute(self.query, self.args).fetchone()
+            return row[0] if row and row[0] is not None else 0
+        except sqlite3.Error:
+            return 0    # not made yet, or a busy moment
+
+    def close(self):
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+def find_fluent_bit():
+    """A Fluent Bit to measure: FLUENT_BIT (a path; one that is not a
+    program, e.g. "none", says there is none), ../shared/peers/fluent-bit,
+    fluent-bit on PATH, /opt/fluent-bit; None when none is found."""
+    env = os.environ.get("FLUENT_BIT")
+    if env:     # "none", or any path that is not a program: quoted
+        return env if os.access(env, os.X_OK) else None
+    shared = os.path.join(os.path.dirname(REPO), "shared", "peers",
+                          "fluent-bit")
+    if os.access(shared, os.X_OK):
+        return shared
+    return shutil.which("fluent-bit") or (
+        "/opt/fluent-bit/bin/fluent-bit"
+        if os.access("/opt/fluent-bit/bin/fluent-bit", os.X_OK) else None)
 
 
 def median(values):

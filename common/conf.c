@@ -37,6 +37,9 @@
 
 #include <confuse.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "conf.h"
 #include "confkeys.h"
 #include "log.h"
@@ -286,6 +289,93 @@ validate_output(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	if (url_parse(uri, &u, err, sizeof(err)) == -1) {
 		cfg_error(cfg, "output \"%s\": %s", cfg_title(sec), err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A group a logmetric uses (split, gauge, summary) that its expression
+ * does not define: "" when all are there, else the first one missing.
+ * A format's fields are ferry-tail's to check, when it makes the parser.
+ */
+static const char *
+missing_group(cfg_t *sec, const pcre2_code *re)
+{
+	static const char *const keys[] = { "split", "gauge", "summary" };
+	const char	*g;
+	unsigned int	 i, j;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		for (j = 0; j < cfg_size(sec, keys[i]); j++) {
+			g = cfg_getnstr(sec, keys[i], j);
+			if (g[0] != '\0' && pcre2_substring_number_from_name(re,
+			    (PCRE2_SPTR)g) < 0)
+				return g;
+		}
+	return "";
+}
+
+/* A gauge or summary group named as the counter: their metrics would collide. */
+static const char *
+clashing_group(cfg_t *sec)
+{
+	const char	*counter = cfg_getstr(sec, "counter"), *g;
+	unsigned int	 i;
+
+	for (i = 0; i < cfg_size(sec, "gauge"); i++)
+		if (strcmp((g = cfg_getnstr(sec, "gauge", i)), counter) == 0)
+			return g;
+	for (i = 0; i < cfg_size(sec, "summary"); i++)
+		if (strcmp((g = cfg_getnstr(sec, "summary", i)), counter) == 0)
+			return g;
+	return NULL;
+}
+
+/*
+ * What an event or logmetric section needs beyond its keys' own checks,
+ * as it closes: a name that can be part of a key or a metric name, one
+ * way to parse (match or format), and only groups its expression has.
+ */
+static int
+validate_rule(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t		*sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	const char	*kind = opt->name, *name = cfg_title(sec);
+	const char	*match = cfg_getstr(sec, "match");
+	const char	*format = cfg_getstr(sec, "format"), *g;
+	int		 metric = strcmp(kind, "logmetric") == 0, code;
+	pcre2_code	*re;
+	PCRE2_SIZE	 at;
+
+	if (!conf_name_part(name)) {
+		cfg_error(cfg, "%s \"%s\": a name is up to 64 letters, digits, "
+		    "'_', '-' or '.', a part of %s", kind, name, metric ?
+		    "metric names" : "its key");
+		return -1;
+	}
+	if ((match[0] != '\0') == (format[0] != '\0')) {
+		cfg_error(cfg, "%s \"%s\": set %s match (a regular expression) "
+		    "or format (a log format)", kind, name, match[0] != '\0' ?
+		    "only one of" : "either");
+		return -1;
+	}
+	if (metric && (g = clashing_group(sec)) != NULL) {
+		cfg_error(cfg, "logmetric \"%s\": group \"%s\" is also the "
+		    "counter's name; set counter to another", name, g);
+		return -1;
+	}
+	if (!metric || match[0] == '\0')
+		return 0;
+	/* The expression compiled when its key was read. */
+	if ((re = pcre2_compile((PCRE2_SPTR)match, PCRE2_ZERO_TERMINATED, 0,
+	    &code, &at, NULL)) == NULL)
+		return -1;
+	g = missing_group(sec, re);
+	pcre2_code_free(re);
+	if (g[0] != '\0') {
+		cfg_error(cfg, "logmetric \"%s\": its match has no group named "
+		    "\"%s\" (write it as (?<%s>...))", name, g, g);
 		return -1;
 	}
 	return 0;
@@ -1169,6 +1259,8 @@ conf_load(const char *path, struct conf_errors *errs)
 		fatal("cfg_init");
 	cfg_set_error_function(cfg, conf_errfunc);
 	cfg_set_validate_func(cfg, "output", validate_output);
+	cfg_set_validate_func(cfg, "event", validate_rule);
+	cfg_set_validate_func(cfg, "logmetric", validate_rule);
 	cfg_set_validate_func(cfg, "spool", note_spool);
 	cfg_set_validate_func(cfg, "sink", note_sink);
 	spool_file[0] = sink_file[0] = '\0';

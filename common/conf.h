@@ -87,6 +87,37 @@ struct log_conf {
 };
 
 /*
+ * Records derived from log records (ferry-tail's tail/derive.c): a rule
+ * takes the log records whose key starts with one of its filter's prefixes
+ * (none: every log record) and whose text its parser matches, match (a
+ * PCRE2 expression with named groups) or format (a log format by name).
+ */
+struct event_conf {
+	char		*name;
+	char		**filter;
+	size_t		 nfilter;
+	char		*match;
+	char		*format;
+	char		*key;		/* "": event.NAME */
+};
+
+struct logmetric_conf {
+	char		*name;
+	char		**filter;
+	size_t		 nfilter;
+	char		*match;
+	char		*format;
+	double		 interval;	/* seconds */
+	char		*counter;	/* the matching records' counter */
+	char		*split;		/* "": none; else a group: a counter a value */
+	int		 max_split;	/* distinct split values, at most */
+	char		**gauge;	/* groups: the last value of an interval */
+	size_t		 ngauge;
+	char		**summary;	/* groups: count sum min max p50 p90 p99 */
+	size_t		 nsummary;
+};
+
+/*
  * How a collector runs: started each interval and expected to exit,
  * started once and read for as long as it lives, or (a built-in only)
  * sampled inside ferry-collectors with no process of its own. DEFAULT in a
@@ -151,6 +182,10 @@ struct ferry_conf {
 	size_t			 noutputs;
 	struct log_conf		*logs;
 	size_t			 nlogs;
+	struct event_conf	*events;
+	size_t			 nevents;
+	struct logmetric_conf	*logmetrics;
+	size_t			 nlogmetrics;
 
 	struct collectors_conf {
 		double		 interval;

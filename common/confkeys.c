@@ -126,6 +126,97 @@ check_regex(const struct conf_key *k, const char *value, char *err,
 	return 0;
 }
 
+/*
+ * A filter of a derive rule: the prefix of the keys of the log records it
+ * takes, as an output's filter= is (no blank in a key).
+ */
+static int
+check_filter(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	const char	*p;
+
+	for (p = value; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			break;
+	if (value[0] == '\0' || *p != '\0' || strlen(value) > 255) {
+		(void)snprintf(err, size, "%s: \"%s\" is not a record key prefix "
+		    "(1 to 255 bytes, no blank or control byte)", k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The key of an event's records: printable ASCII, no blank (the spool's
+ * first field), and not '@', the heartbeat's mark. "": event.NAME.
+ */
+static int
+check_event_key(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	const char	*p;
+
+	for (p = value; *p != '\0'; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			break;
+	if (*p != '\0' || value[0] == '@' || strlen(value) > 255) {
+		(void)snprintf(err, size, "%s = \"%s\": a record key is up to 255 "
+		    "printable characters without blanks, not starting with @",
+		    k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_name_part(const char *value)
+{
+	size_t	i, n = strlen(value);
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)value[i]) && value[i] != '_' &&
+		    value[i] != '-' && value[i] != '.')
+			break;
+	return n > 0 && n <= 64 && i == n && value[0] != '.' &&
+	    value[n - 1] != '.' && strstr(value, "..") == NULL;
+}
+
+/* A part of a metric name a rule makes (conf_name_part()). */
+static int
+check_metric_part(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	if (!conf_name_part(value)) {
+		(void)snprintf(err, size, "%s = \"%s\": up to 64 letters, digits, "
+		    "'_', '-' or '.' (not at either end), a part of metric names",
+		    k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+/* A group's name, as PCRE2 spells a named group: (?<name>...). */
+static int
+check_group(const struct conf_key *k, const char *value, char *err,
+    size_t size)
+{
+	size_t	i, n = strlen(value);
+
+	if (n == 0 && k->type == CONF_KEY_STR)
+		return 0;	/* split = "": no split */
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)value[i]) && value[i] != '_')
+			break;
+	if (n == 0 || n > 32 || i < n || isdigit((unsigned char)value[0])) {
+		(void)snprintf(err, size, "%s: \"%s\" is not a group name (up "
+		    "to 32 letters, digits or '_', not starting with a digit)",
+		    k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
 /* A CA file must be there now: a typo would fail every request, forever. */
 static int
 check_ca_file(const struct conf_key *k, const char *value, char *err,
@@ -296,6 +387,15 @@ static const struct conf_section sections[] = {
 	    "rule that matches applies."),
 	SINGLE("log.multiline", "Joins continuation lines (a stack trace) to "
 	    "the line that starts a record."),
+	TITLED("event", struct event_conf, struct ferry_conf, events, nevents,
+	    "Records derived from log records: event \"NAME\" { filter = "
+	    "\"systail.app\" match = \"RE\" } publishes each matching "
+	    "record's named groups under a key of its own."),
+	TITLED("logmetric", struct logmetric_conf, struct ferry_conf,
+	    logmetrics, nlogmetrics, "Metrics derived from log records: "
+	    "logmetric \"NAME\" { match = \"RE\" } counts the matching "
+	    "records every interval, PREFIX.HOSTNAME.NAME.COUNTER, with "
+	    "splits, gauges and summaries of its named groups."),
 	SINGLE("tail", "Following log files, ferry-tail."),
 	SINGLE("discover", "Log files found from the services running here: "
 	    "ferry-tail looks every tail.rescan_interval."),
@@ -320,6 +420,8 @@ static const struct conf_section sections[] = {
 #define REDACT(m)	FIELD(struct redact_conf, m)
 #define SAMPLE(m)	FIELD(struct sample_conf, m)
 #define COLLECTOR(m)	FIELD(struct collector_conf, m)
+#define EVENT(m)	FIELD(struct event_conf, m)
+#define LOGMETRIC(m)	FIELD(struct logmetric_conf, m)
 
 /* One row per key, a macro per type: section, name, field, default, ... */
 #define STR(s, k, f, d, rd, fl, chk, h) \
@@ -485,6 +587,43 @@ static const struct conf_key table[] = {
 	    100000, TAIL, "lines a record may join"),
 	SECONDS("log.multiline", "timeout", LOGF(multiline.timeout), "1", 0.01,
 	    3600, TAIL, "seconds a record waits for more lines"),
+
+	LIST("event", "filter", EVENT(filter), COUNT(struct event_conf,
+	    nfilter), TAIL, check_filter, "the log records it takes, by key "
+	    "prefix: \"systail.nginx\" or {\"a\", \"b\"}; none: every log"),
+	STR("event", "match", EVENT(match), "", TAIL, 0, check_regex,
+	    "a regular expression (PCRE2) a record's text must match; its "
+	    "named groups (?<name>...) are the event's fields"),
+	STR("event", "format", EVENT(format), "", TAIL, 0, NULL,
+	    "instead of match: a log format by name, whose fields it takes"),
+	STR("event", "key", EVENT(key), "", TAIL, 0, check_event_key,
+	    "the key of its records; empty: event.NAME"),
+
+	LIST("logmetric", "filter", LOGMETRIC(filter),
+	    COUNT(struct logmetric_conf, nfilter), TAIL, check_filter,
+	    "the log records it takes, by key prefix; none: every log"),
+	STR("logmetric", "match", LOGMETRIC(match), "", TAIL, 0, check_regex,
+	    "a regular expression (PCRE2) a record's text must match, with "
+	    "named groups for split, gauge and summary"),
+	STR("logmetric", "format", LOGMETRIC(format), "", TAIL, 0, NULL,
+	    "instead of match: a log format by name, whose fields it takes"),
+	SECONDS("logmetric", "interval", LOGMETRIC(interval), "10", 1, 86400,
+	    TAIL, "seconds between two emissions of its metrics"),
+	STR("logmetric", "counter", LOGMETRIC(counter), "count", TAIL, 0,
+	    check_metric_part, "the name of the counter of matching records"),
+	STR("logmetric", "split", LOGMETRIC(split), "", TAIL, 0, check_group,
+	    "a group: also a counter for each of its values, COUNTER.VALUE; "
+	    "empty: none"),
+	INT("logmetric", "max_split", LOGMETRIC(max_split), "100", 1, 10000,
+	    TAIL, "distinct split values kept; records with others are "
+	    "counted under COUNTER._other"),
+	LIST("logmetric", "gauge", LOGMETRIC(gauge),
+	    COUNT(struct logmetric_conf, ngauge), TAIL, check_group,
+	    "groups whose last value in an interval is a metric, NAME.GROUP"),
+	LIST("logmetric", "summary", LOGMETRIC(summary),
+	    COUNT(struct logmetric_conf, nsummary), TAIL, check_group,
+	    "numeric groups summed up each interval: NAME.GROUP.count, .sum, "
+	    ".min, .max, .p50, .p90, .p99"),
 
 	SECONDS("tail", "rescan_interval", TOP(tail.rescan_interval), "30", 0.1,
 	    86400, TAIL, "seconds between expansions of the globs (inotify "

@@ -120,6 +120,13 @@ int		 conf_key_differ(const struct conf_key *, const void *,
 /* k's field at base as a number: INT, SIZE, BOOL, ENUM. */
 long long	 conf_key_int(const struct conf_key *, const void *);
 
+/*
+ * 1 when s may be a part of the metric names a logmetric rule makes (its
+ * name, its counter): up to 64 letters, digits, '_', '-' or '.', with no
+ * '.' at either end nor two in a row; else 0.
+ */
+int		 conf_name_part(const char *);
+
 /* 10485760 as "10M", 4096 as "4K", 1000 as "1000". */
 const char	*conf_size_str(uint64_t, char *, size_t);
 

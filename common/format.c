@@ -20,7 +20,7 @@
 
 enum field {
 	F_NAME, F_VALUE, F_TIMESTAMP, F_HOST, F_FILE, F_LINE, F_OFFSET,
-	F_TIME, F_TEXT, F_KEY, F_ATTR, F_LITERAL
+	F_TIME, F_TEXT, F_KEY, F_ATTR, F_FIELD, F_LITERAL
 };
 
 static const char *const field_names[] = {
@@ -157,10 +157,26 @@ attrs_string(struct buf *b, struct span attrs)
 	return rc;
 }
 
-/* A log record as one JSON object. */
+/*
+ * An event's fields as a member, when it has them: the object as the
+ * spool holds it, its strings already escaped.
+ */
+static int
+fields_member(struct buf *b, const struct record *r)
+{
+	if (r->fields.len == 0)
+		return 0;
+	return buf_addstr(b, ",\"fields\":") == -1 ||
+	    json_add_escaped(b, r->fields.p, r->fields.len) == -1 ? -1 : 0;
+}
+
+/*
+ * A log record as one JSON object; with_fields: an event's fields too
+ * (ClickHouse's rows have no column for them).
+ */
 static int
 json_log(const struct record *r, struct buf *b,
-    int (*attrs_value)(struct buf *, struct span))
+    int (*attrs_value)(struct buf *, struct span), int with_fields)
 {
 	struct span	attrs = r->attrs;
 
@@ -181,6 +197,7 @@ json_log(const struct record *r, struct buf *b,
 	    attrs_value(b, attrs) == -1 ||
 	    buf_add(b, ",", 1) == -1 ||
 	    json_member(b, "text", r->text) == -1 ||
+	    (with_fields && fields_member(b, r) == -1) ||
 	    buf_add(b, "}", 1) == -1 ? -1 : 0;
 }
 
@@ -190,7 +207,7 @@ render_json(const struct format *f, const struct format_ctx *ctx,
 {
 	(void)f;
 	return r->kind == RECORD_METRIC ? json_metric(ctx, r, b) :
-	    json_log(r, b, attrs_object);
+	    json_log(r, b, attrs_object, 1);
 }
 
 /* JSONEachRow rows for ClickHouse: json, with attributes as a string. */
@@ -200,7 +217,7 @@ render_clickhouse(const struct format *f, const struct format_ctx *ctx,
 {
 	(void)f;
 	return r->kind == RECORD_METRIC ? json_metric(ctx, r, b) :
-	    json_log(r, b, attrs_string);
+	    json_log(r, b, attrs_string, 0);
 }
 
 /* "<key> <json>": a log record is that already, as the spool holds it. */
@@ -225,19 +242,37 @@ render_beat(const struct format *f, const struct format_ctx *ctx,
 	return buf_add(b, r->text.p, r->text.len);
 }
 
-/* The log-aggregator item the reference sink's /store/batch takes. */
+/*
+ * The log-aggregator item the reference sink's /store/batch takes. The
+ * sink keeps a line under host+file+line, where an event would replace
+ * the line it came from: an event's file is "FILE#KEY", a file of its
+ * own beside the log's, and its fields come along.
+ */
 static int
 render_sink(const struct format *f, const struct format_ctx *ctx,
     const struct record *r, struct buf *b)
 {
+	struct buf	key;
+	int		rc;
+
 	(void)f;
 	(void)ctx;
-	return buf_add(b, "{", 1) == -1 ||
+	buf_init(&key, 0);
+	/* The key, never escaped in the spool: quoted, then its quotes left. */
+	rc = buf_add(b, "{", 1) == -1 ||
 	    json_member(b, "host", r->host) == -1 ||
-	    buf_add(b, ",", 1) == -1 ||
-	    json_member(b, "file", r->file) == -1 ||
-	    buf_printf(b, ",\"line-num\":%" PRId64 ",", r->lineno) == -1 ||
+	    buf_addstr(b, ",\"file\":\"") == -1 ||
+	    json_add_escaped(b, r->file.p, r->file.len) == -1 ||
+	    (r->fields.len > 0 && (json_add_string(&key, r->key.p,
+	    r->key.len) == -1 || buf_add(b, "#", 1) == -1 ||
+	    buf_add(b, key.p + 1, key.len - 2) == -1)) ||
+	    buf_add(b, "\"", 1) == -1 ? -1 : 0;
+	buf_free(&key);
+	if (rc == -1)
+		return -1;
+	return buf_printf(b, ",\"line-num\":%" PRId64 ",", r->lineno) == -1 ||
 	    json_member(b, "content", r->text) == -1 ||
+	    fields_member(b, r) == -1 ||
 	    buf_add(b, "}", 1) == -1 ? -1 : 0;
 }
 
@@ -380,6 +415,9 @@ render_field(const struct part *pt, const struct format_ctx *ctx,
 	case F_ATTR:
 		return record_attr(r, pt->text, pt->len, &s) ?
 		    record_unescape(b, s) : 0;
+	case F_FIELD:
+		return record_field(r, pt->text, pt->len, &s) ?
+		    record_unescape(b, s) : 0;
 	}
 	return 0;
 }
@@ -426,7 +464,7 @@ add_part(struct format *f, enum field field, const char *text, size_t len)
 	return 0;
 }
 
-/* "{name}" or "{attr.NAME}" at p (after the '{'), len bytes up to the '}'. */
+/* "{name}", "{attr.NAME}" or "{field.NAME}" at p (after the '{'), len bytes up to the '}'. */
 static int
 add_field(struct format *f, const char *p, size_t len, char *err,
     size_t errlen)
@@ -435,12 +473,15 @@ add_field(struct format *f, const char *p, size_t len, char *err,
 
 	if (len > 5 && strncmp(p, "attr.", 5) == 0)
 		return add_part(f, F_ATTR, p + 5, len - 5);
+	if (len > 6 && strncmp(p, "field.", 6) == 0)
+		return add_part(f, F_FIELD, p + 6, len - 6);
 	for (i = 0; i < NFIELDS; i++)
 		if (strlen(field_names[i]) == len &&
 		    strncmp(field_names[i], p, len) == 0)
 			return add_part(f, (enum field)i, "", 0);
 	snprintf(err, errlen, "format: unknown field {%.*s} (fields: name "
-	    "value timestamp host file line offset time text key attr.NAME)",
+	    "value timestamp host file line offset time text key attr.NAME "
+	    "field.NAME)",
 	    (int)(len > 64 ? 64 : len), p);
 	return -1;
 }

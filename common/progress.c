@@ -26,6 +26,8 @@
 enum stmt_id {
 	ST_CURSOR_GET,
 	ST_CURSOR_SET,
+	ST_END_GET,
+	ST_END_SET,
 	ST_PROC_SET,
 	ST_PROC_EACH,
 	ST_OUTPUT_SET,
@@ -46,6 +48,9 @@ static const char *stmt_sql[ST_COUNT] = {
 	[ST_CURSOR_GET] = "SELECT seq, off FROM cursor WHERE output = ? AND stream = ?",
 	[ST_CURSOR_SET] = "INSERT INTO cursor (output, stream, seq, off) VALUES (?, ?, ?, ?) "
 	    "ON CONFLICT (output, stream) DO UPDATE SET seq = excluded.seq, off = excluded.off",
+	[ST_END_GET] = "SELECT dev, ino, size FROM output_end WHERE output = ?",
+	[ST_END_SET] = "INSERT OR REPLACE INTO output_end (output, dev, ino, size) "
+	    "VALUES (?, ?, ?, ?)",
 	[ST_PROC_SET] = "INSERT OR REPLACE INTO process (name, pid, state, restarts, "
 	    "started, last_exit, last_exit_str, last_exit_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_PROC_EACH] = "SELECT name, pid, state, restarts, started, last_exit, "
@@ -75,6 +80,8 @@ static const char *stmt_sql[ST_COUNT] = {
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS cursor (output TEXT NOT NULL, stream TEXT NOT NULL, "
 	"  seq INTEGER NOT NULL, off INTEGER NOT NULL, PRIMARY KEY (output, stream)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS output_end (output TEXT PRIMARY KEY, "
+	"  dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS process (name TEXT PRIMARY KEY, pid INTEGER, state TEXT, "
 	"  restarts INTEGER, started INTEGER, last_exit INTEGER, last_exit_str TEXT, "
 	"  last_exit_at INTEGER);"
@@ -325,26 +332,41 @@ progress_rollback(struct progress *p)
 	return progress_step_done(p, p->st[ST_ROLLBACK]);
 }
 
+/* A one-row query's step: 1 a row (read it, then row_done()), 0 none, -1. */
+static int
+step_row(struct progress *p, sqlite3_stmt *st)
+{
+	int	rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
+	return -1;
+}
+
+static void
+row_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
 int
 progress_cursor_get(struct progress *p, const char *output, const char *stream,
     uint64_t *seq, uint64_t *off)
 {
 	sqlite3_stmt	*st = p->st[ST_CURSOR_GET];
-	int		 rc, found = 0;
+	int		 found;
 
 	sqlite3_bind_text(st, 1, output, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if ((found = step_row(p, st)) == 1) {
 		*seq = (uint64_t)sqlite3_column_int64(st, 0);
 		*off = (uint64_t)sqlite3_column_int64(st, 1);
-		found = 1;
-	} else if (rc != SQLITE_DONE) {
-		log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
-		found = -1;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	row_done(st);
 	return found;
 }
 
@@ -358,6 +380,35 @@ progress_cursor_set(struct progress *p, const char *output, const char *stream,
 	sqlite3_bind_text(st, 2, stream, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)off);
+	return progress_step_done(p, st);
+}
+
+int
+progress_end_get(struct progress *p, const char *output, struct output_end *e)
+{
+	sqlite3_stmt	*st = p->st[ST_END_GET];
+	int		 found;
+
+	sqlite3_bind_text(st, 1, output, -1, SQLITE_STATIC);
+	if ((found = step_row(p, st)) == 1) {
+		e->dev = (uint64_t)sqlite3_column_int64(st, 0);
+		e->ino = (uint64_t)sqlite3_column_int64(st, 1);
+		e->size = sqlite3_column_int64(st, 2);
+	}
+	row_done(st);
+	return found;
+}
+
+int
+progress_end_set(struct progress *p, const char *output,
+    const struct output_end *e)
+{
+	sqlite3_stmt	*st = p->st[ST_END_SET];
+
+	sqlite3_bind_text(st, 1, output, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)e->dev);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)e->ino);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)e->size);
 	return progress_step_done(p, st);
 }
 
@@ -766,10 +817,12 @@ progress_prune_outputs(struct progress *p, const char *const *keep, size_t n)
 	static const char *const del[] = {
 		"DELETE FROM cursor WHERE output = ?",
 		"DELETE FROM output WHERE name = ?",
+		"DELETE FROM output_end WHERE output = ?",
 	};
 
 	return prune_names(p, "SELECT output FROM cursor UNION "
-	    "SELECT name FROM output", del, 2, keep, n);
+	    "SELECT name FROM output UNION SELECT output FROM output_end",
+	    del, 3, keep, n);
 }
 
 int

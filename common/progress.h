@@ -88,6 +88,21 @@ int		 progress_cursor_set(struct progress *, const char *, const char *,
 int		 progress_cursor_min(struct progress *, const char *,
 		    const char *const *, int, uint64_t *);
 
+/*
+ * Where an output's own side ended at its last commit: a file output's
+ * file (dev, ino) and size, written in the transaction that moves its
+ * cursors, so that bytes past it at the next start are known to be a batch
+ * written but never committed (transport_file.c). 1 found, 0 none, -1 error.
+ */
+struct output_end {
+	uint64_t	dev, ino;
+	int64_t		size;
+};
+int		 progress_end_get(struct progress *, const char *,
+		    struct output_end *);
+int		 progress_end_set(struct progress *, const char *,
+		    const struct output_end *);
+
 int		 progress_output_set(struct progress *, const struct output_state *);
 int		 progress_output_each(struct progress *,
 		    void (*)(const struct output_state *, void *), void *);

@@ -211,6 +211,8 @@ scan_member(const char *p, const char *end, struct span k, struct record *r)
 		p = scan_flat_object(p, end, &v);
 		if (p != NULL && span_is(k, "attrs"))
 			r->attrs = v;
+		else if (p != NULL && span_is(k, "fields"))
+			r->fields = v;
 		return p;
 	}
 	if ((p = scan_scalar(p, end, &v)) == NULL)
@@ -317,17 +319,17 @@ record_unescape(struct buf *out, struct span s)
 	return json_unescape(out, s.p, s.len);
 }
 
-int
-record_attr(const struct record *r, const char *name, size_t nlen,
-    struct span *out)
+/* The value of name in a flat object of strings (braces included). */
+static int
+flat_lookup(struct span obj, const char *name, size_t nlen, struct span *out)
 {
 	const char	*p, *end;
 	struct span	 k, v;
 
-	if (r->attrs.len < 2)
+	if (obj.len < 2)
 		return 0;
-	p = r->attrs.p + 1;
-	end = r->attrs.p + r->attrs.len - 1;
+	p = obj.p + 1;
+	end = obj.p + obj.len - 1;
 	while ((p = scan_string(skip_ws(p, end), end, &k)) != NULL) {
 		p = skip_ws(p, end);
 		if (p >= end || *p++ != ':' ||
@@ -342,6 +344,20 @@ record_attr(const struct record *r, const char *name, size_t nlen,
 			p++;
 	}
 	return 0;
+}
+
+int
+record_attr(const struct record *r, const char *name, size_t nlen,
+    struct span *out)
+{
+	return flat_lookup(r->attrs, name, nlen, out);
+}
+
+int
+record_field(const struct record *r, const char *name, size_t nlen,
+    struct span *out)
+{
+	return flat_lookup(r->fields, name, nlen, out);
 }
 
 int64_t
@@ -481,9 +497,12 @@ record_log_put(struct buf *b, const struct log_head *h,
 {
 	const char	*piece = h->text.p;
 	size_t		 end_len = h->text.len - h->start_len - h->mid_len;
+	size_t		 need = h->text.len + 6 * f->textlen + 140, i;
 	char		*p;
 
-	if (buf_reserve(b, h->text.len + 6 * f->textlen + 120) == -1)
+	for (i = 0; i < f->nfields; i++)
+		need += 6 * (strlen(f->fields[i].name) + f->fields[i].len) + 8;
+	if (buf_reserve(b, need) == -1)
 		return -1;
 	p = b->p + b->len;
 	memcpy(p, piece, h->start_len);
@@ -507,6 +526,18 @@ record_log_put(struct buf *b, const struct log_head *h,
 	memcpy(p, piece + h->start_len + h->mid_len, end_len);
 	p += end_len;
 	p = put_json(p, f->text, f->textlen);
+	if (f->fields != NULL) {
+		p = PUT(p, ",\"fields\":{");
+		for (i = 0; i < f->nfields; i++) {
+			if (i > 0)
+				*p++ = ',';
+			p = put_json(p, f->fields[i].name,
+			    strlen(f->fields[i].name));
+			*p++ = ':';
+			p = put_json(p, f->fields[i].p, f->fields[i].len);
+		}
+		*p++ = '}';
+	}
 	p = PUT(p, "}\n");
 	b->len = (size_t)(p - b->p);
 	b->p[b->len] = '\0';

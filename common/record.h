@@ -6,6 +6,9 @@
  *   log     "<key> {"name":..,"host":..,"file":..,"line":N,"offset":N,
  *            "end":N,"fid":"DEV:INO","time":T,"attrs":{..},"text":..}"
  *                                                       (one JSON object)
+ *            an event (ferry-tail's derive rules) is a log record under
+ *            its own key with one member more, "fields":{"name":"value"}:
+ *            the named fields its rule found in the text
  *   beat    "@heartbeat {...}"   ferry-periodic's heartbeat, the body of the
  *            PUT as it is, in a stream of its own ("heartbeat"); only the
  *            forwarder's heartbeat output takes it (forwarder/heartbeat.c)
@@ -56,11 +59,19 @@ struct record {
 	/* log: strings as escaped in the spool, without their quotes */
 	struct span	 name, host, file, text;	/* beat: text, the object */
 	struct span	 attrs;		/* the attrs object, braces included */
+	struct span	 fields;	/* an event's fields object; len 0: none */
 	struct span	 time;		/* the number as written: "1764751234.125" */
 	struct span	 fid;		/* the file's identity, "DEV:INO" */
 	int64_t		 lineno, offset;
 	int64_t		 end;		/* the byte after the record's last line */
 	int64_t		 nlines;	/* lines it joins (multiline), at least 1 */
+};
+
+/* A named value an event carries: len bytes at p, as the line had them. */
+struct log_field {
+	const char	*name;
+	const char	*p;
+	size_t		 len;
 };
 
 /* What record_log_append() writes for one log line. */
@@ -77,6 +88,9 @@ struct log_fields {
 	size_t		 nattrs;
 	const char	*text;
 	size_t		 textlen;
+	/* An event's fields: NULL for a plain log line (no "fields"). */
+	const struct log_field *fields;
+	size_t		 nfields;
 };
 
 /* 0, or -1 when the line is neither kind (it is then passed over). */
@@ -98,7 +112,7 @@ int	record_log_append(struct buf *, const struct log_fields *);
  * The same in two steps, for many lines of one file: record_log_head()
  * renders what the lines share (key, name, host, file, dev, ino, attrs),
  * record_log_put() one line with it (lineno, offset, end, nlines,
- * time_ms, text). 0, or -1 (out of memory).
+ * time_ms, text, fields). 0, or -1 (out of memory).
  */
 struct log_head {
 	struct buf	text;		/* the three shared pieces, in order */
@@ -123,6 +137,11 @@ int	record_unescape(struct buf *, struct span);
  * 0 not.
  */
 int	record_attr(const struct record *, const char *, size_t, struct span *);
+/*
+ * The value of an event's field name in rec's fields, as an escaped span;
+ * 1 found, 0 not.
+ */
+int	record_field(const struct record *, const char *, size_t, struct span *);
 /* Seconds since the epoch of a record (a log's time, truncated). */
 int64_t	record_seconds(const struct record *);
 

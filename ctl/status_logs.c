@@ -25,6 +25,7 @@
 
 static int		 tail_running(const struct snapshot *);
 static const char	*tail_log(char *, size_t);
+static void		 print_rules(const struct snapshot *);
 
 void
 status_logs_read(struct snapshot *snap)
@@ -123,6 +124,75 @@ status_logs_print(const struct snapshot *snap)
 	if (errors)
 		printf("errors: ferry-tail's log says which file and why: %s\n",
 		    tail_log(where, sizeof(where)));
+	print_rules(snap);
+}
+
+/* ferry-tail's counter "<kind>.<name>.<what>"; -1 when not published. */
+static int64_t
+rule_counter(const struct snapshot *snap, const char *kind, const char *name,
+    const char *what)
+{
+	char	full[sizeof(snap->counters->name)];
+	size_t	i;
+
+	(void)snprintf(full, sizeof(full), "%s.%s.%s", kind, name, what);
+	for (i = 0; i < snap->ncounters; i++)
+		if (strcmp(snap->counters[i].proc, "tail") == 0 &&
+		    strcmp(snap->counters[i].name, full) == 0)
+			return snap->counters[i].value;
+	return -1;
+}
+
+static void
+print_count(int64_t v, int width)
+{
+	if (v < 0)
+		printf("  %*s", width, "-");
+	else
+		printf("  %*" PRId64, width, v);
+}
+
+/*
+ * The derive rules (tail/derive.c): the records each matched (events
+ * written, lines a logmetric counted), and for a logmetric the split
+ * values it holds, the records past max_split counted under COUNTER._other
+ * (CAPPED) and the values of gauge and summary fields that were no number.
+ */
+static void
+print_rules(const struct snapshot *snap)
+{
+	const struct ferry_conf	*c = snap->conf;
+	size_t			 i;
+	int			 w = 4;
+
+	if (c->nevents + c->nlogmetrics == 0)
+		return;
+	for (i = 0; i < c->nevents; i++)
+		if ((int)strlen(c->events[i].name) > w)
+			w = strlen(c->events[i].name);
+	for (i = 0; i < c->nlogmetrics; i++)
+		if ((int)strlen(c->logmetrics[i].name) > w)
+			w = strlen(c->logmetrics[i].name);
+	printf("\n%-*s  %-9s  %9s  %6s  %9s  %9s\n", w, "RULE", "KIND",
+	    "MATCHED", "SPLIT", "CAPPED", "SKIPPED");
+	for (i = 0; i < c->nevents; i++) {
+		printf("%-*s  %-9s", w, c->events[i].name, "event");
+		print_count(rule_counter(snap, "event", c->events[i].name,
+		    "records"), 9);
+		printf("  %6s  %9s  %9s\n", "-", "-", "-");
+	}
+	for (i = 0; i < c->nlogmetrics; i++) {
+		printf("%-*s  %-9s", w, c->logmetrics[i].name, "logmetric");
+		print_count(rule_counter(snap, "logmetric",
+		    c->logmetrics[i].name, "lines"), 9);
+		print_count(rule_counter(snap, "logmetric",
+		    c->logmetrics[i].name, "split_values"), 6);
+		print_count(rule_counter(snap, "logmetric",
+		    c->logmetrics[i].name, "capped"), 9);
+		print_count(rule_counter(snap, "logmetric",
+		    c->logmetrics[i].name, "skipped"), 9);
+		printf("\n");
+	}
 }
 
 void

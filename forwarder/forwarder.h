@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "format.h"
+#include "progress.h"
 #include "spool.h"
 #include "url.h"
 
@@ -80,6 +81,13 @@ struct output {
 	struct stream_pos	*pos;
 	size_t			 npos;
 	struct batch		 batch;
+	/*
+	 * The transport's own end after the batch (a file's size), written
+	 * with the cursors when end_set; the batch's records that left the
+	 * body before it settled (output_release()) are still counted in it.
+	 */
+	struct output_end	 end;
+	int			 end_set;
 	struct mark		*marks;		/* a streaming batch's, oldest first */
 	size_t			 nmarks;
 	uint64_t		 body_base;	/* batch bytes acknowledged and dropped */
@@ -137,6 +145,8 @@ void	source_recheck(struct output *, size_t);
 int	source_fill(struct output *, int, size_t);
 int	source_moved(const struct output *);
 int	source_commit(struct output *);
+/* o's end as last committed (progress_end_get()): 1 found, 0 none, -1. */
+int	source_end(const struct output *, struct output_end *);
 int	source_commit_at(struct output *, const uint64_t *, const uint64_t *,
 	    size_t);
 void	source_tell(const struct output *, uint64_t *, uint64_t *);
@@ -176,6 +186,13 @@ void	output_reopen(struct output *);
  * in the body.
  */
 int	output_extend(struct output *, size_t *);
+/*
+ * For a transport that has written the batch's body out (a file, before its
+ * sync): the body's bytes go, so a long batch holds one extension's worth
+ * of memory. Its records stay counted in it and its readers where they are
+ * until it settles; a retry sends only what came after.
+ */
+void	output_release(struct output *);
 /*
  * For a streaming transport: a mark at the end of the batch as it is now;
  * returns its position (see struct mark), to give to output_acked() once

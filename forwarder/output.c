@@ -256,6 +256,13 @@ output_extend(struct output *o, size_t *from)
 	return source_fill(o, EXTEND_RECORDS - o->batch.n, cap);
 }
 
+void
+output_release(struct output *o)
+{
+	o->batch.len = 0;
+	o->batch.full = 0;	/* room again; another kind still ends it */
+}
+
 uint64_t
 output_mark(struct output *o)
 {

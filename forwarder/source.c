@@ -304,10 +304,14 @@ source_commit_at(struct output *o, const uint64_t *seq, const uint64_t *off,
 	for (i = 0; i < n && i < o->npos; i++)
 		if (seq[i] != o->pos[i].seq || off[i] != o->pos[i].off)
 			break;
-	if (i == n || i == o->npos)
+	if ((i == n || i == o->npos) && !o->end_set)
 		return 0;	/* nothing moved: no transaction */
 	if (progress_begin(db) == -1)
 		return -1;
+	if (o->end_set && progress_end_set(db, o->name, &o->end) == -1) {
+		progress_rollback(db);
+		return -1;
+	}
 	for (i = 0; i < n && i < o->npos; i++) {
 		if (seq[i] == o->pos[i].seq && off[i] == o->pos[i].off)
 			continue;
@@ -321,6 +325,7 @@ source_commit_at(struct output *o, const uint64_t *seq, const uint64_t *off,
 		progress_rollback(db);
 		return -1;
 	}
+	o->end_set = 0;
 	for (i = 0; i < n && i < o->npos; i++) {
 		if (seq[i] != o->pos[i].seq)
 			crossed = 1;
@@ -328,6 +333,12 @@ source_commit_at(struct output *o, const uint64_t *seq, const uint64_t *off,
 		o->pos[i].off = off[i];
 	}
 	return crossed;
+}
+
+int
+source_end(const struct output *o, struct output_end *e)
+{
+	return progress_end_get(db, o->name, e);
 }
 
 /* Where every reader stands now, into seq[] and off[] (o->npos each). */

@@ -36,7 +36,8 @@
  * spool at that tick, as soon as they would have. A socket with nothing at
  * the tick goes back into the wait, so the next byte wakes us at once; one
  * still full after a turn of reads goes back too, so the busiest client
- * does not keep the others waiting.
+ * does not keep the others waiting. A parked connection still wakes us
+ * when its peer shuts down (park()).
  */
 #include <sys/epoll.h>
 #include <sys/queue.h>
@@ -132,12 +133,25 @@ rearm(struct sock *s)
 		log_warn("epoll_ctl");
 }
 
-/* Out of the wait until the next tick reads it (one-shot: it is already). */
+/*
+ * Out of the wait for data until the next tick reads it. A connection
+ * stays in it for its peer's shutdown alone: a client that sent its lines,
+ * shut down its side and waits for our close (as a sender that wants its
+ * lines taken does) is closed at once, not a tick later, even when its FIN
+ * came just after the read that emptied the socket. The UDP socket has no
+ * peer to wait for: its one-shot already took it out.
+ */
 static void
 park(struct sock *s)
 {
+	struct epoll_event	ev = { .events = EPOLLRDHUP | EPOLLONESHOT,
+				    .data.ptr = s };
+
 	if (s->parked)
 		return;
+	if (s->kind == SOCK_CONN &&
+	    epoll_ctl(epfd, EPOLL_CTL_MOD, s->fd, &ev) == -1)
+		log_warn("epoll_ctl");
 	s->parked = 1;
 	TAILQ_INSERT_TAIL(&parked, s, park);
 }

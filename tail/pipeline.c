@@ -8,6 +8,9 @@
  *   sample      the first sample rule whose expression matches decides:
  *               the record is kept with probability rate, else counted
  *   redact      every redact rule, in order, replaces what it matches
+ *   derive      the event and logmetric rules of its source (derive.c):
+ *               metrics count every record, sampled out or not; events
+ *               of a kept record follow it in the same append
  *   the spool   the record, with its origin, in the "tail" stream
  *
  * Expressions are PCRE2 (a well-kept library: Perl's syntax operators
@@ -26,6 +29,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "derive.h"
 #include "log.h"
 #include "record.h"
 #include "spool.h"
@@ -191,21 +195,36 @@ handled(struct tfile *tf, int64_t end, int64_t next_line)
 	tf->done_line = next_line;
 }
 
-/* A whole record: sampled, redacted, into the spool. */
+/*
+ * A whole record: sampled, redacted, into the spool. The derive rules of
+ * its source (derive.c) see it redacted: log metrics every record, events
+ * the ones kept, written in the same append as the record, so the two
+ * share its checkpoint: after a crash both are in the spool or neither.
+ */
 static int
 finish(struct tfile *tf, const char *s, size_t len, int64_t off, int64_t end,
     int64_t line, int nlines)
 {
 	struct source		*src = tf->src;
 	struct log_fields	 f;
+	int			 kept;
 
-	if (!sampled_in(src, s, len)) {
+	kept = sampled_in(src, s, len);
+	if (!kept && !derive_counts(src->derive)) {
 		src->c.sampled_out++;
 		handled(tf, end, line + nlines);
 		return 0;
 	}
 	if ((s = redacted(src, s, &len)) == NULL) {
 		src->c.errors++;
+		handled(tf, end, line + nlines);
+		return 0;
+	}
+	if (src->derive != NULL)
+		derive_begin(src->derive, s, len);
+	if (!kept) {
+		src->c.sampled_out++;
+		derive_handled(src->derive, 0);
 		handled(tf, end, line + nlines);
 		return 0;
 	}
@@ -230,9 +249,12 @@ finish(struct tfile *tf, const char *s, size_t len, int64_t off, int64_t end,
 	tf->head_ok = 1;
 	buf_reset(&rec);
 	if (record_log_put(&rec, &tf->head, &f) == -1 ||
+	    (src->derive != NULL && derive_events(src->derive, &f, &rec) == -1) ||
 	    spool_append(tspool, rec.p, rec.len) == -1)
 		return refused(tf, off, line);
 	src->c.records++;
+	if (src->derive != NULL)
+		derive_handled(src->derive, 1);
 	handled(tf, end, line + nlines);
 	return 0;
 }

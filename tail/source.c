@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "derive.h"
 #include "log.h"
 #include "progress.h"
 #include "tail.h"
@@ -87,6 +88,8 @@ source_new(const struct log_conf *lc, const struct ferry_conf *conf)
 	LIST_INIT(&src->paths);
 	if (pipeline_init(src, err, sizeof(err)) == -1)
 		fatalx_config("log \"%s\": %s", lc->name, err);
+	/* Which rules take its records: decided once, not for each line. */
+	src->derive = derive_set_for(src->key);
 	return src;
 }
 
@@ -129,6 +132,7 @@ source_free(struct source *src)
 	}
 	(void)source_set_paths(src, NULL, 0);
 	pipeline_free(src);
+	derive_set_free(src->derive);
 	free(src);
 }
 

@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "derive.h"
 #include "discover.h"
 #include "log.h"
 #include "path.h"
@@ -50,6 +51,7 @@ int			 spool_blocked;
 size_t			 tail_max_open;
 
 static struct ferry_conf	*conf;
+static struct buf		 metrics;	/* the derive rules' (derive.c) */
 static struct progress		*db;
 static struct selfmetrics	*self;
 static int			 quit;
@@ -213,6 +215,39 @@ polled(void)
 	return 0;
 }
 
+/*
+ * The log metrics whose interval ended (all: every rule's, at stop) into
+ * the spool. Stamped with the second the interval ended in; at stop the
+ * second under way, so the next start's first interval has a later one.
+ */
+static void
+emit_metrics(int all)
+{
+	uint64_t	wall = clock_wall_ms();
+	int		ok;
+
+	buf_reset(&metrics);
+	if (derive_render(now_ms, (int64_t)((all ? wall : wall + 500) / 1000),
+	    all, &metrics) == 0)
+		return;
+	ok = spool_append(tspool, metrics.p, metrics.len) == 0;
+	if (!ok) {
+		log_warnx("log metrics: the spool refused them; tried again in "
+		    "a second");
+		spool_blocked = 1;
+	}
+	derive_emitted(ok);
+}
+
+static void
+pub_derived(const char *name, uint64_t v, void *arg)
+{
+	if (arg != NULL)
+		*(uint64_t *)arg += v;
+	else
+		selfmetrics_add(self, name, v);
+}
+
 /* One counter of a log section: log.<NAME>.<what>. */
 static void
 pub(const struct source *src, const char *what, uint64_t v)
@@ -237,6 +272,7 @@ publish_counters(int force)
 		sum += src->c.lines + src->c.records + src->c.cut +
 		    src->c.sampled_out + src->c.rotations + src->c.errors +
 		    src->c.lost_bytes + src->nfiles;
+	derive_counters(pub_derived, &sum);
 	if (!force && sum == last_sum && now_ms - last_ms < 60000)
 		return;
 	last_sum = sum;
@@ -258,6 +294,7 @@ publish_counters(int force)
 		pub(src, "errors", src->c.errors);
 		pub(src, "lag_bytes", lag);
 	}
+	derive_counters(pub_derived, NULL);
 	selfmetrics_add(self, "open_files", source_open_files());
 	selfmetrics_add(self, "spool.memory", spool_in_memory(tspool));
 	if (selfmetrics_write(self, clock_wall()) == -1)
@@ -314,6 +351,8 @@ run_timers(struct timers *t)
 		sync_and_commit();
 		t->sync_due = now_ms + SYNC_MS;
 	}
+	if (now_ms >= derive_next_due())
+		emit_metrics(0);
 	if (now_ms >= t->publish_due) {
 		publish_counters(0);
 		t->publish_due = now_ms + PUBLISH_MS;
@@ -335,6 +374,8 @@ next_timeout(const struct timers *t)
 		due = t->poll_due;
 	if (t->publish_due < due)
 		due = t->publish_due;
+	if (derive_next_due() < due)
+		due = derive_next_due();
 	if (t->more && !spool_blocked)
 		return 0;
 	return due > now_ms ? (int)(due - now_ms) : 0;
@@ -393,6 +434,8 @@ stop(void)
 	TAILQ_FOREACH(src, &sources, entry)
 		TAILQ_FOREACH(tf, &src->files, entry)
 			(void)pipeline_flush(tf, now_ms, 1);
+	/* The interval under way, short: a restart loses none of its counts. */
+	emit_metrics(1);
 	sync_and_commit();
 	publish_counters(1);
 	while ((src = TAILQ_FIRST(&sources)) != NULL) {
@@ -406,7 +449,7 @@ int
 main(int argc, char *argv[])
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	char		 dir[4096];
+	char		 dir[4096], err[512];
 
 	conf = proc_conf(proc_init(argc, argv, "tail"));
 	tconf = conf;
@@ -422,6 +465,10 @@ main(int argc, char *argv[])
 	    &conf->spool)) == NULL)
 		fatalx("cannot open the spool in %s", dir);
 	(void)watch_init();
+	if (derive_init(conf, clock_mono_ms(), clock_wall_ms(), err,
+	    sizeof(err)) == -1)
+		fatalx_config("%s", err);
+	buf_init(&metrics, 0);
 	open_sources();
 	now_ms = clock_mono_ms();
 	first_scan();
@@ -429,6 +476,8 @@ main(int argc, char *argv[])
 	event_loop();
 
 	stop();
+	derive_free();
+	buf_free(&metrics);
 	spool_close(tspool);
 	selfmetrics_close(self);
 	progress_close(db);

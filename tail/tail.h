@@ -1,14 +1,19 @@
 /*
  * ferry-tail: follows log files through every kind of rotation and copies
- * each line, with its origin, into the spool stream "tail".
+ * each line, with its origin, into the spool stream "tail"; its event and
+ * logmetric rules make events and metrics of those lines, into the same
+ * stream.
  *
- * Files: tail.c (main, the loop, flush and sync), source.c (a log section:
- * its glob, finding files, telling rotations apart by identity), recover.c
- * (at start, the files rotated while ferry-tail was down), file.c
- * (one followed file: reading, lines, truncation), pipeline.c (multiline,
- * redaction, sampling, the record into the spool), watch.c (inotify, with
- * stat polling when it is not there), checkpoint.c (where each file stands
- * in ferry.db, and the spool's own tail at start).
+ * Files: tail.c (main, the loop, flush and sync, the metrics' intervals),
+ * source.c (a log section: its glob, finding files, telling rotations
+ * apart by identity, the rules that take it), recover.c (at start, the
+ * files rotated while ferry-tail was down), file.c (one followed file:
+ * reading, lines, truncation), pipeline.c (multiline, redaction,
+ * sampling, the record and its events into the spool), derive.c (the
+ * event and logmetric rules; derive.h), parser.c (how a rule reads a
+ * record: parser.h, fields.h), histo.c (summaries), watch.c (inotify,
+ * with stat polling when it is not there), checkpoint.c (where each file
+ * stands in ferry.db, and the spool's own tail at start).
  *
  * Discovery (discover.h): discover.c runs the discoverers (one file each:
  * discover_nginx.c, with nginxconf.c reading nginx's configuration) with
@@ -33,6 +38,7 @@
 
 struct ferry_conf;
 struct log_conf;
+struct derive_set;
 struct logformat;
 struct progress;
 struct spool;
@@ -106,6 +112,7 @@ struct source {
 	int			 from;		/* enum log_from */
 	int			 scanned;	/* a scan has run since start */
 	int			 overlap_said;	/* another section has a file */
+	struct derive_set	*derive;	/* its rules (derive.h); NULL: none */
 	TAILQ_HEAD(, tfile)	 files;
 	size_t			 nfiles;
 	LIST_HEAD(, pathctr)	 paths;

@@ -76,14 +76,6 @@ def p99(values):
     return v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))]
 
 
-# A known regression, kept visible: since this session's merges (the
-# receiver's per-tick reads, the forwarder's wake-up changes, the stream
-# transport's connection check) the p99 beside the bad drains is about
-# 0.204 s against 0.153 s alone, reproducibly, where it was within 1%.
-# Issue 9 stays open until it is found and this mark removed.
-@pytest.mark.xfail(reason="p99 beside bad drains ~33% over alone since the "
-                   "merges of 2026-12-03; under investigation (issue 9)",
-                   strict=False)
 @pytest.mark.serial
 def test_bad_drains_do_not_slow_an_http_output(start_ferry):
     dead_port = free_port()             # nothing listens there

@@ -26,13 +26,14 @@ forwarder reads whoever wrote it.
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
 
 import pytest
 
-from conftest import wait_for
+from conftest import free_port, wait_for
 from peers import (CarbonCache, CarbonCRelay, ClickHouse, Redis, Rsyslog,
                    VictoriaMetrics)
 
@@ -314,6 +315,66 @@ def test_file_rotated_by_logrotate(start_ferry, tmp_path):
              what="all %d lines across the rotated files" % N)
     check_once(all_lines(), expected, faults, "file")
     assert len(list(out.parent.glob("copy.log.*"))) == 3
+
+
+def test_file_written_once_across_a_crash_before_the_commit(start_ferry, tmp_path):
+    """
+    A crash between a file drain's fdatasync and its cursor commit leaves
+    records in the file that the cursor sends again. Made exactly: the
+    suite is stopped, the cursor and the committed end are set back to
+    where they were 2,000 records earlier, and the suite started again.
+    The records past the committed end are cut, then written again: each
+    is in the file once, in order.
+    """
+    out = tmp_path / "drain" / "copy.log"
+    out.parent.mkdir()
+    dead = free_port()      # an output that never delivers keeps the spool
+    f = start_ferry('output "copy" { uri = "file://%s?filter=fo.&format={name}" }\n'
+                    'output "held" { uri = "carbon://127.0.0.1:%d/?filter=fo." }\n'
+                    % (out, dead))
+    ts = int(time.time()) - 60
+    names = ["fo.m%05d" % i for i in range(4000)]
+
+    def lines():
+        return out.read_text().splitlines() if out.exists() else []
+    send_metrics(f, "fo", ts, n=2000)
+    wait_for(lambda: len(lines()) >= 2000, ARRIVAL, what="2,000 records in the file")
+    f.stop()
+    db = sqlite3.connect(str(f.var / "ferry.db"))
+    cursor = db.execute("SELECT stream, seq, off FROM cursor "
+                        "WHERE output = 'copy'").fetchall()
+    end = db.execute("SELECT dev, ino, size FROM output_end "
+                     "WHERE output = 'copy'").fetchone()
+    db.close()
+    assert end is not None and end[2] == out.stat().st_size, (end, out.stat())
+
+    f.start()
+    for start in range(2000, 4000, CHUNK):
+        f.send_tcp(metric_lines("fo", start, CHUNK, ts))
+    wait_for(lambda: len(lines()) >= 4000, ARRIVAL, what="4,000 records in the file")
+    f.stop()
+    db = sqlite3.connect(str(f.var / "ferry.db"))
+    with db:
+        db.executemany("UPDATE cursor SET seq = ?, off = ? WHERE output = 'copy' "
+                       "AND stream = ?", [(q, o, st) for st, q, o in cursor])
+        db.execute("UPDATE output_end SET dev = ?, ino = ?, size = ? "
+                   "WHERE output = 'copy'", end)
+    db.close()
+
+    f.start()
+    wait_for(lambda: "written after the last commit cut" in f.log_text("forwarder"),
+             30, what="the forwarder to cut what was never committed")
+
+    def committed_whole():
+        db = sqlite3.connect(str(f.var / "ferry.db"))
+        try:
+            row = db.execute("SELECT size FROM output_end "
+                             "WHERE output = 'copy'").fetchone()
+        finally:
+            db.close()
+        return len(lines()) >= 4000 and row[0] == out.stat().st_size
+    wait_for(committed_whole, ARRIVAL, what="4,000 records again, committed")
+    assert lines() == names
 
 
 # -- ClickHouse -------------------------------------------------------------------

@@ -1190,6 +1190,7 @@ static const struct {
 	{ "log.multiline", "log \"t\" {\npath = \"/x\"\nmultiline {\n",
 	    "}\n}\n" },
 	{ "collector", "collector \"t\" {\n", "}\n" },
+	{ "logmetric", "logmetric \"t\" {\nmatch = \"x\"\n", "}\n" },
 };
 
 static void
@@ -1316,6 +1317,88 @@ test_msg_duplicate_output(void **state)
 	load_fails(f, &errs);
 	assert_has_error(&errs, frag, 3, "output \"hg\" is defined twice: "
 	    "each output needs a name of its own");
+}
+
+static void
+test_derive_rules(void **state)
+{
+	struct fixture		*f = *state;
+	struct ferry_conf	*c;
+
+	write_main(f, "log \"app\" { path = \"/x\" }\n"
+	    "event \"err\" { filter = \"systail.app\" match = \"E(?<code>\\\\d+)\" }\n"
+	    "logmetric \"req\" { filter = {\"systail.a\", \"systail.b\"}\n"
+	    "  match = \"s=(?<s>\\\\d) t=(?<t>\\\\S+)\" split = \"s\"\n"
+	    "  summary = {\"t\"} gauge = {\"t\"} interval = 2 }\n"
+	    "logmetric \"fmt\" { format = \"nginx_combined\" }\n");
+	c = load_ok(f);
+	assert_int_equal(c->nevents, 1);
+	assert_string_equal(c->events[0].name, "err");
+	/* A filter given as one string is a list of one. */
+	assert_int_equal(c->events[0].nfilter, 1);
+	assert_string_equal(c->events[0].filter[0], "systail.app");
+	assert_string_equal(c->events[0].key, "");
+	assert_int_equal(c->nlogmetrics, 2);
+	assert_int_equal(c->logmetrics[0].nfilter, 2);
+	assert_string_equal(c->logmetrics[0].split, "s");
+	assert_string_equal(c->logmetrics[0].counter, "count");
+	assert_int_equal(c->logmetrics[0].max_split, 100);
+	assert_true(c->logmetrics[0].interval == 2);
+	assert_int_equal(c->logmetrics[0].nsummary, 1);
+	assert_int_equal(c->logmetrics[0].ngauge, 1);
+	assert_string_equal(c->logmetrics[1].format, "nginx_combined");
+	assert_true(c->logmetrics[1].interval == 10);
+	conf_free(c);
+}
+
+/* Each refusal of a derive rule, with its file and line. */
+static void
+test_derive_rules_refused(void **state)
+{
+	static const struct {
+		const char	*rule, *msg;
+	} bad[] = {
+		{ "event \"e\" { match = \"E(?<c>\" }",
+		    "missing closing parenthesis" },
+		{ "event \"e\" { }", "event \"e\": set either match" },
+		{ "event \"e\" { match = \"x\" format = \"y\" }",
+		    "event \"e\": set only one of match" },
+		{ "event \"e\" { match = \"x\" key = \"a b\" }",
+		    "key = \"a b\": a record key is" },
+		{ "event \"e\" { match = \"x\" filter = {\"a b\"} }",
+		    "filter: \"a b\" is not a record key prefix" },
+		{ "event \"a b\" { match = \"x\" }",
+		    "event \"a b\": a name is up to 64" },
+		{ "logmetric \"m\" { match = \"(?<s>x)\" split = \"t\" }",
+		    "logmetric \"m\": its match has no group named \"t\"" },
+		{ "logmetric \"m\" { match = \"(?<s>x)\" summary = {\"s\", \"u\"} }",
+		    "no group named \"u\"" },
+		{ "logmetric \"m\" { match = \"(?<s>x)\" gauge = {\"v\"} }",
+		    "no group named \"v\"" },
+		{ "logmetric \"m\" { match = \"(?<count>x)\" summary = {\"count\"} }",
+		    "group \"count\" is also the counter's name" },
+		{ "logmetric \"m\" { match = \"x\" split = \"9a\" }",
+		    "split: \"9a\" is not a group name" },
+		{ "logmetric \"m\" { match = \"x\" counter = \"a.\" }",
+		    "counter = \"a.\": up to 64 letters" },
+		{ "logmetric \"m\" { match = \"x\" max_split = 0 }",
+		    "max_split = 0 is out of range (1 to 10000)" },
+		{ "logmetric \"m\" { match = \"x\" }\nlogmetric \"m\" { match = \"y\" }",
+		    "logmetric \"m\" is defined twice" },
+	};
+	struct fixture		*f = *state;
+	struct conf_errors	 errs;
+	char			 text[512];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "log \"app\" { path = \"/x\" }\n"
+		    "\n%s\n", bad[i].rule);
+		write_main(f, text);
+		load_fails(f, &errs);
+		assert_has_error(&errs, f->main, strchr(bad[i].rule, '\n') ?
+		    4 : 3, bad[i].msg);
+	}
 }
 
 static void
@@ -1652,6 +1735,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_msg_bad_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msg_bad_number, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msg_duplicate_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_derive_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_derive_rules_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msg_unclosed_section, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msg_env_override, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_keys_recorded, setup, teardown),

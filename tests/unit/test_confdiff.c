@@ -313,6 +313,16 @@ test_log_changes_restart_tail_only(void **state)
 }
 
 static void
+test_derive_rules_restart_tail_only(void **state)
+{
+	assert_int_equal(diff_extra(*state,
+	    "event \"e\" { match = \"ERR\" }\n"), CONFDIFF_TAIL);
+	assert_int_equal(diff_extra(*state,
+	    "logmetric \"m\" { match = \"(?<s>x)\" split = \"s\" }\n"),
+	    CONFDIFF_TAIL);
+}
+
+static void
 test_receiver_port_restarts_receiver_only(void **state)
 {
 	assert_int_equal(diff_text(*state, edit("tcp_port = 12003",
@@ -456,7 +466,7 @@ test_conf_structs_unchanged_since_classified(void **state)
 		    "fields rows in common/confkeys.c", #type,		\
 		    sizeof(type), (n));					\
 } while (0)
-	SIZE_IS(struct ferry_conf, 520);
+	SIZE_IS(struct ferry_conf, 552);
 	SIZE_IS(struct receiver_conf, 48);
 	SIZE_IS(struct spool_conf, 40);
 	SIZE_IS(struct forwarder_conf, 72);
@@ -465,6 +475,8 @@ test_conf_structs_unchanged_since_classified(void **state)
 	SIZE_IS(struct log_conf, 112);
 	SIZE_IS(struct redact_conf, 16);
 	SIZE_IS(struct sample_conf, 16);
+	SIZE_IS(struct event_conf, 48);
+	SIZE_IS(struct logmetric_conf, 104);
 	SIZE_IS(struct collectors_conf, 72);
 	SIZE_IS(struct collector_conf, 72);
 	SIZE_IS(struct periodic_conf, 24);
@@ -492,6 +504,7 @@ main(void)
 		T(test_connection_keys_restart_forwarder_only),
 		T(test_forwarder_section_restarts_forwarder_only),
 		T(test_log_changes_restart_tail_only),
+		T(test_derive_rules_restart_tail_only),
 		T(test_receiver_port_restarts_receiver_only),
 		T(test_receiver_max_line_sizes_forwarder_batches),
 		T(test_api_key_touches_its_readers),

@@ -375,6 +375,32 @@ other_value(const struct fixture *f, const struct conf_key *k, char *buf,
 }
 
 /*
+ * Keys that rules across keys tie to others (conf.c's validate_rule): a
+ * derive rule parses by match or by format, never both nor neither, and
+ * no group is named as its counter. Written as given here, in the base
+ * file (NULL: as the other rows) and in the full one.
+ */
+static const struct {
+	const char	*section, *name, *base, *full;
+} tied[] = {
+	{ "event", "match", "\"a\"", "\"\"" },
+	{ "logmetric", "match", "\"a\"", "\"\"" },
+	{ "logmetric", "counter", NULL, "\"c\"" },
+};
+
+static const char *
+tied_value(const struct conf_key *k, int all)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(tied) / sizeof(tied[0]); i++)
+		if (strcmp(tied[i].section, k->section) == 0 &&
+		    strcmp(tied[i].name, k->name) == 0)
+			return all ? tied[i].full : tied[i].base;
+	return NULL;
+}
+
+/*
  * Section sec into f: every key set to another value when all, else only
  * those without a default; a section that may repeat, once.
  */
@@ -393,7 +419,9 @@ write_section(FILE *fp, const struct fixture *f,
 		k = &keys[i];
 		if (strcmp(k->section, sec->path) != 0)
 			continue;
-		if (all)
+		if (tied_value(k, all) != NULL)
+			fprintf(fp, "%s = %s\n", k->name, tied_value(k, all));
+		else if (all)
 			fprintf(fp, "%s = %s\n", k->name,
 			    other_value(f, k, buf, sizeof(buf)));
 		else if (k->type == CONF_KEY_STR && k->def == NULL &&

@@ -218,6 +218,78 @@ test_sink_item(void **state)
 	free(line);
 }
 
+/* An event's spool line: a log record with fields, under its own key. */
+static char *
+event_line(void)
+{
+	static const struct log_field fields[] = {
+		{ "status", "404", 3 }, { "path", "/a\"b", 4 }, { "none", NULL, 0 }
+	};
+	struct log_fields f = {
+		.key = "event.notfound", .name = "nginx", .host = "web1",
+		.file = "/var/log/nginx/access.log", .lineno = 12,
+		.offset = 3456, .end = 3470, .dev = 2049, .ino = 77,
+		.nlines = 1, .time_ms = 1764751234125ULL,
+		.text = "GET /a 404", .textlen = 10, .fields = fields,
+		.nfields = 3
+	};
+	struct buf	b;
+	size_t		len;
+
+	buf_init(&b, 0);
+	assert_int_equal(record_log_append(&b, &f), 0);
+	b.p[--b.len] = '\0';
+	return buf_take(&b, &len);
+}
+
+static void
+test_event_record(void **state)
+{
+	char		*line = event_line(), *plain = log_line("x", 1), *ch;
+	struct record	 r;
+	struct span	 s;
+	struct buf	 b;
+
+	(void)state;
+	assert_string_equal(line, "event.notfound {\"name\":\"nginx\","
+	    "\"host\":\"web1\",\"file\":\"/var/log/nginx/access.log\","
+	    "\"line\":12,\"offset\":3456,\"end\":3470,\"fid\":\"2049:77\","
+	    "\"time\":1764751234.125,\"attrs\":{},\"text\":\"GET /a 404\","
+	    "\"fields\":{\"status\":\"404\",\"path\":\"/a\\\"b\",\"none\":\"\"}}");
+	assert_int_equal(record_parse(line, strlen(line), &r), 0);
+	assert_int_equal(r.kind, RECORD_LOG);
+	assert_true(r.fields.len > 2);
+	assert_int_equal(record_field(&r, "path", 4, &s), 1);
+	buf_init(&b, 0);
+	assert_int_equal(record_unescape(&b, s), 0);
+	assert_string_equal(b.p, "/a\"b");
+	buf_free(&b);
+	assert_int_equal(record_field(&r, "nope", 4, &s), 0);
+	/* A plain line has none. */
+	assert_int_equal(record_parse(plain, strlen(plain), &r), 0);
+	assert_int_equal(r.fields.len, 0);
+	assert_int_equal(record_field(&r, "path", 4, &s), 0);
+	expect("json", line, "{\"key\":\"event.notfound\",\"name\":\"nginx\","
+	    "\"host\":\"web1\",\"file\":\"/var/log/nginx/access.log\","
+	    "\"line\":12,\"offset\":3456,\"time\":1764751234.125,"
+	    "\"attributes\":{},\"text\":\"GET /a 404\",\"fields\":"
+	    "{\"status\":\"404\",\"path\":\"/a\\\"b\",\"none\":\"\"}}");
+	expect("raw", line, line);
+	/* In the sink, a file of its own: the line it came from stays. */
+	expect("sink", line, "{\"host\":\"web1\",\"file\":"
+	    "\"/var/log/nginx/access.log#event.notfound\",\"line-num\":12,"
+	    "\"content\":\"GET /a 404\",\"fields\":{\"status\":\"404\","
+	    "\"path\":\"/a\\\"b\",\"none\":\"\"}}");
+	expect("{key} {field.status} {field.path}{field.nope}", line,
+	    "event.notfound 404 /a\"b");
+	/* ClickHouse's table has no column for them. */
+	assert_non_null(ch = render("clickhouse", line));
+	assert_null(strstr(ch, "fields"));
+	free(ch);
+	free(plain);
+	free(line);
+}
+
 static void
 test_syslog(void **state)
 {
@@ -320,6 +392,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log_record_round_trip),
 		cmocka_unit_test(test_metric_record),
+		cmocka_unit_test(test_event_record),
 		cmocka_unit_test(test_log_record_tolerates_new_members),
 		cmocka_unit_test(test_graphite_and_json_of_a_metric),
 		cmocka_unit_test(test_json_escapes_a_key),

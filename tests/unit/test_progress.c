@@ -120,8 +120,8 @@ test_open_creates_schema(void **state)
 	assert_int_equal(access(f->db, F_OK), 0);
 	query_text(f->db, "SELECT name FROM sqlite_master WHERE type = 'table' "
 	    "ORDER BY name", buf, sizeof(buf));
-	assert_string_equal(buf, "cursor,discovered,output,process,tail,"
-	    "tail_path");
+	assert_string_equal(buf, "cursor,discovered,output,output_end,process,"
+	    "tail,tail_path");
 	query_text(f->db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	progress_close(p);
@@ -548,6 +548,28 @@ test_prune_outputs(void **state)
 	progress_close(p);
 }
 
+/* An output's end: replaced whole, read back, pruned with the output. */
+static void
+test_output_end(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f);
+	const char *const	 keep[] = { "copy" };
+	struct output_end	 e = { 8, 1234, 4096 }, got;
+
+	assert_int_equal(progress_end_get(p, "copy", &got), 0);
+	assert_int_equal(progress_end_set(p, "copy", &e), 0);
+	e.size = 8192;
+	assert_int_equal(progress_end_set(p, "copy", &e), 0);
+	assert_int_equal(progress_end_set(p, "gone", &e), 0);
+	assert_int_equal(progress_end_get(p, "copy", &got), 1);
+	assert_true(got.dev == 8 && got.ino == 1234 && got.size == 8192);
+	assert_int_equal(progress_prune_outputs(p, keep, 1), 1);
+	assert_int_equal(progress_end_get(p, "gone", &got), 0);
+	assert_int_equal(progress_end_get(p, "copy", &got), 1);
+	progress_close(p);
+}
+
 static void
 test_prune_streams(void **state)
 {
@@ -749,6 +771,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_commit_without_begin_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_outputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_in_a_transaction_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail_path_rises_and_prunes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discovered_set_each, setup, teardown),
