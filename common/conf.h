@@ -211,6 +211,7 @@ struct ferry_conf {
 	/* Log sources ferry-tail finds from running services. */
 	struct discover_conf {
 		int		 nginx;
+		double		 interval;	/* their metrics' */
 	} discover;
 
 	struct periodic_conf {

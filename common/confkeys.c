@@ -637,6 +637,9 @@ static const struct conf_key table[] = {
 	BOOL("discover", "nginx", TOP(discover.nginx), "false", TAIL,
 	    "follow the access logs of every running nginx, found in the "
 	    "configuration it runs, with their formats' parsers"),
+	SECONDS("discover", "interval", TOP(discover.interval), "10", 1, 86400,
+	    TAIL, "seconds between two emissions of the discovered logs' "
+	    "metrics (SERVICE.requests, by status class, and summaries)"),
 
 	SECONDS("collectors", "interval", TOP(collectors.interval), "10", 0.1,
 	    86400, COLL, "seconds between a collector's runs"),

@@ -32,6 +32,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "derive.h"
 #include "discover.h"
 #include "log.h"
 #include "logformat.h"
@@ -261,6 +262,12 @@ set_paths(struct service *s, int first)
 	if (s->src == NULL) {
 		s->src = source_new(&s->lc, tconf);
 		s->src->discovered = 1;
+		s->src->parse_file = discover_parse;
+		/* Its standard metrics, of its files' formats' fields. */
+		if (derive_discovered(&s->src->derive, s->name,
+		    s->d->metrics) == -1)
+			log_warnx("discover %s: its metrics cannot be made: out "
+			    "of memory", s->name);
 		TAILQ_INSERT_TAIL(&sources, s->src, entry);
 	}
 	was_empty = s->src->nnamed == 0;

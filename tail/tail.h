@@ -39,6 +39,7 @@
 struct ferry_conf;
 struct log_conf;
 struct derive_set;
+struct fields;
 struct logformat;
 struct progress;
 struct spool;
@@ -96,6 +97,9 @@ struct source {
 	TAILQ_ENTRY(source)	 entry;
 	const struct log_conf	*lc;
 	int			 discovered;	/* made by discover.c */
+	/* Discovered: a record cut by its file's format (discover_parse()). */
+	int			(*parse_file)(struct tfile *, const char *,
+				    size_t, struct fields *);
 	char			**named;	/* discovered: its files */
 	size_t			 nnamed;
 	char			 key[256];	/* systail.NAME.HOST unless set */

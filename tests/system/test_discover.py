@@ -16,14 +16,23 @@ locations that answer 2xx, 3xx, 4xx and 5xx. Requests are made with
 urllib; what nginx logged (its own files) is the reference the spool and
 the sink are compared with.
 
+The standard metrics of the discovered logs (nginx.requests, by status
+class, and summaries of $request_time) are compared with what was sent and
+what nginx itself logged; /slow is proxied to an upstream of the test's
+that waits a chosen time, so request times vary. Discovery sees every
+nginx of the machine, and its metrics add them up: that test is serial.
+
 Every wait polls a condition under a deadline; every load loop is bounded.
 """
+import http.server
 import json
-import os
-import shutil
+import re
 import signal
 import socket
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -31,6 +40,7 @@ import pytest
 
 from conftest import free_port, ro_query, wait_for
 from peers import Peer, _which
+from test_derive import render, sums
 
 HOST = "systest"
 TIMEOUT = 60.0      # ASan binaries on two shared cores
@@ -61,23 +71,32 @@ class Nginx(Peer):
         self.access = self.logs_dir / "access.log"      # in http, "timed"
         self.site = self.logs_dir / "site.log"          # in the server, combined
         self.extra = self.logs_dir / "extra.log"        # after the reload
+        self.other = self.logs_dir / "other.log"        # metrics: /other's
+        self.upstream = None    # metrics: the port /slow is proxied to
 
     @classmethod
     def program(cls):
         return _which("nginx")
 
     def configure(self):
-        if self.version == 1:
-            formats = "    log_format timed %s;\n" % TIMED
-            logs = "    access_log logs/site.log;\n"
-        else:
+        formats = "    log_format timed %s;\n" % TIMED
+        logs = "    access_log logs/site.log;\n"
+        if self.version in (2, "m2"):
             # Reloaded: "timed" changed, and a file of its own for /extra.
             formats = ("    log_format timed %s;\n"
                        "    log_format short '$status $request_time';\n"
                        % TIMED2)
-            logs = ("    access_log logs/site.log;\n"
-                    "    location /extra { access_log logs/extra.log short; "
-                    "return 200 \"extra\\n\"; }\n")
+            logs += ("    location /extra { access_log logs/extra.log short; "
+                     "return 200 \"extra\\n\"; }\n")
+        if self.version in ("m1", "m2"):
+            # For the metrics: every request in access.log ("timed") but
+            # /other's, in other.log (combined: no $request_time), and
+            # /slow's answered by the test's upstream after a wait.
+            logs = logs.replace("    access_log logs/site.log;\n", "") + (
+                "    location = /other { access_log logs/other.log; "
+                "return 200 \"other\\n\"; }\n"
+                "    location /slow { proxy_pass http://127.0.0.1:%d; }\n"
+                % self.upstream)
         (self.dir / "nginx.conf").write_text(
             "# written by ferry's tests/system/test_discover.py\n"
             "daemon off;\n"
@@ -172,10 +191,10 @@ def nginx(start_peer):
     return start_peer(Nginx, start=False)
 
 
-def discovering(start_ferry, extra=""):
+def discovering(start_ferry, discover=""):
     """A ferry with nginx discovery on, rescanning every half second."""
-    f = start_ferry("discover { nginx = true }\n"
-                    "tail { rescan_interval = 0.5 }\n%s" % extra)
+    f = start_ferry("discover { nginx = true %s }\n"
+                    "tail { rescan_interval = 0.5 }\n" % discover)
     f.child_pid("tail")
     return f
 
@@ -224,6 +243,8 @@ def spool_records(f, path):
                 if not raw.endswith(b"\n"):
                     break
                 key, _, obj = raw.decode().partition(" ")
+                if not obj.startswith("{"):
+                    continue    # a metric the rules made, not a record
                 rec = json.loads(obj)
                 if rec.get("file") == str(path):
                     rec["key"] = key
@@ -361,3 +382,147 @@ def test_resumes_after_ferry_restarts_while_nginx_is_down(start_ferry, nginx):
     for p in MIX:
         nginx.get(p)
     wait_arrived(f, nginx.site, nginx.wait_lines(nginx.site, 2 * len(MIX)))
+
+
+class Upstream:
+    """An HTTP server on 127.0.0.1 that answers GET /slow?ms=N after N ms."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                q = urllib.parse.urlparse(self.path).query
+                ms = int(urllib.parse.parse_qs(q).get("ms", ["0"])[0])
+                time.sleep(ms / 1000.0)
+                body = b"slow\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def upstream():
+    u = Upstream()
+    yield u
+    u.close()
+
+
+BASE = "servers.%s.nginx." % HOST
+# /slow's waits, in ms: request times from about 0 to 0.3 s.
+WAITS = [0, 5, 10, 20, 40, 60, 90, 120, 160, 200, 250, 300]
+MIX2 = MIX + ["/other"] * 3 + ["/slow?ms=%d" % w for w in WAITS]
+
+
+def classes(paths):
+    """{class: count} of the answers nginx gives these paths."""
+    want = {}
+    for p in paths:
+        c = {"/moved": "3xx", "/missing": "4xx", "/broken": "5xx"}.get(p,
+                                                                      "2xx")
+        want[c] = want.get(c, 0) + 1
+    return want
+
+
+def request_times(lines):
+    """The rt= values of lines in "timed" (TIMED or TIMED2), in seconds."""
+    return [float(m.group(1)) for m in
+            (re.search(r" rt=([0-9.]+)", l) for l in lines) if m]
+
+
+def wait_requests(f, want):
+    """
+    Wait until the sink's nginx.requests, summed over its intervals, is the
+    total of want ({class: n}), then check each class's; the sums.
+    """
+    total = sum(want.values())
+
+    def arrived():
+        got = sums(render(f, BASE + "requests", BASE + "requests.*"))
+        return got.get(BASE + "requests") == total and got
+    try:
+        got = wait_for(arrived, TIMEOUT, interval=0.5,
+                       what="%d requests counted in the sink" % total)
+    except AssertionError:
+        raise AssertionError("counted: %r, wanted %r" % (sums(render(
+            f, BASE + "requests", BASE + "requests.*")), want)) from None
+    for cls, n in want.items():
+        assert got.get(BASE + "requests." + cls) == n, (cls, got)
+    return got
+
+
+def check_times(f, times):
+    """
+    The request_time summaries, over every interval, against what nginx
+    logged: count and sum exact, the least min and the greatest max nginx's
+    own, and each interval's quantiles within them.
+    """
+    def counted():
+        pts = render(f, BASE + "request_time.count")
+        return sum(v for _, v in pts.get(BASE + "request_time.count",
+                                          [])) == len(times)
+    wait_for(counted, TIMEOUT, interval=0.5,
+             what="%d request times summed up" % len(times))
+    series = render(f, BASE + "request_time.*")
+    total = sum(v for _, v in series[BASE + "request_time.sum"])
+    assert abs(total - sum(times)) <= 1e-6 + 1e-6 * sum(times)
+    assert min(v for _, v in series[BASE + "request_time.min"]) == min(times)
+    assert max(v for _, v in series[BASE + "request_time.max"]) == max(times)
+    for q in ("p50", "p90", "p99"):
+        for _, v in series[BASE + "request_time." + q]:
+            assert min(times) * 0.99 <= v <= max(times) * 1.01, (q, v)
+
+
+@pytest.mark.serial
+def test_standard_metrics(start_ferry, nginx, upstream):
+    """
+    The discovered logs' metrics: per interval (1 s), nginx.requests and
+    its split by status class sum to the requests sent, whichever of the
+    two access logs they went to; the request_time summary (of the
+    "timed" log, the other has none) agrees with nginx's own log. Then
+    nginx reloaded with "timed" changed and a third access_log: counted on,
+    without ferry restarting.
+    """
+    f = discovering(start_ferry, "interval = 1")
+    nginx.upstream = upstream.port
+    nginx.version = "m1"
+    nginx.start()
+    wait_discovered(f, nginx, [nginx.access, nginx.other])
+    for p in MIX2:
+        nginx.get(p)
+    access = nginx.wait_lines(nginx.access, len(MIX2) - 3)
+    nginx.wait_lines(nginx.other, 3)
+    wait_requests(f, classes(MIX2))
+    check_times(f, request_times(access))
+    tail_pid = f.child_pid("tail")
+
+    nginx.reload("m2")
+    wait_discovered(f, nginx, [nginx.access, nginx.other, nginx.extra],
+                    {str(nginx.access): "timed", str(nginx.other): "combined",
+                     str(nginx.extra): "short"})
+    after = MIX2 + ["/extra"] * 4
+    for p in after:
+        nginx.get(p)
+    access = nginx.wait_lines(nginx.access, 2 * (len(MIX2) - 3))
+    nginx.wait_lines(nginx.extra, 4)
+    want = classes(MIX2)
+    for cls, n in classes(after).items():
+        want[cls] = want.get(cls, 0) + n
+    wait_requests(f, want)
+    # The changed format's times (rt= still), and /extra's ("short").
+    times = request_times(access) + [
+        float(l.split()[1]) for l in nginx.lines(nginx.extra)]
+    check_times(f, times)
+    assert f.child_pid("tail") == tail_pid, "ferry-tail restarted"
