@@ -26,6 +26,7 @@ Every wait polls a condition under a deadline; every load loop is bounded.
 """
 import http.server
 import json
+import os
 import re
 import signal
 import socket
@@ -101,6 +102,9 @@ class Nginx(Peer):
             "# written by ferry's tests/system/test_discover.py\n"
             "daemon off;\n"
             "master_process on;\n"
+            # As root, workers would be nobody, who cannot reopen the logs
+            # in our folder (SIGUSR1); as another user nginx ignores it.
+            "%(user)s"
             "worker_processes 1;\n"
             "pid %(dir)s/nginx.pid;\n"
             "error_log %(dir)s/error.log info;\n"
@@ -122,7 +126,8 @@ class Nginx(Peer):
             "        location = /broken { return 503; }\n"
             "    }\n"
             "}\n" % {"dir": self.dir, "port": self.port, "formats": formats,
-                     "logs": logs})
+                     "logs": logs, "user": "user root;\n"
+                     if os.geteuid() == 0 else ""})
         (self.dir / "tmp").mkdir(exist_ok=True)
 
     def argv(self):
@@ -526,3 +531,34 @@ def test_standard_metrics(start_ferry, nginx, upstream):
         float(l.split()[1]) for l in nginx.lines(nginx.extra)]
     check_times(f, times)
     assert f.child_pid("tail") == tail_pid, "ferry-tail restarted"
+
+
+def test_rotation_by_rename_and_reopen(start_ferry, nginx):
+    """
+    A discovered file rotated as logrotate does it for nginx (rename, then
+    SIGUSR1 to the master, which reopens its logs): the rotated file is
+    read to its end, the new one from its start, under the same path in
+    the sink; no line lost, none twice.
+    """
+    f = discovering(start_ferry)
+    nginx.start()
+    wait_discovered(f, nginx, [nginx.access, nginx.site])
+    for p in MIX:
+        nginx.get(p)
+    nginx.wait_lines(nginx.site, len(MIX))
+    rotated = nginx.site.with_name("site.log.1")
+    nginx.site.rename(rotated)
+    for p in MIX[:4]:           # still into the renamed file
+        nginx.get(p)
+    nginx.wait_lines(rotated, len(MIX) + 4)
+    # The master reopens, then tells its worker, which says so too.
+    nginx.proc.send_signal(signal.SIGUSR1)
+    wait_for(lambda: nginx.error_log().count("reopening logs") >= 2,
+             TIMEOUT, what="nginx's worker to reopen its logs")
+    for p in MIX:
+        nginx.get(p)
+    wait_for(lambda: len(nginx.lines(rotated)) + len(nginx.lines(
+        nginx.site)) == 2 * len(MIX) + 4, TIMEOUT, what="nginx's lines")
+    assert nginx.lines(nginx.site), "nginx did not reopen site.log"
+    wait_arrived(f, nginx.site, nginx.lines(rotated) +
+                 nginx.lines(nginx.site))
