@@ -144,7 +144,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(sort $(wildcard bench/*.c)))
 # tools/embed the sink's page as C (ui_files.c).
 TOOL_BINS := $(patsubst tools/%.c,$(B)/tools/%,$(sort $(wildcard tools/*.c)))
 
-.PHONY: all deps deps-check run check lint headers unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
+.PHONY: all deps deps-check run check lint headers archfiles unit fuzz-smoke fuzz fuzz-merge system bench-smoke install clean man \
 	deb rpm check-packages
 .DEFAULT_GOAL := all
 # Keep intermediate objects (the built-ins' main-NAME.o): deleted, they were
@@ -220,9 +220,14 @@ headers:
 			$(PKG_CFLAGS) -Icommon -fsyntax-only -x c - || \
 			{ echo "$$h does not compile alone"; exit 1; }; done
 
+# ARCHITECTURE.md's table of files names every C file, and only files that
+# exist (tools/archfiles.sh): a file added or renamed without its row fails.
+archfiles:
+	@sh tools/archfiles.sh
+
 # cppcheck skips system headers, so it is shown the sys/queue.h macros we use.
 QUEUE_H = $(firstword $(wildcard /usr/include/*/sys/queue.h /usr/include/sys/queue.h))
-lint: headers $(LINT_STAMPS)
+lint: headers archfiles $(LINT_STAMPS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -Icommon \
 		-DFERRY_VERSION='"$(VERSION)"' \

@@ -55,13 +55,13 @@
 #define INLINE_PHASE	"inline built-ins"	/* their one schedule offset */
 #define RESCAN_SOON_MS	200	/* after inotify: let a copy finish */
 #define SELF_PERIOD_MS	60000	/* counters at least this often */
-#define SELF_BATCH	40	/* lines per self-metrics write */
 #define QUIT_GIVEUP_MS	(STOP_GRACE_MS + 3000)
 #define NPOLL		(2 * COLL_MAX + 2)
 
 static struct runner		 R;
 static struct ferry_conf	*conf;
 static struct selfmetrics	*self;
+static int			 declared;	/* self's values: R.list's */
 static int			 ifd = -1;	/* inotify */
 static int			 wd_dir[2] = { -1, -1 };
 static const char		*dirs[2];	/* custom first: it wins */
@@ -396,6 +396,7 @@ coll_new(const char *name, const char *path, int builtin, uint64_t now)
 	}
 	TAILQ_INSERT_TAIL(&R.list, c, entry);
 	R.ncoll++;
+	declared = 0;
 	log_info("collector %s: %s, %s %g s%s", name, path,
 	    c->inl != NULL ? "inline, sampled every" :
 	    c->daemon ? "daemon, samples every" : "runs every", interval_s,
@@ -408,6 +409,9 @@ coll_free(struct collector *c)
 {
 	TAILQ_REMOVE(&R.list, c, entry);
 	R.ncoll--;
+	/* Its counters were declared: not one more look at them. */
+	selfmetrics_forget(self);
+	declared = 0;
 	inline_free(c);
 	free(c->out.buf);
 	free(c->err.buf);
@@ -864,15 +868,53 @@ free_all(void)
 	}
 }
 
-/* Add name = value to the snapshot, writing out a full batch. */
-static void
-self_add(int *n, const char *name, uint64_t v)
+static int
+last_run(const void *arg, uint64_t *v)
 {
-	selfmetrics_add(self, name, v);
-	if (++*n >= SELF_BATCH) {
-		if (selfmetrics_write(self, clock_wall()) == -1)
-			log_warn("self-metrics write");
-		*n = 0;
+	const struct collector	*c = arg;
+
+	*v = (uint64_t)c->last_run;
+	return c->last_run > 0;
+}
+
+static int
+duration_ms(const void *arg, uint64_t *v)
+{
+	const struct collector	*c = arg;
+
+	*v = (uint64_t)c->duration_ms;
+	return c->duration_ms >= 0;
+}
+
+static int
+archive_drops(const void *arg, uint64_t *v)
+{
+	*v = archive_dropped(arg);
+	return 1;
+}
+
+/* One counter of collector c (or of the drop directory, c NULL). */
+static void
+declare_one(const struct collector *c, const char *what, const uint64_t *p,
+    int flags)
+{
+	char	name[COLL_NAME_MAX + 64];
+
+	snprintf(name, sizeof(name), "%s.%s", c != NULL ? c->mname : "dropdir",
+	    what);
+	(void)selfmetrics_declare(self, name, p, flags);
+}
+
+/* Each reason a line was rejected, once it is not zero. */
+static void
+declare_rejected(const struct collector *c, const uint64_t *rejected)
+{
+	char	what[32];
+	int	i;
+
+	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
+		snprintf(what, sizeof(what), "rejected.%s", metric_status_name(i));
+		declare_one(c, what, &rejected[i], SELFMETRICS_NONZERO);
 	}
 }
 
@@ -884,17 +926,15 @@ self_add(int *n, const char *name, uint64_t v)
  * one: <name>.last_run (epoch seconds the last run started; a daemon's,
  * when it last printed) and <name>.duration_ms (of the last run that
  * ended; never for a daemon). Written when they changed, at most each
- * second, and once a minute anyway.
+ * second, and once a minute anyway (common/selfmetrics.c watches them).
+ * Declared again whenever a collector comes or goes.
  */
 static void
-publish_counters(uint64_t now, int force)
+declare_counters(void)
 {
-	static uint64_t		 last_sum = UINT64_MAX, last_ms;
 	const struct drop_stats	*ds = drop_stats();
 	struct collector	*c;
-	uint64_t		 sum = 0, v;
 	char			 name[COLL_NAME_MAX + 64];
-	int			 i, n = 0;
 	const struct {
 		const char	*name;
 		size_t		 off;
@@ -908,70 +948,38 @@ publish_counters(uint64_t now, int force)
 	};
 	size_t			 k;
 
+	selfmetrics_forget(self);
+	selfmetrics_pace(self, 0, SELF_PERIOD_MS);
 	TAILQ_FOREACH(c, &R.list, entry) {
-		sum += c->st.runs + c->st.lines + c->st.cut + c->st.timeouts +
-		    c->st.failures + c->st.skipped + c->st.dropped +
-		    c->st.restarts;
-		/* A run ends without a counter moving: its duration does. */
-		sum += (uint64_t)c->last_run + (uint64_t)c->duration_ms;
-		for (i = 0; i < METRIC_NSTATUS; i++)
-			sum += c->st.rejected[i];
+		declare_one(c, "runs", &c->st.runs, 0);
+		declare_one(c, "lines", &c->st.lines, 0);
+		snprintf(name, sizeof(name), "%s.last_run", c->mname);
+		(void)selfmetrics_declare_fn(self, name, last_run, c, 0);
+		snprintf(name, sizeof(name), "%s.duration_ms", c->mname);
+		(void)selfmetrics_declare_fn(self, name, duration_ms, c, 0);
+		for (k = 0; k < sizeof(extra) / sizeof(extra[0]); k++)
+			declare_one(c, extra[k].name, (const uint64_t *)
+			    ((const char *)&c->st + extra[k].off),
+			    SELFMETRICS_NONZERO);
+		declare_rejected(c, c->st.rejected);
 	}
-	sum += drop_progress() + R.ncoll;
+	declare_one(NULL, "files", &ds->files, 0);
+	declare_one(NULL, "lines", &ds->lines, 0);
+	declare_one(NULL, "dropped", &ds->dropped, SELFMETRICS_NONZERO);
+	declare_one(NULL, "errors", &ds->errors, SELFMETRICS_NONZERO);
+	declare_rejected(NULL, ds->rejected);
 	if (R.archive != NULL)
-		sum += archive_dropped(R.archive);
-	if (!force && sum == last_sum && now - last_ms < SELF_PERIOD_MS)
-		return;
-	last_sum = sum;
-	last_ms = now;
+		(void)selfmetrics_declare_fn(self, "archive.dropped",
+		    archive_drops, R.archive, 0);
+	(void)selfmetrics_declare_fn(self, "torn_bytes",
+	    selfmetrics_spool_torn, R.spool, 0);
+	declared = 1;
+}
 
-	TAILQ_FOREACH(c, &R.list, entry) {
-		snprintf(name, sizeof(name), "%s.runs", c->mname);
-		self_add(&n, name, c->st.runs);
-		snprintf(name, sizeof(name), "%s.lines", c->mname);
-		self_add(&n, name, c->st.lines);
-		if (c->last_run > 0) {
-			snprintf(name, sizeof(name), "%s.last_run", c->mname);
-			self_add(&n, name, (uint64_t)c->last_run);
-		}
-		if (c->duration_ms >= 0) {
-			snprintf(name, sizeof(name), "%s.duration_ms",
-			    c->mname);
-			self_add(&n, name, (uint64_t)c->duration_ms);
-		}
-		for (k = 0; k < sizeof(extra) / sizeof(extra[0]); k++) {
-			v = *(const uint64_t *)((const char *)&c->st +
-			    extra[k].off);
-			if (v == 0)
-				continue;
-			snprintf(name, sizeof(name), "%s.%s", c->mname,
-			    extra[k].name);
-			self_add(&n, name, v);
-		}
-		for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
-			if (c->st.rejected[i] == 0)
-				continue;
-			snprintf(name, sizeof(name), "%s.rejected.%s", c->mname,
-			    metric_status_name(i));
-			self_add(&n, name, c->st.rejected[i]);
-		}
-	}
-	self_add(&n, "dropdir.files", ds->files);
-	self_add(&n, "dropdir.lines", ds->lines);
-	if (ds->dropped > 0)
-		self_add(&n, "dropdir.dropped", ds->dropped);
-	if (ds->errors > 0)
-		self_add(&n, "dropdir.errors", ds->errors);
-	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
-		if (ds->rejected[i] == 0)
-			continue;
-		snprintf(name, sizeof(name), "dropdir.rejected.%s",
-		    metric_status_name(i));
-		self_add(&n, name, ds->rejected[i]);
-	}
-	if (R.archive != NULL)
-		self_add(&n, "archive.dropped", archive_dropped(R.archive));
-	self_add(&n, "torn_bytes", spool_torn_bytes(R.spool));
-	if (n > 0 && selfmetrics_write(self, clock_wall()) == -1)
-		log_warn("self-metrics write");
+static void
+publish_counters(uint64_t now, int force)
+{
+	if (!declared)
+		declare_counters();
+	(void)selfmetrics_publish(self, now, force);
 }

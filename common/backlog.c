@@ -12,7 +12,7 @@
 #include "backlog.h"
 #include "metric.h"
 #include "progress.h"
-#include "spool.h"
+#include "spoolseg.h"
 
 /* Count lines of path from off on; the first line's timestamp into *first. */
 static uint64_t

@@ -1,7 +1,7 @@
 /*
  * collect: the shared frame of the built-in collectors (see collect.h):
- * options, the one-shot and daemon loops, the state file, and the output
- * lines. A collector's own file keeps only what it reads and what it names.
+ * options, the one-shot and daemon loops, the state file, and the lines it
+ * prints. A collector's own file keeps only what it reads and what it names.
  */
 #include <errno.h>
 #include <getopt.h>

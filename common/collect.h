@@ -21,9 +21,10 @@
  *                       schedule; the lines go to a callback instead of
  *                       stdout, counters are kept in memory.
  *
- * Output is Graphite plaintext, "name value timestamp", the names without
- * the "<prefix>.<hostname>." that ferry-collectors puts in front. A daemon
- * whose reader went away ends at its next write (SIGPIPE or a write error).
+ * What it prints is Graphite plaintext, "name value timestamp", the names
+ * without the "<prefix>.<hostname>." that ferry-collectors puts in front. A
+ * daemon whose reader went away ends at its next write (SIGPIPE or a write
+ * error).
  *
  * A failure inside a sample is reported with collect_warn(): in daemon mode
  * it is logged when it starts and when it ends, not every interval; a

@@ -42,6 +42,7 @@
 
 #include "conf.h"
 #include "confkeys.h"
+#include "hash.h"
 #include "log.h"
 #include "path.h"
 #include "sock.h"
@@ -658,7 +659,7 @@ secrets_hash(cfg_t *cfg, const char *secname, uint64_t h)
 {
 	const struct conf_key	*k;
 	cfg_opt_t		*opt;
-	const char		*v, *p;
+	const char		*v;
 	char			 masked[4096];
 	unsigned int		 i, n;
 
@@ -680,9 +681,8 @@ secrets_hash(cfg_t *cfg, const char *secname, uint64_t h)
 			if ((k->flags & CONF_SECRET) == 0 &&
 			    strcmp(url_mask(v, masked, sizeof(masked)), v) == 0)
 				continue;
-			for (p = v; *p != '\0'; p++)	/* FNV-1a */
-				h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-			h = (h ^ 0xff) * 0x100000001b3ULL;
+			h = hash_bytes(h, v, strlen(v));
+			h = hash_bytes(h, "\xff", 1);	/* where one ends */
 		}
 	}
 	return h;
@@ -725,7 +725,7 @@ static int
 parse_file(cfg_t *cfg, const char *path)
 {
 	char		*text;
-	uint64_t	 secrets = secrets_hash(cfg, "", 0xcbf29ce484222325ULL);
+	uint64_t	 secrets = secrets_hash(cfg, "", HASH_INIT);
 	int		 rc, before = cur_errs->n;
 
 	if ((text = read_file(path)) == NULL)
@@ -739,7 +739,7 @@ parse_file(cfg_t *cfg, const char *path)
 	cur_file = NULL;
 	free(text);
 	if (rc == CFG_SUCCESS &&
-	    secrets_hash(cfg, "", 0xcbf29ce484222325ULL) != secrets)
+	    secrets_hash(cfg, "", HASH_INIT) != secrets)
 		exposed_check(path);
 	if (rc != CFG_SUCCESS && cur_errs->n == before)
 		conf_error_add(path, 0, "cannot be parsed");

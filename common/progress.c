@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "path.h"
 #include "progress.h"
 
 enum stmt_id {
@@ -274,6 +275,17 @@ progress_open(const char *path)
 }
 
 struct progress *
+progress_open_db(void)
+{
+	char	path[4096];
+
+	if (path_get(path, sizeof(path), PATH_DB) == NULL ||
+	    path_mkdirs(PATH_VAR, 0750) == -1)
+		return NULL;
+	return progress_open(path);
+}
+
+struct progress *
 progress_open_ro(const char *path)
 {
 	return progress_open_flags(path, 1);
@@ -488,6 +500,52 @@ progress_output_each(struct progress *p,
 		return -1;
 	}
 	return 0;
+}
+
+struct output_rows {
+	struct output_state	*v;
+	size_t			 n;
+	int			 failed;
+};
+
+static void
+output_row(const struct output_state *os, void *arg)
+{
+	struct output_rows	*o = arg;
+	struct output_state	*nv;
+
+	if (o->failed)
+		return;
+	if ((nv = reallocarray(o->v, o->n + 1, sizeof(*nv))) == NULL) {
+		log_warn("output states");
+		o->failed = 1;
+		return;
+	}
+	o->v = nv;
+	o->v[o->n++] = *os;
+}
+
+int
+progress_outputs(struct progress *p, struct output_state **v, size_t *n)
+{
+	struct output_rows	o = { NULL, 0, 0 };
+	int			rc;
+
+	rc = progress_output_each(p, output_row, &o);
+	*v = o.v;
+	*n = o.n;
+	return rc == -1 || o.failed ? -1 : 0;
+}
+
+const struct output_state *
+output_state_find(const struct output_state *v, size_t n, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
 }
 
 int

@@ -70,6 +70,8 @@ struct tail_path {
 };
 
 struct progress	*progress_open(const char *);
+/* ferry.db in its place under $FERRY_ROOT, the folder made first. */
+struct progress	*progress_open_db(void);
 /* For readers such as ferryctl: never creates or changes anything. */
 struct progress	*progress_open_ro(const char *);
 void		 progress_close(struct progress *);
@@ -106,6 +108,16 @@ int		 progress_end_set(struct progress *, const char *,
 int		 progress_output_set(struct progress *, const struct output_state *);
 int		 progress_output_each(struct progress *,
 		    void (*)(const struct output_state *, void *), void *);
+/*
+ * Every output's state as an array: progress_outputs(p, &v, &n), free(v)
+ * after. 0, or -1 when not every row could be read (v holds those that
+ * were).
+ */
+int		 progress_outputs(struct progress *, struct output_state **,
+		    size_t *);
+/* The state of the output named name among v[0..n), or NULL. */
+const struct output_state *output_state_find(const struct output_state *,
+		    size_t, const char *);
 
 int		 progress_proc_set(struct progress *, const struct proc_state *);
 /* Calls fn for each process row, in name order. */

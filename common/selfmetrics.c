@@ -10,9 +10,16 @@
  * close): they are totals, so one lost to a power cut is replaced by the
  * next, and a process that publishes when its counters change would
  * otherwise pay a disk flush for each.
+ *
+ * When to write is decided here, from the values a process declared: each
+ * keeps what the last snapshot wrote of it, and a snapshot is due when one
+ * of them moved. A program used to sum its counters by hand to see one
+ * move, and a counter left out of the sum was written but never watched
+ * (the receiver's torn_bytes): the declaration is now the only list.
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +31,23 @@
 #include "metric.h"
 #include "selfmetrics.h"
 #include "spool.h"
+#include "spoolseg.h"
 
 #define SELF_TAIL	16384	/* bytes of the newest segment read back */
 #define SELF_SYNC_MS	60000	/* snapshots reach the disk this often */
+
+#define SELF_MAX_MS	60000	/* an unmoved snapshot, by default */
+
+/* One declared value, and what the last snapshot wrote of it. */
+struct self_value {
+	char		*name;
+	const uint64_t	*p;		/* read through p, or by fn(arg) */
+	selfmetrics_fn	 fn;
+	const void	*arg;
+	int		 flags;
+	uint64_t	 last;
+	int		 last_had;	/* fn gave a value last time */
+};
 
 struct selfmetrics {
 	struct spool	*spool;
@@ -34,6 +55,12 @@ struct selfmetrics {
 	char		 buf[8192];
 	size_t		 len;
 	uint64_t	 synced_ms;	/* the last fdatasync, monotonic */
+	struct self_value *values;
+	size_t		 nvalues;
+	int		 moved;		/* declared or forgotten since */
+	int		 written;	/* a snapshot was written (or held) */
+	uint64_t	 written_ms;	/* ... then, monotonic */
+	uint64_t	 min_ms, max_ms;
 };
 
 /* Hostnames may hold dots; in a metric name they would split the path. */
@@ -58,6 +85,7 @@ selfmetrics_open(const struct ferry_conf *conf, const char *spool_dir,
 		log_warn("calloc");
 		return NULL;
 	}
+	sm->max_ms = SELF_MAX_MS;
 	snprintf(stream, sizeof(stream), "self-%s", proc);
 	name_part(host, sizeof(host), conf->hostname);
 	snprintf(sm->prefix, sizeof(sm->prefix), "%s.%s.ferry.%s.", conf->prefix,
@@ -70,18 +98,26 @@ selfmetrics_open(const struct ferry_conf *conf, const char *spool_dir,
 	return sm;
 }
 
-void
-selfmetrics_add(struct selfmetrics *sm, const char *name, uint64_t value)
+/* Queue one line; -1 when the buffer has no room for it. */
+static int
+queue(struct selfmetrics *sm, const char *name, uint64_t value)
 {
 	int	n;
 
 	n = snprintf(sm->buf + sm->len, sizeof(sm->buf) - sm->len,
 	    "%s%s %" PRIu64 " ", sm->prefix, name, value);
 	if (n < 0 || (size_t)n >= sizeof(sm->buf) - sm->len - 24)
-		return;		/* bounded: a full snapshot drops the rest */
+		return -1;
 	sm->len += n;
 	/* The timestamp is filled in by selfmetrics_write(). */
 	sm->buf[sm->len++] = '\0';
+	return 0;
+}
+
+void
+selfmetrics_add(struct selfmetrics *sm, const char *name, uint64_t value)
+{
+	(void)queue(sm, name, value);	/* bounded: a full one drops the rest */
 }
 
 int
@@ -114,8 +150,182 @@ selfmetrics_close(struct selfmetrics *sm)
 {
 	if (sm == NULL)
 		return;
+	selfmetrics_forget(sm);
 	spool_close(sm->spool);
 	free(sm);
+}
+
+/* A declared value now: 1 and *out, or 0 when it has none. */
+static int
+value_read(const struct self_value *v, uint64_t *out)
+{
+	if (v->p != NULL) {
+		*out = *v->p;
+		return 1;
+	}
+	return v->fn != NULL && v->fn(v->arg, out) ? 1 : 0;
+}
+
+static int
+declare(struct selfmetrics *sm, const char *name, const uint64_t *p,
+    selfmetrics_fn fn, const void *arg, int flags)
+{
+	struct self_value	*v;
+
+	if ((v = reallocarray(sm->values, sm->nvalues + 1,
+	    sizeof(*v))) == NULL) {
+		log_warn("self-metrics: %s", name);
+		return -1;
+	}
+	sm->values = v;
+	v = &sm->values[sm->nvalues];
+	memset(v, 0, sizeof(*v));
+	if ((v->name = strdup(name)) == NULL) {
+		log_warn("self-metrics: %s", name);
+		return -1;
+	}
+	v->p = p;
+	v->fn = fn;
+	v->arg = arg;
+	v->flags = flags;
+	/* It moves from here; a value that comes (a collector found) is news. */
+	v->last_had = value_read(v, &v->last);
+	sm->nvalues++;
+	sm->moved = sm->written;
+	return 0;
+}
+
+int
+selfmetrics_declare(struct selfmetrics *sm, const char *name,
+    const uint64_t *p, int flags)
+{
+	return declare(sm, name, p, NULL, NULL, flags);
+}
+
+int
+selfmetrics_declare_fn(struct selfmetrics *sm, const char *name,
+    selfmetrics_fn fn, const void *arg, int flags)
+{
+	return declare(sm, name, NULL, fn, arg, flags);
+}
+
+int
+selfmetrics_spool_torn(const void *spool, uint64_t *v)
+{
+	*v = spool_torn_bytes(spool);
+	return 1;
+}
+
+int
+selfmetrics_spool_memory(const void *spool, uint64_t *v)
+{
+	*v = (uint64_t)spool_in_memory(spool);
+	return 1;
+}
+
+void
+selfmetrics_forget(struct selfmetrics *sm)
+{
+	size_t	i;
+
+	for (i = 0; i < sm->nvalues; i++)
+		free(sm->values[i].name);
+	free(sm->values);
+	sm->values = NULL;
+	if (sm->nvalues > 0)
+		sm->moved = sm->written;
+	sm->nvalues = 0;
+}
+
+void
+selfmetrics_pace(struct selfmetrics *sm, uint64_t min_ms, uint64_t max_ms)
+{
+	sm->min_ms = min_ms;
+	sm->max_ms = max_ms;
+}
+
+void
+selfmetrics_hold(struct selfmetrics *sm, uint64_t now_ms)
+{
+	sm->written = 1;
+	sm->written_ms = now_ms;
+}
+
+/* Whether a watched value moved since the last snapshot. */
+static int
+moved(const struct selfmetrics *sm)
+{
+	const struct self_value	*v;
+	uint64_t		 now;
+	size_t			 i;
+	int			 had;
+
+	if (sm->moved)
+		return 1;
+	for (i = 0; i < sm->nvalues; i++) {
+		v = &sm->values[i];
+		if (v->flags & SELFMETRICS_QUIET)
+			continue;
+		had = value_read(v, &now);
+		if (had != v->last_had || (had && now != v->last))
+			return 1;
+	}
+	return 0;
+}
+
+uint64_t
+selfmetrics_due(const struct selfmetrics *sm)
+{
+	if (moved(sm))
+		return sm->written_ms + sm->min_ms;
+	if (sm->max_ms == 0)
+		return UINT64_MAX;
+	if (!sm->written)
+		return 0;
+	return sm->written_ms + sm->max_ms;
+}
+
+/* Every value into the snapshot, written out as the buffer fills. */
+static int
+snapshot(struct selfmetrics *sm)
+{
+	struct self_value	*v;
+	int64_t			 now = clock_wall();
+	size_t			 i;
+	int			 rc = 0;
+
+	for (i = 0; i < sm->nvalues; i++) {
+		v = &sm->values[i];
+		/* Values without one (yet) count as 0 against the next. */
+		v->last = 0;
+		v->last_had = value_read(v, &v->last);
+		if (!v->last_had || (v->flags & SELFMETRICS_HIDDEN) ||
+		    ((v->flags & SELFMETRICS_NONZERO) && v->last == 0))
+			continue;
+		if (queue(sm, v->name, v->last) == 0)
+			continue;
+		if (selfmetrics_write(sm, now) == -1)
+			rc = -1;
+		(void)queue(sm, v->name, v->last);
+	}
+	if (selfmetrics_write(sm, now) == -1)
+		rc = -1;
+	return rc;
+}
+
+int
+selfmetrics_publish(struct selfmetrics *sm, uint64_t now_ms, int force)
+{
+	if (!force && now_ms < selfmetrics_due(sm))
+		return 0;
+	sm->moved = 0;
+	sm->written = 1;
+	sm->written_ms = now_ms;
+	if (snapshot(sm) == -1) {
+		log_warn("self-metrics write");
+		return -1;
+	}
+	return 1;
 }
 
 /* Parse the complete lines of buf; later lines overwrite earlier ones. */

@@ -6,7 +6,7 @@
  *
  * It is one more reader of the spool, and a stateless one. It lists the
  * spool (its directory and the memory fallback), opens a reader
- * (common/spool.c) at the end of each stream's newest segment, so that only
+ * (common/spoolread.c) at the end of each stream's newest segment, so that only
  * what is spooled from then on is shown, and reads on whenever inotify says
  * a writer wrote or a segment appeared. A stream that appears later (a
  * process started) is read from its first segment: all of it is new. Each
@@ -57,14 +57,15 @@
 #include "path.h"
 #include "record.h"
 #include "sig.h"
-#include "spool.h"
+#include "spoolread.h"
+#include "spoolseg.h"
 #include "ctl.h"
 
 /* Without inotify, or a place not watched yet: read the spool this often. */
 #define TAIL_RESCAN_MS	1000
 /*
  * After a wake-up the streams are read once more this much later: a reader
- * looks for a stream's next segment at most every 20 ms (spool.c,
+ * looks for a stream's next segment at most every 20 ms (spoolread.c,
  * NEXT_CHECK_MS), so records written to a new segment within 20 ms of a
  * look would otherwise wait for the next write, or for TAIL_RESCAN_MS.
  */

@@ -51,6 +51,7 @@ static void	open_self_metrics(void);
 static void	loop(void);
 static void	stop(void);
 static void	publish_counters(uint64_t, int);
+static void	declare_counters(void);
 
 int
 main(int argc, char *argv[])
@@ -98,6 +99,8 @@ open_self_metrics(void)
 	    path_mkdirs(PATH_SPOOL, 0750) == -1 ||
 	    (self = selfmetrics_open(fconf, dir, "fleet")) == NULL)
 		log_warnx("no self-metrics: cannot open the spool");
+	else
+		declare_counters();
 	publish_due = clock_mono_ms();
 }
 
@@ -184,16 +187,21 @@ publish_counters(uint64_t now, int force)
 	if (self == NULL)
 		return;
 	dirty = 0;
-	selfmetrics_add(self, "drains", fstats.drains);
-	selfmetrics_add(self, "refused", fstats.refused);
-	selfmetrics_add(self, "reloads", fstats.reloads);
-	selfmetrics_add(self, "events", fstats.events);
-	selfmetrics_add(self, "resyncs", fstats.resyncs);
-	selfmetrics_add(self, "etcd.errors", fstats.etcd_errors);
-	selfmetrics_add(self, "etcd.up", fstats.etcd_up);
-	selfmetrics_add(self, "status.puts", fstats.status_puts);
-	if (selfmetrics_write(self, clock_wall()) == -1)
-		log_warn("self-metrics write");
+	(void)selfmetrics_publish(self, now, 1);
+}
+
+/* The counters, written when due (above) whether they moved or not. */
+static void
+declare_counters(void)
+{
+	(void)selfmetrics_declare(self, "drains", &fstats.drains, 0);
+	(void)selfmetrics_declare(self, "refused", &fstats.refused, 0);
+	(void)selfmetrics_declare(self, "reloads", &fstats.reloads, 0);
+	(void)selfmetrics_declare(self, "events", &fstats.events, 0);
+	(void)selfmetrics_declare(self, "resyncs", &fstats.resyncs, 0);
+	(void)selfmetrics_declare(self, "etcd.errors", &fstats.etcd_errors, 0);
+	(void)selfmetrics_declare(self, "etcd.up", &fstats.etcd_up, 0);
+	(void)selfmetrics_declare(self, "status.puts", &fstats.status_puts, 0);
 }
 
 void

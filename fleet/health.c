@@ -89,29 +89,6 @@ struct outputs {
 	size_t			 n;
 };
 
-static void
-output_row(const struct output_state *os, void *arg)
-{
-	struct outputs		*o = arg;
-	struct output_state	*v;
-
-	if ((v = reallocarray(o->st, o->n + 1, sizeof(*o->st))) == NULL)
-		return;
-	o->st = v;
-	o->st[o->n++] = *os;
-}
-
-static const struct output_state *
-output_find(const struct outputs *o, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < o->n; i++)
-		if (strcmp(o->st[i].name, name) == 0)
-			return &o->st[i];
-	return NULL;
-}
-
 struct report {
 	struct buf	*core;		/* without time and backlogs */
 	struct buf	*full;
@@ -145,7 +122,7 @@ drain_one(const char *name, const char *dkey, const char *error, void *arg)
 
 	memset(&bl, 0, sizeof(bl));
 	if (error[0] == '\0') {
-		os = output_find(r->out, name);
+		os = output_state_find(r->out->st, r->out->n, name);
 		state = os != NULL ? os->state : "pending";
 		if (r->out->db != NULL &&
 		    path_get(spool, sizeof(spool), PATH_SPOOL) != NULL)
@@ -185,7 +162,7 @@ report_build(struct buf *core, struct buf *full)
 	memset(&o, 0, sizeof(o));
 	if (path_get(path, sizeof(path), PATH_DB) != NULL &&
 	    access(path, F_OK) == 0 && (o.db = progress_open_ro(path)) != NULL)
-		(void)progress_output_each(o.db, output_row, &o);
+		(void)progress_outputs(o.db, &o.st, &o.n);
 	r.core = core;
 	r.full = full;
 	r.out = &o;

@@ -66,17 +66,6 @@ load_config(const char *path)
 	fconf = conf;
 }
 
-static void
-open_db(void)
-{
-	char	path[4096];
-
-	if (path_get(path, sizeof(path), PATH_DB) == NULL ||
-	    path_mkdirs(PATH_VAR, 0750) == -1 ||
-	    (db = progress_open(path)) == NULL)
-		fatalx("cannot open the progress database");
-}
-
 /* Watch the spool so appends wake us; a failure only costs latency. */
 static void
 watch_spool(const char *dir)
@@ -261,68 +250,76 @@ publish_states(void)
 		progress_rollback(db);
 }
 
-/* A sum of every counter we publish: it moves when one of them does. */
-static uint64_t
-counters_sum(void)
+static int
+failing(const void *arg, uint64_t *v)
 {
-	uint64_t	sum = 0;
-	size_t		i;
-
-	for (i = 0; i < noutputs; i++)
-		sum += outputs[i].sent + outputs[i].retries +
-		    outputs[i].deadlettered + outputs[i].failures +
-		    outputs[i].dropped;
-	sum += cap_totals()->dropped;
-	for (i = 0; i < noutputs; i++)
-		sum += outputs[i].fail_since + outputs[i].dead_since;
-	return sum;
+	*v = (uint64_t)((const struct output *)arg)->failures;
+	return 1;
 }
 
-static uint64_t	published_sum, published_ms;
-
-/* When the counters are due to be written next: UINT64_MAX when never. */
-static uint64_t
-publish_due(void)
+/* When an output began to fail, and to dead-letter: its state moved. */
+static int
+fail_since(const void *arg, uint64_t *v)
 {
-	if (counters_sum() != published_sum)
-		return published_ms + PUBLISH_MS;
-	return published_ms + PUBLISH_MAX_MS;
+	*v = (uint64_t)((const struct output *)arg)->fail_since;
+	return 1;
+}
+
+static int
+dead_since(const void *arg, uint64_t *v)
+{
+	*v = (uint64_t)((const struct output *)arg)->dead_since;
+	return 1;
 }
 
 /*
  * Our counters as metrics in the spool, when they changed (at most once a
- * second) and once a minute anyway.
+ * second) and once a minute anyway; the outputs' states go to ferry.db
+ * with them. The spool's sizes are levels: our own snapshot moves them,
+ * and were they watched we would never rest.
  */
+static void
+declare_counters(void)
+{
+	const struct cap_totals	*cap = cap_totals();
+	struct output		*o;
+	char			 name[160];
+	size_t			 i;
+
+	selfmetrics_pace(self, PUBLISH_MS, PUBLISH_MAX_MS);
+	for (i = 0; i < noutputs; i++) {
+		o = &outputs[i];
+		snprintf(name, sizeof(name), "output.%s.sent", o->name);
+		(void)selfmetrics_declare(self, name, &o->sent, 0);
+		snprintf(name, sizeof(name), "output.%s.retries", o->name);
+		(void)selfmetrics_declare(self, name, &o->retries, 0);
+		snprintf(name, sizeof(name), "output.%s.deadlettered", o->name);
+		(void)selfmetrics_declare(self, name, &o->deadlettered, 0);
+		snprintf(name, sizeof(name), "output.%s.failing", o->name);
+		(void)selfmetrics_declare_fn(self, name, failing, o, 0);
+		snprintf(name, sizeof(name), "output.%s.dropped", o->name);
+		(void)selfmetrics_declare(self, name, &o->dropped, 0);
+		snprintf(name, sizeof(name), "output.%s.fail_since", o->name);
+		(void)selfmetrics_declare_fn(self, name, fail_since, o,
+		    SELFMETRICS_HIDDEN);
+		snprintf(name, sizeof(name), "output.%s.dead_since", o->name);
+		(void)selfmetrics_declare_fn(self, name, dead_since, o,
+		    SELFMETRICS_HIDDEN);
+	}
+	(void)selfmetrics_declare(self, "spool.dropped", &cap->dropped, 0);
+	(void)selfmetrics_declare(self, "spool.bytes", &cap->disk_bytes,
+	    SELFMETRICS_QUIET);
+	(void)selfmetrics_declare(self, "spool.memory_bytes",
+	    &cap->memory_bytes, SELFMETRICS_QUIET);
+}
+
 static void
 publish_counters(uint64_t now_ms, int force)
 {
-	char		name[160];
-	size_t		i;
-
-	if (!force && now_ms < publish_due())
+	if (!force && now_ms < selfmetrics_due(self))
 		return;
-	published_sum = counters_sum();
-	published_ms = now_ms;
 	publish_states();
-	for (i = 0; i < noutputs; i++) {
-		struct output *o = &outputs[i];
-
-		snprintf(name, sizeof(name), "output.%s.sent", o->name);
-		selfmetrics_add(self, name, o->sent);
-		snprintf(name, sizeof(name), "output.%s.retries", o->name);
-		selfmetrics_add(self, name, o->retries);
-		snprintf(name, sizeof(name), "output.%s.deadlettered", o->name);
-		selfmetrics_add(self, name, o->deadlettered);
-		snprintf(name, sizeof(name), "output.%s.failing", o->name);
-		selfmetrics_add(self, name, o->failures);
-		snprintf(name, sizeof(name), "output.%s.dropped", o->name);
-		selfmetrics_add(self, name, o->dropped);
-	}
-	selfmetrics_add(self, "spool.dropped", cap_totals()->dropped);
-	selfmetrics_add(self, "spool.bytes", cap_totals()->disk_bytes);
-	selfmetrics_add(self, "spool.memory_bytes", cap_totals()->memory_bytes);
-	if (selfmetrics_write(self, clock_wall()) == -1)
-		log_warn("self-metrics write");
+	(void)selfmetrics_publish(self, now_ms, 1);
 }
 
 static void
@@ -358,7 +355,7 @@ any_sending(void)
 static int
 poll_timeout(uint64_t now, uint64_t rescan_due, uint64_t cap_due)
 {
-	uint64_t	due = rescan_due, d = publish_due();
+	uint64_t	due = rescan_due, d = selfmetrics_due(self);
 	size_t		i;
 
 	if (d < due)
@@ -440,7 +437,8 @@ main(int argc, char *argv[])
 	if (path_get(spool, sizeof(spool), PATH_SPOOL) == NULL ||
 	    path_mkdirs(PATH_SPOOL, 0750) == -1)
 		fatalx("cannot make the spool directory");
-	open_db();
+	if ((db = progress_open_db()) == NULL)
+		fatalx("cannot open the progress database");
 	if ((self = selfmetrics_open(conf, spool, "forwarder")) == NULL)
 		fatalx("cannot open the self-metrics stream");
 	watch_spool(spool);
@@ -449,6 +447,7 @@ main(int argc, char *argv[])
 	if (inotify_fd != -1)
 		source_trust(RESCAN_MS);
 	open_outputs(spool);
+	declare_counters();
 
 	event_loop();
 

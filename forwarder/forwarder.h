@@ -10,7 +10,8 @@
 #include "buf.h"
 #include "format.h"
 #include "progress.h"
-#include "spool.h"
+#include "spoolread.h"
+#include "spoolseg.h"
 #include "url.h"
 
 struct conn_conf;
@@ -182,10 +183,12 @@ void	output_reopen(struct output *);
 /*
  * For a transport that streams (a carbon connection, a file): more records
  * into the batch it was given and has not answered for yet, up to a
- * streaming batch's bounds. The records added; *from is where they start
- * in the body.
+ * streaming batch's bounds; with piece, a batch's worth (batch_size) at
+ * most this time, for a transport that commits piece by piece, so that
+ * what a crash can send twice stays about one batch. The records added;
+ * *from is where they start in the body.
  */
-int	output_extend(struct output *, size_t *);
+int	output_extend(struct output *, size_t *, int);
 /*
  * For a transport that has written the batch's body out (a file, before its
  * sync): the body's bytes go, so a long batch holds one extension's worth

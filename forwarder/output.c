@@ -246,14 +246,17 @@ output_tick(struct output *o, uint64_t now, int quitting)
 }
 
 int
-output_extend(struct output *o, size_t *from)
+output_extend(struct output *o, size_t *from, int piece)
 {
 	size_t	cap = EXTEND_BYTES > batch_cap() ? EXTEND_BYTES : batch_cap();
+	int	want = EXTEND_RECORDS - o->batch.n;
 
 	*from = o->batch.len;
-	if (o->batch.full || o->batch.n >= EXTEND_RECORDS || forwarder_stopping)
+	if (o->batch.full || want <= 0 || forwarder_stopping)
 		return 0;
-	return source_fill(o, EXTEND_RECORDS - o->batch.n, cap);
+	if (piece && want > fconf->forwarder.batch_size)
+		want = fconf->forwarder.batch_size;
+	return source_fill(o, want, cap);
 }
 
 void

@@ -153,7 +153,7 @@ write_batch(struct output *o, struct filetr *f, off_t *safe)
 		*safe += (off_t)f->out.len;
 		buf_reset(&f->out);
 		output_release(o);
-		if (clock_mono_ms() >= until || output_extend(o, &from) <= 0)
+		if (clock_mono_ms() >= until || output_extend(o, &from, 0) <= 0)
 			return 0;
 		if (batch_render_from(o, from, &f->out, "\n") == -1) {
 			errno = ENOMEM;

@@ -8,9 +8,10 @@
  * write() took it all, the socket's send queue is watched (SIOCOUTQ) until
  * it is empty, first at once, then after 1, 2, 4 ... up to 50 ms. While it
  * waits, records that came meanwhile join the batch and are written too
- * (output_extend(), up to a megabyte): a peer that delays its ACK by 40 ms
- * (any idle Linux receiver does) then costs 40 ms a megabyte, not 40 ms a
- * 250-record batch. A peer
+ * (output_extend(), a batch's worth a piece, each piece committed as soon
+ * as the peer has it): a peer that delays its ACK by 40 ms (any idle Linux
+ * receiver does) then costs 40 ms a run of pieces, not 40 ms a 250-record
+ * batch; WINDOW_BYTES bounds what a crash can send twice. A peer
  * that goes quiet with bytes unacknowledged for STALL_MS, or closes, or
  * resets, fails the batch: the connection is dropped (so no half record is
  * ever followed by the retry's first) and the whole batch is sent again on
@@ -39,6 +40,16 @@
 #define STALL_MS	7000	/* nothing acknowledged this long: dead */
 #define ACK_POLL_MAX_MS	50
 #define CHUNKS_MAX	64
+/*
+ * Bytes written and not yet acknowledged, at most, before more records
+ * join the batch. A killed forwarder's socket is closed by the kernel,
+ * which still delivers what it holds: without a bound, a peer slower than
+ * us let a crash send twice all that the socket buffers had taken (several
+ * megabytes on loopback). 64 KiB (a loopback segment, 44 of a LAN) keeps
+ * a peer streaming and bounds that: a crash sends twice at most the piece
+ * the peer had in part, the window, and the piece written after it.
+ */
+#define WINDOW_BYTES	(64 * 1024)
 
 /* A piece of the batch written: where it ends on the wire and in the batch. */
 struct chunk {
@@ -288,7 +299,7 @@ stream_progress(struct output *o, const struct pollfd *pfd, int n,
 		if ((q = sock_unacked(s->nc.fd)) >= 0 &&
 		    sock_established(s->nc.fd))
 			chunks_acked(o, s, s->wire_base + s->off - (uint64_t)q);
-		if (output_extend(o, &from) <= 0)
+		if (q < 0 || q > WINDOW_BYTES || output_extend(o, &from, 1) <= 0)
 			break;
 		s->wire_base += s->wire.len;
 		buf_reset(&s->wire);

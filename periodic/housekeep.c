@@ -18,7 +18,7 @@
 #include "log.h"
 #include "periodic.h"
 #include "progress.h"
-#include "spool.h"
+#include "spoolseg.h"
 
 static int	prune_outputs(struct progress *, const struct ferry_conf *);
 static int	prune_streams(struct progress *);

@@ -35,7 +35,6 @@
 #include "url.h"
 
 #define DB_RETRY_MS	10000
-#define PUBLISH_MAX_MS	60000	/* unchanged counters: written this often */
 
 struct periodic_stats	 pstats;
 
@@ -46,10 +45,10 @@ static int			 db_failing;
 static uint64_t			 db_retry_at;
 static char			 spool_dir[PATH_MAX];
 static int			 quit;
-static uint64_t			 published_ms;	/* counters last written */
 
 static void	loop(void);
 static void	publish_counters(uint64_t, int);
+static void	declare_counters(void);
 static uint64_t	interval_ms(double);
 
 int
@@ -105,6 +104,11 @@ periodic_adopt(struct ferry_conf *c)
 	    (self = selfmetrics_open(conf, spool_dir, "periodic")) == NULL)
 		log_warnx("no self-metrics: cannot open the spool in %s",
 		    spool_dir);
+	else {
+		declare_counters();
+		/* The first counters when one moves, or a minute from now. */
+		selfmetrics_hold(self, clock_mono_ms());
+	}
 	if (heartbeat_open(conf) == -1)
 		log_warnx("no heartbeat: cannot open its spool stream in %s",
 		    spool_dir);
@@ -147,7 +151,6 @@ loop(void)
 	/* The first beat soon: the others' states are recorded by then. */
 	beat_due = now + 1000;
 	keep_due = now + HOUSEKEEP_FIRST_MS;
-	published_ms = now;
 	while (!quit) {
 		beat_on = conf != NULL && conf->periodic.heartbeat_url[0] != '\0';
 		next = check_due;
@@ -156,8 +159,8 @@ loop(void)
 		if (conf != NULL && keep_due < next)
 			next = keep_due;
 		/* Counters change only in the chores below: no timer of their own. */
-		if (self != NULL && published_ms + PUBLISH_MAX_MS < next)
-			next = published_ms + PUBLISH_MAX_MS;
+		if (self != NULL && selfmetrics_due(self) < next)
+			next = selfmetrics_due(self);
 		if (poll(&pfd, 1, until(next, now)) == -1 && errno != EINTR)
 			fatal("poll");
 		if (pfd.revents & POLLIN)
@@ -191,24 +194,24 @@ loop(void)
 
 /* Our counters as self-metrics: when they changed, and once a minute. */
 static void
+declare_counters(void)
+{
+	(void)selfmetrics_declare(self, "heartbeats.written",
+	    &pstats.heartbeats_written, 0);
+	(void)selfmetrics_declare(self, "heartbeats.failed",
+	    &pstats.heartbeats_failed, 0);
+	(void)selfmetrics_declare(self, "reloads.requested",
+	    &pstats.reloads_requested, 0);
+	(void)selfmetrics_declare(self, "configs.invalid",
+	    &pstats.configs_invalid, 0);
+	(void)selfmetrics_declare(self, "rows.pruned", &pstats.rows_pruned, 0);
+}
+
+static void
 publish_counters(uint64_t now, int force)
 {
-	static struct periodic_stats	last;
-
-	if (self == NULL)
-		return;
-	if (!force && memcmp(&last, &pstats, sizeof(last)) == 0 &&
-	    now - published_ms < PUBLISH_MAX_MS)
-		return;
-	last = pstats;
-	published_ms = now;
-	selfmetrics_add(self, "heartbeats.written", pstats.heartbeats_written);
-	selfmetrics_add(self, "heartbeats.failed", pstats.heartbeats_failed);
-	selfmetrics_add(self, "reloads.requested", pstats.reloads_requested);
-	selfmetrics_add(self, "configs.invalid", pstats.configs_invalid);
-	selfmetrics_add(self, "rows.pruned", pstats.rows_pruned);
-	if (selfmetrics_write(self, clock_wall()) == -1)
-		log_warn("self-metrics write");
+	if (self != NULL)
+		(void)selfmetrics_publish(self, now, force);
 }
 
 struct progress *

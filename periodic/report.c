@@ -51,12 +51,6 @@
 #define LOG_TAIL	32768	/* bytes read back from the end of each log */
 #define TS_LEN		24	/* "2026-11-21T06:15:02.123Z" */
 
-struct outputs {
-	struct output_state	*v;
-	size_t			 n;
-	int			 failed;
-};
-
 struct procs {
 	FILE	*fp;
 	int	 n;
@@ -80,50 +74,22 @@ proc_one(const struct proc_state *ps, void *arg)
 		pr->bad = 1;
 }
 
-static void
-output_row(const struct output_state *os, void *arg)
-{
-	struct outputs		*o = arg;
-	struct output_state	*nv;
-
-	if (o->failed)
-		return;
-	if ((nv = reallocarray(o->v, o->n + 1, sizeof(*nv))) == NULL) {
-		log_warn("report");
-		o->failed = 1;
-		return;
-	}
-	o->v = nv;
-	o->v[o->n++] = *os;
-}
-
-static const struct output_state *
-output_find(const struct outputs *o, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < o->n; i++)
-		if (strcmp(o->v[i].name, name) == 0)
-			return &o->v[i];
-	return NULL;
-}
-
 /* Each configured output with its state and backlog; 1 if one is failing. */
 static int
 report_outputs(FILE *fp, struct progress *db, int64_t now)
 {
 	const struct ferry_conf		*latest = reload_latest();
 	const struct output_state	*os;
-	struct outputs			 o = { NULL, 0, 0 };
+	struct output_state		*v = NULL;
 	struct backlog			 b;
-	size_t				 i;
+	size_t				 i, n = 0;
 	int				 bad = 0, have_b;
 
 	if (db != NULL)
-		(void)progress_output_each(db, output_row, &o);
+		(void)progress_outputs(db, &v, &n);
 	fputs(",\"outputs\":[", fp);
 	for (i = 0; latest != NULL && i < latest->noutputs; i++) {
-		os = output_find(&o, latest->outputs[i].name);
+		os = output_state_find(v, n, latest->outputs[i].name);
 		have_b = db != NULL && backlog_compute(db, periodic_spool_dir(),
 		    periodic_memory_dir(), latest->outputs[i].name, &b) == 0;
 		fprintf(fp, "%s{\"name\":", i ? "," : "");
@@ -155,7 +121,7 @@ report_outputs(FILE *fp, struct progress *db, int64_t now)
 			bad = 1;
 	}
 	fputc(']', fp);
-	free(o.v);
+	free(v);
 	return bad;
 }
 

@@ -85,7 +85,7 @@ ingest_log_summary(uint64_t now_ms)
 
 /* Returns the line's enum metric_status (METRIC_OK when spooled). */
 int
-ingest_line(const char *line, size_t len, int64_t now)
+ingest_client_line(const char *line, size_t len, int64_t now)
 {
 	struct metric	 m;
 	char		 out[8192];
@@ -114,14 +114,14 @@ ingest_line(const char *line, size_t len, int64_t now)
 }
 
 void
-ingest_lines(const char *buf, size_t len, int64_t now)
+ingest_datagram(const char *buf, size_t len, int64_t now)
 {
 	const char	*p = buf, *end = buf + len, *nl;
 
 	while (p < end) {
 		if ((nl = memchr(p, '\n', end - p)) == NULL)
 			nl = end;
-		ingest_line(p, nl - p, now);
+		ingest_client_line(p, nl - p, now);
 		p = nl + 1;
 	}
 }

@@ -276,7 +276,7 @@ conn_evict(struct sock *c)
 		}
 	}
 	if (!toolong && n == 0 && c->plen > 0)
-		ingest_line(c->partial, c->plen, now);
+		ingest_client_line(c->partial, c->plen, now);
 	else if (!toolong && c->plen > 0)
 		ingest_stats()->unfinished++;
 	ingest_stats()->evicted++;
@@ -418,13 +418,14 @@ conn_lines(struct sock *c, const char *buf, size_t n, int64_t now)
 			return keep_partial(c, p, n);
 		if (keep_partial(c, p, nl - p) == -1)
 			return -1;
-		if (ingest_line(c->partial, c->plen, now) == METRIC_TOO_LONG)
+		if (ingest_client_line(c->partial, c->plen, now) ==
+		    METRIC_TOO_LONG)
 			return -1;
 		c->plen = 0;
 		p = nl + 1;
 	}
 	while (p < end && (nl = memchr(p, '\n', end - p)) != NULL) {
-		if (ingest_line(p, nl - p, now) == METRIC_TOO_LONG)
+		if (ingest_client_line(p, nl - p, now) == METRIC_TOO_LONG)
 			return -1;
 		p = nl + 1;
 	}
@@ -456,7 +457,7 @@ conn_read(struct sock *c, uint64_t now_ms, int to_end)
 		if (n <= 0) {
 			/* The client is done: its last line may lack a newline. */
 			if (n == 0 && c->plen > 0)
-				ingest_line(c->partial, c->plen, now);
+				ingest_client_line(c->partial, c->plen, now);
 			conn_close(c);
 			return GOT_CLOSED;
 		}
@@ -500,7 +501,7 @@ udp_read(void)
 				ingest_reject(METRIC_TOO_LONG, ubuf[k],
 				    msgs[k].msg_len);
 			else
-				ingest_lines(ubuf[k], msgs[k].msg_len, now);
+				ingest_datagram(ubuf[k], msgs[k].msg_len, now);
 		}
 		got += n;
 		if (n < UDP_VLEN)
@@ -618,7 +619,7 @@ listen_close(void)
 				break;
 		}
 		if (n == 0 && c->plen > 0)
-			ingest_line(c->partial, c->plen, now);
+			ingest_client_line(c->partial, c->plen, now);
 		else if (c->plen > 0)
 			ingest_stats()->unfinished++;
 		conn_close(c);

@@ -56,39 +56,30 @@ open_spool(void)
 /*
  * Our counters, as metrics in the spool: they reach the outputs and
  * ferryctl status reads them back. Written when they changed, and once a
- * minute anyway so a quiet receiver still shows it is alive.
+ * minute anyway so a quiet receiver still shows it is alive
+ * (common/selfmetrics.c watches what is declared here).
  */
 static void
-publish_counters(uint64_t now_ms, int force)
+declare_counters(void)
 {
-	static uint64_t		 last_sum, last_ms;
 	struct ingest_stats	*st = ingest_stats();
-	uint64_t		 sum;
 	char			 name[64];
 	int			 i;
 
-	sum = st->accepted + st->dropped + st->connections + st->refused +
-	    st->evicted + st->unfinished + spool_in_memory(spool);
-	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++)
-		sum += st->rejected[i];
-	if (!force && sum == last_sum && now_ms - last_ms < 60000)
-		return;
-	last_sum = sum;
-	last_ms = now_ms;
-	selfmetrics_add(self, "accepted", st->accepted);
-	selfmetrics_add(self, "dropped", st->dropped);
-	selfmetrics_add(self, "connections", st->connections);
-	selfmetrics_add(self, "refused", st->refused);
-	selfmetrics_add(self, "evicted", st->evicted);
-	selfmetrics_add(self, "unfinished", st->unfinished);
-	selfmetrics_add(self, "torn_bytes", spool_torn_bytes(spool));
-	selfmetrics_add(self, "spool.memory", spool_in_memory(spool));
+	(void)selfmetrics_declare(self, "accepted", &st->accepted, 0);
+	(void)selfmetrics_declare(self, "dropped", &st->dropped, 0);
+	(void)selfmetrics_declare(self, "connections", &st->connections, 0);
+	(void)selfmetrics_declare(self, "refused", &st->refused, 0);
+	(void)selfmetrics_declare(self, "evicted", &st->evicted, 0);
+	(void)selfmetrics_declare(self, "unfinished", &st->unfinished, 0);
+	(void)selfmetrics_declare_fn(self, "torn_bytes",
+	    selfmetrics_spool_torn, spool, 0);
+	(void)selfmetrics_declare_fn(self, "spool.memory",
+	    selfmetrics_spool_memory, spool, 0);
 	for (i = METRIC_BAD_NAME; i < METRIC_NSTATUS; i++) {
 		snprintf(name, sizeof(name), "rejected.%s", metric_status_name(i));
-		selfmetrics_add(self, name, st->rejected[i]);
+		(void)selfmetrics_declare(self, name, &st->rejected[i], 0);
 	}
-	if (selfmetrics_write(self, clock_wall()) == -1)
-		log_warn("self-metrics write");
 }
 
 struct timers {
@@ -117,7 +108,7 @@ run_timers(struct timers *t, uint64_t now)
 	if (now >= t->sync_due) {
 		if (spool_sync(spool) == -1)
 			log_warn("spool sync");
-		publish_counters(now, 0);
+		(void)selfmetrics_publish(self, now, 0);
 		t->sync_due = now + (uint64_t)(conf->receiver.flush_interval * 1000);
 	}
 	listen_resume(now);
@@ -194,6 +185,7 @@ main(int argc, char *argv[])
 	epfd = setup_events();
 	open_spool();
 	ingest_init(conf, spool);
+	declare_counters();
 	if (listen_init(conf, epfd) == -1)
 		fatalx("cannot listen");
 
@@ -202,7 +194,7 @@ main(int argc, char *argv[])
 	listen_close();
 	if (spool_sync(spool) == -1)
 		log_warnx("lines still buffered at exit could not be written");
-	publish_counters(clock_mono_ms(), 1);
+	(void)selfmetrics_publish(self, clock_mono_ms(), 1);
 	spool_close(spool);
 	selfmetrics_close(self);
 	log_info("stopped: %llu lines accepted",

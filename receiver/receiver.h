@@ -24,10 +24,13 @@ struct ingest_stats {
 
 /* ingest.c */
 void	ingest_init(const struct ferry_conf *, struct spool *);
-/* Validate one line (no newline) and append it to the spool buffer. */
-int	ingest_line(const char *, size_t, int64_t);
-/* Lines of a buffer; the last one may lack its newline (a UDP datagram). */
-void	ingest_lines(const char *, size_t, int64_t);
+/*
+ * Validate one line a client sent (no newline) and append it to the spool
+ * buffer; its enum metric_status.
+ */
+int	ingest_client_line(const char *, size_t, int64_t);
+/* The lines of a UDP datagram; the last one may lack its newline. */
+void	ingest_datagram(const char *, size_t, int64_t);
 void	ingest_reject(int, const char *, size_t);
 struct ingest_stats *ingest_stats(void);
 void	ingest_log_summary(uint64_t);

@@ -123,30 +123,33 @@ sink_notice(const struct sink_stats *now)
 	logged_ms = t;
 }
 
+/* The counters as last read: what the self-metrics declared point at. */
+static struct sink_stats	counted;
+
 /* Our counters as metrics in ferry's spool, when they changed. */
+static void
+sink_declare(struct selfmetrics *self)
+{
+	if (self == NULL)
+		return;
+	selfmetrics_pace(self, 0, 0);
+	(void)selfmetrics_declare(self, "stored", &counted.stored, 0);
+	(void)selfmetrics_declare(self, "invalid", &counted.invalid, 0);
+	(void)selfmetrics_declare(self, "requests", &counted.requests, 0);
+	(void)selfmetrics_declare(self, "refused", &counted.refused, 0);
+	(void)selfmetrics_declare(self, "connections", &counted.connections, 0);
+	(void)selfmetrics_declare(self, "evicted", &counted.evicted, 0);
+}
+
 static void
 sink_publish(struct selfmetrics *self, int force)
 {
-	static struct sink_stats	last;
-	struct sink_stats		now;
-
-	memset(&now, 0, sizeof(now));
-	ingest_stats(&now);
-	http_stats(&now);
-	sink_notice(&now);
-	if (self == NULL)
-		return;
-	if (!force && memcmp(&now, &last, sizeof(now)) == 0)
-		return;
-	last = now;
-	selfmetrics_add(self, "stored", now.stored);
-	selfmetrics_add(self, "invalid", now.invalid);
-	selfmetrics_add(self, "requests", now.requests);
-	selfmetrics_add(self, "refused", now.refused);
-	selfmetrics_add(self, "connections", now.connections);
-	selfmetrics_add(self, "evicted", now.evicted);
-	if (selfmetrics_write(self, clock_wall()) == -1)
-		log_warn("self-metrics write");
+	memset(&counted, 0, sizeof(counted));
+	ingest_stats(&counted);
+	http_stats(&counted);
+	sink_notice(&counted);
+	if (self != NULL)
+		(void)selfmetrics_publish(self, clock_mono_ms(), force);
 }
 
 /*
@@ -292,6 +295,7 @@ main(int argc, char *argv[])
 	log_info("listening on %s:%d, store %s%s", baddr,
 	    conf->sink.port, db, *key != '\0' ? ", API key required" : "");
 	self = sink_self_metrics(conf);
+	sink_declare(self);
 
 	sink_loop(store, self);
 

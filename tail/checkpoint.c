@@ -38,6 +38,7 @@
 #include "progress.h"
 #include "record.h"
 #include "spool.h"
+#include "spoolread.h"
 #include "tail.h"
 
 #define KEEP_S	(7 * 86400)	/* a row no file claims, kept this long */

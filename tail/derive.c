@@ -101,7 +101,8 @@ struct metric_rule {
 	int				 split_hint;	/* by file: as summary's */
 	int				 by_file;	/* no slot: discovered */
 	struct split_value		*tab;
-	size_t				 tabsize, nsplit;
+	size_t				 tabsize;
+	uint64_t			 nsplit;	/* a counter: see derive_counters() */
 	struct gauge			*gauge;
 	struct summary			*summary;
 	/* Totals since start, ferry-tail's counters. */
@@ -586,7 +587,7 @@ split_count(struct metric_rule *r, const struct field *fv)
 			return;
 		}
 	}
-	if (r->nsplit == (size_t)r->mc->max_split) {
+	if (r->nsplit == (uint64_t)r->mc->max_split) {
 		r->other++;
 		r->other_seen = 1;
 		r->capped++;
@@ -824,7 +825,7 @@ derive_next_due(void)
 }
 
 void
-derive_counters(void (*fn)(const char *, uint64_t, void *), void *arg)
+derive_counters(void (*fn)(const char *, const uint64_t *, void *), void *arg)
 {
 	char	name[160];
 	size_t	i, j;
@@ -832,18 +833,18 @@ derive_counters(void (*fn)(const char *, uint64_t, void *), void *arg)
 	for (i = 0; i < nevents; i++) {
 		snprintf(name, sizeof(name), "event.%s.records",
 		    events[i].ec->name);
-		fn(name, events[i].records, arg);
+		fn(name, &events[i].records, arg);
 	}
 	for (i = 0; i < nmetrics; i++) {
 		const struct metric_rule	*r = &metrics[i];
 		const struct {
 			const char	*what;
-			uint64_t	 v;
+			const uint64_t	*v;
 		} c[] = {
-			{ "lines", r->lines },		/* records counted */
-			{ "split_values", r->nsplit },	/* held, at most max_split */
-			{ "capped", r->capped },	/* counted under _other */
-			{ "skipped", r->skipped },	/* values not numbers */
+			{ "lines", &r->lines },		/* records counted */
+			{ "split_values", &r->nsplit },	/* held, at most max_split */
+			{ "capped", &r->capped },	/* counted under _other */
+			{ "skipped", &r->skipped },	/* values not numbers */
 		};
 
 		for (j = 0; j < sizeof(c) / sizeof(c[0]); j++) {

@@ -90,9 +90,13 @@ void		 derive_emitted(int);
 /* When the next interval ends (monotonic ms); UINT64_MAX: no logmetric. */
 uint64_t	 derive_next_due(void);
 
-/* Each rule's counters, for ferry-tail's self-metrics. */
-void		 derive_counters(void (*)(const char *, uint64_t, void *),
-		    void *);
+/*
+ * Each rule's counters, for ferry-tail's self-metrics: (name, where it is
+ * kept, arg). The places stay valid until derive_free(), so ferry-tail
+ * declares them once (common/selfmetrics.c watches them).
+ */
+void		 derive_counters(void (*)(const char *, const uint64_t *,
+		    void *), void *);
 
 /*
  * A field's value as one part of a metric name, into out (size > 5):

@@ -30,6 +30,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "hash.h"
 #include "log.h"
 #include "progress.h"
 #include "tail.h"
@@ -145,20 +146,10 @@ tfile_turn(const struct tfile *tf)
 	return 1;
 }
 
-static uint64_t
-fnv1a(const unsigned char *p, int len)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-	int		i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/* FNV-1a over the first len bytes of fd: 0 and *fp set, -1 if short. */
+/*
+ * The hash (common/hash.c) of the first len bytes of fd: 0 and *fp set, -1
+ * if short. Checkpoints keep it, so it must not change between versions.
+ */
 int
 tfile_fingerprint(int fd, int len, uint64_t *fp)
 {
@@ -170,7 +161,7 @@ tfile_fingerprint(int fd, int len, uint64_t *fp)
 	}
 	if (pread(fd, buf, (size_t)len, 0) != len)
 		return -1;
-	*fp = fnv1a(buf, len);
+	*fp = hash_bytes(HASH_INIT, buf, (size_t)len);
 	return 0;
 }
 
@@ -422,7 +413,7 @@ tfile_read_gz(struct tfile *tf, const char *path, uint64_t now)
 	if (tf->fplen <= 0 || (z = gzopen(path, "rb")) == NULL)
 		return -1;
 	if (gzread(z, head, (unsigned)tf->fplen) != tf->fplen ||
-	    fnv1a(head, tf->fplen) != tf->fp ||
+	    hash_bytes(HASH_INIT, head, (size_t)tf->fplen) != tf->fp ||
 	    gzseek(z, (z_off_t)tf->off, SEEK_SET) != (z_off_t)tf->off ||
 	    (buf = malloc(READ_QUANTUM)) == NULL)
 		goto out;

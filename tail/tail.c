@@ -41,7 +41,7 @@
 #define BURST_BYTES	(4 << 20) /* a read-up burst this big commits at once */
 #define POLL_MS		250	/* files without an inotify watch */
 #define PASS_MS		20	/* reading, before the timers get a look */
-#define PUBLISH_MS	1000
+#define PUBLISH_MS	1000	/* the counters are looked at this often */
 /* Descriptors of our own: spool, database, inotify, a glob, a copy. */
 #define FD_RESERVE	64
 
@@ -110,17 +110,6 @@ open_spool(char *dir, size_t size)
 		fatalx("cannot make the spool directory");
 	if ((self = selfmetrics_open(conf, dir, "tail")) == NULL)
 		fatalx("cannot open the self-metrics stream in %s", dir);
-}
-
-static void
-open_db(void)
-{
-	char	path[4096];
-
-	if (path_get(path, sizeof(path), PATH_DB) == NULL ||
-	    path_mkdirs(PATH_VAR, 0750) == -1 ||
-	    (db = progress_open(path)) == NULL)
-		fatalx("cannot open the progress database");
 }
 
 static void
@@ -239,66 +228,84 @@ emit_metrics(int all)
 	derive_emitted(ok);
 }
 
-static void
-pub_derived(const char *name, uint64_t v, void *arg)
+static int
+nfiles(const void *arg, uint64_t *v)
 {
-	if (arg != NULL)
-		*(uint64_t *)arg += v;
-	else
-		selfmetrics_add(self, name, v);
+	*v = ((const struct source *)arg)->nfiles;
+	return 1;
+}
+
+/* How far behind the ends of its files a section is: a level, not watched. */
+static int
+lag_bytes(const void *arg, uint64_t *v)
+{
+	const struct source	*src = arg;
+	const struct tfile	*tf;
+	struct stat		 st;
+
+	*v = 0;
+	TAILQ_FOREACH(tf, &src->files, entry)
+		if (stat(tf->path, &st) == 0 &&
+		    (uint64_t)st.st_ino == tf->ino && st.st_size > tf->off)
+			*v += (uint64_t)(st.st_size - tf->off);
+	return 1;
+}
+
+static int
+open_files(const void *arg, uint64_t *v)
+{
+	(void)arg;
+	*v = source_open_files();
+	return 1;
+}
+
+static void
+declare_derived(const char *name, const uint64_t *p, void *arg)
+{
+	(void)arg;
+	(void)selfmetrics_declare(self, name, p, 0);
 }
 
 /* One counter of a log section: log.<NAME>.<what>. */
 static void
-pub(const struct source *src, const char *what, uint64_t v)
+declare(const struct source *src, const char *what, const uint64_t *p)
 {
 	char	name[160];
 
 	snprintf(name, sizeof(name), "log.%s.%s", src->lc->name, what);
-	selfmetrics_add(self, name, v);
+	(void)selfmetrics_declare(self, name, p, 0);
 }
 
-/* Counters as self-metrics: log.<NAME>.<what>, for ferryctl status. */
+/*
+ * Counters as self-metrics: log.<NAME>.<what>, for ferryctl status; when
+ * they moved (looked at each second) and once a minute.
+ */
 static void
-publish_counters(int force)
+declare_counters(void)
 {
-	static uint64_t	 last_sum, last_ms;
 	struct source	*src;
-	struct tfile	*tf;
-	uint64_t	 sum = 0, lag;
-	struct stat	 st;
+	char		 name[160];
 
-	TAILQ_FOREACH(src, &sources, entry)
-		sum += src->c.lines + src->c.records + src->c.cut +
-		    src->c.sampled_out + src->c.rotations + src->c.errors +
-		    src->c.lost_bytes + src->nfiles;
-	derive_counters(pub_derived, &sum);
-	if (!force && sum == last_sum && now_ms - last_ms < 60000)
-		return;
-	last_sum = sum;
-	last_ms = now_ms;
 	TAILQ_FOREACH(src, &sources, entry) {
-		lag = 0;
-		TAILQ_FOREACH(tf, &src->files, entry)
-			if (stat(tf->path, &st) == 0 &&
-			    (uint64_t)st.st_ino == tf->ino && st.st_size > tf->off)
-				lag += (uint64_t)(st.st_size - tf->off);
-		pub(src, "files", src->nfiles);
-		pub(src, "lines", src->c.lines);
-		pub(src, "bytes", src->c.bytes);
-		pub(src, "records", src->c.records);
-		pub(src, "cut", src->c.cut);
-		pub(src, "sampled_out", src->c.sampled_out);
-		pub(src, "rotations", src->c.rotations);
-		pub(src, "lost_bytes", src->c.lost_bytes);
-		pub(src, "errors", src->c.errors);
-		pub(src, "lag_bytes", lag);
+		snprintf(name, sizeof(name), "log.%s.files", src->lc->name);
+		(void)selfmetrics_declare_fn(self, name, nfiles, src, 0);
+		declare(src, "lines", &src->c.lines);
+		declare(src, "bytes", &src->c.bytes);
+		declare(src, "records", &src->c.records);
+		declare(src, "cut", &src->c.cut);
+		declare(src, "sampled_out", &src->c.sampled_out);
+		declare(src, "rotations", &src->c.rotations);
+		declare(src, "lost_bytes", &src->c.lost_bytes);
+		declare(src, "errors", &src->c.errors);
+		snprintf(name, sizeof(name), "log.%s.lag_bytes", src->lc->name);
+		(void)selfmetrics_declare_fn(self, name, lag_bytes, src,
+		    SELFMETRICS_QUIET);
 	}
-	derive_counters(pub_derived, NULL);
-	selfmetrics_add(self, "open_files", source_open_files());
-	selfmetrics_add(self, "spool.memory", spool_in_memory(tspool));
-	if (selfmetrics_write(self, clock_wall()) == -1)
-		log_warn("self-metrics write");
+	derive_counters(declare_derived, NULL);
+	(void)selfmetrics_declare_fn(self, "open_files", open_files, NULL,
+	    SELFMETRICS_QUIET);
+	(void)selfmetrics_declare_fn(self, "spool.memory",
+	    selfmetrics_spool_memory, tspool, 0);
 }
 
 struct timers {
@@ -354,7 +361,7 @@ run_timers(struct timers *t)
 	if (now_ms >= derive_next_due())
 		emit_metrics(0);
 	if (now_ms >= t->publish_due) {
-		publish_counters(0);
+		(void)selfmetrics_publish(self, now_ms, 0);
 		t->publish_due = now_ms + PUBLISH_MS;
 	}
 }
@@ -437,7 +444,8 @@ stop(void)
 	/* The interval under way, short: a restart loses none of its counts. */
 	emit_metrics(1);
 	sync_and_commit();
-	publish_counters(1);
+	(void)selfmetrics_publish(self, now_ms, 1);
+	selfmetrics_forget(self);
 	while ((src = TAILQ_FIRST(&sources)) != NULL) {
 		TAILQ_REMOVE(&sources, src, entry);
 		source_free(src);
@@ -457,7 +465,8 @@ main(int argc, char *argv[])
 		fatalx("signals");
 	fd_limit();
 	open_spool(dir, sizeof(dir));
-	open_db();
+	if ((db = progress_open_db()) == NULL)
+		fatalx("cannot open the progress database");
 	/* Before our writer starts a segment: what the last one left. */
 	if (checkpoint_init(db, dir, conf->spool.memory_dir) == -1)
 		fatalx("cannot read the checkpoints");
@@ -470,6 +479,7 @@ main(int argc, char *argv[])
 		fatalx_config("%s", err);
 	buf_init(&metrics, 0);
 	open_sources();
+	declare_counters();
 	now_ms = clock_mono_ms();
 	first_scan();
 

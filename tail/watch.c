@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "tail.h"
 
@@ -55,10 +56,11 @@ watch_fd(void)
 	return ifd;
 }
 
+/* A watch's slot: the tree's one hash (common/hash.c) of its descriptor. */
 static size_t
 hash(int wd)
 {
-	return ((unsigned)wd * 2654435761u) & (nslots - 1);
+	return (size_t)hash_bytes(HASH_INIT, &wd, sizeof(wd)) & (nslots - 1);
 }
 
 static struct slot *

@@ -38,7 +38,7 @@
 #include "procfs.h"
 #include "progress.h"
 #include "rate.h"
-#include "spool.h"
+#include "spoolseg.h"
 
 #define MAXPROCS	64
 #define MAXOUTPUTS	64

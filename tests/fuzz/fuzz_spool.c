@@ -1,5 +1,5 @@
 /*
- * Fuzz target for spool segments read back (common/spool.c): what the
+ * Fuzz target for spool segments read back (common/spoolread.c): what the
  * forwarder and ferryctl tail read after a crash, a power loss or a
  * stranger's bytes left segments torn, truncated or corrupt.
  *
@@ -25,6 +25,8 @@
 #include "conf.h"
 #include "fuzz.h"
 #include "spool.h"
+#include "spoolread.h"
+#include "spoolseg.h"
 
 #define SEGS	4
 

@@ -183,11 +183,11 @@ render_metrics(int all)
 static uint64_t	lines_counter;
 
 static void
-take_lines(const char *name, uint64_t v, void *arg)
+take_lines(const char *name, const uint64_t *v, void *arg)
 {
 	(void)arg;
 	if (strcmp(name, "logmetric.lm.lines") == 0)
-		lines_counter = v;
+		lines_counter = *v;
 }
 
 /* The spool: each record checked, then kept or (now and then) refused. */

@@ -534,6 +534,21 @@ class CarbonCRelay(Peer):
     def program(cls):
         return _which("carbon-c-relay")
 
+    def start(self, timeout=START_TIMEOUT, wait=True):
+        """
+        carbon-c-relay 3.7.3 now and then dies of SIGSEGV in its first
+        moments (seen with two workers, and with one on a loaded machine):
+        its bug, not what a test is about; it is started again, three times
+        at most.
+        """
+        for attempt in range(3):
+            try:
+                return super().start(timeout, wait)
+            except AssertionError as e:
+                if "exited -11 during start" not in str(e) or attempt == 2:
+                    raise
+        return self
+
     def configure(self):
         if self.forward_to:
             members = " ".join("%s:%d" % (h, p) for h, p in self.forward_to)

@@ -19,7 +19,7 @@
 
 #include "backlog.h"
 #include "progress.h"
-#include "spool.h"
+#include "spoolseg.h"
 
 struct fixture {
 	char		 dir[64];

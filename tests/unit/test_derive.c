@@ -208,10 +208,10 @@ test_events(void **state)
 static uint64_t	counted;
 
 static void
-sum_counter(const char *name, uint64_t v, void *arg)
+sum_counter(const char *name, const uint64_t *v, void *arg)
 {
 	if (strcmp(name, arg) == 0)
-		counted = v;
+		counted = *v;
 }
 
 static uint64_t

@@ -414,6 +414,23 @@ test_patience(void **state)
  * cursor there and drop those records from the batch; a retry then sends
  * only the rest.
  */
+/* A stream extends a batch's worth at a time: each piece committed alone. */
+static void
+test_streaming_extends_a_batch_at_a_time(void **state)
+{
+	struct fixture	*f = *state;
+	size_t		 from;
+
+	f->o.npos = 1;
+	spool_records = 35;
+	output_tick(&f->o, 1000, 0);
+	assert_int_equal(f->o.batch.n, 10);
+	assert_int_equal(output_extend(&f->o, &from, 1), 10);
+	assert_int_equal(output_extend(&f->o, &from, 1), 10);
+	assert_int_equal(output_extend(&f->o, &from, 1), 5);
+	assert_int_equal(f->o.batch.n, 35);
+}
+
 static void
 test_streaming_commits_the_acknowledged_part(void **state)
 {
@@ -427,7 +444,7 @@ test_streaming_commits_the_acknowledged_part(void **state)
 	spool_records = 25;
 	output_tick(&f->o, 1000, 0);
 	first = output_mark(&f->o);
-	assert_int_equal(output_extend(&f->o, &from), 15);
+	assert_int_equal(output_extend(&f->o, &from, 0), 15);
 	assert_int_equal(from, first);
 	second = output_mark(&f->o);
 	assert_int_equal(f->o.batch.n, 25);
@@ -464,6 +481,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patience, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_streaming_extends_a_batch_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_streaming_commits_the_acknowledged_part, setup, teardown),
 	};

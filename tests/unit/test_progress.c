@@ -501,6 +501,39 @@ test_output_set_each(void **state)
 	progress_close(p);
 }
 
+/* The rows as an array, found by name: what periodic and ferry-fleet read. */
+static void
+test_outputs_as_array(void **state)
+{
+	struct fixture			*f = *state;
+	struct progress			*p = open_db(f);
+	struct output_state		 os, *v;
+	const struct output_state	*got;
+	size_t				 n;
+
+	assert_int_equal(progress_outputs(p, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(output_state_find(v, n, "hg"));
+	free(v);
+	memset(&os, 0, sizeof(os));
+	strlcpy(os.name, "carbon", sizeof(os.name));
+	strlcpy(os.state, "sending", sizeof(os.state));
+	assert_int_equal(progress_output_set(p, &os), 0);
+	strlcpy(os.name, "hg", sizeof(os.name));
+	strlcpy(os.state, "retrying", sizeof(os.state));
+	os.sent = 42;
+	assert_int_equal(progress_output_set(p, &os), 0);
+	assert_int_equal(progress_outputs(p, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_non_null(got = output_state_find(v, n, "hg"));
+	assert_string_equal(got->state, "retrying");
+	assert_int_equal(got->sent, 42);
+	assert_non_null(output_state_find(v, n, "carbon"));
+	assert_null(output_state_find(v, n, "carbo"));
+	free(v);
+	progress_close(p);
+}
+
 static void
 count_output(const struct output_state *os, void *arg)
 {
@@ -775,6 +808,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_prune_in_a_transaction_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail_path_rises_and_prunes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discovered_set_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outputs_as_array, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /*
- * test_spool: the spool segments of common/spool.c, writer and reader.
+ * test_spool: the spool segments: common/spool.c the writer, spoolread.c
+ * the reader, spoolseg.c their names and the listing.
  *
  * Each test runs in its own temporary directory (mkdtemp under /tmp, removed
  * afterwards). A crash is simulated the way it looks on disk: a segment whose
@@ -28,6 +29,8 @@
 #include "clock.h"
 #include "conf.h"
 #include "spool.h"
+#include "spoolread.h"
+#include "spoolseg.h"
 
 struct fixture {
 	char	dir[64];
@@ -160,7 +163,7 @@ list_stream(const char *dir, const char *stream, struct spool_seg *out,
 
 /*
  * A reader trusts "no later segment yet" for a few milliseconds (see
- * next_seq_throttled() in spool.c); a line that may sit in a segment made
+ * next_seq_throttled() in spoolread.c); a line that may sit in a segment made
  * since is asked for once more after moving the clock past that.
  */
 static void
@@ -375,7 +378,7 @@ test_list_no_segments(void **state)
 	size_t			 n = 7;
 
 	/*
-	 * Regression (fixed): common/spool.c spool_list() ends with qsort(segs, n, ...) where
+	 * Regression (fixed): spool_list() (common/spoolseg.c now) ends with qsort(segs, n, ...) where
 	 * segs is NULL when the directory holds no segment (n == 0). qsort's
 	 * base is declared nonnull, so the sanitized build aborts with "null
 	 * pointer passed as argument 1" (spool.c:149): every spool_open() on a
