@@ -487,8 +487,8 @@ glob_quote(const char *path, char *out, size_t size)
 }
 
 /* Is path one of a discovered source's files? (a section's: always) */
-static int
-still_listed(const struct source *src, const char *path)
+int
+source_lists(const struct source *src, const char *path)
 {
 	size_t	i;
 
@@ -530,7 +530,7 @@ source_scan(struct source *src, int first_start)
 		next = TAILQ_NEXT(tf, entry);
 		if (tf->seen || tf->rotated || glob_short)
 			continue;
-		if (!still_listed(src, tf->pc->path))
+		if (!source_lists(src, tf->pc->path))
 			tf->released = 1;
 		else
 			rotated_away(src, tf, now);

@@ -184,6 +184,8 @@ struct tfile	*source_find(struct source *, uint64_t, uint64_t);
 void		 source_start(struct source *, struct tfile *, int64_t, int);
 /* A discovered source's files now (copied); its files no longer there go. */
 int		 source_set_paths(struct source *, char *const *, size_t);
+/* Is path the source's? A section's glob: any; a discovered source: named. */
+int		 source_lists(const struct source *, const char *);
 
 /* recover.c */
 void		 source_recover(struct source *);

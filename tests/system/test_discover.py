@@ -238,6 +238,23 @@ def wait_discovered(f, nginx, paths, formats=None):
     return got[0]
 
 
+def held(pid, folder):
+    """The files under folder that process pid holds open."""
+    out = []
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("%s/" % folder):
+            out.append(target)
+    return out
+
+
 def spool_records(f, path):
     """The log records of path in the spool's "tail" stream, in order."""
     out = []
@@ -343,12 +360,13 @@ def test_reload_and_stop(start_ferry, nginx):
                                                    5 + len(MIX)))
     assert f.child_pid("tail") == tail_pid, "ferry-tail restarted"
 
-    # nginx goes: nothing is discovered, its files are let go.
+    # nginx goes: nothing is discovered, its files are let go (ferry-tail
+    # holds none open: the counters would count the other tests' too).
+    assert held(tail_pid, nginx.dir), "ferry-tail follows none of them"
     nginx.stop()
     wait_discovered(f, nginx, [])
-    wait_for(lambda: any(d.get("path") for d in discovered(f)) or
-             f.counters("tail").get("log.nginx.files") == 0,
-             TIMEOUT, what="the source's files let go")
+    wait_for(lambda: not held(tail_pid, nginx.dir), TIMEOUT,
+             what="ferry-tail to let nginx's files go")
     # Back: the files resume at their checkpoints, no line twice.
     nginx.start()
     wait_discovered(f, nginx, [nginx.access, nginx.site, nginx.extra])
@@ -562,3 +580,26 @@ def test_rotation_by_rename_and_reopen(start_ferry, nginx):
     assert nginx.lines(nginx.site), "nginx did not reopen site.log"
     wait_arrived(f, nginx.site, nginx.lines(rotated) +
                  nginx.lines(nginx.site))
+
+
+def test_files_let_go_stay_let_go(start_ferry, start_peer, nginx):
+    """
+    Files let go when their nginx stopped are not taken up again as
+    "rotated while ferry-tail was down" when another nginx is found:
+    they wait, checkpointed, for their own nginx.
+    """
+    f = discovering(start_ferry)
+    tail_pid = f.child_pid("tail")
+    nginx.start()
+    wait_discovered(f, nginx, [nginx.access, nginx.site])
+    for p in MIX:
+        nginx.get(p)
+    wait_arrived(f, nginx.site, nginx.wait_lines(nginx.site, len(MIX)))
+    nginx.stop()
+    wait_discovered(f, nginx, [])
+    wait_for(lambda: not held(tail_pid, nginx.dir), TIMEOUT,
+             what="ferry-tail to let nginx's files go")
+    other = start_peer(Nginx, name="nginx2")
+    wait_discovered(f, other, [other.access, other.site])
+    assert held(tail_pid, other.dir)
+    assert not held(tail_pid, nginx.dir), held(tail_pid, nginx.dir)
