@@ -242,16 +242,16 @@ say_notes(struct service *s, struct found *f)
 /*
  * The paths of s into its source, made the first time it has some. A
  * source whose service went keeps its name and counters, following
- * nothing; when the service is found again (here, or at a later start),
- * its files, and what rotated while they were not followed, are taken up
- * at once from their checkpoints. At start the first scans do that.
+ * nothing. Paths found (again), here or at a later start, are taken up at
+ * once from their checkpoints, with what rotated at them while they were
+ * not followed; at start the first scans do that.
  */
 static int
 set_paths(struct service *s, int first)
 {
 	char	**paths;
 	size_t	  i;
-	int	  rc, was_empty;
+	int	  rc;
 
 	if (s->src == NULL && s->nlogs == 0)
 		return 0;
@@ -270,10 +270,9 @@ set_paths(struct service *s, int first)
 			    "of memory", s->name);
 		TAILQ_INSERT_TAIL(&sources, s->src, entry);
 	}
-	was_empty = s->src->nnamed == 0;
 	rc = source_set_paths(s->src, paths, s->nlogs);
 	free(paths);
-	if (rc == 0 && !first && was_empty && s->nlogs > 0) {
+	if (rc == 0 && !first && s->nlogs > 0) {
 		source_scan(s->src, 0);
 		source_recover(s->src);
 	}
