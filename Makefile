@@ -57,15 +57,15 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 # A unit test links libferry.a and, for a module of a program's folder,
 # that program's files listed here (as the fuzz targets below do).
 UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
-test_parser_EXTRA := tail/parser.c
+test_parser_EXTRA := tail/parser.c tail/logformat.c
 test_histo_EXTRA := tail/histo.c
-test_derive_EXTRA := tail/derive.c tail/parser.c tail/histo.c
+test_derive_EXTRA := tail/derive.c tail/parser.c tail/histo.c tail/logformat.c
 # Fuzz targets: tests/fuzz/fuzz_NAME.c, linked with libferry.a and, for a
 # parser that lives in a program's folder, that program's files listed here.
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 fuzz_collector_EXTRA := collectors/printed.c collectors/line.c collectors/bucket.c
 fuzz_sink_EXTRA := sink/ingest.c sink/query.c sink/glob.c sink/store.c
-fuzz_tail_EXTRA := tail/file.c tail/pipeline.c tail/derive.c tail/parser.c tail/histo.c
+fuzz_tail_EXTRA := tail/file.c tail/pipeline.c tail/derive.c tail/parser.c tail/histo.c tail/logformat.c
 # ferry-sink's page (sink/ui/) is compiled in: tools/embed writes its files as
 # C arrays, so the sink ships as one binary and the page cannot drift from it.
 UI_FILES   := $(sort $(wildcard sink/ui/*))

@@ -31,7 +31,7 @@ carbon-c-relay collectd-core logrotate sqlite3 cppcheck time curl
 libhiredis-dev libpcre2-dev zlib1g-dev python3-pytest-xdist
 redis-server rsyslog graphite-carbon python3-whisper victoria-metrics clickhouse-server
 dpkg-dev lintian rpm rpmlint debootstrap debian-archive-keyring systemd man-db iproute2
-etcd-server etcd-client
+etcd-server etcd-client nginx
 chromium fonts-dejavu-core
 clang clang-tidy libclang-rt-dev valgrind"
 missing=""

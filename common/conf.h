@@ -208,6 +208,12 @@ struct ferry_conf {
 		double		 partial_line_wait;
 	} tail;
 
+	/* Log sources ferry-tail finds from running services. */
+	struct discover_conf {
+		int		 nginx;
+		double		 interval;	/* their metrics' */
+	} discover;
+
 	struct periodic_conf {
 		char		*heartbeat_url;
 		double		 heartbeat_interval;

@@ -399,6 +399,8 @@ static const struct conf_section sections[] = {
 	    "records every interval, PREFIX.HOSTNAME.NAME.COUNTER, with "
 	    "splits, gauges and summaries of its named groups."),
 	SINGLE("tail", "Following log files, ferry-tail."),
+	SINGLE("discover", "Log files found from the services running here: "
+	    "ferry-tail looks every tail.rescan_interval."),
 	SINGLE("collectors", "Collectors and the drop directory, "
 	    "ferry-collectors; the defaults of every collector."),
 	TITLED("collector", struct collector_conf, struct ferry_conf,
@@ -633,6 +635,13 @@ static const struct conf_key table[] = {
 	SECONDS("tail", "partial_line_wait", TOP(tail.partial_line_wait), "5",
 	    0, 3600, TAIL, "seconds a last line without a newline waits for "
 	    "one"),
+
+	BOOL("discover", "nginx", TOP(discover.nginx), "false", TAIL,
+	    "follow the access logs of every running nginx, found in the "
+	    "configuration it runs, with their formats' parsers"),
+	SECONDS("discover", "interval", TOP(discover.interval), "10", 1, 86400,
+	    TAIL, "seconds between two emissions of the discovered logs' "
+	    "metrics (SERVICE.requests, by status class, and summaries)"),
 
 	SECONDS("collectors", "interval", TOP(collectors.interval), "10", 0.1,
 	    86400, COLL, "seconds between a collector's runs"),

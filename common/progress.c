@@ -96,7 +96,9 @@ static const char schema[] =
 	"  PRIMARY KEY (dev, ino)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS tail_path (log TEXT NOT NULL, "
 	"  path TEXT NOT NULL, next INTEGER NOT NULL, updated INTEGER NOT NULL, "
-	"  PRIMARY KEY (log, path)) WITHOUT ROWID;";
+	"  PRIMARY KEY (log, path)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS discovered (service TEXT NOT NULL, "
+	"  path TEXT, format TEXT, origin TEXT, note TEXT, updated INTEGER);";
 
 /* Set by a failed open when the file was not a usable database. */
 static int	progress_last_corrupt;
@@ -693,6 +695,90 @@ progress_tail_path_prune(struct progress *p, int64_t before)
 
 	sqlite3_bind_int64(st, 1, before);
 	return progress_step_done(p, st);
+}
+
+/*
+ * The discovered rows are written when what ferry-tail found changes and
+ * read by ferryctl status: rarely, so their statements are prepared per
+ * call, and a database that has no such table yet (ferry-tail has not
+ * run since the version that makes it) reads as having no rows.
+ */
+static int
+discovered_add(struct progress *p, sqlite3_stmt *st,
+    const struct discovered_row *r)
+{
+	sqlite3_bind_text(st, 1, r->service, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->format, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->note, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, r->updated);
+	return progress_step_done(p, st);
+}
+
+int
+progress_discovered_set(struct progress *p, const char *service,
+    const struct discovered_row *rows, size_t n)
+{
+	sqlite3_stmt	*del = NULL, *ins = NULL;
+	size_t		 i;
+	int		 rc = -1;
+
+	if (sqlite3_prepare_v2(p->db, "DELETE FROM discovered WHERE "
+	    "service = ?", -1, &del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(p->db, "INSERT INTO discovered (service, path, "
+	    "format, origin, note, updated) VALUES (?, ?, ?, ?, ?, ?)", -1,
+	    &ins, NULL) != SQLITE_OK) {
+		log_warnx("%s: prepare: %s", p->path, sqlite3_errmsg(p->db));
+		goto out;
+	}
+	if (progress_begin(p) == -1)
+		goto out;
+	sqlite3_bind_text(del, 1, service, -1, SQLITE_STATIC);
+	if (progress_step_done(p, del) == -1)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (discovered_add(p, ins, &rows[i]) == -1)
+			goto fail;
+	rc = progress_commit(p);
+	goto out;
+fail:
+	(void)progress_rollback(p);
+out:
+	sqlite3_finalize(del);
+	sqlite3_finalize(ins);
+	return rc;
+}
+
+int
+progress_discovered_each(struct progress *p,
+    void (*fn)(const struct discovered_row *, void *), void *arg)
+{
+	sqlite3_stmt		*st;
+	struct discovered_row	 r;
+	int			 rc;
+
+	if (sqlite3_prepare_v2(p->db, "SELECT service, path, format, origin, "
+	    "note, updated FROM discovered ORDER BY service, rowid", -1, &st,
+	    NULL) != SQLITE_OK)
+		return strstr(sqlite3_errmsg(p->db), "no such table") != NULL ?
+		    0 : -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&r, 0, sizeof(r));
+		copy_text(r.service, sizeof(r.service), st, 0);
+		copy_text(r.path, sizeof(r.path), st, 1);
+		copy_text(r.format, sizeof(r.format), st, 2);
+		copy_text(r.origin, sizeof(r.origin), st, 3);
+		copy_text(r.note, sizeof(r.note), st, 4);
+		r.updated = sqlite3_column_int64(st, 5);
+		fn(&r, arg);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -136,6 +136,26 @@ int		 progress_tail_path_each(struct progress *,
 int		 progress_tail_path_prune(struct progress *, int64_t);
 
 /*
+ * What ferry-tail found running (tail/discover.c), for ferryctl status:
+ * a log it follows (path set), or a note on what it skipped (path "").
+ */
+struct discovered_row {
+	char		service[64];
+	char		path[1024];
+	char		format[64];
+	char		origin[1200];	/* "nginx[PID] FILE:LINE" */
+	char		note[512];
+	int64_t		updated;	/* wall seconds */
+};
+
+/* Replace the rows of service with these n, in one transaction. */
+int		 progress_discovered_set(struct progress *, const char *,
+		    const struct discovered_row *, size_t);
+/* Each row, by service; none when ferry-tail never wrote any. */
+int		 progress_discovered_each(struct progress *,
+		    void (*)(const struct discovered_row *, void *), void *);
+
+/*
  * Housekeeping (ferry-periodic). Each deletes, in one transaction, the rows
  * of the names its list does not hold, and returns how many rows went, or
  * -1. progress_prune_outputs(keep, n): cursor and output rows of outputs

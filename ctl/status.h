@@ -7,7 +7,8 @@
  *
  * A section is added the same way: read what it needs in the gathering,
  * name its reasons in the judging, and print it in both renderings. The
- * log sections are one such section of their own (status_logs.c).
+ * log sections are one such section of their own (status_logs.c), the log
+ * sources ferry-tail discovered another (status_discover.c).
  */
 #ifndef FERRY_CTL_STATUS_H
 #define FERRY_CTL_STATUS_H
@@ -61,6 +62,9 @@ struct snapshot {
 	size_t			 ncounters;
 	/* One per conf->logs[], from ferry-tail's counters; NULL: none */
 	struct log_stats	*logs;
+	/* What ferry-tail discovered running, from ferry.db */
+	struct discovered_row	*disc;
+	size_t			 ndisc;
 	uint64_t		 disk_bytes, mem_bytes;
 	size_t			 nsegs;
 	int			 failed;	/* out of memory while reading */
@@ -108,5 +112,12 @@ void		 status_logs_health(struct snapshot *);
 void		 status_logs_print(const struct snapshot *);
 /* ,"logs":[...] (null when the configuration does not load). */
 void		 status_logs_json(const struct snapshot *);
+
+/* status_discover.c: the log sources ferry-tail discovered */
+/* snap->disc from ferry.db: 0, or -1. */
+int		 status_discover_read(struct snapshot *, struct progress *);
+void		 status_discover_print(const struct snapshot *);
+/* ,"discovered":[...] */
+void		 status_discover_json(const struct snapshot *);
 
 #endif

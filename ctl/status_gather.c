@@ -99,7 +99,8 @@ gather(const struct ctl *ctl, struct snapshot *snap)
 	if ((db = progress_open_ro(path)) == NULL)
 		return -1;
 	if (progress_proc_each(db, add_proc, snap) == -1 ||
-	    progress_output_each(db, add_output, snap) == -1 || snap->failed) {
+	    progress_output_each(db, add_output, snap) == -1 ||
+	    status_discover_read(snap, db) == -1 || snap->failed) {
 		progress_close(db);
 		return -1;
 	}
@@ -206,6 +207,7 @@ status_free(struct snapshot *snap)
 	free(snap->outs);
 	free(snap->counters);
 	free(snap->logs);
+	free(snap->disc);
 }
 
 static void

@@ -11,6 +11,8 @@
  *               run started (a daemon: when it last printed) and how long
  *               that run took;
  *   logs        each configured log section (status_logs.c);
+ *   discovered  the log files ferry-tail found running services write
+ *               (status_discover.c);
  *   spool       its size on disk and in memory, against the caps.
  */
 #include <inttypes.h>
@@ -65,6 +67,7 @@ status_render_text(const struct snapshot *snap)
 	print_spool(snap);
 	print_collectors(snap);
 	status_logs_print(snap);
+	status_discover_print(snap);
 }
 
 static void
@@ -460,6 +463,7 @@ status_render_json(const struct snapshot *snap)
 	print_json_receiver(snap);
 	print_json_collectors(snap);
 	status_logs_json(snap);
+	status_discover_json(snap);
 	printf(",\"spool\":{\"bytes\":%" PRIu64 ",\"max_size\":", snap->disk_bytes);
 	if (snap->conf != NULL)
 		printf("%" PRIu64, snap->conf->spool.max_size);

@@ -75,11 +75,11 @@ enabled_always(const struct ferry_conf *conf)
 	return 1;
 }
 
-/* ferry-tail runs when there is a log section to follow. */
+/* ferry-tail runs when there is a log section to follow, or to find. */
 static int
 enabled_tail(const struct ferry_conf *conf)
 {
-	return conf->nlogs > 0;
+	return conf->nlogs > 0 || conf->discover.nginx;
 }
 
 /* ferry-fleet runs when a fleet section names etcd. */

@@ -15,8 +15,10 @@
  * stream's open segment, which the forwarder never deletes.
  *
  * Rows are read once at start, into memory, and let go after the first
- * scans; a row whose file is no longer followed is kept a week (a file
- * that comes back, a glob edited back) and then deleted.
+ * scans, but for those of discovered sources (discover.c), which may be
+ * found again at any time, and which keep the rows of the files they let
+ * go (checkpoint_park()); a row whose file is no longer followed is kept
+ * a week (a file that comes back, a glob edited back) and then deleted.
  *
  * The row of a file let go (rotated and read, deleted) is deleted with it,
  * so each path also keeps, in a row of its own (tail_path), the number
@@ -40,6 +42,7 @@
 #include "tail.h"
 
 #define KEEP_S	(7 * 86400)	/* a row no file claims, kept this long */
+#define GONE	(-1)		/* a row's updated: deleted, in memory still */
 
 static struct progress		*db;
 static struct tail_checkpoint	*rows;
@@ -50,6 +53,10 @@ static uint64_t			 committed_seq, committed_off;
 /* Each path's next number as ferry.db had it, kept for the whole run. */
 static struct tail_path		*paths;
 static size_t			 npaths;
+static int			 walking;	/* checkpoint_each() runs */
+
+static int	changed(const struct tfile *);
+static void	add_path(const struct tail_path *, void *);
 
 
 static void
@@ -70,9 +77,24 @@ row(uint64_t dev, uint64_t ino)
 	size_t	i;
 
 	for (i = 0; i < nrows; i++)
-		if (rows[i].dev == dev && rows[i].ino == ino)
+		if (rows[i].dev == dev && rows[i].ino == ino &&
+		    rows[i].updated != GONE)
 			return &rows[i];
 	return NULL;
+}
+
+/* Rows marked GONE out of the array (not while checkpoint_each() runs). */
+static void
+compact(void)
+{
+	size_t	i, kept = 0;
+
+	if (walking)
+		return;
+	for (i = 0; i < nrows; i++)
+		if (rows[i].updated != GONE)
+			rows[kept++] = rows[i];
+	nrows = kept;
 }
 
 /* "DEV:INO" of a record. */
@@ -231,15 +253,24 @@ checkpoint_each(const char *name, void (*fn)(const struct tail_checkpoint *,
 {
 	size_t	i;
 
+	walking++;
 	for (i = 0; i < nrows; i++)
-		if (strcmp(rows[i].log, name) == 0)
+		if (strcmp(rows[i].log, name) == 0 && rows[i].updated != GONE)
 			fn(&rows[i], arg);
+	walking--;
+	compact();
 }
 
 void
 checkpoint_forget(const struct tfile *tf)
 {
-	uint64_t	*nf;
+	struct tail_checkpoint	*t;
+	uint64_t		*nf;
+
+	if ((t = row(tf->dev, tf->ino)) != NULL) {
+		t->updated = GONE;
+		compact();
+	}
 
 	if ((nf = reallocarray(forget, nforget + 2, sizeof(*nf))) == NULL)
 		return;
@@ -251,7 +282,8 @@ checkpoint_forget(const struct tfile *tf)
 void
 checkpoint_drop(const struct tail_checkpoint *ck)
 {
-	struct tail_path	tp;
+	struct tail_checkpoint	*t;
+	struct tail_path	 tp;
 
 	memset(&tp, 0, sizeof(tp));
 	strlcpy(tp.log, ck->log, sizeof(tp.log));
@@ -261,6 +293,58 @@ checkpoint_drop(const struct tail_checkpoint *ck)
 	if (progress_tail_path_set(db, &tp) == -1 ||
 	    progress_tail_delete(db, ck->dev, ck->ino) == -1)
 		log_warnx("the checkpoint of %s could not be deleted", ck->path);
+	add_path(&tp, NULL);
+	/* Not looked for again when its source is found again. */
+	if ((t = row(ck->dev, ck->ino)) != NULL) {
+		t->updated = GONE;
+		compact();
+	}
+}
+
+/* tf's row, at offset and line. */
+static void
+row_of(const struct tfile *tf, int64_t offset, int64_t line, int64_t now,
+    struct tail_checkpoint *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->dev = tf->dev;
+	tc->ino = tf->ino;
+	tc->fp = tf->fp;
+	tc->fplen = tf->fplen;
+	strlcpy(tc->log, tf->src->lc->name, sizeof(tc->log));
+	/*
+	 * The path its lines are numbered under, not the name it has now: a
+	 * file found renamed at a start (app.log.1) would otherwise be
+	 * numbered under that name at the next start, its lines filed in the
+	 * sink as another file's; and the path's next number is read back
+	 * from these rows. At a start, the file is looked for beside it under
+	 * a rotated name (app.log.1, app.log-20261203), which works from the
+	 * path however often it was renamed since.
+	 */
+	strlcpy(tc->path, tf->pc->path, sizeof(tc->path));
+	tc->offset = offset;
+	tc->line = line;
+	tc->updated = now;
+}
+
+int
+checkpoint_settled(const struct tfile *tf)
+{
+	return tf->count_to < 0 && !changed(tf);
+}
+
+void
+checkpoint_park(const struct tfile *tf)
+{
+	struct tail_checkpoint	 tc, *t;
+
+	if (tf->ck_off < 0)
+		return;
+	row_of(tf, tf->ck_off, tf->ck_line, clock_wall(), &tc);
+	if ((t = row(tf->dev, tf->ino)) != NULL)
+		*t = tc;
+	else
+		add_row(&tc, NULL);
 }
 
 /* Has tf moved since its row was written? (counting files have no row) */
@@ -294,27 +378,9 @@ commit_file(struct tfile *tf, uint64_t seq, uint64_t off, int64_t now)
 
 	if (!changed(tf))
 		return 0;	/* nothing new: the row stands */
-	memset(&tc, 0, sizeof(tc));
-	tc.dev = tf->dev;
-	tc.ino = tf->ino;
-	tc.fp = tf->fp;
-	tc.fplen = tf->fplen;
-	strlcpy(tc.log, tf->src->lc->name, sizeof(tc.log));
-	/*
-	 * The path its lines are numbered under, not the name it has now: a
-	 * file found renamed at a start (app.log.1) would otherwise be
-	 * numbered under that name at the next start, its lines filed in the
-	 * sink as another file's; and the path's next number is read back
-	 * from these rows. At a start, the file is looked for beside it under
-	 * a rotated name (app.log.1, app.log-20261203), which works from the
-	 * path however often it was renamed since.
-	 */
-	strlcpy(tc.path, tf->pc->path, sizeof(tc.path));
-	tc.offset = tf->done_off;
-	tc.line = tf->done_line;
+	row_of(tf, tf->done_off, tf->done_line, now, &tc);
 	tc.spool_seq = seq;
 	tc.spool_off = off;
-	tc.updated = now;
 	if (progress_tail_set(db, &tc) == -1)
 		return -1;
 	tf->ck_off = tf->done_off;
@@ -411,10 +477,11 @@ checkpoint_lag(void)
 
 /*
  * After the first scans: rows no file claims and older than KEEP_S go,
- * and the rest are let go from memory.
+ * and the rest are let go from memory, but those of the logs keep()
+ * names (discovered sources, found again any time).
  */
 void
-checkpoint_cleanup(void)
+checkpoint_cleanup(int (*keep)(const char *))
 {
 	struct source	*src;
 	struct tfile	*tf;
@@ -423,16 +490,6 @@ checkpoint_cleanup(void)
 	size_t		 i;
 	int		 claimed;
 
-	for (i = 0; i < nrows; i++) {
-		claimed = 0;
-		TAILQ_FOREACH(src, &sources, entry)
-			TAILQ_FOREACH(tf, &src->files, entry)
-				claimed |= tf->dev == rows[i].dev &&
-				    tf->ino == rows[i].ino;
-		if (!claimed && now - rows[i].updated > KEEP_S &&
-		    progress_tail_delete(db, rows[i].dev, rows[i].ino) == -1)
-			break;
-	}
 	/*
 	 * What the rows said of each path stays known for the run: a file
 	 * that comes to a path no file is at now numbers on.
@@ -443,8 +500,26 @@ checkpoint_cleanup(void)
 		tp.next = rows[i].line;
 		add_path(&tp, NULL);
 	}
+	for (i = 0; i < nrows; i++) {
+		claimed = 0;
+		TAILQ_FOREACH(src, &sources, entry)
+			TAILQ_FOREACH(tf, &src->files, entry)
+				claimed |= tf->dev == rows[i].dev &&
+				    tf->ino == rows[i].ino;
+		if (!claimed && now - rows[i].updated > KEEP_S) {
+			if (progress_tail_delete(db, rows[i].dev,
+			    rows[i].ino) == -1)
+				break;
+			rows[i].updated = GONE;
+		}
+	}
 	(void)progress_tail_path_prune(db, now - KEEP_S);
-	free(rows);
-	rows = NULL;
-	nrows = 0;
+	for (i = 0; i < nrows; i++)
+		if (!keep(rows[i].log))
+			rows[i].updated = GONE;
+	compact();
+	if (nrows == 0) {
+		free(rows);
+		rows = NULL;
+	}
 }

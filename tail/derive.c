@@ -18,6 +18,13 @@
  * and the overflow counter too once it has been used. Values are cut at
  * SPLIT_VALUE_MAX - 1 bytes (values that differ only beyond are one).
  *
+ * A discovered service's standard metrics (discover.h) are one more rule,
+ * made at run time in a place derive_init() kept for it: it has no parser
+ * of its own, since each of its files has its own format; its records are
+ * cut by the function pipeline.c gives with each (derive_file()), and its
+ * fields found by name in what that gives (the place of each remembered,
+ * checked with one comparison).
+ *
  * Counters and summaries start again at each interval. A metric is
  * stamped with the end of its interval, in wall-clock seconds; two
  * intervals never share a second (the sink keeps one point a name and a
@@ -33,6 +40,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "discover.h"
 #include "hash.h"
 #include "log.h"
 #include "record.h"
@@ -76,6 +84,7 @@ struct gauge {
 
 struct summary {
 	int		 field;
+	int		 hint;		/* by file: where it was last found */
 	struct histo	*h;
 };
 
@@ -89,6 +98,8 @@ struct metric_rule {
 	uint64_t			 count, other;	/* this interval */
 	int				 other_seen;
 	int				 split;		/* its field, -1 none */
+	int				 split_hint;	/* by file: as summary's */
+	int				 by_file;	/* no slot: discovered */
 	struct split_value		*tab;
 	size_t				 tabsize;
 	uint64_t			 nsplit;	/* a counter: see derive_counters() */
@@ -106,7 +117,20 @@ struct derive_set {
 	const char		 *text;
 	size_t			  len;
 	uint64_t		  serial;
+	/* A discovered file's record, cut by its format (derive_file()). */
+	derive_file_parse	  parse;
+	struct tfile		 *tf;
+	uint64_t		  fserial;
+	int			  fmatched;
+	struct fields		  ff;
 };
+
+/* The rules of discovered services: room kept, and their configuration. */
+#define DISCOVERED_MAX	4
+static struct logmetric_conf	 dconf[DISCOVERED_MAX];
+static size_t			 ndconf, dconf_room;
+static const struct ferry_conf	*cur_conf;
+static uint64_t			 init_now, init_wall;
 
 static struct slot		*slots;
 static size_t			 nslots;
@@ -242,12 +266,17 @@ derive_init(const struct ferry_conf *conf, uint64_t now, uint64_t wall_ms,
 {
 	size_t	i, n = conf->nevents + conf->nlogmetrics;
 
-	nslots = nevents = nmetrics = 0;
+	nslots = nevents = nmetrics = ndconf = 0;
+	/* Room for the standard metrics of each discoverer enabled. */
+	dconf_room = conf->discover.nginx ? 1 : 0;
+	cur_conf = conf;
+	init_now = now;
+	init_wall = wall_ms;
 	buf_init(&ev_head.text, 0);
 	if ((slots = calloc(n + 1, sizeof(*slots))) == NULL ||
 	    (events = calloc(conf->nevents + 1, sizeof(*events))) == NULL ||
-	    (metrics = calloc(conf->nlogmetrics + 1, sizeof(*metrics))) ==
-	    NULL) {
+	    (metrics = calloc(conf->nlogmetrics + dconf_room + 1,
+	    sizeof(*metrics))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -280,6 +309,9 @@ derive_free(void)
 	free(slots);
 	free(events);
 	free(metrics);
+	for (i = 0; i < ndconf; i++)
+		free(dconf[i].summary);
+	ndconf = dconf_room = 0;
 	buf_free(&ev_head.text);
 	slots = NULL;
 	events = NULL;
@@ -332,6 +364,95 @@ derive_counts(const struct derive_set *s)
 	return s != NULL && s->nmr > 0;
 }
 
+/* The rule of a discovered service: its configuration, its tables. */
+static struct metric_rule *
+discovered_rule(const char *service, const struct discover_metrics *dm)
+{
+	struct logmetric_conf	*mc;
+	struct metric_rule	*r;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < nmetrics; i++)
+		if (metrics[i].by_file &&
+		    strcmp(metrics[i].mc->name, service) == 0)
+			return &metrics[i];
+	if (ndconf == dconf_room)
+		return NULL;
+	while (dm->summary[n] != NULL)
+		n++;
+	mc = &dconf[ndconf];
+	memset(mc, 0, sizeof(*mc));
+	mc->name = (char *)service;
+	mc->counter = (char *)dm->counter;
+	mc->split = (char *)(dm->split != NULL ? dm->split : "");
+	mc->max_split = 16;		/* status classes, and a few odd ones */
+	mc->interval = cur_conf->discover.interval;
+	if ((mc->summary = calloc(n + 1, sizeof(*mc->summary))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		mc->summary[i] = (char *)dm->summary[i];
+	mc->nsummary = n;
+	ndconf++;
+	r = &metrics[nmetrics];
+	memset(r, 0, sizeof(*r));
+	r->mc = mc;
+	r->by_file = 1;
+	r->split = r->split_hint = -1;
+	snprintf(r->base, sizeof(r->base), "%s.%s.%s.", cur_conf->prefix,
+	    cur_conf->hostname, service);
+	for (r->tabsize = 2; r->tabsize < 2 * (size_t)mc->max_split;)
+		r->tabsize *= 2;
+	if ((r->tab = calloc(r->tabsize, sizeof(*r->tab))) == NULL ||
+	    (r->gauge = calloc(1, sizeof(*r->gauge))) == NULL ||
+	    (r->summary = calloc(n + 1, sizeof(*r->summary))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		r->summary[i].field = r->summary[i].hint = -1;
+		if ((r->summary[i].h = malloc(sizeof(struct histo))) == NULL)
+			return NULL;
+		histo_init(r->summary[i].h);
+	}
+	r->interval_ms = (uint64_t)(mc->interval * 1000);
+	r->due = init_now + r->interval_ms - init_wall % r->interval_ms;
+	nmetrics++;
+	return r;
+}
+
+int
+derive_discovered(struct derive_set **sp, const char *service,
+    const struct discover_metrics *dm)
+{
+	struct derive_set	*s = *sp;
+	struct metric_rule	*r, **nr;
+	size_t			 i;
+
+	if ((r = discovered_rule(service, dm)) == NULL)
+		return -1;
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL ||
+		    (s->ev = calloc(1, sizeof(struct event_rule *))) == NULL) {
+			derive_set_free(s);
+			return -1;
+		}
+		*sp = s;
+	}
+	for (i = 0; i < s->nmr; i++)
+		if (s->mr[i] == r)
+			return 0;
+	if ((nr = reallocarray(s->mr, s->nmr + 2, sizeof(struct metric_rule *))) == NULL)
+		return -1;
+	s->mr = nr;
+	s->mr[s->nmr++] = r;
+	return 0;
+}
+
+void
+derive_file(struct derive_set *s, derive_file_parse parse, struct tfile *tf)
+{
+	s->parse = parse;
+	s->tf = tf;
+}
+
 void
 derive_begin(struct derive_set *s, const char *text, size_t len)
 {
@@ -342,6 +463,46 @@ derive_begin(struct derive_set *s, const char *text, size_t len)
 	s->serial = ++serial;
 	for (i = 0; i < s->nev; i++)
 		s->ev[i]->pending = 0;
+}
+
+/* The record under way cut by its file's format: once, whoever asks. */
+static const struct fields *
+file_parsed(struct derive_set *s)
+{
+	if (s->fserial != s->serial) {
+		s->fserial = s->serial;
+		s->fmatched = s->parse != NULL &&
+		    s->parse(s->tf, s->text, s->len, &s->ff) == 1;
+	}
+	return s->fmatched ? &s->ff : NULL;
+}
+
+/* The place of a field in fl, looked for where it was last (*hint). */
+static int
+field_at(const struct fields *fl, const char *name, int *hint)
+{
+	size_t	i;
+
+	if (*hint >= 0 && (size_t)*hint < fl->n &&
+	    strcmp(fl->v[*hint].name, name) == 0)
+		return *hint;
+	for (i = 0; i < fl->n; i++)
+		if (strcmp(fl->v[i].name, name) == 0)
+			return *hint = (int)i;
+	return -1;
+}
+
+/* A discovered rule's fields, in the format of the record under way. */
+static void
+file_fields(struct metric_rule *r, const struct fields *fl)
+{
+	size_t	i;
+
+	if (r->mc->split[0] != '\0')
+		r->split = field_at(fl, r->mc->split, &r->split_hint);
+	for (i = 0; i < r->mc->nsummary; i++)
+		r->summary[i].field = field_at(fl, r->mc->summary[i],
+		    &r->summary[i].hint);
 }
 
 /* The record under way parsed by slot: once, whoever asks first. */
@@ -478,6 +639,8 @@ metric_count(struct metric_rule *r, const struct fields *fl)
 		r->gauge[i].set = 1;
 	}
 	for (i = 0; i < r->mc->nsummary; i++) {
+		if (r->summary[i].field < 0)
+			continue;	/* a discovered file's format lacks it */
 		if (number(&fl->v[r->summary[i].field], &v) == -1) {
 			r->skipped++;
 			continue;
@@ -496,9 +659,17 @@ derive_handled(struct derive_set *s, int kept)
 		s->ev[i]->records += s->ev[i]->pending;
 		s->ev[i]->pending = 0;
 	}
-	for (i = 0; i < s->nmr; i++)
-		if ((fl = parsed(s, s->mr[i]->slot)) != NULL)
+	for (i = 0; i < s->nmr; i++) {
+		if (s->mr[i]->by_file) {
+			if ((fl = file_parsed(s)) != NULL) {
+				file_fields(s->mr[i], fl);
+				metric_count(s->mr[i], fl);
+			}
+		} else if ((fl = parsed(s, s->mr[i]->slot)) != NULL)
 			metric_count(s->mr[i], fl);
+	}
+	s->parse = NULL;
+	s->tf = NULL;
 }
 
 /* "BASE<what> <value> <ts>\n"; a value that is not finite is left out. */

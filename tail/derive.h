@@ -26,8 +26,15 @@
 
 struct buf;
 struct ferry_conf;
+struct fields;
 struct log_fields;
 struct derive_set;
+struct discover_metrics;
+struct tfile;
+
+/* How a discovered file's record is cut by its own format (discover.h). */
+typedef int	(*derive_file_parse)(struct tfile *, const char *, size_t,
+		    struct fields *);
 
 /*
  * Every rule of the configuration, its parser made; intervals start at
@@ -43,6 +50,20 @@ struct derive_set *derive_set_for(const char *);
 void		 derive_set_free(struct derive_set *);
 /* Whether the set counts records (logmetric rules): it sees every one. */
 int		 derive_counts(const struct derive_set *);
+
+/*
+ * The standard metrics of a discovered service (discover.h), made once as
+ * one logmetric rule named after the service, and added to *set (made if
+ * NULL): its records are cut by their own file's format, through the
+ * parse function derive_file() gives with each. 0, or -1 when no room
+ * was kept for it (derive_init: one per discoverer the configuration
+ * enables) or memory ran out.
+ */
+int		 derive_discovered(struct derive_set **, const char *,
+		    const struct discover_metrics *);
+/* The file of the record about to begin, and how to cut it by its format. */
+void		 derive_file(struct derive_set *, derive_file_parse,
+		    struct tfile *);
 
 /*
  * One record of the set's source, as it goes to the spool (its text

@@ -11,10 +11,10 @@
  * (PCRE2's match or depth limit, on a pathological line) is "no match":
  * a hostile line costs its rule that line, nothing more.
  *
- * format: a log format by name; no format is known yet, so every name is
- * refused. tail/logformat.c plugs in here as one more kind: its parse,
- * logformat_parse(); its field, logformat_field(); its free,
- * logformat_free(); made by logformat_builtin(name).
+ * format: a log format by name (tail/logformat.c: nginx_combined,
+ * nginx_main, apache_common, apache_combined), its variables the fields:
+ * its parse is logformat_parse(), its field logformat_field(). A field a
+ * line does not allow (status_class of a status "abc") is there, empty.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "logformat.h"
 #include "parser.h"
 
 struct regex_parser {
@@ -173,12 +174,57 @@ regex_new(const char *pattern, char *err, size_t errlen)
 	return &rp->p;
 }
 
-/* A log format by name: none is known yet. */
+struct format_parser {
+	struct parser		 p;		/* first: what the seam sees */
+	struct logformat	*lf;
+};
+
+static int
+format_parse(const struct parser *p, const char *s, size_t len,
+    struct fields *out)
+{
+	return logformat_parse(((const struct format_parser *)p)->lf, s, len,
+	    out);
+}
+
+static int
+format_field(const struct parser *p, const char *name)
+{
+	return logformat_field(((const struct format_parser *)p)->lf, name);
+}
+
+static void
+format_free(struct parser *p)
+{
+	struct format_parser	*fp = (struct format_parser *)p;
+
+	logformat_free(fp->lf);
+	free(fp);
+}
+
+static const struct parser_ops format_ops = {
+	"format", format_parse, format_field, format_free
+};
+
+/* A log format by name. */
 static struct parser *
 format_new(const char *name, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "format \"%s\": unknown format", name);
-	return NULL;
+	struct format_parser	*fp;
+
+	if ((fp = calloc(1, sizeof(*fp))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	fp->p.ops = &format_ops;
+	if ((fp->lf = logformat_builtin(name)) == NULL) {
+		snprintf(err, errlen, "format \"%s\": unknown format (known: "
+		    "nginx_combined, nginx_main, apache_common, "
+		    "apache_combined)", name);
+		free(fp);
+		return NULL;
+	}
+	return &fp->p;
 }
 
 struct parser *

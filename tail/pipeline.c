@@ -220,8 +220,11 @@ finish(struct tfile *tf, const char *s, size_t len, int64_t off, int64_t end,
 		handled(tf, end, line + nlines);
 		return 0;
 	}
-	if (src->derive != NULL)
+	if (src->derive != NULL) {
 		derive_begin(src->derive, s, len);
+		if (src->parse_file != NULL)	/* a discovered file */
+			derive_file(src->derive, src->parse_file, tf);
+	}
 	if (!kept) {
 		src->c.sampled_out++;
 		derive_handled(src->derive, 0);

@@ -285,7 +285,13 @@ recover_row(const struct tail_checkpoint *ck, void *arg)
 	size_t			 i;
 	int			 ours, kind, found = 0, rc_glob;
 
-	if (source_find(src, ck->dev, ck->ino) != NULL)
+	/*
+	 * A discovered source's row of a path the service does not log to
+	 * now (its files released, their rows kept) waits for the path to
+	 * be found again: its file is not rotated, only not followed.
+	 */
+	if (source_find(src, ck->dev, ck->ino) != NULL ||
+	    !source_lists(src, ck->path))
 		return;
 	memset(&cz, 0, sizeof(cz));
 	strlcpy(dirbuf, ck->path, sizeof(dirbuf));

@@ -130,9 +130,33 @@ source_free(struct source *src)
 		free(pc->path);
 		free(pc);
 	}
+	(void)source_set_paths(src, NULL, 0);
 	pipeline_free(src);
 	derive_set_free(src->derive);
 	free(src);
+}
+
+int
+source_set_paths(struct source *src, char *const *paths, size_t n)
+{
+	char	**np = NULL;
+	size_t	  i;
+
+	if (n > 0 && (np = calloc(n, sizeof(*np))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((np[i] = strdup(paths[i])) == NULL) {
+			while (i > 0)
+				free(np[--i]);
+			free(np);
+			return -1;
+		}
+	for (i = 0; i < src->nnamed; i++)
+		free(src->named[i]);
+	free(src->named);
+	src->named = np;
+	src->nnamed = n;
+	return 0;
 }
 
 struct tfile *
@@ -381,6 +405,7 @@ found(struct source *src, const char *path, const struct stat *st,
 			tf->renamed = 1;
 		}
 		tf->rotated = 0;
+		tf->released = 0;
 		tf->seen = 1;
 		return;
 	}
@@ -419,23 +444,20 @@ glob_error(const char *path, int error)
 	return 0;
 }
 
-void
-source_scan(struct source *src, int first_start)
+/* The files a glob matches now, and the directories it reaches watched. */
+static void
+scan_glob(struct source *src, const char *pattern, int first_start,
+    uint64_t now)
 {
-	struct tfile	*tf, *next;
 	struct stat	 st;
 	glob_t		 g;
-	uint64_t	 now = tail_now();
 	size_t		 i;
 	int		 rc;
 
-	TAILQ_FOREACH(tf, &src->files, entry)
-		tf->seen = 0;
-	glob_short = 0;
-	rc = glob(src->lc->path, GLOB_NOSORT | GLOB_BRACE, glob_error, &g);
+	rc = glob(pattern, GLOB_NOSORT | GLOB_BRACE, glob_error, &g);
 	if (rc != 0 && rc != GLOB_NOMATCH) {
 		glob_short = 1;
-		log_warnx("log %s: cannot expand %s", src->lc->name, src->lc->path);
+		log_warnx("log %s: cannot expand %s", src->lc->name, pattern);
 		src->c.errors++;
 	}
 	for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
@@ -447,18 +469,72 @@ source_scan(struct source *src, int first_start)
 	}
 	if (rc == 0)
 		globfree(&g);
+	watch_dir(pattern);
+}
+
+/* A file's name as a glob that matches it alone. */
+static void
+glob_quote(const char *path, char *out, size_t size)
+{
+	size_t	n = 0;
+
+	for (; *path != '\0' && n + 2 < size; path++) {
+		if (strchr("*?[]{}\\", *path) != NULL)
+			out[n++] = '\\';
+		out[n++] = *path;
+	}
+	out[n] = '\0';
+}
+
+/* Is path one of a discovered source's files? (a section's: always) */
+int
+source_lists(const struct source *src, const char *path)
+{
+	size_t	i;
+
+	if (!src->discovered)
+		return 1;
+	for (i = 0; i < src->nnamed; i++)
+		if (strcmp(src->named[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+void
+source_scan(struct source *src, int first_start)
+{
+	struct tfile	*tf, *next;
+	char		 pattern[8192];
+	uint64_t	 now = tail_now();
+	size_t		 i;
+
+	TAILQ_FOREACH(tf, &src->files, entry)
+		tf->seen = 0;
+	glob_short = 0;
+	if (!src->discovered)
+		scan_glob(src, src->lc->path, first_start, now);
+	for (i = 0; i < src->nnamed; i++) {
+		glob_quote(src->named[i], pattern, sizeof(pattern));
+		scan_glob(src, pattern, first_start, now);
+	}
 	/*
 	 * A glob that could not read a directory for want of resources
 	 * (EMFILE: glob() then just finds nothing there) does not mean the
 	 * files went: taking them for rotated away would read each again as
 	 * a new file when the next scan finds it, numbering its lines twice.
+	 * A discovered file whose path the service no longer logs to is not
+	 * rotated either: it is read to its end and let go with its
+	 * checkpoint kept, so it resumes there if the service comes back.
 	 */
 	for (tf = TAILQ_FIRST(&src->files); tf != NULL; tf = next) {
 		next = TAILQ_NEXT(tf, entry);
-		if (!tf->seen && !tf->rotated && !glob_short)
+		if (tf->seen || tf->rotated || glob_short)
+			continue;
+		if (!source_lists(src, tf->pc->path))
+			tf->released = 1;
+		else
 			rotated_away(src, tf, now);
 	}
-	watch_dir(src->lc->path);
 	src->scanned = 1;
 }
 
@@ -498,6 +574,28 @@ source_read(struct source *src, uint64_t now, int *more)
 	return 0;
 }
 
+/*
+ * A released file read to its end (or closed there and not written
+ * since) whose position is committed: let go, its checkpoint kept in
+ * memory and in ferry.db, where it resumes when it is followed again.
+ */
+static int
+release(struct source *src, struct tfile *tf)
+{
+	if (!(at_rest(tf) || (tf->fd == -1 && !tf->dirty)) ||
+	    !checkpoint_settled(tf))
+		return 0;
+	checkpoint_park(tf);
+	if (tf->fd != -1)
+		nopen--;
+	log_debug("log %s: %s let go at byte %lld: no longer the service's",
+	    src->lc->name, tf->path, (long long)tf->off);
+	TAILQ_REMOVE(&src->files, tf, entry);
+	src->nfiles--;
+	tfile_free(tf);
+	return 1;
+}
+
 /* Timers: partial lines, multiline records, idle and rotated files. */
 void
 source_expire(struct source *src, uint64_t now)
@@ -509,6 +607,8 @@ source_expire(struct source *src, uint64_t now)
 		next = TAILQ_NEXT(tf, entry);
 		tfile_flush_partial(tf, now, 0);
 		(void)pipeline_flush(tf, now, 0);
+		if (tf->released && release(src, tf))
+			continue;
 		/* Closed by make_room() at its end, and not written since. */
 		if (tf->rotated && tf->fd == -1 && tf->drained && !tf->dirty) {
 			if (stat(tf->path, &st) == 0 &&

@@ -14,6 +14,12 @@
  * record: parser.h, fields.h), histo.c (summaries), watch.c (inotify,
  * with stat polling when it is not there), checkpoint.c (where each file
  * stands in ferry.db, and the spool's own tail at start).
+ *
+ * Discovery (discover.h): discover.c runs the discoverers (one file each:
+ * discover_nginx.c, with nginxconf.c reading nginx's configuration) with
+ * every rescan, and keeps a source per service found, whose files are the
+ * paths found (source->named) rather than a glob's; logformat.c cuts a
+ * line of such a file into fields by its format.
  */
 #ifndef FERRY_TAIL_H
 #define FERRY_TAIL_H
@@ -33,6 +39,8 @@
 struct ferry_conf;
 struct log_conf;
 struct derive_set;
+struct fields;
+struct logformat;
 struct progress;
 struct spool;
 struct tail_checkpoint;
@@ -75,12 +83,25 @@ struct pathctr {
 	int64_t			 gone, gone_ck;
 	int			 order;		/* files that have been at it */
 	TAILQ_HEAD(, tfile)	 members;
+	/* A discovered path's format (discover.c), as of discover_gen. */
+	const struct logformat	*format;
+	uint64_t		 format_gen;
 };
 
-/* One log "NAME" section. */
+/*
+ * One log "NAME" section, or a discovered service's files (discover.c):
+ * then lc is made by discovery and named lists the files, which scans
+ * look for instead of a glob.
+ */
 struct source {
 	TAILQ_ENTRY(source)	 entry;
 	const struct log_conf	*lc;
+	int			 discovered;	/* made by discover.c */
+	/* Discovered: a record cut by its file's format (discover_parse()). */
+	int			(*parse_file)(struct tfile *, const char *,
+				    size_t, struct fields *);
+	char			**named;	/* discovered: its files */
+	size_t			 nnamed;
 	char			 key[256];	/* systail.NAME.HOST unless set */
 	char			**attrs;
 	size_t			 nattrs;
@@ -121,6 +142,8 @@ struct tfile {
 	int64_t			 ck_off, ck_line;	/* as last committed; -1 never */
 	int			 renamed;	/* its path changed since the commit */
 	int			 rotated;	/* its name is gone: drain, let go */
+	int			 released;	/* no longer its source's: drain,
+						   let go, checkpoint kept */
 	int			 drained;	/* rotated, and read to its end since */
 	int			 seen;		/* found by the last scan */
 	int			 wd;		/* inotify watch; -1 none (polled) */
@@ -159,6 +182,10 @@ void		 source_expire(struct source *, uint64_t);
 struct tfile	*source_find(struct source *, uint64_t, uint64_t);
 /* Where a newly found file starts (its checkpoint, its end, its start). */
 void		 source_start(struct source *, struct tfile *, int64_t, int);
+/* A discovered source's files now (copied); its files no longer there go. */
+int		 source_set_paths(struct source *, char *const *, size_t);
+/* Is path the source's? A section's glob: any; a discovered source: named. */
+int		 source_lists(const struct source *, const char *);
 
 /* recover.c */
 void		 source_recover(struct source *);
@@ -210,9 +237,14 @@ int		 checkpoint_init(struct progress *, const char *, const char *);
 const struct tail_checkpoint *checkpoint_find(uint64_t, uint64_t);
 int		 checkpoint_commit(void);
 void		 checkpoint_forget(const struct tfile *);
+/* Has every line of tf handled so far its checkpoint committed? */
+int		 checkpoint_settled(const struct tfile *);
+/* Keep tf's committed checkpoint in memory, for when its file comes back. */
+void		 checkpoint_park(const struct tfile *);
 /* A row whose file is gone for good: deleted, its path's number kept. */
 void		 checkpoint_drop(const struct tail_checkpoint *);
-void		 checkpoint_cleanup(void);
+/* After the first scans; the rows of logs keep() says are kept in memory. */
+void		 checkpoint_cleanup(int (*)(const char *));
 int		 checkpoint_known_log(const char *);
 int64_t		 checkpoint_path_next(const char *);
 void		 checkpoint_each(const char *, void (*)(const struct tail_checkpoint *,

@@ -323,6 +323,15 @@ test_derive_rules_restart_tail_only(void **state)
 }
 
 static void
+test_discover_restarts_tail_only(void **state)
+{
+	assert_int_equal(diff_extra(*state, "discover { nginx = true }\n"),
+	    CONFDIFF_TAIL);
+	assert_int_equal(diff_extra(*state, "discover { interval = 5 }\n"),
+	    CONFDIFF_TAIL);
+}
+
+static void
 test_receiver_port_restarts_receiver_only(void **state)
 {
 	assert_int_equal(diff_text(*state, edit("tcp_port = 12003",
@@ -466,7 +475,7 @@ test_conf_structs_unchanged_since_classified(void **state)
 		    "fields rows in common/confkeys.c", #type,		\
 		    sizeof(type), (n));					\
 } while (0)
-	SIZE_IS(struct ferry_conf, 552);
+	SIZE_IS(struct ferry_conf, 568);
 	SIZE_IS(struct receiver_conf, 48);
 	SIZE_IS(struct spool_conf, 40);
 	SIZE_IS(struct forwarder_conf, 72);
@@ -482,6 +491,7 @@ test_conf_structs_unchanged_since_classified(void **state)
 	SIZE_IS(struct periodic_conf, 24);
 	SIZE_IS(struct sink_conf, 32);
 	SIZE_IS(struct fleet_conf, 88);
+	SIZE_IS(struct discover_conf, 16);
 #undef SIZE_IS
 }
 
@@ -505,6 +515,7 @@ main(void)
 		T(test_forwarder_section_restarts_forwarder_only),
 		T(test_log_changes_restart_tail_only),
 		T(test_derive_rules_restart_tail_only),
+		T(test_discover_restarts_tail_only),
 		T(test_receiver_port_restarts_receiver_only),
 		T(test_receiver_max_line_sizes_forwarder_batches),
 		T(test_api_key_touches_its_readers),

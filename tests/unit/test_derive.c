@@ -20,6 +20,8 @@
 #include "conf.h"
 #include "record.h"
 #include "../../tail/derive.h"
+#include "../../tail/discover.h"
+#include "../../tail/logformat.h"
 
 static char	*filter_app[] = { "systail.app" };
 static char	*groups_t[] = { "t" };
@@ -412,6 +414,103 @@ test_flood_stays_capped(void **state)
 	derive_set_free(s);
 }
 
+/*
+ * A discovered file's format, as discover_parse() would cut its records:
+ * tf stands for the file, here the format itself.
+ */
+static int
+parse_by_format(struct tfile *tf, const char *s, size_t len,
+    struct fields *out)
+{
+	return logformat_parse((const struct logformat *)(void *)tf, s, len,
+	    out);
+}
+
+/*
+ * A discovered service's standard metrics: one rule, made at run time,
+ * whose records are cut by their own file's format; a field a format
+ * lacks is no summary of it, a line of another shape is not counted.
+ */
+static void
+test_discovered(void **state)
+{
+	static const char *const summary[] = { "request_time",
+	    "body_bytes_sent", NULL };
+	static const struct discover_metrics dm = { "requests",
+	    "status_class", summary };
+	static const struct point want[] = {
+		{ "servers.web1.nginx.requests", 4 },
+		{ "servers.web1.nginx.requests.2xx", 2 },
+		{ "servers.web1.nginx.requests.4xx", 1 },
+		{ "servers.web1.nginx.requests.5xx", 1 },
+		{ "servers.web1.nginx.request_time.count", 2 },
+		{ "servers.web1.nginx.request_time.sum", 0.75 },
+		{ "servers.web1.nginx.request_time.min", 0.25 },
+		{ "servers.web1.nginx.request_time.max", 0.5 },
+		{ "servers.web1.nginx.request_time.p50", 0.25 },
+		{ "servers.web1.nginx.request_time.p90", 0.5 },
+		{ "servers.web1.nginx.request_time.p99", 0.5 },
+		{ "servers.web1.nginx.body_bytes_sent.count", 4 },
+		{ "servers.web1.nginx.body_bytes_sent.sum", 1110 },
+		{ "servers.web1.nginx.body_bytes_sent.min", 0 },
+		{ "servers.web1.nginx.body_bytes_sent.max", 1000 },
+		{ "servers.web1.nginx.body_bytes_sent.p50", 10 },
+		{ "servers.web1.nginx.body_bytes_sent.p90", 1000 },
+		{ "servers.web1.nginx.body_bytes_sent.p99", 1000 },
+		/* The configured rule, which took none of these. */
+		{ "servers.web1.req.requests", 0 },
+		{ "servers.web1.req.t.count", 0 },
+		{ "servers.web1.req.t.sum", 0 },
+	};
+	struct logformat	*timed, *comb;
+	struct derive_set	*s = NULL;
+	char			 err[256], *out;
+	const char		*lines[] = {
+		"200 10 0.25", "503 1000 0.5", "garbage",
+	};
+	size_t			 i;
+
+	(void)state;
+	derive_free();
+	setup_conf(3);
+	conf.discover.nginx = 1;
+	conf.discover.interval = 10;
+	assert_int_equal(derive_init(&conf, 50000, 1000000, err, sizeof(err)),
+	    0);
+	assert_non_null(timed = logformat_nginx("$status $body_bytes_sent "
+	    "$request_time", err, sizeof(err)));
+	assert_non_null(comb = logformat_builtin("nginx_combined"));
+	assert_int_equal(derive_discovered(&s, "nginx", &dm), 0);
+	assert_non_null(s);
+	assert_int_equal(derive_discovered(&s, "nginx", &dm), 0);	/* once */
+	assert_true(derive_counts(s));
+	/* No room for a second service. */
+	assert_int_equal(derive_discovered(&s, "apache", &dm), -1);
+	for (i = 0; i < 3; i++) {
+		derive_begin(s, lines[i], strlen(lines[i]));
+		derive_file(s, parse_by_format, (struct tfile *)(void *)timed);
+		derive_handled(s, 1);
+	}
+	/* Another file, in combined: no request_time there. */
+	for (i = 0; i < 2; i++) {
+		const char	*l = i == 0 ? "::1 - - [03/Dec/2026:10:00:00 "
+		    "+0000] \"GET / HTTP/1.1\" 200 100 \"-\" \"-\"" :
+		    "::1 - - [03/Dec/2026:10:00:00 +0000] \"GET /x HTTP/1.1\" "
+		    "404 0 \"-\" \"-\"";
+
+		derive_begin(s, l, strlen(l));
+		derive_file(s, parse_by_format, (struct tfile *)(void *)comb);
+		derive_handled(s, i == 0);	/* sampled out: counted too */
+	}
+	out = render(60000, 1010, 1);
+	assert_points(out, want, NPOINTS(want));
+	free(out);
+	assert_int_equal(counter("logmetric.nginx.lines"), 4);
+	derive_set_free(s);
+	logformat_free(timed);
+	logformat_free(comb);
+}
+
 int
 main(void)
 {
@@ -426,6 +525,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stamps_never_repeat, setup,
 		    teardown),
 		cmocka_unit_test(test_name_part),
+		cmocka_unit_test_setup_teardown(test_discovered, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_flood_stays_capped, setup,
 		    teardown),
 	};

@@ -154,6 +154,33 @@ test_match_limit_is_no_match(void **state)
 	parser_free(p);
 }
 
+/* format = NAME: a log format's variables, numbered once, are the fields. */
+static void
+test_format(void **state)
+{
+	static const char	 line[] = "192.0.2.4 - - [03/Dec/2026:10:00:00 "
+	    "+0000] \"GET /a HTTP/1.1\" 503 12 \"-\" \"curl\"";
+	struct parser		*p;
+	struct fields		 f;
+	char			 err[256];
+	int			 st, sc;
+
+	(void)state;
+	assert_non_null(p = parser_new("", "nginx_combined", err, sizeof(err)));
+	assert_string_equal(p->ops->kind, "format");
+	assert_true((st = parser_field(p, "status")) >= 0);
+	assert_true((sc = parser_field(p, "status_class")) >= 0);
+	assert_int_equal(parser_field(p, "request_time"), -1);
+	assert_int_equal(parser_parse(p, line, sizeof(line) - 1, &f), 1);
+	assert_string_equal(f.v[st].name, "status");
+	assert_memory_equal(f.v[st].p, "503", 3);
+	assert_memory_equal(f.v[sc].p, "5xx", 3);
+	assert_int_equal(parser_parse(p, "not a line", 10, &f), 0);
+	parser_free(p);
+	assert_non_null(p = parser_new("", "apache_common", err, sizeof(err)));
+	parser_free(p);
+}
+
 int
 main(void)
 {
@@ -164,6 +191,7 @@ main(void)
 		cmocka_unit_test(test_duplicate_names_one_field),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_match_limit_is_no_match),
+		cmocka_unit_test(test_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

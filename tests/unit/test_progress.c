@@ -120,7 +120,8 @@ test_open_creates_schema(void **state)
 	assert_int_equal(access(f->db, F_OK), 0);
 	query_text(f->db, "SELECT name FROM sqlite_master WHERE type = 'table' "
 	    "ORDER BY name", buf, sizeof(buf));
-	assert_string_equal(buf, "cursor,output,output_end,process,tail,tail_path");
+	assert_string_equal(buf, "cursor,discovered,output,output_end,process,"
+	    "tail,tail_path");
 	query_text(f->db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	progress_close(p);
@@ -714,6 +715,74 @@ test_tail_path_rises_and_prunes(void **state)
 	progress_close(p);
 }
 
+struct disc_seen {
+	char	text[1024];
+	int	n;
+};
+
+static void
+collect_disc(const struct discovered_row *r, void *arg)
+{
+	struct disc_seen	*s = arg;
+	char			 one[3000];
+
+	snprintf(one, sizeof(one), "%s|%s|%s|%s|%s|%lld;", r->service, r->path,
+	    r->format, r->origin, r->note, (long long)r->updated);
+	strlcat(s->text, one, sizeof(s->text));
+	s->n++;
+}
+
+/*
+ * What ferry-tail discovered: a service's rows replaced whole, another's
+ * kept; read in order; a database made before the table reads as empty.
+ */
+static void
+test_discovered_set_each(void **state)
+{
+	struct fixture		*f = *state;
+	struct progress		*p = open_db(f), *ro;
+	struct discovered_row	 rows[2];
+	struct disc_seen	 seen;
+	sqlite3			*h;
+
+	memset(rows, 0, sizeof(rows));
+	strlcpy(rows[0].service, "nginx", sizeof(rows[0].service));
+	strlcpy(rows[0].path, "/var/log/nginx/access.log", sizeof(rows[0].path));
+	strlcpy(rows[0].format, "combined", sizeof(rows[0].format));
+	strlcpy(rows[0].origin, "nginx[7] /etc/nginx/nginx.conf:40",
+	    sizeof(rows[0].origin));
+	rows[0].updated = 100;
+	strlcpy(rows[1].service, "nginx", sizeof(rows[1].service));
+	strlcpy(rows[1].note, "syslog, not a file", sizeof(rows[1].note));
+	rows[1].updated = 100;
+	assert_int_equal(progress_discovered_set(p, "nginx", rows, 2), 0);
+	strlcpy(rows[0].service, "apache", sizeof(rows[0].service));
+	assert_int_equal(progress_discovered_set(p, "apache", rows, 1), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(progress_discovered_each(p, collect_disc, &seen), 0);
+	assert_string_equal(seen.text, "apache|/var/log/nginx/access.log|"
+	    "combined|nginx[7] /etc/nginx/nginx.conf:40||100;"
+	    "nginx|/var/log/nginx/access.log|combined|nginx[7] "
+	    "/etc/nginx/nginx.conf:40||100;nginx||||syslog, not a file|100;");
+	/* Replaced whole: nginx gone, apache stays. */
+	assert_int_equal(progress_discovered_set(p, "nginx", NULL, 0), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(progress_discovered_each(p, collect_disc, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	progress_close(p);
+
+	/* A database without the table (an older ferry's): no rows. */
+	assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DROP TABLE discovered", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_non_null(ro = progress_open_ro(f->db));
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(progress_discovered_each(ro, collect_disc, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	progress_close(ro);
+}
+
 int
 main(void)
 {
@@ -738,6 +807,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_output_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_in_a_transaction_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail_path_rises_and_prunes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discovered_set_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outputs_as_array, setup, teardown),
 	};
 
