@@ -39,6 +39,8 @@ enum stmt_id {
 	ST_TAIL_PATH_SET,
 	ST_TAIL_PATH_EACH,
 	ST_TAIL_PATH_PRUNE,
+	ST_HOLD_SET,
+	ST_HOLD_GET,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -73,6 +75,8 @@ static const char *stmt_sql[ST_COUNT] = {
 	    "next = max(next, excluded.next), updated = excluded.updated",
 	[ST_TAIL_PATH_EACH] = "SELECT log, path, next, updated FROM tail_path",
 	[ST_TAIL_PATH_PRUNE] = "DELETE FROM tail_path WHERE updated < ?",
+	[ST_HOLD_SET] = "INSERT OR REPLACE INTO spool_hold (stream, seq) VALUES (?, ?)",
+	[ST_HOLD_GET] = "SELECT seq FROM spool_hold WHERE stream = ?",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -97,6 +101,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tail_path (log TEXT NOT NULL, "
 	"  path TEXT NOT NULL, next INTEGER NOT NULL, updated INTEGER NOT NULL, "
 	"  PRIMARY KEY (log, path)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS spool_hold (stream TEXT PRIMARY KEY, "
+	"  seq INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS discovered (service TEXT NOT NULL, "
 	"  path TEXT, format TEXT, origin TEXT, note TEXT, updated INTEGER);";
 
@@ -695,6 +701,34 @@ progress_tail_path_prune(struct progress *p, int64_t before)
 
 	sqlite3_bind_int64(st, 1, before);
 	return progress_step_done(p, st);
+}
+
+int
+progress_hold_set(struct progress *p, const char *stream, uint64_t seq)
+{
+	sqlite3_stmt	*st = p->st[ST_HOLD_SET];
+
+	sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	return progress_step_done(p, st);
+}
+
+int
+progress_hold_get(struct progress *p, const char *stream, uint64_t *seq)
+{
+	sqlite3_stmt	*st = p->st[ST_HOLD_GET];
+	int		 rc;
+
+	sqlite3_bind_text(st, 1, stream, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*seq = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_warnx("%s: %s", p->path, sqlite3_errmsg(p->db));
+		return -1;
+	}
+	return rc == SQLITE_ROW;
 }
 
 /*

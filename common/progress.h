@@ -136,6 +136,15 @@ int		 progress_tail_path_each(struct progress *,
 int		 progress_tail_path_prune(struct progress *, int64_t);
 
 /*
+ * A spool stream's hold: its writer still needs the segments from seq on
+ * (ferry-tail reads back, at a start, what it wrote after its last
+ * checkpoint), so the forwarder deletes none of them, passed or not.
+ * progress_hold_get: 1 and *seq when the stream has one, 0 when not.
+ */
+int		 progress_hold_set(struct progress *, const char *, uint64_t);
+int		 progress_hold_get(struct progress *, const char *, uint64_t *);
+
+/*
  * What ferry-tail found running (tail/discover.c), for ferryctl status:
  * a log it follows (path set), or a note on what it skipped (path "").
  */

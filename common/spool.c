@@ -33,6 +33,7 @@
 #define SPOOL_WBUF	(128 * 1024)	/* writer: coalesce into large writes */
 #define PROBE_MS	1000	/* in memory: how often to try the disk again */
 #define WRITEBACK_BYTES	(1 << 20) /* a burst: writeback started each megabyte */
+#define UNSYNCED_MAX	8	/* finished segments awaiting the next sync */
 
 struct spool {
 	char		 dir[4096];
@@ -49,6 +50,9 @@ struct spool {
 	int		 dirty;		/* written since the last fdatasync */
 	uint64_t	 unkicked;	/* written since writeback was last started */
 	uint64_t	 torn;
+	int		 unsynced[UNSYNCED_MAX]; /* finished, not fdatasynced */
+	int		 nunsynced;
+	int		 dir_dirty;	/* a segment created since the last sync */
 	size_t		 len;
 	char		 buf[SPOOL_WBUF];
 };
@@ -136,7 +140,7 @@ spool_create_segment(struct spool *s)
 	}
 	s->size = lseek(s->fd, 0, SEEK_END);
 	if (!s->inmem)
-		sync_dir(s->dir);
+		s->dir_dirty = 1;	/* its name is made durable by spool_sync() */
 	return 0;
 }
 
@@ -217,12 +221,49 @@ spool_open(const char *dir, const char *memdir, const char *stream,
 	return s;
 }
 
+/* A finished segment's data to disk, and its descriptor closed. */
+static int
+sync_finished(struct spool *s, int fd)
+{
+	int	rc = 0;
+
+	if (fdatasync(fd) == -1) {
+		log_warn("fdatasync %s/%s", s->dir, s->stream);
+		rc = -1;
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * A finished segment is fdatasynced with the open one at the next
+ * spool_sync(), not now: a burst (a backlog read up, a flood) would
+ * otherwise wait for the disk at every segment, and the promise is the
+ * same, nothing written is older than the last sync when it is lost. Its
+ * writeback is started now; past UNSYNCED_MAX the oldest is synced at
+ * once, so the descriptors kept are bounded.
+ */
+static void
+finish_segment(struct spool *s)
+{
+	if (!s->fsync || s->inmem) {
+		close(s->fd);
+		return;
+	}
+	(void)sync_file_range(s->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (s->nunsynced == UNSYNCED_MAX) {
+		(void)sync_finished(s, s->unsynced[0]);
+		memmove(s->unsynced, s->unsynced + 1,
+		    (UNSYNCED_MAX - 1) * sizeof(s->unsynced[0]));
+		s->nunsynced--;
+	}
+	s->unsynced[s->nunsynced++] = s->fd;
+}
+
 static int
 spool_rotate(struct spool *s)
 {
-	if (s->fsync && !s->inmem && fdatasync(s->fd) == -1)
-		log_warn("fdatasync %s/%s", s->dir, s->stream);
-	close(s->fd);
+	finish_segment(s);
 	s->fd = -1;
 	s->dirty = 0;
 	s->seq++;
@@ -424,8 +465,14 @@ spool_torn_bytes(const struct spool *s)
 int
 spool_sync(struct spool *s)
 {
+	int	i, rc = 0;
+
 	if (spool_flush(s) == -1)
 		return -1;
+	for (i = 0; i < s->nunsynced; i++)
+		if (sync_finished(s, s->unsynced[i]) == -1)
+			rc = -1;
+	s->nunsynced = 0;
 	if (s->fsync && s->dirty && s->fd != -1 && !s->inmem) {
 		if (fdatasync(s->fd) == -1) {
 			log_warn("fdatasync %s/%s", s->dir, s->stream);
@@ -433,7 +480,11 @@ spool_sync(struct spool *s)
 		}
 		s->dirty = 0;
 	}
-	return 0;
+	if (s->dir_dirty) {
+		sync_dir(s->dir);
+		s->dir_dirty = 0;
+	}
+	return rc;
 }
 
 void
@@ -444,6 +495,8 @@ spool_close(struct spool *s)
 	if (spool_sync(s) == -1)
 		log_warnx("spool %s: %zu bytes could not be written at close",
 		    s->stream, s->len);
+	while (s->nunsynced > 0)	/* the sync failed before them */
+		close(s->unsynced[--s->nunsynced]);
 	if (s->fd != -1)
 		close(s->fd);
 	free(s);

@@ -12,6 +12,7 @@
  * A segment is deleted only when it is finished and every output's
  * committed cursor has moved past it, and only after that cursor is in the
  * database; a crash in between leaves a segment that the next start deletes.
+ * A stream's writer may hold its segments from one on: those stay too.
  */
 #include <sys/stat.h>
 
@@ -401,6 +402,19 @@ segment_passed(const struct spool_seg *s, struct output *outs, size_t nouts)
 	return readers > 0 ? rc : 0;
 }
 
+/*
+ * Does the stream's writer still need this segment? ferry-tail holds its
+ * stream from its last checkpoint's segment on, to read back at a start
+ * what it wrote after it (progress_hold_set()).
+ */
+static int
+segment_held(const struct spool_seg *s)
+{
+	uint64_t	seq;
+
+	return progress_hold_get(db, s->stream, &seq) == 1 && s->seq >= seq;
+}
+
 void
 source_cleanup(struct output *outs, size_t nouts)
 {
@@ -413,7 +427,8 @@ source_cleanup(struct output *outs, size_t nouts)
 	if (spool_list(spool_dir, mem_dir, &segs, &n) == -1)
 		return;
 	for (i = 0; i < n; i++) {
-		if ((passed = segment_passed(&segs[i], outs, nouts)) == 0)
+		if ((passed = segment_passed(&segs[i], outs, nouts)) == 0 ||
+		    segment_held(&segs[i]))
 			continue;
 		if (passed == 2) {
 			/* Counted as dropped for the failed outputs. */

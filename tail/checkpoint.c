@@ -10,9 +10,10 @@
  * its file's identity and the offset after it; so at start the records
  * written after the last commit are read back (from that position on) and
  * each file resumes after the last line that reached the spool: no line
- * is copied twice, none skipped. A commit is also forced whenever the
- * stream moves to a new segment, so those records are always in the
- * stream's open segment, which the forwarder never deletes.
+ * is copied twice, none skipped. Each commit also holds the stream from
+ * its segment on (progress_hold_set()): the forwarder deletes none of
+ * those segments, so the records after the commit are still there to be
+ * read back, however many segments they span.
  *
  * Rows are read once at start, into memory, and let go after the first
  * scans, but for those of discovered sources (discover.c), which may be
@@ -167,7 +168,7 @@ recover_from_spool(const char *dir, const char *memdir)
 		}
 	if (seq == 0 && nrows > 0)
 		return;		/* rows from before positions were kept */
-	if ((rd = spool_reader_open(dir, memdir, "tail", seq, off)) == NULL)
+	if ((rd = spool_reader_open(dir, memdir, TAIL_STREAM, seq, off)) == NULL)
 		return;
 	while (spool_reader_next(rd, &line, &len) == 1) {
 		if (record_parse(line, len, &r) == 0) {
@@ -421,7 +422,8 @@ checkpoint_commit(void)
 	size_t		 i;
 
 	spool_tell(tspool, &seq, &off);
-	if (!anything_new())
+	/* A new segment of records not from files (metrics) moves the hold. */
+	if (!anything_new() && seq == committed_seq)
 		return 0;
 	if (progress_begin(db) == -1)
 		return -1;
@@ -437,7 +439,8 @@ checkpoint_commit(void)
 			if (pc->gone != pc->gone_ck &&
 			    commit_path(src, pc, now) == -1)
 				goto fail;
-	if (progress_commit(db) == -1)
+	if (progress_hold_set(db, TAIL_STREAM, seq) == -1 ||
+	    progress_commit(db) == -1)
 		goto fail;
 	nforget = 0;
 	TAILQ_FOREACH(src, &sources, entry)
@@ -454,25 +457,19 @@ fail:
 	return -1;
 }
 
-/* Has the stream moved to a segment after the last commit's? */
-int
-checkpoint_behind(void)
-{
-	uint64_t	seq, off;
-
-	spool_tell(tspool, &seq, &off);
-	return seq != committed_seq;
-}
-
-/* Bytes in the spool's segment since the last commit. */
+/*
+ * Bytes in the spool since the last commit: "a segment or more"
+ * (UINT64_MAX) once the stream moved on to a new one.
+ */
 uint64_t
 checkpoint_lag(void)
 {
 	uint64_t	seq, off;
 
 	spool_tell(tspool, &seq, &off);
-	return seq != committed_seq || off < committed_off ? off :
-	    off - committed_off;
+	if (seq != committed_seq)
+		return UINT64_MAX;
+	return off < committed_off ? off : off - committed_off;
 }
 
 /*

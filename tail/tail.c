@@ -345,13 +345,13 @@ run_timers(struct timers *t)
 			log_warn("spool write");
 		t->flush_due = 0;
 		/*
-		 * A new segment: commit now, so the old one is not needed.
 		 * A burst read up to the ends of its files (a backlog after a
-		 * stop, a file found from its start): commit now too, so a
-		 * crash does not send it all again; a trickle waits SYNC_MS.
+		 * stop, a file found from its start): commit now, so a crash
+		 * does not send it all again; a trickle waits SYNC_MS. A new
+		 * segment needs no commit: the last one holds the segments
+		 * since (checkpoint.c).
 		 */
-		if (checkpoint_behind() ||
-		    (!t->more && checkpoint_lag() >= BURST_BYTES))
+		if (!t->more && checkpoint_lag() >= BURST_BYTES)
 			sync_and_commit();
 	}
 	if (now_ms >= t->sync_due || spool_blocked) {
@@ -470,7 +470,7 @@ main(int argc, char *argv[])
 	/* Before our writer starts a segment: what the last one left. */
 	if (checkpoint_init(db, dir, conf->spool.memory_dir) == -1)
 		fatalx("cannot read the checkpoints");
-	if ((tspool = spool_open(dir, conf->spool.memory_dir, "tail",
+	if ((tspool = spool_open(dir, conf->spool.memory_dir, TAIL_STREAM,
 	    &conf->spool)) == NULL)
 		fatalx("cannot open the spool in %s", dir);
 	(void)watch_init();

@@ -47,6 +47,7 @@ struct tail_checkpoint;
 
 #define FP_MAX		256	/* bytes a file's fingerprint covers, at most */
 #define READ_QUANTUM	(256 << 10)	/* a file's share of one pass */
+#define TAIL_STREAM	"tail"		/* the spool stream of the records */
 
 /* A redact or sample rule: its expression compiled once. */
 struct rule {
@@ -249,7 +250,6 @@ int		 checkpoint_known_log(const char *);
 int64_t		 checkpoint_path_next(const char *);
 void		 checkpoint_each(const char *, void (*)(const struct tail_checkpoint *,
 		    void *), void *);
-int		 checkpoint_behind(void);
 uint64_t	 checkpoint_lag(void);
 
 /* Every source, for whoever must walk them all. */

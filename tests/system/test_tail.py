@@ -1328,3 +1328,74 @@ def test_copytruncate_compressed_at_once(suite, tmp_path):
     check_history(f, app, want)
     assert "read from the compressed copy %s.1.gz" % app in f.log_text("tail")
     assert counters(f).get("lost_bytes") == 0
+
+
+def hand_made_segment(spool, seq, first, n, path="/hold/app.log"):
+    """spool/tail.<seq>: n log records of path, lines first.. first+n-1."""
+    recs = []
+    for i in range(first, first + n):
+        rec = {"name": "app", "host": HOST, "file": path, "line": i,
+               "offset": (i - 1) * 10, "end": i * 10, "fid": "1:2",
+               "time": 1796000000.0, "attrs": {}, "text": "held %06d" % i}
+        recs.append("systail.app.%s %s\n" % (HOST, json.dumps(rec)))
+    (spool / ("tail.%016d" % seq)).write_text("".join(recs))
+
+
+def set_hold(f, seq):
+    import sqlite3
+    db = sqlite3.connect(str(f.db_path), timeout=10)
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS spool_hold (stream TEXT "
+                   "PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID")
+        db.execute("INSERT OR REPLACE INTO spool_hold (stream, seq) "
+                   "VALUES ('tail', ?)", (seq,))
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_the_forwarder_keeps_the_segments_a_hold_names(start_ferry):
+    """
+    ferry-tail reads back, at a start, what it wrote after its last
+    checkpoint, so each commit holds the "tail" stream from its segment on
+    (spool_hold in ferry.db): the forwarder deletes none of those segments,
+    delivered or not, and deletes them once the hold moves past them. The
+    segments and the hold are made by hand here (no log section, so no
+    ferry-tail), so what the forwarder does is seen alone.
+    """
+    f = start_ferry(start=False)
+    f.spool.mkdir(parents=True, exist_ok=True)
+    for seq in range(1, 5):
+        hand_made_segment(f.spool, seq, (seq - 1) * 10 + 1, 10)
+    set_hold(f, 2)
+    f.start()
+    wait_sink_lines(f, "/hold/app.log", 40, last="held 000040")
+    seg = lambda seq: f.spool / ("tail.%016d" % seq)  # noqa: E731
+    wait_for(lambda: not seg(1).exists(), 30, what="tail.1 (passed, not "
+             "held) to be deleted")
+    assert seg(2).exists() and seg(3).exists(), \
+        "a segment the hold names was deleted"
+
+    # The hold moves on; the next segment passed makes the forwarder look.
+    set_hold(f, 4)
+    hand_made_segment(f.spool, 5, 41, 10)
+    wait_sink_lines(f, "/hold/app.log", 50, last="held 000050")
+    wait_for(lambda: not seg(2).exists() and not seg(3).exists(), 30,
+             what="tail.2 and tail.3, no longer held, to be deleted")
+    assert seg(4).exists(), "tail.4, still held, was deleted"
+
+
+def test_each_commit_holds_the_tail_stream_from_its_segment(suite, tmp_path):
+    """
+    Each ferry-tail commit writes its hold: the segment of the newest
+    checkpoint's position, so the records after it are still in the spool
+    at the next start.
+    """
+    logs, app, f, want = app_started(suite, tmp_path, "hold", 300)
+
+    def hold_is_newest_position():
+        rows = ro_query(f.db_path, "SELECT (SELECT seq FROM spool_hold WHERE "
+                        "stream = 'tail'), (SELECT max(spool_seq) FROM tail)")
+        return rows and rows[0][0] is not None and rows[0][0] == rows[0][1]
+    wait_for(hold_is_newest_position, 30, what="ferry-tail's hold at its "
+             "newest checkpoint's segment")

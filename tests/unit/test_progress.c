@@ -121,7 +121,7 @@ test_open_creates_schema(void **state)
 	query_text(f->db, "SELECT name FROM sqlite_master WHERE type = 'table' "
 	    "ORDER BY name", buf, sizeof(buf));
 	assert_string_equal(buf, "cursor,discovered,output,output_end,process,"
-	    "tail,tail_path");
+	    "spool_hold,tail,tail_path");
 	query_text(f->db, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	progress_close(p);
@@ -603,6 +603,26 @@ test_output_end(void **state)
 	progress_close(p);
 }
 
+/* A stream's hold: none, set, moved on, and seen by another handle. */
+static void
+test_spool_hold(void **state)
+{
+	struct fixture	*f = *state;
+	struct progress	*p = open_db(f), *q;
+	uint64_t	 seq = 99;
+
+	assert_int_equal(progress_hold_get(p, "tail", &seq), 0);
+	assert_true(seq == 99);
+	assert_int_equal(progress_hold_set(p, "tail", 7), 0);
+	assert_int_equal(progress_hold_set(p, "tail", 12), 0);
+	q = open_db(f);
+	assert_int_equal(progress_hold_get(q, "tail", &seq), 1);
+	assert_true(seq == 12);
+	assert_int_equal(progress_hold_get(q, "receiver", &seq), 0);
+	progress_close(q);
+	progress_close(p);
+}
+
 static void
 test_prune_streams(void **state)
 {
@@ -809,6 +829,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tail_path_rises_and_prunes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discovered_set_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outputs_as_array, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spool_hold, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

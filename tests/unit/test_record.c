@@ -2,6 +2,7 @@
  * test_record: a spool record's key and prefix matching (common/record.c),
  * which an output's filter and ferryctl tail both select records by.
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,6 +160,49 @@ test_log_head_reused_across_lines(void **state)
 	buf_free(&two);
 }
 
+/* Every width of number, and its edges, written and read back the same. */
+static void
+test_log_numbers_every_width(void **state)
+{
+	struct log_fields f = {
+		.key = "k", .name = "n", .host = "h", .file = "/f",
+		.dev = UINT64_MAX, .ino = 0, .text = "x", .textlen = 1
+	};
+	struct buf	 b;
+	struct record	 r;
+	int64_t		 v = 1, cases[3];
+	size_t		 i;
+	int		 w;
+	char		 want[64];
+
+	(void)state;
+	buf_init(&b, 0);
+	for (w = 1; w <= 19; w++) {
+		if (w > 1)
+			v *= 10;
+		cases[0] = v - 1;
+		cases[1] = v;
+		cases[2] = w == 19 ? INT64_MAX : v * 10 - 1;
+		for (i = 0; i < 3; i++) {
+			f.lineno = cases[i];
+			f.offset = cases[i];
+			f.end = cases[i];
+			f.time_ms = (uint64_t)cases[i] / 1000;
+			buf_reset(&b);
+			assert_int_equal(record_log_append(&b, &f), 0);
+			assert_int_equal(record_parse(b.p, b.len - 1, &r), 0);
+			assert_true(r.lineno == cases[i]);
+			assert_true(r.offset == cases[i]);
+			assert_true(r.end == cases[i]);
+			snprintf(want, sizeof(want), "\"line\":%" PRId64 ",",
+			    cases[i]);
+			assert_non_null(strstr(b.p, want));
+		}
+	}
+	assert_non_null(strstr(b.p, "\"fid\":\"18446744073709551615:0\""));
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -169,6 +213,7 @@ main(void)
 		cmocka_unit_test(test_timestamp_overflow),
 		cmocka_unit_test(test_log_head_reused_across_lines),
 		cmocka_unit_test(test_log_numbers),
+		cmocka_unit_test(test_log_numbers_every_width),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
  * afterwards). A crash is simulated the way it looks on disk: a segment whose
  * last bytes are a line without its newline, written with write(2) by hand.
  */
+#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -294,6 +295,57 @@ test_rotation_by_size(void **state)
 	assert_file(f->dir, "receiver", segs[0].seq, want);
 	assert_file(f->dir, "receiver", segs[1].seq, "after 1\n");
 	spool_close(s);
+}
+
+/* Descriptors open in this process. */
+static int
+open_fds(void)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*e;
+	int		 n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/*
+ * With fsync on, a finished segment waits for the next spool_sync() with
+ * its descriptor: never more than 8 wait, a sync lets them all go, and the
+ * lines are all there, in their segments.
+ */
+static void
+test_finished_segments_wait_for_the_sync(void **state)
+{
+	struct fixture		*f = *state;
+	struct spool_conf	 c = conf_with(64);	/* a line each */
+	struct spool_seg	 segs[64];
+	struct spool		*s;
+	char			 line[128];
+	int			 i, base, most = 0;
+
+	c.fsync = 1;
+	base = open_fds();
+	assert_non_null(s = spool_open(f->dir, NULL, "receiver", &c));
+	for (i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "metric.%d %d 1700000000 %060d\n",
+		    i, i, 0);
+		append(s, line);
+		assert_int_equal(spool_flush(s), 0);
+		if (open_fds() - base > most)
+			most = open_fds() - base;
+	}
+	assert_int_equal(most, 1 + 8);	/* the open segment and 8 waiting */
+	assert_int_equal(spool_sync(s), 0);
+	assert_int_equal(open_fds() - base, 1);
+	assert_int_equal(list_stream(f->dir, "receiver", segs, 64), 41);
+	for (i = 0; i < 40; i++)
+		assert_true(segs[i].finished && segs[i].size > 60);
+	spool_close(s);
+	assert_int_equal(open_fds(), base);
 }
 
 static void
@@ -1338,6 +1390,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sync_and_close_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_by_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_keeps_lines_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finished_segments_wait_for_the_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_sorts_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_no_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_missing_dir, setup, teardown),
