@@ -6,7 +6,14 @@
 if ! getent group ferry >/dev/null; then
 	groupadd --system ferry
 fi
+# A new user joins adm where there is one (Debian's group for reading
+# /var/log: nginx's and Apache's logs, syslog's files are root:adm or
+# www-data:adm 0640), so the logs ferry-tail follows and discovers are
+# readable without more; only when made, so an operator's removal stands.
 if ! getent passwd ferry >/dev/null; then
 	useradd --system --gid ferry --home-dir /var/opt/ferry --no-create-home \
 	    --shell /usr/sbin/nologin --comment "ferry host agent" ferry
+	if getent group adm >/dev/null; then
+		usermod -a -G adm ferry
+	fi
 fi

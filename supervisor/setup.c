@@ -266,14 +266,20 @@ setup_pidfile(void)
 	return NULL;
 }
 
-/* Become the configured user for good: groups, then gid, then uid. */
+/*
+ * Become the configured user for good: groups, then gid, then uid. The
+ * groups are the user's own in /etc/group (initgroups), not root's and not
+ * its primary group alone: an operator lets ferry-tail read a log by adding
+ * the user to the log's group (the package adds it to adm), as for any
+ * daemon.
+ */
 int
 setup_drop(const struct sup_user *u)
 {
 	if (!u->drop)
 		return 0;
-	if (setgroups(1, &u->gid) == -1) {
-		log_warn("setgroups");
+	if (initgroups(u->name, u->gid) == -1) {
+		log_warn("initgroups %s", u->name);
 		return -1;
 	}
 	if (setresgid(u->gid, u->gid, u->gid) == -1) {

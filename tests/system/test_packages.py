@@ -226,8 +226,9 @@ class Jail:
 
     def processes(self):
         """
-        {pid in the jail: (program, uid)} of the jail's processes that run
-        one of ferry's programs (or a built-in collector) from /opt/ferry.
+        {pid in the jail: (program, uid, groups)} of the jail's processes
+        that run one of ferry's programs (or a built-in collector) from
+        /opt/ferry; groups: the set of its supplementary group ids.
         """
         out = {}
         prefix = str(self.root / "opt/ferry") + "/"
@@ -241,13 +242,15 @@ class Jail:
                 with open("/proc/%s/status" % e) as f:
                     status = f.read()
                 uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
+                groups = {int(g) for g in re.search(
+                    r"^Groups:(.*)$", status, re.M).group(1).split()}
                 # Its pid in the jail, as its pid file has it.
                 pid = int(re.search(r"^NSpid:.*\s(\d+)$", status, re.M).group(1))
             except (OSError, AttributeError):
                 continue
             if exe.startswith(prefix):
                 name = os.path.basename(exe).replace(" (deleted)", "")
-                out[pid] = (name, uid)
+                out[pid] = (name, uid, groups)
         return out
 
     def close(self):
@@ -399,6 +402,23 @@ class Installed:
                 return int(f[2])
         return None
 
+    def gid_of(self, group):
+        for line in (self.root / "etc/group").read_text().splitlines():
+            f = line.split(":")
+            if f[0] == group:
+                return int(f[2])
+        raise AssertionError("no group %s" % group)
+
+    def groups_of_ferry(self):
+        """The groups that list ferry as a member, and whether adm exists."""
+        names, adm = [], False
+        for line in (self.root / "etc/group").read_text().splitlines():
+            f = line.split(":")
+            adm |= f[0] == "adm"
+            if "ferry" in f[3].split(","):
+                names.append(f[0])
+        return names, adm
+
     def check_modes(self):
         uid, gid = self.user()[:2]
         assert self.group() == gid
@@ -424,11 +444,16 @@ class Installed:
 
         def up():
             procs = self.jail.processes()
-            names = {n for n, _ in procs.values()}
+            names = {n for n, _, _ in procs.values()}
             return self.supervisor() and set(children) <= names and procs
         procs = wait_for(up, 60, what="ferry and its children running")
-        for pid, (name, puid) in procs.items():
+        # The user's groups as /etc/group has them (adm too): initgroups.
+        want = {self.user()[1]} | {self.gid_of(g)
+                                   for g in self.groups_of_ferry()[0]}
+        for pid, (name, puid, groups) in procs.items():
             assert puid == uid, "%s (pid %d) runs as uid %d" % (name, pid, puid)
+            assert groups == want, "%s (pid %d) has the groups %r, not %r" % (
+                name, pid, sorted(groups), sorted(want))
         return self.supervisor()
 
     def check_stopped(self):
@@ -481,6 +506,9 @@ def lifecycle(jail, tmp_path, install, upgrade, v1, v2, reload_argv):
     uid, gid, home, shell = ferry.user()
     assert 100 <= uid < 1000 and home == "/var/opt/ferry" and \
         shell.endswith("nologin"), ferry.user()
+    # It reads /var/log as Debian's monitoring group does (pkg/user.sh).
+    groups, adm = ferry.groups_of_ferry()
+    assert groups == (["adm"] if adm else []), groups
     ferry.check_modes()
     first = ferry.check_running()
     assert ferry.version() == v1

@@ -160,7 +160,9 @@ def test_everything_runs_unprivileged(open_root):
             uids, gids, groups, prm, eff, amb = ids(pid)
             assert uids == (pw.pw_uid,) * 4, (name, uids)
             assert gids == (pw.pw_gid,) * 4, (name, gids)
-            assert groups == (pw.pw_gid,), (name, groups)
+            # The user's own groups (initgroups), never root's.
+            assert set(groups) == set(os.getgrouplist(UNPRIVILEGED,
+                                                      pw.pw_gid)), (name, groups)
             assert (prm, eff, amb) == (0, 0, 0), (name, prm, eff, amb)
 
         # Defaults bind to loopback, and only there.
