@@ -617,8 +617,9 @@ static const struct conf_key table[] = {
 	    "a group: also a counter for each of its values, COUNTER.VALUE; "
 	    "empty: none"),
 	INT("logmetric", "max_split", LOGMETRIC(max_split), "100", 1, 10000,
-	    TAIL, "distinct split values kept; records with others are "
-	    "counted under COUNTER._other"),
+	    TAIL, "distinct split values kept (one unseen for 60 intervals "
+	    "is let go); records with others are counted under "
+	    "COUNTER._other"),
 	LIST("logmetric", "gauge", LOGMETRIC(gauge),
 	    COUNT(struct logmetric_conf, ngauge), TAIL, check_group,
 	    "groups whose last value in an interval is a metric, NAME.GROUP"),

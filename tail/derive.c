@@ -12,11 +12,15 @@
  * A logmetric's split values are a table made with the rule (max_split
  * entries, open addressing), so memory does not grow with what a log
  * holds: past max_split distinct values, a record is counted under
- * COUNTER._other, and in the rule's "capped" counter. Values seen stay
- * until ferry-tail restarts: each interval renders every one of them,
- * 0 when no record had it, so a rate never has a hole for "no requests",
- * and the overflow counter too once it has been used. Values are cut at
- * SPLIT_VALUE_MAX - 1 bytes (values that differ only beyond are one).
+ * COUNTER._other, and in the rule's "capped" counter. A value seen stays
+ * while records have it: each interval renders every one of them, 0 when
+ * no record had it, so a rate never has a hole for "no requests"; one no
+ * record had for SPLIT_IDLE_MAX intervals in a row is let go, so a burst
+ * of junk values does not fill the table for good. The overflow counter
+ * is rendered too once it has been used. Values are cut at
+ * SPLIT_VALUE_MAX - 1 bytes (values that differ only beyond are one), and
+ * a value that reads "_other" is counted as "-other": the overflow's name
+ * is never a value's.
  *
  * A discovered service's standard metrics (discover.h) are one more rule,
  * made at run time in a place derive_init() kept for it: it has no parser
@@ -50,6 +54,7 @@
 
 #define SPLIT_VALUE_MAX	65	/* a split value's bytes, and a NUL */
 #define OTHER		"_other"	/* where the values past max_split go */
+#define SPLIT_IDLE_MAX	60	/* intervals a split value may go unseen */
 #define RETRY_MS	1000	/* metrics the spool refused: tried again */
 
 /* A parser rules share: the same match or format. */
@@ -72,6 +77,7 @@ struct event_rule {
 struct split_value {
 	uint64_t	hash;
 	uint64_t	count;		/* this interval */
+	uint32_t	idle;		/* intervals in a row without it */
 	uint8_t		len;		/* 0: a free entry */
 	char		v[SPLIT_VALUE_MAX];
 };
@@ -577,6 +583,8 @@ split_count(struct metric_rule *r, const struct field *fv)
 	uint64_t		 h;
 
 	n = derive_name_part(fv->p, fv->len, v, sizeof(v));
+	if (n == sizeof(OTHER) - 1 && memcmp(v, OTHER, n) == 0)
+		v[0] = '-';
 	h = hash_bytes(HASH_INIT, v, n);
 	for (i = h & mask;; i = (i + 1) & mask) {
 		e = &r->tab[i];
@@ -748,15 +756,50 @@ render_rule(struct buf *out, const struct metric_rule *r, int64_t ts)
 	return 0;
 }
 
+/*
+ * The split values some record had in the last SPLIT_IDLE_MAX intervals,
+ * into a new table (open addressing: an entry cannot simply be freed).
+ * Without memory for it, they all stay until the next interval.
+ */
+static void
+split_expire(struct metric_rule *r)
+{
+	struct split_value	*tab, *e;
+	size_t			 i, k, mask = r->tabsize - 1;
+
+	if ((tab = calloc(r->tabsize, sizeof(*tab))) == NULL)
+		return;
+	r->nsplit = 0;
+	for (i = 0; i < r->tabsize; i++) {
+		e = &r->tab[i];
+		if (e->len == 0 || e->idle >= SPLIT_IDLE_MAX)
+			continue;
+		for (k = e->hash & mask; tab[k].len != 0; k = (k + 1) & mask)
+			;
+		tab[k] = *e;
+		r->nsplit++;
+	}
+	free(r->tab);
+	r->tab = tab;
+}
+
 /* The next interval: counters, gauges and summaries start again. */
 static void
 rule_restart(struct metric_rule *r, uint64_t now)
 {
 	size_t	i;
+	int	expired = 0;
 
 	r->count = r->other = 0;
-	for (i = 0; i < r->tabsize; i++)
+	for (i = 0; i < r->tabsize; i++) {
+		if (r->tab[i].len == 0)
+			continue;
+		r->tab[i].idle = r->tab[i].count > 0 ? 0 : r->tab[i].idle + 1;
+		expired |= r->tab[i].idle >= SPLIT_IDLE_MAX;
 		r->tab[i].count = 0;
+	}
+	if (expired)
+		split_expire(r);
 	for (i = 0; i < r->mc->ngauge; i++)
 		r->gauge[i].set = 0;
 	for (i = 0; i < r->mc->nsummary; i++)

@@ -382,6 +382,46 @@ test_name_part(void **state)
 	assert_string_equal(out, "A-b_9");
 }
 
+/*
+ * A split value no record had for 60 intervals in a row is let go (its
+ * zeros rendered until then), and its place taken by a new value rather
+ * than _other; a value that reads "_other" is not the overflow's.
+ */
+static void
+test_split_values_expire(void **state)
+{
+	struct derive_set	*s = derive_set_for("systail.app.web1");
+	char			*out;
+	int			 k;
+
+	(void)state;
+	feed(s, "GET s=200 t=1", 1);
+	feed(s, "GET s=404 t=1", 1);
+	feed(s, "GET s=_other t=1", 1);		/* the third of max_split */
+	out = render(60000, 1010, 1);
+	assert_non_null(strstr(out, "servers.web1.req.requests.-other 1\n"));
+	assert_null(strstr(out, "._other"));
+	free(out);
+	for (k = 1; k <= 60; k++) {
+		feed(s, "GET s=200 t=1", 1);
+		out = render(60000 + 10000 * (uint64_t)k, 1010 + 10 * k, 1);
+		/* Unseen since interval 0: rendered as 0 up to the 60th. */
+		assert_non_null(strstr(out, "servers.web1.req.requests.404 0\n"));
+		free(out);
+	}
+	feed(s, "GET s=418 t=1", 1);
+	out = render(670000, 1620, 1);
+	assert_null(strstr(out, ".404 "));
+	assert_null(strstr(out, ".-other "));
+	assert_non_null(strstr(out, "servers.web1.req.requests.200 0\n"));
+	assert_non_null(strstr(out, "servers.web1.req.requests.418 1\n"));
+	assert_null(strstr(out, "._other"));
+	assert_int_equal(counter("logmetric.req.split_values"), 2);
+	assert_int_equal(counter("logmetric.req.capped"), 0);
+	free(out);
+	derive_set_free(s);
+}
+
 /* A flood of distinct values: max_split kept, the rest counted apart. */
 static void
 test_flood_stays_capped(void **state)
@@ -526,6 +566,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_name_part),
 		cmocka_unit_test_setup_teardown(test_discovered, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_split_values_expire, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_flood_stays_capped, setup,
 		    teardown),
